@@ -11,7 +11,6 @@ FUNCTIONS    = $(notdir $(wildcard functions/*))
 BUILD_DIR   := .build
 GOTEST_FLAGS ?= -count=1 -timeout 9m
 
-export GOFLAGS ?= -mod=mod
 
 .PHONY: help test unit lint fmt build run clean deps
 
