@@ -1,0 +1,165 @@
+package aslmock_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"dsrflow/internal/aslmock"
+)
+
+func TestParseTasksAndPlay(t *testing.T) {
+	s, err := aslmock.ParseTasks([]byte(`{
+		"Charge": [{"throw": {"error": "Busy", "cause": "try later"}}, {"return": {"ok": true}}],
+		"Ship": [{"return": 1}]
+	}`))
+	if err != nil {
+		t.Fatalf("ParseTasks: %v", err)
+	}
+	p := aslmock.NewPlayer(s)
+	ctx := context.Background()
+	tests := []struct {
+		state     string
+		wantOut   string
+		wantError string
+		wantCause string
+	}{
+		{"Charge", "", "Busy", "try later"},
+		{"Charge", `{"ok":true}`, "", ""},
+		{"Charge", `{"ok":true}`, "", ""}, // min(i, len-1): the last entry repeats
+		{"Ship", `1`, "", ""},
+		{"Nope", "", "MockMissing", `task state "Nope": no scripted outcome`},
+	}
+	for i, tt := range tests {
+		out, err := p.Invoke(ctx, tt.state, nil)
+		if tt.wantError != "" {
+			var ie messages.InvokeResponse_Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("call %d (%s): got error %v, want InvokeResponse_Error", i, tt.state, err)
+			}
+			if ie.Type != tt.wantError || ie.Message != tt.wantCause {
+				t.Errorf("call %d (%s): got %q/%q, want %q/%q", i, tt.state, ie.Type, ie.Message, tt.wantError, tt.wantCause)
+			}
+			continue
+		}
+		if err != nil || string(out) != tt.wantOut {
+			t.Errorf("call %d (%s): got %s, %v; want %s", i, tt.state, out, err, tt.wantOut)
+		}
+	}
+	if got := p.Calls("Charge"); got != 3 {
+		t.Errorf("Calls(Charge) = %d, want 3", got)
+	}
+}
+
+func TestParseTasksRejects(t *testing.T) {
+	tests := map[string]string{
+		"not an object": `[1]`,
+		"null":          `null`,
+		"empty list":    `{"A": []}`,
+		"both":          `{"A": [{"return": 1, "throw": {"error": "E"}}]}`,
+		"neither":       `{"A": [{}]}`,
+		"unknown field": `{"A": [{"returns": 1}]}`,
+		"throw no name": `{"A": [{"throw": {"cause": "x"}}]}`,
+		"trailing":      `{} {}`,
+	}
+	for name, in := range tests {
+		if _, err := aslmock.ParseTasks([]byte(in)); err == nil {
+			t.Errorf("%s: ParseTasks(%s) succeeded, want an error", name, in)
+		}
+	}
+}
+
+const mockConfig = `{
+  "StateMachines": {
+    "LambdaSQSIntegration": {
+      "TestCases": {
+        "HappyPath": {"LambdaState": "MockedLambdaSuccess", "SQSState": "MockedSQSSuccess"},
+        "RetryPath": {"LambdaState": "MockedLambdaRetry", "SQSState": "MockedSQSSuccess"}
+      }
+    }
+  },
+  "MockedResponses": {
+    "MockedLambdaSuccess": {"0": {"Return": {"StatusCode": 200, "Payload": {"StatusCode": 200, "body": "Hello from Lambda!"}}}},
+    "MockedSQSSuccess": {"0": {"Return": {"MessageId": "m-1"}}},
+    "MockedLambdaRetry": {
+      "0": {"Throw": {"Error": "Lambda.ResourceNotReadyException", "Cause": "Lambda resource is not ready."}},
+      "1-2": {"Throw": {"Error": "Lambda.TimeoutException", "Cause": "Lambda timed out."}},
+      "3": {"Return": {"StatusCode": 200}}
+    }
+  }
+}`
+
+func TestMockConfigScript(t *testing.T) {
+	c, err := aslmock.ParseMockConfig([]byte(mockConfig))
+	if err != nil {
+		t.Fatalf("ParseMockConfig: %v", err)
+	}
+	s, err := c.Script("", "RetryPath")
+	if err != nil {
+		t.Fatalf("Script: %v", err)
+	}
+	var got []string
+	for _, o := range s["LambdaState"] {
+		if o.Throw != nil {
+			got = append(got, o.Throw.Error)
+		} else {
+			got = append(got, string(o.Return))
+		}
+	}
+	want := []string{"Lambda.ResourceNotReadyException", "Lambda.TimeoutException", "Lambda.TimeoutException", `{"StatusCode":200}`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RetryPath LambdaState: got %q, want %q", got, want)
+	}
+	if _, err := c.Script("LambdaSQSIntegration", "Nope"); err == nil || !strings.Contains(err.Error(), "HappyPath, RetryPath") {
+		t.Errorf("unknown test case: got %v, want an error listing the cases", err)
+	}
+	if _, err := c.Script("Other", "HappyPath"); err == nil {
+		t.Error("unknown state machine: got no error")
+	}
+}
+
+func TestParseMockConfigRejects(t *testing.T) {
+	base := func(responses string) string {
+		return `{"StateMachines":{"S":{"TestCases":{"T":{"A":"R"}}}},"MockedResponses":{"R":` + responses + `}}`
+	}
+	tests := map[string]string{
+		"gap":             base(`{"0":{"Return":1},"2":{"Return":2}}`),
+		"overlap":         base(`{"0-1":{"Return":1},"1":{"Return":2}}`),
+		"not from zero":   base(`{"1":{"Return":1}}`),
+		"bad key":         base(`{"x":{"Return":1}}`),
+		"reversed range":  base(`{"2-1":{"Return":1}}`),
+		"neither":         base(`{"0":{}}`),
+		"throw no error":  base(`{"0":{"Throw":{"Cause":"c"}}}`),
+		"undefined ref":   `{"StateMachines":{"S":{"TestCases":{"T":{"A":"Missing"}}}},"MockedResponses":{}}`,
+		"no statemachine": `{"MockedResponses":{}}`,
+	}
+	for name, in := range tests {
+		if _, err := aslmock.ParseMockConfig([]byte(in)); err == nil {
+			t.Errorf("%s: ParseMockConfig succeeded, want an error", name)
+		}
+	}
+}
+
+func TestTaskStatesAndMissing(t *testing.T) {
+	def := `{"StartAt":"P","States":{
+	  "P":{"Type":"Parallel","Branches":[{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"r","End":true}}}],"Next":"M"},
+	  "M":{"Type":"Map","ItemProcessor":{"StartAt":"B","States":{"B":{"Type":"Task","Resource":"r","End":true}}},"Next":"L"},
+	  "L":{"Type":"Map","Iterator":{"StartAt":"C","States":{"C":{"Type":"Task","Resource":"r","End":true}}},"Next":"D"},
+	  "D":{"Type":"Task","Resource":"r","End":true}}}`
+	got, err := aslmock.TaskStates([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"A", "B", "C", "D"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("TaskStates = %q, want %q", got, want)
+	}
+	s := aslmock.Script{"A": {{Return: json.RawMessage(`1`)}}, "C": {{Return: json.RawMessage(`1`)}}}
+	if got, want := s.Missing([]string{"A", "B", "C", "D"}), []string{"B", "D"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Missing = %q, want %q", got, want)
+	}
+}
