@@ -1,0 +1,398 @@
+package sfnapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"dsrflow/internal/sfnapi"
+)
+
+const passDef = `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`
+
+// newClient serves a Server over httptest and returns an SDK client for it.
+func newClient(t *testing.T, engine sfnapi.Engine, opts sfnapi.Options) (*sfn.Client, *sfnapi.Server, string) {
+	t.Helper()
+	opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	srv := sfnapi.New(engine, opts)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	region := opts.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	client := sfn.New(sfn.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(hs.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
+	})
+	return client, srv, hs.URL
+}
+
+func createMachine(t *testing.T, c *sfn.Client, name, def string) string {
+	t.Helper()
+	out, err := c.CreateStateMachine(context.Background(), &sfn.CreateStateMachineInput{
+		Name: aws.String(name), Definition: aws.String(def), RoleArn: aws.String("arn:aws:iam::123456789012:role/sfn"),
+	})
+	if err != nil {
+		t.Fatalf("CreateStateMachine %s: %v", name, err)
+	}
+	return aws.ToString(out.StateMachineArn)
+}
+
+// wantErr checks that err is the SDK's typed error T.
+func wantErr[T error](t *testing.T, what string, err error) {
+	t.Helper()
+	var target T
+	if !errors.As(err, &target) {
+		t.Errorf("%s: got error %v (%T), want %T", what, err, err, target)
+	}
+}
+
+func TestStateMachines(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{})
+	arn := createMachine(t, c, "dsr-workflow", passDef)
+	if want := "arn:aws:states:us-east-1:123456789012:stateMachine:dsr-workflow"; arn != want {
+		t.Errorf("arn = %q, want %q", arn, want)
+	}
+	d, err := c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: &arn})
+	if err != nil {
+		t.Fatalf("DescribeStateMachine: %v", err)
+	}
+	if aws.ToString(d.Definition) != passDef || aws.ToString(d.Name) != "dsr-workflow" || d.Status != types.StateMachineStatusActive || d.Type != types.StateMachineTypeStandard || d.CreationDate == nil {
+		t.Errorf("DescribeStateMachine = %+v", d)
+	}
+
+	// Creating it again with the same settings returns it; other settings fail.
+	if again := createMachine(t, c, "dsr-workflow", passDef); again != arn {
+		t.Errorf("re-create returned %q, want %q", again, arn)
+	}
+	_, err = c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("dsr-workflow"), Definition: aws.String(`{"StartAt":"Q","States":{"Q":{"Type":"Succeed"}}}`), RoleArn: aws.String("arn:aws:iam::123456789012:role/sfn")})
+	wantErr[*types.StateMachineAlreadyExists](t, "re-create with another definition", err)
+
+	for _, n := range []string{"b", "c", "d"} {
+		createMachine(t, c, n, passDef)
+	}
+	var names []string
+	var pages int
+	p := sfn.NewListStateMachinesPaginator(c, &sfn.ListStateMachinesInput{MaxResults: 3})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("ListStateMachines: %v", err)
+		}
+		pages++
+		for _, m := range out.StateMachines {
+			names = append(names, aws.ToString(m.Name))
+		}
+	}
+	if want := []string{"dsr-workflow", "b", "c", "d"}; !reflect.DeepEqual(names, want) || pages != 2 {
+		t.Errorf("ListStateMachines: got %q in %d pages, want %q in 2", names, pages, want)
+	}
+	_, err = c.ListStateMachines(ctx, &sfn.ListStateMachinesInput{NextToken: aws.String("garbage")})
+	wantErr[*types.InvalidToken](t, "bad nextToken", err)
+}
+
+func TestCreateStateMachineErrors(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{})
+	role := aws.String("arn:aws:iam::123456789012:role/sfn")
+	_, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("bad"), Definition: aws.String(`{"States":{}}`), RoleArn: role})
+	wantErr[*types.InvalidDefinition](t, "definition without StartAt", err)
+	if err != nil && !strings.Contains(err.Error(), "SCHEMA_VALIDATION_FAILED") {
+		t.Errorf("InvalidDefinition message %q does not list the problem code", err)
+	}
+	for _, name := range []string{"has space", "star*", "a/b", strings.Repeat("x", 81), "tab\tname", "ctl\x01"} {
+		_, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(name), Definition: aws.String(passDef), RoleArn: role})
+		wantErr[*types.InvalidName](t, fmt.Sprintf("name %q", name), err)
+	}
+	_, err = c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("fast"), Definition: aws.String(passDef), RoleArn: role, Type: types.StateMachineTypeExpress})
+	wantErr[*types.StateMachineTypeNotSupported](t, "EXPRESS", err)
+
+	_, err = c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:nope")})
+	wantErr[*types.StateMachineDoesNotExist](t, "unknown machine", err)
+	for _, arn := range []string{"nope", "arn:aws:states:us-east-1:123456789012:execution:a:b", "arn:aws-cn:states:us-east-1:123456789012:stateMachine:a", "arn:aws:states:eu-west-1:123456789012:stateMachine:a"} {
+		_, err = c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
+		wantErr[*types.InvalidArn](t, "arn "+arn, err)
+	}
+}
+
+func TestChinaPartition(t *testing.T) {
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{Partition: "aws-cn", Region: "cn-north-1", Account: "000011112222"})
+	arn := createMachine(t, c, "dsr", passDef)
+	if want := "arn:aws-cn:states:cn-north-1:000011112222:stateMachine:dsr"; arn != want {
+		t.Fatalf("arn = %q, want %q", arn, want)
+	}
+	out, err := c.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String("req-1")})
+	if err != nil {
+		t.Fatalf("StartExecution: %v", err)
+	}
+	if want := "arn:aws-cn:states:cn-north-1:000011112222:execution:dsr:req-1"; aws.ToString(out.ExecutionArn) != want {
+		t.Errorf("executionArn = %q, want %q", aws.ToString(out.ExecutionArn), want)
+	}
+}
+
+func TestStartExecutionIdempotency(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{})
+	arn := createMachine(t, c, "dsr", passDef)
+	start := func(name, input string) (*sfn.StartExecutionOutput, error) {
+		return c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String(name), Input: aws.String(input)})
+	}
+	first, err := start("req-1", `{"hold":true}`)
+	if err != nil {
+		t.Fatalf("StartExecution: %v", err)
+	}
+	// Same name and input while RUNNING: the same execution.
+	again, err := start("req-1", `{"hold":true}`)
+	if err != nil {
+		t.Fatalf("StartExecution again: %v", err)
+	}
+	if aws.ToString(again.ExecutionArn) != aws.ToString(first.ExecutionArn) || !again.StartDate.Equal(*first.StartDate) {
+		t.Errorf("repeat start = %s %v, want %s %v", aws.ToString(again.ExecutionArn), again.StartDate, aws.ToString(first.ExecutionArn), first.StartDate)
+	}
+	// Different input: ExecutionAlreadyExists.
+	_, err = start("req-1", `{"hold":true,"other":1}`)
+	wantErr[*types.ExecutionAlreadyExists](t, "same name, other input", err)
+	// Closed execution, same input: ExecutionAlreadyExists.
+	if _, err := start("req-2", `{"a":1}`); err != nil {
+		t.Fatalf("StartExecution req-2: %v", err)
+	}
+	_, err = start("req-2", `{"a":1}`)
+	wantErr[*types.ExecutionAlreadyExists](t, "same name and input after it closed", err)
+
+	_, err = start("req 3", `{}`)
+	wantErr[*types.InvalidName](t, "name with a space", err)
+	_, err = start("req-4", `{not json`)
+	wantErr[*types.InvalidExecutionInput](t, "input not JSON", err)
+	_, err = c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:nope")})
+	wantErr[*types.StateMachineDoesNotExist](t, "unknown machine", err)
+
+	// No name: a UUID is chosen; no input: "{}".
+	out, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn})
+	if err != nil {
+		t.Fatalf("StartExecution without name: %v", err)
+	}
+	d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
+	if err != nil {
+		t.Fatalf("DescribeExecution: %v", err)
+	}
+	if len(aws.ToString(d.Name)) != 36 || aws.ToString(d.Input) != "{}" {
+		t.Errorf("unnamed execution: name %q input %q, want a UUID and {}", aws.ToString(d.Name), aws.ToString(d.Input))
+	}
+}
+
+func TestExecutions(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{})
+	arn := createMachine(t, c, "dsr", passDef)
+	for i, in := range []string{`{"n":1}`, `{"hold":true}`, `{"n":3}`} {
+		if _, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String(fmt.Sprintf("r%d", i+1)), Input: aws.String(in)}); err != nil {
+			t.Fatalf("StartExecution: %v", err)
+		}
+	}
+	d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String("arn:aws:states:us-east-1:123456789012:execution:dsr:r1")})
+	if err != nil {
+		t.Fatalf("DescribeExecution: %v", err)
+	}
+	if d.Status != types.ExecutionStatusSucceeded || aws.ToString(d.Output) != `{"n":1}` || aws.ToString(d.Input) != `{"n":1}` || d.StopDate == nil || aws.ToString(d.StateMachineArn) != arn {
+		t.Errorf("DescribeExecution r1 = status %s output %q input %q stop %v", d.Status, aws.ToString(d.Output), aws.ToString(d.Input), d.StopDate)
+	}
+	held, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String("arn:aws:states:us-east-1:123456789012:execution:dsr:r2")})
+	if err != nil {
+		t.Fatalf("DescribeExecution r2: %v", err)
+	}
+	if held.Status != types.ExecutionStatusRunning || held.Output != nil || held.StopDate != nil {
+		t.Errorf("DescribeExecution r2 = status %s output %v stop %v, want RUNNING without output", held.Status, held.Output, held.StopDate)
+	}
+	_, err = c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String("arn:aws:states:us-east-1:123456789012:execution:dsr:nope")})
+	wantErr[*types.ExecutionDoesNotExist](t, "unknown execution", err)
+	_, err = c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	wantErr[*types.InvalidArn](t, "state machine ARN as execution ARN", err)
+
+	list := func(filter types.ExecutionStatus, max int32) []string {
+		var names []string
+		p := sfn.NewListExecutionsPaginator(c, &sfn.ListExecutionsInput{StateMachineArn: &arn, StatusFilter: filter, MaxResults: max})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("ListExecutions: %v", err)
+			}
+			for _, x := range out.Executions {
+				names = append(names, aws.ToString(x.Name))
+			}
+		}
+		return names
+	}
+	if got, want := list("", 2), []string{"r3", "r2", "r1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ListExecutions = %q, want newest first %q", got, want)
+	}
+	if got, want := list(types.ExecutionStatusRunning, 0), []string{"r2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ListExecutions RUNNING = %q, want %q", got, want)
+	}
+
+	stop, err := c.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: held.ExecutionArn, Error: aws.String("Operator"), Cause: aws.String("duplicate")})
+	if err != nil || stop.StopDate == nil {
+		t.Fatalf("StopExecution: %v %v", stop, err)
+	}
+	held, _ = c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: held.ExecutionArn})
+	if held.Status != types.ExecutionStatusAborted || aws.ToString(held.Error) != "Operator" || aws.ToString(held.Cause) != "duplicate" {
+		t.Errorf("after StopExecution: status %s error %q cause %q, want ABORTED Operator duplicate", held.Status, aws.ToString(held.Error), aws.ToString(held.Cause))
+	}
+}
+
+func TestExecutionHistory(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{})
+	arn := createMachine(t, c, "dsr", passDef)
+	out, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String("r1"), Input: aws.String(`{"hold":true}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("token-r1"), Output: aws.String(`{"done":true}`)}); err != nil {
+		t.Fatalf("SendTaskSuccess: %v", err)
+	}
+	history := func(reverse bool, includeData *bool, max int32) []types.HistoryEvent {
+		var events []types.HistoryEvent
+		p := sfn.NewGetExecutionHistoryPaginator(c, &sfn.GetExecutionHistoryInput{ExecutionArn: out.ExecutionArn, ReverseOrder: reverse, IncludeExecutionData: includeData, MaxResults: max})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("GetExecutionHistory: %v", err)
+			}
+			events = append(events, page.Events...)
+		}
+		return events
+	}
+	types_ := func(evs []types.HistoryEvent) []string {
+		var s []string
+		for _, e := range evs {
+			s = append(s, string(e.Type))
+		}
+		return s
+	}
+	all := history(false, nil, 1)
+	if got, want := types_(all), []string{"ExecutionStarted", "TaskSubmitted", "ExecutionSucceeded"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("history = %q, want %q", got, want)
+	}
+	if all[0].Id != 1 || all[1].PreviousEventId != 1 || all[0].Timestamp == nil || all[0].Timestamp.Year() != 2026 {
+		t.Errorf("event header: id %d prev %d timestamp %v", all[0].Id, all[1].PreviousEventId, all[0].Timestamp)
+	}
+	if got := aws.ToString(all[0].ExecutionStartedEventDetails.Input); got != `{"hold":true}` {
+		t.Errorf("ExecutionStarted input = %q", got)
+	}
+	if got := aws.ToString(all[2].ExecutionSucceededEventDetails.Output); got != `{"done":true}` {
+		t.Errorf("ExecutionSucceeded output = %q", got)
+	}
+	if got, want := types_(history(true, nil, 2)), []string{"ExecutionSucceeded", "TaskSubmitted", "ExecutionStarted"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("reversed history = %q, want %q", got, want)
+	}
+	hidden := history(false, aws.Bool(false), 0)
+	if hidden[0].ExecutionStartedEventDetails.Input != nil || hidden[2].ExecutionSucceededEventDetails.Output != nil {
+		t.Errorf("includeExecutionData=false still shows input %v / output %v", hidden[0].ExecutionStartedEventDetails.Input, hidden[2].ExecutionSucceededEventDetails.Output)
+	}
+	if aws.ToString(hidden[0].ExecutionStartedEventDetails.RoleArn) == "" {
+		t.Error("includeExecutionData=false dropped a non-data field (roleArn)")
+	}
+}
+
+func TestTaskCallbacks(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{})
+	arn := createMachine(t, c, "dsr", passDef)
+	for _, n := range []string{"a", "b"} {
+		if _, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String(n), Input: aws.String(`{"hold":true}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String("token-a")}); err != nil {
+		t.Errorf("SendTaskHeartbeat: %v", err)
+	}
+	_, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("token-a"), Output: aws.String(`{oops`)})
+	wantErr[*types.InvalidOutput](t, "output not JSON", err)
+	_, err = c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("token-zzz"), Output: aws.String(`{}`)})
+	wantErr[*types.TaskDoesNotExist](t, "unknown token", err)
+	_, err = c.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String("not-a-token")})
+	wantErr[*types.InvalidToken](t, "malformed token", err)
+
+	if _, err := c.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String("token-b"), Error: aws.String("PartnerRejected"), Cause: aws.String("code 42")}); err != nil {
+		t.Fatalf("SendTaskFailure: %v", err)
+	}
+	d, _ := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String("arn:aws:states:us-east-1:123456789012:execution:dsr:b")})
+	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "PartnerRejected" {
+		t.Errorf("after SendTaskFailure: %s %q", d.Status, aws.ToString(d.Error))
+	}
+	_, err = c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("token-b"), Output: aws.String(`{}`)})
+	wantErr[*types.TaskTimedOut](t, "token of a closed execution", err)
+}
+
+func TestValidateStateMachineDefinition(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, newFakeEngine(), sfnapi.Options{})
+	ok, err := c.ValidateStateMachineDefinition(ctx, &sfn.ValidateStateMachineDefinitionInput{Definition: aws.String(passDef)})
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if ok.Result != types.ValidateStateMachineDefinitionResultCodeOk || len(ok.Diagnostics) != 0 || aws.ToBool(ok.Truncated) {
+		t.Errorf("valid definition: %+v", ok)
+	}
+	bad, err := c.ValidateStateMachineDefinition(ctx, &sfn.ValidateStateMachineDefinitionInput{Definition: aws.String(`{"States":{}}`)})
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if bad.Result != types.ValidateStateMachineDefinitionResultCodeFail || len(bad.Diagnostics) != 1 ||
+		bad.Diagnostics[0].Severity != types.ValidateStateMachineDefinitionSeverityError || aws.ToString(bad.Diagnostics[0].Code) != "SCHEMA_VALIDATION_FAILED" {
+		t.Errorf("invalid definition: %+v", bad)
+	}
+}
+
+func TestProtocol(t *testing.T) {
+	_, _, url := newClient(t, newFakeEngine(), sfnapi.Options{})
+	post := func(target, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", target)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	status, body := post("AWSStepFunctions.DeleteStateMachine", `{}`)
+	if status != 400 || body["__type"] != "com.amazonaws.states#UnknownOperationException" {
+		t.Errorf("unsupported op: %d %v", status, body)
+	}
+	status, body = post("AWSStepFunctions.CreateStateMachine", `{"name":"n","definition":"{\"StartAt\":\"P\"}","roleArn":"r"}`)
+	if status != 200 {
+		t.Fatalf("CreateStateMachine: %d %v", status, body)
+	}
+	// creationDate is epoch seconds, a JSON number.
+	if _, ok := body["creationDate"].(float64); !ok {
+		t.Errorf("creationDate = %#v, want a number", body["creationDate"])
+	}
+	if d := time.Unix(int64(body["creationDate"].(float64)), 0); time.Since(d) > time.Hour {
+		t.Errorf("creationDate %v is not now", d)
+	}
+	status, body = post("AWSStepFunctions.CreateStateMachine", `{"name":`)
+	if status != 400 || body["__type"] != "com.amazonaws.states#SerializationException" {
+		t.Errorf("malformed body: %d %v", status, body)
+	}
+}
