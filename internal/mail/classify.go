@@ -1,0 +1,243 @@
+package mail
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"unicode"
+
+	"dsrflow/internal/dsr"
+)
+
+// Action is what the mailbox does with a message.
+type Action string
+
+const (
+	// ActionRequest: a data-subject request of one kind, from a usable sender
+	// address; the handler stores it and starts the workflow.
+	ActionRequest Action = "request"
+	// ActionIgnore: not written by a person to us, or not trustworthy
+	// (auto-reply, bounce, bulk, spam, virus, spoofed). Kept in S3, no request.
+	ActionIgnore Action = "ignore"
+	// ActionTriage: a person must read it (unclear, several requests, empty,
+	// broken or unreadable MIME).
+	ActionTriage Action = "triage"
+	// ActionReject: a request that cannot be accepted because there is nobody
+	// to answer: no valid sender address to verify and reply to. The handler
+	// records it (for the audit) and starts nothing.
+	ActionReject Action = "reject"
+)
+
+// Ignore reasons (stable codes).
+const (
+	IgnoreAutoReply    = "auto_reply"
+	IgnoreBounce       = "bounce"
+	IgnoreBulk         = "bulk"
+	IgnoreSpamVerdict  = "spam_verdict"
+	IgnoreVirusVerdict = "virus_verdict"
+	IgnoreSpoofedDMARC = "spoofed_dmarc"
+	IgnoreSpoofedSPF   = "spoofed_spf"
+)
+
+// Triage and reject reasons (stable codes).
+const (
+	TriageUnparseable  = "unparseable"   // the message could not be read at all
+	TriageBrokenMIME   = "broken_mime"   // part of the message was lost while decoding
+	TriageEmpty        = "empty"         // no subject or body text
+	TriageUnclear      = "unclear"       // text, but no recognizable request
+	TriageSeveralKinds = "several_kinds" // more than one kind of request
+	RejectNoSender     = "no_sender"     // a request without a valid From address
+)
+
+// Language codes of Classification.Language.
+const (
+	LanguageZH = "zh"
+	LanguageEN = "en"
+)
+
+// Classification is the decision for one message and why. It is what
+// `dsr mail classify` prints. From is personal data: the operator may see it,
+// logs must not (log Action, Kind, IgnoreReason, Reason, Problems only).
+type Classification struct {
+	Action         Action     `json:"action"`
+	Kind           dsr.Kind   `json:"kind"`           // set when Action is request or reject
+	Kinds          []dsr.Kind `json:"kinds"`          // every kind recognized, before combining
+	IgnoreReason   string     `json:"ignore_reason"`  // set when Action is ignore
+	From           string     `json:"from"`           // sender address, "" if none
+	Language       string     `json:"language"`       // "zh" or "en"
+	RequesterRole  dsr.Role   `json:"requester_role"` // self unless the text says otherwise
+	HasAttachments bool       `json:"has_attachments"`
+	// Reason is always set: "<action>: <code>", e.g. "triage: several_kinds".
+	Reason    string   `json:"reason"`
+	MessageID string   `json:"message_id"`
+	Problems  []string `json:"problems"` // Problem codes, see Message.Problems
+}
+
+// Classify decides what msg is. The checks run in this order, the first that
+// applies wins:
+//
+//  1. unreadable message → triage "unparseable";
+//  2. verdicts: virus, spam, DMARC fail, SPF fail → ignore;
+//  3. bounce / DSN, auto-reply, bulk → ignore;
+//  4. broken MIME (content lost) → triage "broken_mime";
+//  5. no text → triage "empty"; no request recognized → triage "unclear";
+//     several kinds → triage "several_kinds";
+//  6. no valid sender address → reject "no_sender";
+//  7. otherwise → request with its kind and the requester's role.
+//
+// Kinds that imply one another are combined first: account closure includes
+// erasure everywhere (policy 五.4: "注销账户并删除数据" is one account_closure
+// request), and portability is an exportable copy, so access+portability is
+// portability.
+func Classify(msg *Message, v Verdicts) Classification {
+	c := Classification{
+		From:          msg.From,
+		MessageID:     msg.MessageID,
+		RequesterRole: dsr.RoleSelf,
+		Language:      LanguageZH,
+		Problems:      msg.ProblemCodes(),
+		Kinds:         []dsr.Kind{},
+	}
+	if c.Problems == nil {
+		c.Problems = []string{}
+	}
+	c.HasAttachments = len(msg.Attachments) > 0
+	if msg.Unparseable() {
+		return c.set(ActionTriage, TriageUnparseable)
+	}
+	text := requestText(msg)
+	c.Language = detectLanguage(text)
+	if reason := v.ignoreReason(); reason != "" {
+		c.IgnoreReason = reason
+		return c.set(ActionIgnore, reason)
+	}
+	if reason := automatedReason(msg); reason != "" {
+		c.IgnoreReason = reason
+		return c.set(ActionIgnore, reason)
+	}
+	c.Kinds = matchKinds(text)
+	c.RequesterRole = matchRole(text)
+	if msg.Broken() {
+		return c.set(ActionTriage, TriageBrokenMIME)
+	}
+	if strings.TrimSpace(text) == "" {
+		return c.set(ActionTriage, TriageEmpty)
+	}
+	kinds := combineKinds(c.Kinds)
+	switch len(kinds) {
+	case 0:
+		return c.set(ActionTriage, TriageUnclear)
+	case 1:
+		c.Kind = kinds[0]
+	default:
+		return c.set(ActionTriage, TriageSeveralKinds)
+	}
+	if msg.From == "" {
+		return c.set(ActionReject, RejectNoSender)
+	}
+	return c.set(ActionRequest, string(c.Kind))
+}
+
+func (c Classification) set(a Action, code string) Classification {
+	c.Action = a
+	c.Reason = string(a) + ": " + code
+	return c
+}
+
+// combineKinds folds kinds that imply one another (see Classify) and returns
+// the rest in a stable order.
+func combineKinds(kinds []dsr.Kind) []dsr.Kind {
+	has := func(k dsr.Kind) bool { return slices.Contains(kinds, k) }
+	var out []dsr.Kind
+	for _, k := range kinds {
+		switch {
+		case k == dsr.KindErasure && has(dsr.KindAccountClosure):
+			continue
+		case k == dsr.KindAccess && has(dsr.KindPortability):
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// requestText is the text the rules read: subject and body, without quoted
+// replies and signatures, lower-cased.
+func requestText(msg *Message) string {
+	return traditionalToSimplified.Replace(strings.ToLower(msg.Subject + "\n" + stripQuotes(msg.Text)))
+}
+
+// quoteStarts are lines after which everything is a quoted earlier message or
+// a signature.
+var quoteStarts = []string{
+	"-- ",
+	"--",
+	"-----original message-----",
+	"----- original message -----",
+	"-----原始邮件-----",
+	"------------------ 原始邮件 ------------------",
+	"________________________________",
+}
+
+// stripQuotes drops "> " quoted lines, and everything from a signature
+// separator, an "original message" marker or an "On … wrote:" / "在…写道：" line.
+func stripQuotes(text string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		trimmed := strings.TrimSpace(line)
+		lower := strings.ToLower(trimmed)
+		if slices.Contains(quoteStarts, lower) || line == "-- " {
+			break
+		}
+		if (strings.HasPrefix(lower, "on ") && strings.HasSuffix(lower, "wrote:")) ||
+			(strings.HasPrefix(trimmed, "在") && (strings.HasSuffix(trimmed, "写道：") || strings.HasSuffix(trimmed, "写道:"))) {
+			break
+		}
+		if strings.HasPrefix(trimmed, ">") {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// detectLanguage is "zh" when the text is mostly Chinese: at least one Han
+// character for every four Latin letters (a Chinese character carries about a
+// word). Text with neither is "zh", the policy's language.
+func detectLanguage(text string) string {
+	han, latin := 0, 0
+	for _, r := range text {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			han++
+		case r < unicode.MaxLatin1 && unicode.IsLetter(r):
+			latin++
+		}
+	}
+	if han == 0 && latin > 0 {
+		return LanguageEN
+	}
+	if han*4 >= latin {
+		return LanguageZH
+	}
+	return LanguageEN
+}
+
+// DedupeKey is the stable key of one delivered message: the hex SHA-256 of
+// "message-id:" + the normalized Message-ID, or, when the message has none, of
+// "s3-object:" + objectKey. Pass objectKey as "bucket/key" of the raw object:
+// an S3 notification repeated for the same object then gives the same key, and
+// the same message delivered twice (two objects) gives the same key through its
+// Message-ID. The key holds no personal data and may be logged.
+func DedupeKey(msg *Message, objectKey string) string {
+	var src string
+	if msg != nil && msg.MessageID != "" {
+		src = "message-id:" + msg.MessageID
+	} else {
+		src = "s3-object:" + objectKey
+	}
+	sum := sha256.Sum256([]byte(src))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,418 @@
+// Package mail reads the raw RFC 5322 messages of the privacy mailbox and decides
+// what each one is: a data-subject request (with its kind and requester role), mail
+// to ignore (auto-replies, bounces, bulk, spam, viruses, spoofed senders), a message
+// for a person to triage, or a request to reject.
+//
+// The package does no I/O. The mailbox handler reads the raw object from S3, calls
+// Parse and Classify, writes Attachments back to S3 under its own keys and keeps
+// only those keys. A Message holds personal data (sender, body, documents): never
+// log it; log Classification codes (Action, IgnoreReason, Reason) and DedupeKey.
+//
+// MIME is decoded with github.com/jhillyerd/enmime (multipart, quoted-printable,
+// base64, RFC 2047 headers, HTML-to-text, and the Chinese charsets GB2312/GBK,
+// GB18030 and Big5 through golang.org/x/text).
+package mail
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jaytaylor/html2text"
+	"github.com/jhillyerd/enmime"
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+	"golang.org/x/text/transform"
+)
+
+// MaxSize is the largest raw message Parse reads; a larger one is recorded as
+// unparseable (problem "too_large") so that it goes to triage instead of
+// exhausting the function's memory. The handler should check the S3 object size
+// first and not download anything larger.
+const MaxSize = 25 << 20
+
+// Message is a parsed mail message. It is personal data: never log it.
+type Message struct {
+	// MessageID is the normalized Message-ID (no angle brackets, no spaces), or
+	// "" when the message has none.
+	MessageID string
+	// From is the sender's address, lower-cased, or "" when there is no valid one.
+	From string
+	// Subject is the decoded subject (RFC 2047 and 8-bit Chinese charsets).
+	Subject string
+	// Date is the Date header; zero when missing or invalid.
+	Date time.Time
+	// Text is the body as plain text: the text/plain part, else the HTML part
+	// converted to text, decoded to UTF-8.
+	Text string
+	// Phone is the first valid phone number found in the body, in E.164, or "".
+	Phone string
+	// Header holds the top-level headers, RFC 2047 decoded.
+	Header mail.Header
+	// ContentType is the top-level media type (e.g. "multipart/report").
+	ContentType string
+	// ContentTypeParams are the top-level media type's parameters.
+	ContentTypeParams map[string]string
+	// Attachments are the documents sent with the message (ID documents).
+	Attachments []Attachment
+	// Problems are what was wrong with the message's MIME, in the order found.
+	Problems []Problem
+	// Size is the length of the raw message in bytes.
+	Size int
+}
+
+// Attachment is one file sent with a message. Put Data in S3 and keep the key:
+// attachments never go into the table or the logs.
+type Attachment struct {
+	Filename    string // as sent, decoded; may be empty or unsafe as a path
+	ContentType string // media type without parameters
+	Data        []byte // decoded content
+}
+
+// Problem is one defect found while parsing. Code is stable and safe to log;
+// Detail may quote parts of the message and must not be logged.
+type Problem struct {
+	Code   string `json:"code"`
+	Detail string `json:"-"`
+	// Severe means part of the message was lost or could not be decoded.
+	Severe bool `json:"severe"`
+}
+
+// Problem codes. The enmime error classes map onto the codes below.
+const (
+	ProblemEmpty               = "empty"                 // zero bytes, or only whitespace
+	ProblemTooLarge            = "too_large"             // larger than MaxSize
+	ProblemNoHeaders           = "no_headers"            // nothing that looks like a header block
+	ProblemUnreadable          = "unreadable"            // the MIME reader gave up
+	ProblemMalformedBase64     = "malformed_base64"      // base64 body could not be fully decoded
+	ProblemMalformedHeader     = "malformed_header"      // a header line is broken
+	ProblemMissingBoundary     = "missing_boundary"      // multipart without (a matching) boundary
+	ProblemMissingContentType  = "missing_content_type"  // part without Content-Type
+	ProblemCharsetConversion   = "charset_conversion"    // unknown or failing charset
+	ProblemContentEncoding     = "content_encoding"      // bad Content-Transfer-Encoding
+	ProblemPlainTextFromHTML   = "plain_text_from_html"  // HTML could not be converted
+	ProblemCharsetDeclaration  = "charset_declaration"   // declared and detected charsets differ
+	ProblemMalformedChildPart  = "malformed_child_part"  // a part inside a multipart is broken
+	ProblemInvalidUTF8Repaired = "invalid_utf8_repaired" // text was not UTF-8 after decoding; re-read as GB18030/Big5 or replaced
+	ProblemOther               = "other"                 // an enmime error class this package does not know
+	ProblemMissingFrom         = "missing_from"          // no valid From address
+	ProblemMissingMessageID    = "missing_message_id"    // no Message-ID header
+)
+
+var enmimeProblemCodes = map[string]string{
+	enmime.ErrorMalformedBase64:    ProblemMalformedBase64,
+	enmime.ErrorMalformedHeader:    ProblemMalformedHeader,
+	enmime.ErrorMissingBoundary:    ProblemMissingBoundary,
+	enmime.ErrorMissingContentType: ProblemMissingContentType,
+	enmime.ErrorCharsetConversion:  ProblemCharsetConversion,
+	enmime.ErrorContentEncoding:    ProblemContentEncoding,
+	enmime.ErrorPlainTextFromHTML:  ProblemPlainTextFromHTML,
+	enmime.ErrorCharsetDeclaration: ProblemCharsetDeclaration,
+	enmime.ErrorMalformedChildPart: ProblemMalformedChildPart,
+}
+
+// ParseError says why a message could not be read at all. Parse still returns a
+// Message (with Problems and Size) so that the message goes to triage.
+type ParseError struct {
+	Code string // one of the Problem codes; safe to log
+	Err  error  // the underlying reader error, if any; may quote the message
+}
+
+func (e *ParseError) Error() string {
+	if e.Err != nil {
+		return "parse mail: " + e.Code + ": " + e.Err.Error()
+	}
+	return "parse mail: " + e.Code
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Unparseable reports whether Parse could not read the message at all.
+func (m *Message) Unparseable() bool {
+	for _, p := range m.Problems {
+		switch p.Code {
+		case ProblemEmpty, ProblemTooLarge, ProblemNoHeaders, ProblemUnreadable:
+			return true
+		}
+	}
+	return false
+}
+
+// Broken reports whether part of the message was lost while decoding it.
+func (m *Message) Broken() bool {
+	for _, p := range m.Problems {
+		if p.Severe {
+			return true
+		}
+	}
+	return false
+}
+
+// ProblemCodes lists the codes of m.Problems without repeats, in order.
+func (m *Message) ProblemCodes() []string {
+	var codes []string
+	seen := map[string]bool{}
+	for _, p := range m.Problems {
+		if !seen[p.Code] {
+			seen[p.Code] = true
+			codes = append(codes, p.Code)
+		}
+	}
+	return codes
+}
+
+func (m *Message) addProblem(code string, severe bool, detail string) {
+	m.Problems = append(m.Problems, Problem{Code: code, Severe: severe, Detail: detail})
+}
+
+// parser is configured once: charset detection is off so that a declared charset
+// wins (chardet mistakes GBK for other charsets on short Chinese text); broken
+// parts are kept with an error instead of aborting the whole message.
+var parser = enmime.NewParser(
+	enmime.DisableCharacterDetection(true),
+	enmime.SetReadPartErrorPolicy(enmime.AllowCorruptTextPartErrorPolicy),
+	enmime.MultipartWOBoundaryAsSinglePart(true),
+	enmime.MaxStoredPartErrors(20),
+)
+
+// Parse reads a raw RFC 5322 message. It never panics and always returns a
+// non-nil Message. The error is non-nil (a *ParseError) only when the message
+// could not be read at all; the Message then carries the Problems and Size, and
+// Classify sends it to triage. Defects in a readable message are not errors:
+// they are listed in Message.Problems.
+func Parse(raw []byte) (msg *Message, err error) {
+	msg = &Message{Size: len(raw), Header: mail.Header{}}
+	defer func() {
+		// enmime and html2text are third-party code fed with hostile input: a
+		// panic there must not lose the message.
+		if r := recover(); r != nil {
+			msg = &Message{Size: len(raw), Header: mail.Header{}}
+			msg.addProblem(ProblemUnreadable, true, fmt.Sprint(r))
+			err = &ParseError{Code: ProblemUnreadable, Err: fmt.Errorf("mime reader panic: %v", r)}
+		}
+	}()
+	switch {
+	case len(bytes.TrimSpace(raw)) == 0:
+		msg.addProblem(ProblemEmpty, true, "")
+		return msg, &ParseError{Code: ProblemEmpty}
+	case len(raw) > MaxSize:
+		msg.addProblem(ProblemTooLarge, true, "")
+		return msg, &ParseError{Code: ProblemTooLarge}
+	case !looksLikeHeaders(raw):
+		msg.addProblem(ProblemNoHeaders, true, "")
+		return msg, &ParseError{Code: ProblemNoHeaders}
+	}
+	env, rerr := parser.ReadEnvelope(bytes.NewReader(raw))
+	if rerr != nil || env == nil || env.Root == nil {
+		msg.addProblem(ProblemUnreadable, true, errString(rerr))
+		return msg, &ParseError{Code: ProblemUnreadable, Err: rerr}
+	}
+	for _, e := range env.Errors {
+		code, ok := enmimeProblemCodes[e.Name]
+		if !ok {
+			code = ProblemOther
+		}
+		if code == ProblemPlainTextFromHTML && !e.Severe {
+			continue // a note that HTML was converted, not a defect
+		}
+		msg.addProblem(code, e.Severe, e.Detail)
+	}
+	if strings.HasPrefix(env.Root.ContentType, "multipart/") && env.Root.FirstChild == nil {
+		// The declared boundary never occurs: enmime keeps no part, so the
+		// whole body would be lost without a word.
+		msg.addProblem(ProblemMissingBoundary, true, "multipart body without any part")
+	}
+	msg.fill(env)
+	return msg, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// headerLine is a field name followed by a colon (RFC 5322 ftext is printable
+// ASCII except the colon), or the mbox "From " line some servers keep.
+var headerLine = regexp.MustCompile(`^(?:[!-9;-~]+[ \t]*:|From )`)
+
+// looksLikeHeaders is true when the first line of raw is a header field.
+func looksLikeHeaders(raw []byte) bool {
+	line := raw
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+		line = raw[:i]
+	}
+	return headerLine.Match(bytes.TrimLeft(line, "\r\n"))
+}
+
+func (m *Message) fill(env *enmime.Envelope) {
+	for k, vs := range env.Root.Header {
+		for _, v := range vs {
+			m.Header[k] = append(m.Header[k], repairText(m, enmime.DecodeRFC2047(v)))
+		}
+	}
+	m.ContentType, m.ContentTypeParams = env.Root.ContentType, env.Root.ContentTypeParams
+	if m.ContentType == "" {
+		if mt, params, err := mime.ParseMediaType(env.Root.Header.Get("Content-Type")); err == nil {
+			m.ContentType, m.ContentTypeParams = mt, params
+		}
+	}
+	m.Subject = strings.TrimSpace(repairText(m, env.GetHeader("Subject")))
+	m.MessageID = NormalizeMessageID(env.Root.Header.Get("Message-Id"))
+	if m.MessageID == "" {
+		m.addProblem(ProblemMissingMessageID, false, "")
+	}
+	m.From = senderAddress(env)
+	if m.From == "" {
+		m.addProblem(ProblemMissingFrom, false, "")
+	}
+	if d, err := env.Date(); err == nil {
+		m.Date = d.UTC()
+	}
+	text := env.Text
+	if strings.TrimSpace(text) == "" && env.HTML != "" {
+		text = htmlToText(env.HTML)
+	}
+	m.Text = repairText(m, text)
+	m.Phone = findPhone(m.Text)
+	m.Attachments = attachments(env)
+}
+
+// senderAddress is the From address (the first one), else Sender, lower-cased.
+func senderAddress(env *enmime.Envelope) string {
+	for _, h := range []string{"From", "Sender"} {
+		list, err := env.AddressList(h)
+		if err != nil || len(list) == 0 {
+			// AddressList is strict; fall back to the first thing that looks like an address.
+			if a := looseAddress(env.GetHeader(h)); a != "" {
+				return a
+			}
+			continue
+		}
+		if a := normalizeAddress(list[0].Address); a != "" {
+			return a
+		}
+	}
+	return ""
+}
+
+var addrInText = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
+
+func looseAddress(s string) string {
+	return normalizeAddress(addrInText.FindString(s))
+}
+
+// normalizeAddress checks an address and lower-cases it; "" when not valid.
+func normalizeAddress(a string) string {
+	a = strings.TrimSpace(a)
+	if a == "" {
+		return ""
+	}
+	parsed, err := mail.ParseAddress(a)
+	if err != nil {
+		return ""
+	}
+	local, domain, ok := strings.Cut(parsed.Address, "@")
+	if !ok || local == "" || !strings.Contains(domain, ".") {
+		return ""
+	}
+	return strings.ToLower(parsed.Address)
+}
+
+// NormalizeMessageID returns the Message-ID without comments, spaces and angle
+// brackets; "" when nothing usable is left. Two deliveries of one message have
+// the same normalized ID.
+func NormalizeMessageID(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			v = v[i+1 : i+j]
+		}
+	}
+	v = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == '<' || r == '>' {
+			return -1
+		}
+		return r
+	}, v)
+	if !utf8.ValidString(v) {
+		v = strings.ToValidUTF8(v, "")
+	}
+	return v
+}
+
+// repairText returns s as valid UTF-8. Chinese mail often carries raw 8-bit
+// GBK or Big5 bytes in headers or in parts labelled with a wrong charset; such
+// text is re-read as GB18030 (a superset of GB2312 and GBK), else Big5, else the
+// broken bytes are replaced.
+func repairText(m *Message, s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	m.addProblem(ProblemInvalidUTF8Repaired, false, "")
+	for _, dec := range []transform.Transformer{simplifiedchinese.GB18030.NewDecoder(), traditionalchinese.Big5.NewDecoder()} {
+		out, _, err := transform.String(dec, s)
+		if err == nil && utf8.ValidString(out) && !strings.ContainsRune(out, utf8.RuneError) {
+			return out
+		}
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// attachments collects every non-text part: attachments, inline images and
+// other parts (e.g. an image inside multipart/related without a disposition).
+func attachments(env *enmime.Envelope) []Attachment {
+	var out []Attachment
+	add := func(parts []*enmime.Part) {
+		for _, p := range parts {
+			if p == nil || len(p.Content) == 0 {
+				continue
+			}
+			if p.FileName == "" && strings.HasPrefix(p.ContentType, "text/") {
+				continue // an inline text part without a name is body, not a document
+			}
+			if strings.HasPrefix(p.ContentType, "multipart/") {
+				continue
+			}
+			out = append(out, Attachment{Filename: p.FileName, ContentType: p.ContentType, Data: p.Content})
+		}
+	}
+	add(env.Attachments)
+	add(env.Inlines)
+	add(env.OtherParts)
+	return out
+}
+
+// phoneCandidate finds things that may be phone numbers: +country numbers and
+// mainland mobile numbers, with common separators.
+var phoneCandidate = regexp.MustCompile(`(?:\+\d{1,3}[\s-]?)?(?:\(?\d{2,4}\)?[\s-]?)?\d{3,4}[\s-]?\d{4}`)
+
+// findPhone returns the first valid phone number in text, in E.164. Numbers
+// without a country code are read as mainland China (CN) numbers.
+func findPhone(text string) string {
+	for _, c := range phoneCandidate.FindAllString(text, 20) {
+		num, err := phonenumbers.Parse(c, "CN")
+		if err != nil || !phonenumbers.IsValidNumber(num) {
+			continue
+		}
+		return phonenumbers.Format(num, phonenumbers.E164)
+	}
+	return ""
+}
+
+// htmlToText converts an HTML body to text (enmime does this only when there is
+// no text/plain part at all; this covers an empty text/plain beside the HTML).
+func htmlToText(html string) string {
+	text, err := html2text.FromString(html, html2text.Options{})
+	if err != nil {
+		return ""
+	}
+	return text
+}
