@@ -31,35 +31,41 @@ type Outcome struct {
 	Throw  *Throw          `json:"throw,omitempty"`
 }
 
-// Script maps a Task state name to its per-attempt outcomes. Attempt i (counted
-// from 0 across every invocation of that state in one execution) uses entry
-// min(i, len-1).
-type Script map[string][]Outcome
+// Script maps a Task state name to its per-attempt outcomes. Invocations are
+// counted from 0 per state name across one execution (Map iterations and
+// retries included). With RepeatLast, invocation i uses entry min(i, len-1)
+// (the `--tasks` rule); without it, an invocation past the list fails the
+// execution, as Step Functions Local does when a mock config names no
+// response for an invocation.
+type Script struct {
+	Outcomes   map[string][]Outcome
+	RepeatLast bool
+}
 
 // ParseTasks reads a `--tasks` file: a JSON object from Task state name to a
 // non-empty list of outcomes, each {"return": JSON} or {"throw": {"error", "cause"}}.
 func ParseTasks(data []byte) (Script, error) {
 	var raw map[string][]json.RawMessage
 	if err := strictUnmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("tasks: want an object of state name to a list of outcomes: %w", err)
+		return Script{}, fmt.Errorf("tasks: want an object of state name to a list of outcomes: %w", err)
 	}
 	if raw == nil {
-		return nil, errors.New("tasks: want an object of state name to a list of outcomes, got null")
+		return Script{}, errors.New("tasks: want an object of state name to a list of outcomes, got null")
 	}
-	s := make(Script, len(raw))
+	s := Script{Outcomes: make(map[string][]Outcome, len(raw)), RepeatLast: true}
 	for state, list := range raw {
 		if len(list) == 0 {
-			return nil, fmt.Errorf("tasks: state %q: the list of outcomes is empty", state)
+			return Script{}, fmt.Errorf("tasks: state %q: the list of outcomes is empty", state)
 		}
 		outs := make([]Outcome, 0, len(list))
 		for i, item := range list {
 			o, err := parseOutcome(item)
 			if err != nil {
-				return nil, fmt.Errorf("tasks: state %q: outcome %d: %w", state, i, err)
+				return Script{}, fmt.Errorf("tasks: state %q: outcome %d: %w", state, i, err)
 			}
 			outs = append(outs, o)
 		}
-		s[state] = outs
+		s.Outcomes[state] = outs
 	}
 	return s, nil
 }
@@ -158,13 +164,13 @@ func (c *MockConfig) Script(stateMachine, testCase string) (Script, error) {
 	if stateMachine == "" {
 		names := c.StateMachineNames()
 		if len(names) != 1 {
-			return nil, fmt.Errorf("mock config has %d state machines (%s): name one", len(names), strings.Join(names, ", "))
+			return Script{}, fmt.Errorf("mock config has %d state machines (%s): name one", len(names), strings.Join(names, ", "))
 		}
 		stateMachine = names[0]
 	}
 	sm, ok := c.StateMachines[stateMachine]
 	if !ok {
-		return nil, fmt.Errorf("mock config has no state machine %q (have %s)", stateMachine, strings.Join(c.StateMachineNames(), ", "))
+		return Script{}, fmt.Errorf("mock config has no state machine %q (have %s)", stateMachine, strings.Join(c.StateMachineNames(), ", "))
 	}
 	tc, ok := sm.TestCases[testCase]
 	if !ok {
@@ -173,15 +179,15 @@ func (c *MockConfig) Script(stateMachine, testCase string) (Script, error) {
 			cases = append(cases, n)
 		}
 		sort.Strings(cases)
-		return nil, fmt.Errorf("mock config: state machine %q has no test case %q (have %s)", stateMachine, testCase, strings.Join(cases, ", "))
+		return Script{}, fmt.Errorf("mock config: state machine %q has no test case %q (have %s)", stateMachine, testCase, strings.Join(cases, ", "))
 	}
-	s := make(Script, len(tc))
+	s := Script{Outcomes: make(map[string][]Outcome, len(tc))}
 	for state, resp := range tc {
 		outs, err := c.outcomes(resp)
 		if err != nil {
-			return nil, err
+			return Script{}, err
 		}
-		s[state] = outs
+		s.Outcomes[state] = outs
 	}
 	return s, nil
 }
@@ -264,17 +270,23 @@ func NewPlayer(s Script) *Player {
 // ErrNoScript is returned for a state the Script has no outcomes for.
 var ErrNoScript = errors.New("no scripted outcome")
 
-// Next returns the outcome of the next attempt of state and counts it.
+// Next returns the outcome of the next invocation of state and counts it.
 func (p *Player) Next(state string) (Outcome, error) {
-	outs, ok := p.script[state]
-	if !ok || len(outs) == 0 {
+	outs := p.script.Outcomes[state]
+	if len(outs) == 0 {
 		return Outcome{}, fmt.Errorf("task state %q: %w", state, ErrNoScript)
 	}
 	p.mu.Lock()
 	i := p.calls[state]
 	p.calls[state] = i + 1
 	p.mu.Unlock()
-	return outs[min(i, len(outs)-1)], nil
+	if i >= len(outs) {
+		if !p.script.RepeatLast {
+			return Outcome{}, fmt.Errorf("task state %q invocation %d: %w", state, i, ErrNoScript)
+		}
+		i = len(outs) - 1
+	}
+	return outs[i], nil
 }
 
 // Calls reports how many times state has been invoked.
@@ -287,11 +299,12 @@ func (p *Player) Calls(state string) int {
 // Invoke plays the next outcome of state as a Lambda handler would answer:
 // the returned JSON, or an error carrying the scripted error name and cause in
 // aws-lambda-go's error shape (messages.InvokeResponse_Error: Type is the error
-// name, Message the cause).
+// name, Message the cause). A state without a scripted outcome fails with
+// States.Runtime, which no Retry or Catch handles, so the execution fails.
 func (p *Player) Invoke(_ context.Context, state string, _ []byte) ([]byte, error) {
 	o, err := p.Next(state)
 	if err != nil {
-		return nil, messages.InvokeResponse_Error{Type: "MockMissing", Message: err.Error()}
+		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: err.Error()}
 	}
 	if o.Throw != nil {
 		return nil, messages.InvokeResponse_Error{Type: o.Throw.Error, Message: o.Throw.Cause}
@@ -303,7 +316,7 @@ func (p *Player) Invoke(_ context.Context, state string, _ []byte) ([]byte, erro
 func (s Script) Missing(states []string) []string {
 	var out []string
 	for _, st := range states {
-		if len(s[st]) == 0 {
+		if len(s.Outcomes[st]) == 0 {
 			out = append(out, st)
 		}
 	}

@@ -33,7 +33,7 @@ func TestParseTasksAndPlay(t *testing.T) {
 		{"Charge", `{"ok":true}`, "", ""},
 		{"Charge", `{"ok":true}`, "", ""}, // min(i, len-1): the last entry repeats
 		{"Ship", `1`, "", ""},
-		{"Nope", "", "MockMissing", `task state "Nope": no scripted outcome`},
+		{"Nope", "", "States.Runtime", `task state "Nope": no scripted outcome`},
 	}
 	for i, tt := range tests {
 		out, err := p.Invoke(ctx, tt.state, nil)
@@ -104,7 +104,7 @@ func TestMockConfigScript(t *testing.T) {
 		t.Fatalf("Script: %v", err)
 	}
 	var got []string
-	for _, o := range s["LambdaState"] {
+	for _, o := range s.Outcomes["LambdaState"] {
 		if o.Throw != nil {
 			got = append(got, o.Throw.Error)
 		} else {
@@ -114,6 +114,16 @@ func TestMockConfigScript(t *testing.T) {
 	want := []string{"Lambda.ResourceNotReadyException", "Lambda.TimeoutException", "Lambda.TimeoutException", `{"StatusCode":200}`}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("RetryPath LambdaState: got %q, want %q", got, want)
+	}
+	// Step Functions Local: an invocation without a mocked response fails.
+	p := aslmock.NewPlayer(s)
+	for i := range 4 {
+		if _, err := p.Next("LambdaState"); err != nil {
+			t.Fatalf("invocation %d: %v", i, err)
+		}
+	}
+	if _, err := p.Next("LambdaState"); !errors.Is(err, aslmock.ErrNoScript) {
+		t.Errorf("invocation 4 past the mocked responses: got %v, want ErrNoScript", err)
 	}
 	if _, err := c.Script("LambdaSQSIntegration", "Nope"); err == nil || !strings.Contains(err.Error(), "HappyPath, RetryPath") {
 		t.Errorf("unknown test case: got %v, want an error listing the cases", err)
@@ -158,7 +168,7 @@ func TestTaskStatesAndMissing(t *testing.T) {
 	if want := []string{"A", "B", "C", "D"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("TaskStates = %q, want %q", got, want)
 	}
-	s := aslmock.Script{"A": {{Return: json.RawMessage(`1`)}}, "C": {{Return: json.RawMessage(`1`)}}}
+	s := aslmock.Script{Outcomes: map[string][]aslmock.Outcome{"A": {{Return: json.RawMessage(`1`)}}, "C": {{Return: json.RawMessage(`1`)}}}}
 	if got, want := s.Missing([]string{"A", "B", "C", "D"}), []string{"B", "D"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Missing = %q, want %q", got, want)
 	}
