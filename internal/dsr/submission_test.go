@@ -288,3 +288,19 @@ func TestValidatedFill(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkValidate(b *testing.B) {
+	s := Submission{Kind: "erasure", Role: "self", ErasureGround: "stopped_using", Email: "Zhang.San@QQ.com", Phone: "+86 138 0013 8000", AccountID: "u_42", Locale: "zh-CN", Details: "请删除我的全部数据"}
+	for b.Loop() {
+		if _, err := s.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSubjectKey(b *testing.B) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	for b.Loop() {
+		_ = SubjectKey(secret, IdentifierPhone, "+8613800138000")
+	}
+}

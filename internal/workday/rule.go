@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Jurisdiction names the law whose deadline rule applies.
@@ -143,4 +144,17 @@ func due(r Rule, from Date, n int) (Date, error) {
 	default: // CalendarDays; Validate rejected anything else
 		return from.AddDays(n), nil
 	}
+}
+
+// DueAt is the deadline as an instant, for storing on a request and for
+// sorting what is due: the last second (23:59:59) of the Due day in mainland
+// China time. The start day is verifiedAt's calendar day in China time for every
+// rule, since the controller operates in mainland China (policy 四.(二)). A reply
+// is late when the current time is after DueAt.
+func DueAt(r Rule, verifiedAt time.Time) (time.Time, error) {
+	d, err := Due(r, DateOf(verifiedAt.In(ChinaTime)))
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.AddDays(1).In(ChinaTime).Add(-time.Second), nil
 }

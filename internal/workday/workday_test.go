@@ -370,3 +370,34 @@ func BenchmarkDueGDPR(b *testing.B) {
 		}
 	}
 }
+
+func TestDueAt(t *testing.T) {
+	cn := mustRule(t, CN)
+	tests := []struct {
+		name     string
+		verified time.Time
+		want     string
+	}{
+		{"afternoon in Beijing", time.Date(2026, 9, 18, 15, 0, 0, 0, ChinaTime), "2026-10-15T23:59:59+08:00"},
+		// 2026-09-17 17:30 UTC is 2026-09-18 01:30 in Beijing: the Beijing day counts.
+		{"UTC evening is the next Beijing day", time.Date(2026, 9, 17, 17, 30, 0, 0, time.UTC), "2026-10-15T23:59:59+08:00"},
+		{"UTC morning is the same Beijing day", time.Date(2026, 9, 18, 1, 0, 0, 0, time.UTC), "2026-10-15T23:59:59+08:00"},
+		{"just before Beijing midnight", time.Date(2026, 9, 17, 15, 59, 59, 0, time.UTC), "2026-10-14T23:59:59+08:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DueAt(cn, tt.verified)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := got.Format(time.RFC3339); s != tt.want {
+				t.Errorf("DueAt(%s) = %s, want %s", tt.verified, s, tt.want)
+			}
+		})
+	}
+	_, last := ChinaCoverage()
+	var ue *UnsupportedYearError
+	if _, err := DueAt(cn, time.Date(last+1, 3, 1, 12, 0, 0, 0, ChinaTime)); !errors.As(err, &ue) {
+		t.Errorf("DueAt in %d: error %v, want *UnsupportedYearError", last+1, err)
+	}
+}
