@@ -4,7 +4,7 @@ import "fmt"
 
 // The life of a request: received → awaiting_verification → in_review →
 // in_progress → replied → (erasure, account closure: awaiting_backup_rotation →)
-// completed, with these detours:
+// completed. What each status means and where it may go:
 //
 //   - received: stored, workflow not yet started or just started.
 //   - awaiting_verification: a one-time code was sent to the contact on record.
