@@ -62,6 +62,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newCalendarCmd(s),
 		newASLCmd(s),
 		newMailCmd(s),
+		newShowCmd(s),
+		newReviewCmd(s),
+		newVerifyCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
