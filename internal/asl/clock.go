@@ -1,0 +1,177 @@
+package asl
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+)
+
+// Timer fires once on C unless stopped.
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
+}
+
+// Clock is the engine's source of time. Wait states, retry delays,
+// timeouts and heartbeats all use it.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) Timer
+}
+
+type realTimer struct{ t *time.Timer }
+
+func (r realTimer) C() <-chan time.Time { return r.t.C }
+func (r realTimer) Stop() bool          { return r.t.Stop() }
+
+type realClock struct{}
+
+// RealClock is the wall clock.
+func RealClock() Clock { return realClock{} }
+
+func (realClock) Now() time.Time                 { return time.Now() }
+func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+type scaledClock struct {
+	factor    float64
+	realStart time.Time
+}
+
+// ScaledClock runs factor times faster than the wall clock (86400 = one
+// simulated day per real second). It starts at the current time.
+func ScaledClock(factor float64) Clock {
+	if factor <= 0 {
+		factor = 1
+	}
+	return &scaledClock{factor: factor, realStart: time.Now()}
+}
+
+func (s *scaledClock) Now() time.Time {
+	elapsed := time.Since(s.realStart)
+	return s.realStart.Add(time.Duration(float64(elapsed) * s.factor))
+}
+
+func (s *scaledClock) NewTimer(d time.Duration) Timer {
+	return realTimer{time.NewTimer(time.Duration(float64(d) / s.factor))}
+}
+
+// Virtual is a simulated clock. Waits and retry delays pass at once (the
+// engine calls Advance through Sleep, so time jumps forward); timers made
+// with NewTimer (task timeouts, heartbeats, execution timeouts) fire when
+// the clock is advanced past their deadline, by a sleep or by Advance.
+type Virtual struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers timerHeap
+}
+
+// VirtualClock returns a *Virtual clock starting at start.
+func VirtualClock(start time.Time) Clock { return &Virtual{now: start} }
+
+// Now returns the simulated time.
+func (v *Virtual) Now() time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.now
+}
+
+// NewTimer returns a timer that fires when the clock reaches now+d.
+func (v *Virtual) NewTimer(d time.Duration) Timer {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t := &virtualTimer{clock: v, at: v.now.Add(d), ch: make(chan time.Time, 1), index: -1}
+	if d <= 0 {
+		t.ch <- v.now
+		return t
+	}
+	heap.Push(&v.timers, t)
+	return t
+}
+
+// Advance moves the clock forward by d, firing due timers in order.
+func (v *Virtual) Advance(d time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	target := v.now.Add(d)
+	for len(v.timers) > 0 && !v.timers[0].at.After(target) {
+		t := heap.Pop(&v.timers).(*virtualTimer)
+		if t.at.After(v.now) {
+			v.now = t.at
+		}
+		t.ch <- t.at
+	}
+	if target.After(v.now) {
+		v.now = target
+	}
+}
+
+// Sleep advances the clock by d and returns at once.
+func (v *Virtual) Sleep(d time.Duration) { v.Advance(d) }
+
+type virtualTimer struct {
+	clock *Virtual
+	at    time.Time
+	ch    chan time.Time
+	index int
+}
+
+func (t *virtualTimer) C() <-chan time.Time { return t.ch }
+
+func (t *virtualTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	if t.index < 0 {
+		return false
+	}
+	heap.Remove(&t.clock.timers, t.index)
+	return true
+}
+
+type timerHeap []*virtualTimer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*virtualTimer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	t.index = -1
+	*h = old[:len(old)-1]
+	return t
+}
+
+// sleeper is implemented by clocks whose sleeps pass at once.
+type sleeper interface{ Sleep(d time.Duration) }
+
+// sleep waits d on the clock or until ctx ends.
+func sleep(ctx context.Context, c Clock, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if s, ok := c.(sleeper); ok {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.Sleep(d)
+		return nil
+	}
+	t := c.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,247 @@
+package asl
+
+import (
+	"time"
+)
+
+// HistoryEvent is one event of an execution, shaped and JSON-tagged like the
+// HistoryEvent of Step Functions' GetExecutionHistory. Timestamp marshals as
+// RFC 3339; the API layer converts it to epoch seconds on the wire.
+type HistoryEvent struct {
+	Timestamp       time.Time `json:"timestamp"`
+	Type            string    `json:"type"`
+	ID              int64     `json:"id"`
+	PreviousEventID int64     `json:"previousEventId"`
+
+	ExecutionStartedEventDetails          *ExecutionStartedEventDetails        `json:"executionStartedEventDetails,omitempty"`
+	ExecutionSucceededEventDetails        *ExecutionSucceededEventDetails      `json:"executionSucceededEventDetails,omitempty"`
+	ExecutionFailedEventDetails           *ErrorEventDetails                   `json:"executionFailedEventDetails,omitempty"`
+	ExecutionAbortedEventDetails          *ErrorEventDetails                   `json:"executionAbortedEventDetails,omitempty"`
+	ExecutionTimedOutEventDetails         *ErrorEventDetails                   `json:"executionTimedOutEventDetails,omitempty"`
+	StateEnteredEventDetails              *StateEnteredEventDetails            `json:"stateEnteredEventDetails,omitempty"`
+	StateExitedEventDetails               *StateExitedEventDetails             `json:"stateExitedEventDetails,omitempty"`
+	TaskScheduledEventDetails             *TaskScheduledEventDetails           `json:"taskScheduledEventDetails,omitempty"`
+	TaskStartedEventDetails               *TaskStartedEventDetails             `json:"taskStartedEventDetails,omitempty"`
+	TaskSubmittedEventDetails             *TaskOutputEventDetails              `json:"taskSubmittedEventDetails,omitempty"`
+	TaskSucceededEventDetails             *TaskOutputEventDetails              `json:"taskSucceededEventDetails,omitempty"`
+	TaskFailedEventDetails                *TaskErrorEventDetails               `json:"taskFailedEventDetails,omitempty"`
+	TaskTimedOutEventDetails              *TaskErrorEventDetails               `json:"taskTimedOutEventDetails,omitempty"`
+	TaskStartFailedEventDetails           *TaskErrorEventDetails               `json:"taskStartFailedEventDetails,omitempty"`
+	LambdaFunctionScheduledEventDetails   *LambdaFunctionScheduledEventDetails `json:"lambdaFunctionScheduledEventDetails,omitempty"`
+	LambdaFunctionSucceededEventDetails   *LambdaFunctionSucceededEventDetails `json:"lambdaFunctionSucceededEventDetails,omitempty"`
+	LambdaFunctionFailedEventDetails      *ErrorEventDetails                   `json:"lambdaFunctionFailedEventDetails,omitempty"`
+	LambdaFunctionTimedOutEventDetails    *ErrorEventDetails                   `json:"lambdaFunctionTimedOutEventDetails,omitempty"`
+	LambdaFunctionStartFailedEventDetails *ErrorEventDetails                   `json:"lambdaFunctionStartFailedEventDetails,omitempty"`
+	MapStateStartedEventDetails           *MapStateStartedEventDetails         `json:"mapStateStartedEventDetails,omitempty"`
+	MapIterationStartedEventDetails       *MapIterationEventDetails            `json:"mapIterationStartedEventDetails,omitempty"`
+	MapIterationSucceededEventDetails     *MapIterationEventDetails            `json:"mapIterationSucceededEventDetails,omitempty"`
+	MapIterationFailedEventDetails        *MapIterationEventDetails            `json:"mapIterationFailedEventDetails,omitempty"`
+	MapIterationAbortedEventDetails       *MapIterationEventDetails            `json:"mapIterationAbortedEventDetails,omitempty"`
+}
+
+// ExecutionStartedEventDetails: input is the execution input as JSON text.
+type ExecutionStartedEventDetails struct {
+	Input        string                            `json:"input"`
+	InputDetails *HistoryEventExecutionDataDetails `json:"inputDetails,omitempty"`
+	RoleArn      string                            `json:"roleArn,omitempty"`
+}
+
+// HistoryEventExecutionDataDetails tells whether a payload was truncated.
+type HistoryEventExecutionDataDetails struct {
+	Truncated bool `json:"truncated"`
+}
+
+// ExecutionSucceededEventDetails holds the execution output.
+type ExecutionSucceededEventDetails struct {
+	Output        string                            `json:"output"`
+	OutputDetails *HistoryEventExecutionDataDetails `json:"outputDetails,omitempty"`
+}
+
+// ErrorEventDetails is the {error, cause} detail shared by
+// ExecutionFailed/Aborted/TimedOut and LambdaFunctionFailed/TimedOut.
+type ErrorEventDetails struct {
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
+}
+
+// StateEnteredEventDetails names the state and its input.
+type StateEnteredEventDetails struct {
+	Name         string                            `json:"name"`
+	Input        string                            `json:"input"`
+	InputDetails *HistoryEventExecutionDataDetails `json:"inputDetails,omitempty"`
+}
+
+// StateExitedEventDetails names the state and its output.
+type StateExitedEventDetails struct {
+	Name          string                            `json:"name"`
+	Output        string                            `json:"output"`
+	OutputDetails *HistoryEventExecutionDataDetails `json:"outputDetails,omitempty"`
+}
+
+// TaskScheduledEventDetails describes a scheduled service-integration task.
+type TaskScheduledEventDetails struct {
+	ResourceType       string `json:"resourceType"`
+	Resource           string `json:"resource"`
+	Region             string `json:"region"`
+	Parameters         string `json:"parameters"`
+	TimeoutInSeconds   *int64 `json:"timeoutInSeconds,omitempty"`
+	HeartbeatInSeconds *int64 `json:"heartbeatInSeconds,omitempty"`
+}
+
+// TaskStartedEventDetails names the started task's resource.
+type TaskStartedEventDetails struct {
+	ResourceType string `json:"resourceType"`
+	Resource     string `json:"resource"`
+}
+
+// TaskOutputEventDetails is the detail of TaskSubmitted and TaskSucceeded.
+type TaskOutputEventDetails struct {
+	ResourceType  string                            `json:"resourceType"`
+	Resource      string                            `json:"resource"`
+	Output        string                            `json:"output"`
+	OutputDetails *HistoryEventExecutionDataDetails `json:"outputDetails,omitempty"`
+}
+
+// TaskErrorEventDetails is the detail of TaskFailed, TaskTimedOut and
+// TaskStartFailed.
+type TaskErrorEventDetails struct {
+	ResourceType string `json:"resourceType"`
+	Resource     string `json:"resource"`
+	Error        string `json:"error,omitempty"`
+	Cause        string `json:"cause,omitempty"`
+}
+
+// LambdaFunctionScheduledEventDetails describes a Lambda function call made
+// through a direct function ARN.
+type LambdaFunctionScheduledEventDetails struct {
+	Resource         string                            `json:"resource"`
+	Input            string                            `json:"input"`
+	InputDetails     *HistoryEventExecutionDataDetails `json:"inputDetails,omitempty"`
+	TimeoutInSeconds *int64                            `json:"timeoutInSeconds,omitempty"`
+}
+
+// LambdaFunctionSucceededEventDetails holds a Lambda function's output.
+type LambdaFunctionSucceededEventDetails struct {
+	Output        string                            `json:"output"`
+	OutputDetails *HistoryEventExecutionDataDetails `json:"outputDetails,omitempty"`
+}
+
+// MapStateStartedEventDetails gives the number of Map iterations.
+type MapStateStartedEventDetails struct {
+	Length int `json:"length"`
+}
+
+// MapIterationEventDetails names a Map state and an iteration index.
+type MapIterationEventDetails struct {
+	Name  string `json:"name"`
+	Index int    `json:"index"`
+}
+
+// Event type names.
+const (
+	EvExecutionStarted   = "ExecutionStarted"
+	EvExecutionSucceeded = "ExecutionSucceeded"
+	EvExecutionFailed    = "ExecutionFailed"
+	EvExecutionAborted   = "ExecutionAborted"
+	EvExecutionTimedOut  = "ExecutionTimedOut"
+)
+
+// event is the compact internal record; payloads are kept as values and
+// encoded only when History is read.
+type event struct {
+	typ       string
+	ts        time.Time
+	id, prev  int64
+	name      string
+	payload   any
+	hasPay    bool
+	text      string // payload already encoded (or encoded lazily)
+	encoded   bool
+	errName   string
+	cause     string
+	resType   string
+	resource  string
+	region    string
+	timeout   int64
+	heartbeat int64
+	index     int
+}
+
+func (ev *event) payloadText() string {
+	if !ev.encoded {
+		ev.text = mustJSON(ev.payload)
+		ev.encoded = true
+	}
+	return ev.text
+}
+
+func (ev *event) public() HistoryEvent {
+	h := HistoryEvent{Timestamp: ev.ts, Type: ev.typ, ID: ev.id, PreviousEventID: ev.prev}
+	errD := func() *ErrorEventDetails { return &ErrorEventDetails{Error: ev.errName, Cause: ev.cause} }
+	taskErr := func() *TaskErrorEventDetails {
+		return &TaskErrorEventDetails{ResourceType: ev.resType, Resource: ev.resource, Error: ev.errName, Cause: ev.cause}
+	}
+	opt := func(n int64) *int64 {
+		if n <= 0 {
+			return nil
+		}
+		return &n
+	}
+	switch ev.typ {
+	case EvExecutionStarted:
+		h.ExecutionStartedEventDetails = &ExecutionStartedEventDetails{Input: ev.payloadText(), InputDetails: &HistoryEventExecutionDataDetails{}, RoleArn: ev.resource}
+	case EvExecutionSucceeded:
+		h.ExecutionSucceededEventDetails = &ExecutionSucceededEventDetails{Output: ev.payloadText(), OutputDetails: &HistoryEventExecutionDataDetails{}}
+	case EvExecutionFailed:
+		h.ExecutionFailedEventDetails = errD()
+	case EvExecutionAborted:
+		h.ExecutionAbortedEventDetails = errD()
+	case EvExecutionTimedOut:
+		h.ExecutionTimedOutEventDetails = errD()
+	case "TaskScheduled":
+		h.TaskScheduledEventDetails = &TaskScheduledEventDetails{ResourceType: ev.resType, Resource: ev.resource, Region: ev.region,
+			Parameters: ev.payloadText(), TimeoutInSeconds: opt(ev.timeout), HeartbeatInSeconds: opt(ev.heartbeat)}
+	case "TaskStarted":
+		h.TaskStartedEventDetails = &TaskStartedEventDetails{ResourceType: ev.resType, Resource: ev.resource}
+	case "TaskSubmitted":
+		h.TaskSubmittedEventDetails = &TaskOutputEventDetails{ResourceType: ev.resType, Resource: ev.resource, Output: ev.payloadText(), OutputDetails: &HistoryEventExecutionDataDetails{}}
+	case "TaskSucceeded":
+		h.TaskSucceededEventDetails = &TaskOutputEventDetails{ResourceType: ev.resType, Resource: ev.resource, Output: ev.payloadText(), OutputDetails: &HistoryEventExecutionDataDetails{}}
+	case "TaskFailed":
+		h.TaskFailedEventDetails = taskErr()
+	case "TaskTimedOut":
+		h.TaskTimedOutEventDetails = taskErr()
+	case "TaskStartFailed":
+		h.TaskStartFailedEventDetails = taskErr()
+	case "LambdaFunctionScheduled":
+		h.LambdaFunctionScheduledEventDetails = &LambdaFunctionScheduledEventDetails{Resource: ev.resource, Input: ev.payloadText(),
+			InputDetails: &HistoryEventExecutionDataDetails{}, TimeoutInSeconds: opt(ev.timeout)}
+	case "LambdaFunctionSucceeded":
+		h.LambdaFunctionSucceededEventDetails = &LambdaFunctionSucceededEventDetails{Output: ev.payloadText(), OutputDetails: &HistoryEventExecutionDataDetails{}}
+	case "LambdaFunctionFailed":
+		h.LambdaFunctionFailedEventDetails = errD()
+	case "LambdaFunctionTimedOut":
+		h.LambdaFunctionTimedOutEventDetails = errD()
+	case "LambdaFunctionStartFailed":
+		h.LambdaFunctionStartFailedEventDetails = errD()
+	case "MapStateStarted":
+		h.MapStateStartedEventDetails = &MapStateStartedEventDetails{Length: ev.index}
+	case "MapIterationStarted":
+		h.MapIterationStartedEventDetails = &MapIterationEventDetails{Name: ev.name, Index: ev.index}
+	case "MapIterationSucceeded":
+		h.MapIterationSucceededEventDetails = &MapIterationEventDetails{Name: ev.name, Index: ev.index}
+	case "MapIterationFailed":
+		h.MapIterationFailedEventDetails = &MapIterationEventDetails{Name: ev.name, Index: ev.index}
+	case "MapIterationAborted":
+		h.MapIterationAbortedEventDetails = &MapIterationEventDetails{Name: ev.name, Index: ev.index}
+	default:
+		n := len(ev.typ)
+		switch {
+		case n > 12 && ev.typ[n-12:] == "StateEntered":
+			h.StateEnteredEventDetails = &StateEnteredEventDetails{Name: ev.name, Input: ev.payloadText(), InputDetails: &HistoryEventExecutionDataDetails{}}
+		case n > 11 && ev.typ[n-11:] == "StateExited":
+			h.StateExitedEventDetails = &StateExitedEventDetails{Name: ev.name, Output: ev.payloadText(), OutputDetails: &HistoryEventExecutionDataDetails{}}
+		}
+	}
+	return h
+}

@@ -1,0 +1,426 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+)
+
+const lambdaInvoke = "arn:aws:states:::lambda:invoke"
+
+// taskKind describes how a Task resource is called and recorded.
+type taskTarget struct {
+	direct       bool   // a Lambda function ARN: LambdaFunction* events
+	lambdaInvoke bool   // arn:aws:states:::lambda:invoke
+	waitToken    bool   // .waitForTaskToken
+	resourceType string // e.g. "lambda", "sqs"
+	resource     string // e.g. "invoke.waitForTaskToken"
+	resolveKey   string // what is passed to the resolver
+}
+
+func parseTarget(res string) taskTarget {
+	t := taskTarget{resolveKey: res}
+	if strings.HasPrefix(res, "arn:aws:lambda:") || (strings.HasPrefix(res, "arn:") && strings.Contains(res, ":lambda:") && strings.Contains(res, ":function:")) {
+		t.direct = true
+		return t
+	}
+	t.waitToken = strings.HasSuffix(res, ".waitForTaskToken")
+	base := strings.TrimSuffix(res, ".waitForTaskToken")
+	// arn:aws:states:::service:action[.sync]
+	parts := strings.SplitN(res, ":", 7)
+	if len(parts) >= 7 && parts[2] == "states" {
+		t.resourceType = parts[5]
+		t.resource = parts[6]
+	} else {
+		t.resourceType = "unknown"
+		t.resource = res
+		if len(parts) > 2 {
+			t.resourceType = parts[2]
+		}
+	}
+	if base == lambdaInvoke {
+		t.lambdaInvoke = true
+	}
+	t.resolveKey = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ":2"), ".sync"), ".sync:2")
+	return t
+}
+
+type taskOutcome struct {
+	output any
+	err    *stateError
+}
+
+type pendingTask struct {
+	ch   chan taskOutcome
+	beat chan struct{}
+}
+
+func (r *stateRun) seconds(fixed int64, p *Path, eff any, field string) (int64, error) {
+	if p == nil {
+		return fixed, nil
+	}
+	v, ok := r.pathValue(p, eff)
+	n, isInt := toInt(v)
+	if !ok || !isInt || n <= 0 {
+		return 0, newStateError(ErrRuntime, "The %s of state '%s' must reference a positive integer: %s", field, r.st.name, p.raw)
+	}
+	return n, nil
+}
+
+// task invokes the Task's resource once and returns its result.
+func (r *stateRun) task(ctx context.Context, eff any) (any, error) {
+	x, st := r.x, r.st
+	tgt := parseTarget(st.resource)
+	timeout, err := r.seconds(st.timeoutSeconds, st.timeoutPath, r.input, "TimeoutSecondsPath")
+	if err != nil {
+		return nil, err
+	}
+	heartbeat, err := r.seconds(st.heartbeatSeconds, st.heartbeatPath, r.input, "HeartbeatSecondsPath")
+	if err != nil {
+		return nil, err
+	}
+	if heartbeat > 0 && timeout > 0 && heartbeat >= timeout {
+		return nil, newStateError(ErrRuntime, "HeartbeatSeconds (%d) must be smaller than TimeoutSeconds (%d) in state '%s'", heartbeat, timeout, st.name)
+	}
+
+	// Events.
+	failType, timedOutType := "TaskFailed", "TaskTimedOut"
+	base := event{resType: tgt.resourceType, resource: tgt.resource}
+	if tgt.direct {
+		failType, timedOutType = "LambdaFunctionFailed", "LambdaFunctionTimedOut"
+		if err := x.addEvent(r.sc, event{typ: "LambdaFunctionScheduled", resource: st.resource, payload: eff, hasPay: true, timeout: timeout}); err != nil {
+			return nil, err
+		}
+	} else {
+		ev := base
+		ev.typ, ev.region, ev.payload, ev.hasPay, ev.timeout, ev.heartbeat = "TaskScheduled", x.e.opts.Region, eff, true, timeout, heartbeat
+		if err := x.addEvent(r.sc, ev); err != nil {
+			return nil, err
+		}
+	}
+	fail := func(typ string, se *stateError) (any, error) {
+		ev := base
+		ev.typ, ev.errName, ev.cause = typ, se.Name, se.Cause
+		if err := x.addEvent(r.sc, ev); err != nil {
+			return nil, err
+		}
+		return nil, se
+	}
+
+	// Resolve.
+	key := tgt.resolveKey
+	var payload any = eff
+	if tgt.lambdaInvoke {
+		m, _ := eff.(map[string]any)
+		fn, _ := m["FunctionName"].(string)
+		if fn == "" {
+			return fail("TaskStartFailed", newStateError(ErrRuntime, "The lambda:invoke task of state '%s' needs Parameters.FunctionName", st.name))
+		}
+		key = fn
+		if p, ok := m["Payload"]; ok {
+			payload = p
+		} else {
+			payload = map[string]any{}
+		}
+	}
+	h, rerr := x.e.opts.Resolver.Resolve(key)
+	if rerr != nil || h == nil {
+		name := ErrTaskFailed
+		if tgt.direct || tgt.lambdaInvoke {
+			name = "Lambda.ResourceNotFoundException"
+		}
+		startFailed := "TaskStartFailed"
+		if tgt.direct {
+			startFailed = "LambdaFunctionStartFailed"
+		}
+		return fail(startFailed, newStateError(name, "Function not found: %s", key))
+	}
+	startEv := base
+	startEv.typ = "TaskStarted"
+	if tgt.direct {
+		startEv = event{typ: "LambdaFunctionStarted"}
+	}
+	if err := x.addEvent(r.sc, startEv); err != nil {
+		return nil, err
+	}
+	in, err := encodeJSON(payload)
+	if err != nil {
+		return fail(failType, newStateError(ErrRuntime, "cannot encode the task input: %v", err))
+	}
+
+	// Timers.
+	clock := x.e.opts.Clock
+	var timeoutC <-chan time.Time
+	if timeout > 0 {
+		t := clock.NewTimer(time.Duration(timeout) * time.Second)
+		defer t.Stop()
+		timeoutC = t.C()
+	}
+	timedOut := func() (any, error) {
+		return fail(timedOutType, newStateError(ErrTimeout, "The task of state '%s' timed out after %d seconds.", st.name, timeout))
+	}
+
+	var pend *pendingTask
+	if tgt.waitToken {
+		pend = &pendingTask{ch: make(chan taskOutcome, 1), beat: make(chan struct{}, 1)}
+		x.e.register(r.token, pend)
+		defer x.e.closeToken(r.token)
+	}
+
+	// Invoke.
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var out []byte
+	var herr error
+	if timeoutC == nil {
+		out, herr = callHandler(hctx, h, in)
+	} else {
+		done := make(chan struct{})
+		go func() {
+			out, herr = callHandler(hctx, h, in)
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-timeoutC:
+			return timedOut()
+		case <-ctx.Done():
+			return nil, errTerminated
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, errTerminated
+	}
+	if herr != nil {
+		return fail(failType, handlerError(herr))
+	}
+	if len(out) > x.e.opts.MaxPayloadBytes {
+		return fail(failType, newStateError(ErrDataLimitExceeded, "The task of state '%s' returned %d bytes, more than the %d-byte quota.", st.name, len(out), x.e.opts.MaxPayloadBytes))
+	}
+	result, derr := decodeJSON(out)
+	if derr != nil {
+		if tgt.lambdaInvoke {
+			result = string(out)
+		} else {
+			return fail(failType, newStateError(ErrRuntime, "The task of state '%s' returned invalid JSON", st.name))
+		}
+	}
+	if tgt.lambdaInvoke {
+		result = lambdaInvokeOutput(result)
+	}
+
+	if pend != nil {
+		ev := base
+		ev.typ, ev.payload, ev.hasPay = "TaskSubmitted", result, true
+		if err := x.addEvent(r.sc, ev); err != nil {
+			return nil, err
+		}
+		var hbTimer Timer
+		var hbC <-chan time.Time
+		if heartbeat > 0 {
+			hbTimer = clock.NewTimer(time.Duration(heartbeat) * time.Second)
+			hbC = hbTimer.C()
+		}
+		defer func() {
+			if hbTimer != nil {
+				hbTimer.Stop()
+			}
+		}()
+	wait:
+		for {
+			select {
+			case o := <-pend.ch:
+				if o.err != nil {
+					return fail(failType, o.err)
+				}
+				result = o.output
+				break wait
+			case <-pend.beat:
+				if hbTimer != nil {
+					hbTimer.Stop()
+					hbTimer = clock.NewTimer(time.Duration(heartbeat) * time.Second)
+					hbC = hbTimer.C()
+				}
+			case <-hbC:
+				return fail(timedOutType, newStateError(ErrHeartbeatTimeout, "The task of state '%s' sent no heartbeat for %d seconds.", st.name, heartbeat))
+			case <-timeoutC:
+				return timedOut()
+			case <-ctx.Done():
+				return nil, errTerminated
+			}
+		}
+	}
+
+	if tgt.direct {
+		if err := x.addEvent(r.sc, event{typ: "LambdaFunctionSucceeded", payload: result, hasPay: true}); err != nil {
+			return nil, err
+		}
+	} else {
+		ev := base
+		ev.typ, ev.payload, ev.hasPay = "TaskSucceeded", result, true
+		if err := x.addEvent(r.sc, ev); err != nil {
+			return nil, err
+		}
+	}
+	return result, nil
+}
+
+func lambdaInvokeOutput(payload any) any {
+	reqID := newUUID()
+	return map[string]any{
+		"ExecutedVersion": "$LATEST",
+		"Payload":         payload,
+		"SdkHttpMetadata": map[string]any{
+			"AllHttpHeaders": map[string]any{
+				"X-Amz-Executed-Version": []any{"$LATEST"},
+				"x-amzn-RequestId":       []any{reqID},
+				"Content-Type":           []any{"application/json"},
+			},
+			"HttpHeaders": map[string]any{
+				"X-Amz-Executed-Version": "$LATEST",
+				"x-amzn-RequestId":       reqID,
+				"Content-Type":           "application/json",
+			},
+			"HttpStatusCode": json.Number("200"),
+		},
+		"SdkResponseMetadata": map[string]any{"RequestId": reqID},
+		"StatusCode":          json.Number("200"),
+	}
+}
+
+// callHandler invokes a handler, turning a panic into the error the Lambda
+// Go runtime would report.
+func callHandler(ctx context.Context, h lambda.Handler, in []byte) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = nil
+			err = messages.InvokeResponse_Error{Message: fmt.Sprint(p), Type: errorTypeName(p)}
+		}
+	}()
+	return h.Invoke(ctx, in)
+}
+
+// errorTypeName names an error like aws-lambda-go's runtime: the Go type
+// name, dereferencing a pointer.
+func errorTypeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "error"
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}
+
+// handlerError converts a handler's error to the Step Functions error: the
+// name is the Lambda errorType, the cause the Lambda error JSON.
+func handlerError(err error) *stateError {
+	var ive messages.InvokeResponse_Error
+	var pive *messages.InvokeResponse_Error
+	switch {
+	case errors.As(err, &ive):
+	case errors.As(err, &pive) && pive != nil:
+		ive = *pive
+	default:
+		ive = messages.InvokeResponse_Error{Message: err.Error(), Type: errorTypeName(err)}
+	}
+	cause := map[string]any{"errorMessage": ive.Message, "errorType": ive.Type}
+	if len(ive.StackTrace) > 0 {
+		cause["stackTrace"] = ive.StackTrace
+	}
+	b, _ := json.Marshal(cause)
+	name := ive.Type
+	if name == "" {
+		name = "Lambda.Unknown"
+	}
+	return &stateError{Name: name, Cause: string(b)}
+}
+
+// ---- task tokens
+
+func (e *Engine) register(token string, p *pendingTask) {
+	e.mu.Lock()
+	e.pending[token] = p
+	e.mu.Unlock()
+}
+
+func (e *Engine) closeToken(token string) {
+	e.mu.Lock()
+	delete(e.pending, token)
+	e.closed[token] = struct{}{}
+	e.mu.Unlock()
+}
+
+func (e *Engine) lookupToken(token string) (*pendingTask, error) {
+	if token == "" || len(token) > 2048 {
+		return nil, apiError("InvalidToken", "the task token is empty or longer than 2048 characters")
+	}
+	e.mu.Lock()
+	p, ok := e.pending[token]
+	_, closed := e.closed[token]
+	e.mu.Unlock()
+	switch {
+	case ok:
+		return p, nil
+	case closed:
+		return nil, apiError("TaskTimedOut", "the task for this token has already finished or timed out")
+	case !strings.HasPrefix(token, taskTokenPrefix):
+		return nil, apiError("InvalidToken", "the task token is not a token issued by this engine")
+	}
+	return nil, apiError("TaskDoesNotExist", "no task with this token")
+}
+
+func (e *Engine) complete(token string, o taskOutcome) error {
+	p, err := e.lookupToken(token)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if _, still := e.pending[token]; !still {
+		e.mu.Unlock()
+		return apiError("TaskTimedOut", "the task for this token has already finished or timed out")
+	}
+	delete(e.pending, token)
+	e.closed[token] = struct{}{}
+	e.mu.Unlock()
+	p.ch <- o
+	return nil
+}
+
+// SendTaskSuccess completes a .waitForTaskToken task with output.
+func (e *Engine) SendTaskSuccess(taskToken string, output json.RawMessage) error {
+	if len(output) > e.opts.MaxPayloadBytes {
+		return apiError("InvalidOutput", "the output is %d bytes, more than the %d-byte quota", len(output), e.opts.MaxPayloadBytes)
+	}
+	v, err := decodeJSON(output)
+	if err != nil {
+		return apiError("InvalidOutput", "the output is not valid JSON: %v", err)
+	}
+	return e.complete(taskToken, taskOutcome{output: v})
+}
+
+// SendTaskFailure fails a .waitForTaskToken task with an error and cause.
+func (e *Engine) SendTaskFailure(taskToken, errName, cause string) error {
+	return e.complete(taskToken, taskOutcome{err: &stateError{Name: errName, Cause: cause}})
+}
+
+// SendTaskHeartbeat resets the heartbeat timer of a waiting task.
+func (e *Engine) SendTaskHeartbeat(taskToken string) error {
+	p, err := e.lookupToken(taskToken)
+	if err != nil {
+		return err
+	}
+	select {
+	case p.beat <- struct{}{}:
+	default:
+	}
+	return nil
+}
