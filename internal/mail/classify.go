@@ -91,6 +91,9 @@ type Classification struct {
 // request), and portability is an exportable copy, so access+portability is
 // portability.
 func Classify(msg *Message, v Verdicts) Classification {
+	if msg == nil {
+		msg = &Message{Problems: []Problem{{Code: ProblemUnreadable, Severe: true}}}
+	}
 	c := Classification{
 		From:          msg.From,
 		MessageID:     msg.MessageID,
@@ -137,6 +140,14 @@ func Classify(msg *Message, v Verdicts) Classification {
 		return c.set(ActionReject, RejectNoSender)
 	}
 	return c.set(ActionRequest, string(c.Kind))
+}
+
+// Locale is the dsr locale for the requester's language (zh → zh-CN).
+func (c Classification) Locale() dsr.Locale {
+	if c.Language == LanguageEN {
+		return dsr.LocaleEn
+	}
+	return dsr.LocaleZhCN
 }
 
 func (c Classification) set(a Action, code string) Classification {

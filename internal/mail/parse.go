@@ -16,7 +16,6 @@ package mail
 import (
 	"bytes"
 	"fmt"
-	"mime"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -25,10 +24,12 @@ import (
 
 	"github.com/jaytaylor/html2text"
 	"github.com/jhillyerd/enmime"
-	"github.com/nyaruka/phonenumbers"
+	"github.com/jhillyerd/enmime/mediatype"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
 	"golang.org/x/text/transform"
+
+	"dsrflow/internal/dsr"
 )
 
 // MaxSize is the largest raw message Parse reads; a larger one is recorded as
@@ -42,7 +43,8 @@ type Message struct {
 	// MessageID is the normalized Message-ID (no angle brackets, no spaces), or
 	// "" when the message has none.
 	MessageID string
-	// From is the sender's address, lower-cased, or "" when there is no valid one.
+	// From is the sender's address normalized by dsr.ParseEmail, or "" when
+	// there is no valid one.
 	From string
 	// Subject is the decoded subject (RFC 2047 and 8-bit Chinese charsets).
 	Subject string
@@ -101,6 +103,7 @@ const (
 	ProblemMalformedChildPart  = "malformed_child_part"  // a part inside a multipart is broken
 	ProblemInvalidUTF8Repaired = "invalid_utf8_repaired" // text was not UTF-8 after decoding; re-read as GB18030/Big5 or replaced
 	ProblemOther               = "other"                 // an enmime error class this package does not know
+	ProblemBodyLost            = "body_lost"             // the raw message has a body, but no text or attachment came out of it
 	ProblemMissingFrom         = "missing_from"          // no valid From address
 	ProblemMissingMessageID    = "missing_message_id"    // no Message-ID header
 )
@@ -221,15 +224,33 @@ func Parse(raw []byte) (msg *Message, err error) {
 		if code == ProblemPlainTextFromHTML && !e.Severe {
 			continue // a note that HTML was converted, not a defect
 		}
-		msg.addProblem(code, e.Severe, e.Detail)
-	}
-	if strings.HasPrefix(env.Root.ContentType, "multipart/") && env.Root.FirstChild == nil {
-		// The declared boundary never occurs: enmime keeps no part, so the
-		// whole body would be lost without a word.
-		msg.addProblem(ProblemMissingBoundary, true, "multipart body without any part")
+		msg.addProblem(code, e.Severe || alwaysSevere[code], e.Detail)
 	}
 	msg.fill(env)
+	if hasBody(raw) && strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
+		// e.g. a declared boundary that never occurs: enmime keeps no part,
+		// and the body would be lost without a word.
+		msg.addProblem(ProblemBodyLost, true, "")
+	}
 	return msg, nil
+}
+
+// alwaysSevere are the enmime warnings that this package counts as content
+// lost: a text part cut short by bad base64 may have lost the very sentence
+// that changes the request; an unknown transfer encoding leaves encoded bytes.
+var alwaysSevere = map[string]bool{
+	ProblemMalformedBase64:    true,
+	ProblemMalformedChildPart: true,
+	ProblemContentEncoding:    true,
+}
+
+// hasBody reports whether anything but white space follows the header block.
+func hasBody(raw []byte) bool {
+	i := bytes.Index(raw, []byte("\r\n\r\n"))
+	if j := bytes.Index(raw, []byte("\n\n")); j >= 0 && (i < 0 || j < i) {
+		i = j
+	}
+	return i >= 0 && len(bytes.TrimSpace(raw[i:])) > 0
 }
 
 func errString(err error) string {
@@ -258,11 +279,14 @@ func (m *Message) fill(env *enmime.Envelope) {
 			m.Header[k] = append(m.Header[k], repairText(m, enmime.DecodeRFC2047(v)))
 		}
 	}
-	m.ContentType, m.ContentTypeParams = env.Root.ContentType, env.Root.ContentTypeParams
-	if m.ContentType == "" {
-		if mt, params, err := mime.ParseMediaType(env.Root.Header.Get("Content-Type")); err == nil {
-			m.ContentType, m.ContentTypeParams = mt, params
+	// enmime keeps no parameters for a multipart root; read them here with its
+	// tolerant media type parser (report-type of a DSN is one of them).
+	m.ContentType, m.ContentTypeParams = env.Root.ContentType, map[string]string{}
+	if mt, params, _, err := mediatype.Parse(env.Root.Header.Get("Content-Type")); err == nil {
+		if m.ContentType == "" {
+			m.ContentType = mt
 		}
+		m.ContentTypeParams = params
 	}
 	m.Subject = strings.TrimSpace(repairText(m, env.GetHeader("Subject")))
 	m.MessageID = NormalizeMessageID(env.Root.Header.Get("Message-Id"))
@@ -280,9 +304,20 @@ func (m *Message) fill(env *enmime.Envelope) {
 	if strings.TrimSpace(text) == "" && env.HTML != "" {
 		text = htmlToText(env.HTML)
 	}
+	root := env.Root
+	rootAsText := strings.TrimSpace(text) == "" && root.FirstChild == nil && len(bytes.TrimSpace(root.Content)) > 0 &&
+		(root.ContentType == "" || strings.HasPrefix(root.ContentType, "multipart/"))
+	if rootAsText {
+		// A multipart without a boundary parameter, or a body without a usable
+		// Content-Type: enmime keeps it as a nameless attachment; it is the text.
+		text = string(root.Content)
+		if strings.HasPrefix(root.ContentType, "multipart/") {
+			m.addProblem(ProblemMissingBoundary, false, "multipart without boundary read as text")
+		}
+	}
 	m.Text = repairText(m, text)
 	m.Phone = findPhone(m.Text)
-	m.Attachments = attachments(env)
+	m.Attachments = attachments(env, rootAsText)
 }
 
 // senderAddress is the From address (the first one), else Sender, lower-cased.
@@ -309,21 +344,21 @@ func looseAddress(s string) string {
 	return normalizeAddress(addrInText.FindString(s))
 }
 
-// normalizeAddress checks an address and lower-cases it; "" when not valid.
+// normalizeAddress checks an address with dsr.ParseEmail (the same
+// normalization the subject key is computed over); "" when not valid.
 func normalizeAddress(a string) string {
 	a = strings.TrimSpace(a)
 	if a == "" {
 		return ""
 	}
-	parsed, err := mail.ParseAddress(a)
+	if parsed, err := mail.ParseAddress(a); err == nil {
+		a = parsed.Address
+	}
+	out, err := dsr.ParseEmail(a)
 	if err != nil {
 		return ""
 	}
-	local, domain, ok := strings.Cut(parsed.Address, "@")
-	if !ok || local == "" || !strings.Contains(domain, ".") {
-		return ""
-	}
-	return strings.ToLower(parsed.Address)
+	return out
 }
 
 // NormalizeMessageID returns the Message-ID without comments, spaces and angle
@@ -368,11 +403,11 @@ func repairText(m *Message, s string) string {
 
 // attachments collects every non-text part: attachments, inline images and
 // other parts (e.g. an image inside multipart/related without a disposition).
-func attachments(env *enmime.Envelope) []Attachment {
+func attachments(env *enmime.Envelope, skipRoot bool) []Attachment {
 	var out []Attachment
 	add := func(parts []*enmime.Part) {
 		for _, p := range parts {
-			if p == nil || len(p.Content) == 0 {
+			if p == nil || len(p.Content) == 0 || (skipRoot && p == env.Root) {
 				continue
 			}
 			if p.FileName == "" && strings.HasPrefix(p.ContentType, "text/") {
@@ -394,15 +429,13 @@ func attachments(env *enmime.Envelope) []Attachment {
 // mainland mobile numbers, with common separators.
 var phoneCandidate = regexp.MustCompile(`(?:\+\d{1,3}[\s-]?)?(?:\(?\d{2,4}\)?[\s-]?)?\d{3,4}[\s-]?\d{4}`)
 
-// findPhone returns the first valid phone number in text, in E.164. Numbers
-// without a country code are read as mainland China (CN) numbers.
+// findPhone returns the first valid phone number in text, in E.164, checked by
+// dsr.ParsePhone (numbers without a country code are mainland China numbers).
 func findPhone(text string) string {
 	for _, c := range phoneCandidate.FindAllString(text, 20) {
-		num, err := phonenumbers.Parse(c, "CN")
-		if err != nil || !phonenumbers.IsValidNumber(num) {
-			continue
+		if e164, err := dsr.ParsePhone(c); err == nil {
+			return e164
 		}
-		return phonenumbers.Format(num, phonenumbers.E164)
 	}
 	return ""
 }

@@ -22,7 +22,7 @@ var kindRules = []kindRule{
 	{dsr.KindAccess, LanguageZH, regexp.MustCompile(`查询(我的)?(个人)?(信息|数据|资料)|查阅|访问(我的)?(个人)?(信息|数据|资料)|副本|查看我的(个人)?(信息|数据|资料)|获取我的(个人)?(信息|数据|资料)|(收集|持有|保存|存储)了(我的)?哪些`)},
 	{dsr.KindAccess, LanguageEN, regexp.MustCompile(`\b(subject )?access request\b|\bright (of|to) access\b|\baccess (to )?(my|the) (personal )?(data|information|info)\b|\bcopy of (all )?(my|the) (personal )?(data|information|info)\b|\bwhat (personal )?(data|information) (do )?you (hold|have|store|keep|process|collect)`)},
 
-	{dsr.KindPortability, LanguageZH, regexp.MustCompile(`导出|可携|转移(我的)?(个人)?(信息|数据)|迁移(我的)?(个人)?(信息|数据)`)},
+	{dsr.KindPortability, LanguageZH, regexp.MustCompile(`导出|可携|(转移|迁移)(我的)?(个人)?(信息|数据|资料)|(信息|数据|资料)(转移|迁移)`)},
 	{dsr.KindPortability, LanguageEN, regexp.MustCompile(`\bexport\b|\bportab(le|ility)\b|\bmachine[- ]readable\b|\btransfer (all )?(of )?my (personal )?(data|information)\b`)},
 
 	{dsr.KindCorrection, LanguageZH, regexp.MustCompile(`更正|纠正|修正|(修改|更新)(我的)?(个人)?(信息|资料|数据|姓名|名字|手机号|邮箱|生日|地址)|(信息|资料|数据)(有误|错误|不正确|不准确)`)},
@@ -72,7 +72,7 @@ var roleRules = []roleRule{
 	{dsr.RoleRelativeOfDeceased, LanguageZH, regexp.MustCompile(`已故|去世|逝世|过世|离世|身故|亡故|遗属|近亲属`)},
 	{dsr.RoleRelativeOfDeceased, LanguageEN, regexp.MustCompile(`\bdeceased\b|\bpassed away\b|\bdied\b|\blate (father|mother|husband|wife|son|daughter|brother|sister|parent|spouse|partner)\b|\bnext of kin\b|\bestate of\b`)},
 	{dsr.RoleGuardian, LanguageZH, regexp.MustCompile(`监护人|未成年|我的孩子|我孩子|我家孩子|我儿子|我女儿|孩子的`)},
-	{dsr.RoleGuardian, LanguageEN, regexp.MustCompile(`\bguardian\b|\bmy (child|son|daughter|kid|children|kids)\b|\bparent of\b|\b(is|was) (a )?minor\b|\bunder ?age\b|\bunder the age of\b`)},
+	{dsr.RoleGuardian, LanguageEN, regexp.MustCompile(`(?m)\bguardian\b|\bmy (child|son|daughter|kid|children|kids)\b|\bparent of\b|\b(is|was) (still )?a minor([.,;!)]|$| and\b| who\b)|\bunder ?age\b|\bunder the age of\b`)},
 	{dsr.RoleAgent, LanguageZH, regexp.MustCompile(`代理|代表|委托|律师`)},
 	{dsr.RoleAgent, LanguageEN, regexp.MustCompile(`\bon behalf of\b|\bauthori[sz]ed (agent|representative)\b|\bpower of attorney\b|\bmy client\b|\bacting for\b|\battorney\b|\blawyer\b|\bagent\b`)},
 }
