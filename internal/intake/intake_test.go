@@ -1,0 +1,455 @@
+package intake_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/intake"
+	"dsrflow/internal/intake/intaketest"
+	"dsrflow/internal/store"
+)
+
+var emu *dynamotest.Emulator
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m, &emu)) }
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Second)
+	return c.t
+}
+
+type fixture struct {
+	svc   *intake.Service
+	st    *store.Store
+	sfn   *intaketest.SFN
+	db    *dynamodb.Client
+	table string
+	logs  *bytes.Buffer
+}
+
+func newFixture(t *testing.T, maxOpen int) *fixture {
+	t.Helper()
+	table := emu.NewTable(t)
+	st := store.New(emu.Client(), table)
+	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	st.Now = c.Now
+	fake := intaketest.NewSFN(t)
+	logs := &bytes.Buffer{}
+	return &fixture{
+		svc: &intake.Service{
+			Store: st, SFN: fake.Client(), StateMachineArn: intaketest.StateMachineArn,
+			SubjectSecret: secret, MaxOpenPerSubject: maxOpen, Now: c.Now,
+			Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		},
+		st: st, sfn: fake, db: emu.Client(), table: table, logs: logs,
+	}
+}
+
+func validated(t *testing.T, email, phone string) dsr.Validated {
+	t.Helper()
+	v, err := dsr.Submission{Kind: "access", Role: "self", Email: email, Phone: phone, Locale: "en"}.Validate()
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	return v
+}
+
+// events reads a request's audit events straight from the table.
+func (f *fixture) events(t *testing.T, id string) []store.Event {
+	t.Helper()
+	out, err := f.db.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:              aws.String(f.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :evt)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":  &types.AttributeValueMemberS{Value: "REQ#" + id},
+			":evt": &types.AttributeValueMemberS{Value: "EVT#"},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("query events: %v", err)
+	}
+	var evs []store.Event
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &evs); err != nil {
+		t.Fatalf("unmarshal events: %v", err)
+	}
+	return evs
+}
+
+func eventTypes(evs []store.Event) []string {
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	return types
+}
+
+func TestRequestID(t *testing.T) {
+	shape := regexp.MustCompile(`^r-[a-z2-7]{26}$`)
+	tests := []struct {
+		name   string
+		a, b   func() string
+		wantEq bool
+	}{
+		{"same key, same ID",
+			func() string { return intake.RequestID(dsr.ChannelWeb, "k1") },
+			func() string { return intake.RequestID(dsr.ChannelWeb, "k1") }, true},
+		{"other key",
+			func() string { return intake.RequestID(dsr.ChannelWeb, "k1") },
+			func() string { return intake.RequestID(dsr.ChannelWeb, "k2") }, false},
+		{"other channel, same key",
+			func() string { return intake.RequestID(dsr.ChannelWeb, "k1") },
+			func() string { return intake.RequestID(dsr.ChannelMail, "k1") }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := tt.a(), tt.b()
+			for _, id := range []string{a, b} {
+				if !shape.MatchString(id) {
+					t.Errorf("RequestID = %q, want r- and 26 base32 characters", id)
+				}
+			}
+			if (a == b) != tt.wantEq {
+				t.Errorf("IDs %q and %q: equal = %v, want %v", a, b, a == b, tt.wantEq)
+			}
+		})
+	}
+	// Pinned: the ID of a natural key must never change between releases, or
+	// redeliveries after an upgrade would create second requests.
+	if got, want := intake.RequestID(dsr.ChannelMail, "abc"), "r-"+pinnedID(); got != want {
+		t.Errorf("RequestID(mail, abc) = %q, want %q", got, want)
+	}
+}
+
+// pinnedID is base32(SHA-256("mail:abc"))[:26], lower-cased, computed once by hand
+// with: printf 'mail:abc' | openssl dgst -sha256 -binary | base32 | tr A-Z a-z | cut -c1-26
+func pinnedID() string { return "kise4za7drrei52o3xeom5dqda" }
+
+func TestSubmitCreatesAndStarts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	v := validated(t, "Li.Na@Example.CN", "13800138000")
+	res, err := f.svc.Submit(ctx, intake.Submission{
+		Validated: v, Channel: dsr.ChannelWeb, NaturalKey: "form-1",
+		StatusTokenHash: "abc123", Source: "web",
+	})
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	wantID := intake.RequestID(dsr.ChannelWeb, "form-1")
+	if res.Duplicate || !res.Started || res.Request.ID != wantID {
+		t.Fatalf("Submit = {ID %s, Duplicate %v, Started %v}, want {%s, false, true}", res.Request.ID, res.Duplicate, res.Started, wantID)
+	}
+	got, err := f.st.GetRequest(ctx, wantID)
+	if err != nil {
+		t.Fatalf("GetRequest: %v", err)
+	}
+	if got.Status != dsr.StatusReceived || !got.ExecutionStarted || got.Channel != dsr.ChannelWeb ||
+		got.Kind != dsr.KindAccess || got.Role != dsr.RoleSelf || got.Locale != "en" ||
+		got.StatusTokenHash != "abc123" || got.Source != "web" || got.Contact.Email != "li.na@example.cn" ||
+		!reflect.DeepEqual(got.SubjectKeys, v.SubjectKeys(secret)) {
+		t.Errorf("stored request = %+v, want received, started, web, access, self, en, token hash, source, keys", got)
+	}
+
+	calls := f.sfn.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("StartExecution calls = %d, want 1", len(calls))
+	}
+	if calls[0].Name != wantID || calls[0].StateMachineArn != intaketest.StateMachineArn {
+		t.Errorf("StartExecution name/arn = %q/%q, want %q/%q", calls[0].Name, calls[0].StateMachineArn, wantID, intaketest.StateMachineArn)
+	}
+	var input map[string]any
+	if err := json.Unmarshal([]byte(calls[0].Input), &input); err != nil {
+		t.Fatalf("input %q: %v", calls[0].Input, err)
+	}
+	if want := map[string]any{"requestId": wantID}; !reflect.DeepEqual(input, want) {
+		t.Errorf("execution input = %v, want exactly %v", input, want)
+	}
+
+	evs := f.events(t, wantID)
+	if got, want := eventTypes(evs), []string{intake.EventReceived, intake.EventExecutionStarted}; !reflect.DeepEqual(got, want) {
+		t.Errorf("audit events = %v, want %v", got, want)
+	}
+	for _, e := range evs {
+		if e.Actor != "system:intake-web" {
+			t.Errorf("event %s actor = %q, want system:intake-web", e.Type, e.Actor)
+		}
+	}
+	if d := evs[0].Data; d["channel"] != "web" || d["kind"] != "access" || d["role"] != "self" {
+		t.Errorf("received event data = %v, want channel, kind, role", d)
+	}
+	rep, err := f.st.VerifyChain(ctx, wantID)
+	if err != nil || !rep.OK() {
+		t.Errorf("VerifyChain = %+v, %v; want OK", rep, err)
+	}
+	assertNoPII(t, "events", mustJSON(t, evs), "li.na", "example.cn", "13800138000")
+	assertNoPII(t, "logs", f.logs.String(), "li.na", "example.cn", "13800138000")
+	assertNoPII(t, "execution input", calls[0].Input, "li.na", "example.cn", "13800138000")
+}
+
+func TestSubmitResubmitIsDuplicate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	sub := intake.Submission{Validated: validated(t, "a@example.cn", ""), Channel: dsr.ChannelWeb, NaturalKey: "k"}
+	first, err := f.svc.Submit(ctx, sub)
+	if err != nil {
+		t.Fatalf("first Submit: %v", err)
+	}
+	second, err := f.svc.Submit(ctx, sub)
+	if err != nil {
+		t.Fatalf("second Submit: %v", err)
+	}
+	if !second.Duplicate || !second.Started || second.Request.ID != first.Request.ID {
+		t.Errorf("second Submit = {%s dup=%v started=%v}, want {%s true true}", second.Request.ID, second.Duplicate, second.Started, first.Request.ID)
+	}
+	if n := len(f.sfn.Calls()); n != 1 {
+		t.Errorf("StartExecution calls = %d, want 1", n)
+	}
+	if got := eventTypes(f.events(t, first.Request.ID)); len(got) != 2 {
+		t.Errorf("audit events after resubmit = %v, want 2 events", got)
+	}
+}
+
+func TestSubmitRandomIDWithoutNaturalKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0)
+	ctx := context.Background()
+	sub := intake.Submission{Validated: validated(t, "b@example.cn", ""), Channel: dsr.ChannelWeb}
+	a, err := f.svc.Submit(ctx, sub)
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	b, err := f.svc.Submit(ctx, sub)
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	if a.Request.ID == b.Request.ID || a.Duplicate || b.Duplicate {
+		t.Errorf("two submits without natural key = %s, %s (dup %v, %v); want two new requests", a.Request.ID, b.Request.ID, a.Duplicate, b.Duplicate)
+	}
+}
+
+func TestSubmitCap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// closeFirst refuses the first request before the last submit.
+		closeFirst bool
+		last       intake.Submission
+		wantErr    *intake.TooManyOpenError
+		wantDup    bool
+	}{
+		{name: "fourth open request by email is refused",
+			last:    intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "c@example.cn"}},
+			wantErr: &intake.TooManyOpenError{Open: 3, Max: 3}},
+		{name: "the same subject by phone only is refused",
+			last:    intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Phone: "+8613800138000"}},
+			wantErr: &intake.TooManyOpenError{Open: 3, Max: 3}},
+		{name: "a resubmit of an existing key is not counted",
+			last:    intake.Submission{NaturalKey: "k2", Validated: dsr.Validated{Email: "c@example.cn"}},
+			wantDup: true},
+		{name: "another subject is not affected",
+			last: intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "other@example.cn"}}},
+		{name: "closed requests do not count", closeFirst: true,
+			last: intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "c@example.cn"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, 3)
+			var ids []string
+			for _, k := range []string{"k1", "k2", "k3"} {
+				res, err := f.svc.Submit(ctx, intake.Submission{
+					Validated: validated(t, "c@example.cn", "13800138000"), Channel: dsr.ChannelWeb, NaturalKey: k,
+				})
+				if err != nil {
+					t.Fatalf("Submit %s: %v", k, err)
+				}
+				ids = append(ids, res.Request.ID)
+			}
+			if tt.closeFirst {
+				r, err := f.st.GetRequest(ctx, ids[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.st.TransitionStatus(ctx, ids[0], dsr.StatusReceived, dsr.StatusRefused, r.Version, nil); err != nil {
+					t.Fatalf("refuse first: %v", err)
+				}
+			}
+			sub := tt.last
+			sub.Channel = dsr.ChannelWeb
+			sub.Validated = validated(t, sub.Validated.Email, sub.Validated.Phone)
+			calls := len(f.sfn.Calls())
+			res, err := f.svc.Submit(ctx, sub)
+			var tooMany *intake.TooManyOpenError
+			switch {
+			case tt.wantErr != nil:
+				if !errors.As(err, &tooMany) || *tooMany != *tt.wantErr {
+					t.Fatalf("Submit error = %v, want %+v", err, tt.wantErr)
+				}
+				if _, gerr := f.st.GetRequest(ctx, intake.RequestID(dsr.ChannelWeb, sub.NaturalKey)); !errors.Is(gerr, store.ErrNotFound) {
+					t.Errorf("refused request stored: GetRequest error = %v, want ErrNotFound", gerr)
+				}
+				if n := len(f.sfn.Calls()); n != calls {
+					t.Errorf("StartExecution called for a refused request")
+				}
+			case err != nil:
+				t.Fatalf("Submit: %v", err)
+			case res.Duplicate != tt.wantDup:
+				t.Errorf("Duplicate = %v, want %v", res.Duplicate, tt.wantDup)
+			}
+		})
+	}
+}
+
+func TestStartFailureThenRedelivery(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	sub := intake.Submission{Validated: validated(t, "d@example.cn", ""), Channel: dsr.ChannelMail, NaturalKey: "msg-1"}
+	id := intake.RequestID(dsr.ChannelMail, "msg-1")
+
+	f.sfn.Fail(500)
+	_, err := f.svc.Submit(ctx, sub)
+	if !errors.Is(err, intake.ErrStart) {
+		t.Fatalf("Submit with Step Functions down: error = %v, want ErrStart", err)
+	}
+	r, gerr := f.st.GetRequest(ctx, id)
+	if gerr != nil {
+		t.Fatalf("GetRequest: %v", gerr)
+	}
+	if r.Status != dsr.StatusReceived || r.ExecutionStarted {
+		t.Errorf("after failed start: status %s, started %v; want received, false", r.Status, r.ExecutionStarted)
+	}
+	if got := eventTypes(f.events(t, id)); !reflect.DeepEqual(got, []string{intake.EventReceived}) {
+		t.Errorf("events after failed start = %v, want [received]", got)
+	}
+	if strings.Contains(err.Error(), "d@example.cn") {
+		t.Errorf("error message contains the email: %v", err)
+	}
+
+	f.sfn.Fail(0)
+	res, err := f.svc.Submit(ctx, sub)
+	if err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if !res.Duplicate || !res.Started || !res.Request.ExecutionStarted || res.Request.ID != id {
+		t.Errorf("redelivery = {%s dup=%v started=%v flag=%v}, want {%s true true true}", res.Request.ID, res.Duplicate, res.Started, res.Request.ExecutionStarted, id)
+	}
+	if got, want := eventTypes(f.events(t, id)), []string{intake.EventReceived, intake.EventExecutionStarted}; !reflect.DeepEqual(got, want) {
+		t.Errorf("events after restart = %v, want %v", got, want)
+	}
+	calls := f.sfn.Calls()
+	if len(calls) != 2 || calls[1].Name != id {
+		t.Errorf("StartExecution calls = %+v, want 2 (failed, then the restart) named %s", calls, id)
+	}
+	if rep, err := f.st.VerifyChain(ctx, id); err != nil || !rep.OK() {
+		t.Errorf("VerifyChain = %+v, %v; want OK", rep, err)
+	}
+}
+
+func TestStartByReconciler(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	f.sfn.Fail(503)
+	res, err := f.svc.Submit(ctx, intake.Submission{Validated: validated(t, "e@example.cn", ""), Channel: dsr.ChannelWeb, NaturalKey: "x"})
+	if !errors.Is(err, intake.ErrStart) || res.Request == nil {
+		t.Fatalf("Submit = %+v, %v; want the stored request and ErrStart", res, err)
+	}
+	f.sfn.Fail(0)
+	got, err := f.svc.Start(ctx, res.Request)
+	if err != nil || !got.ExecutionStarted {
+		t.Fatalf("Start = %+v, %v; want started", got, err)
+	}
+}
+
+func TestExecutionAlreadyExistsCountsAsStarted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	f.sfn.AnswerAlreadyExists(true)
+	res, err := f.svc.Submit(ctx, intake.Submission{Validated: validated(t, "f@example.cn", ""), Channel: dsr.ChannelWeb, NaturalKey: "y"})
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	if !res.Started || !res.Request.ExecutionStarted {
+		t.Errorf("Started = %v, flag = %v; want true, true", res.Started, res.Request.ExecutionStarted)
+	}
+	evs := f.events(t, res.Request.ID)
+	if len(evs) != 2 || evs[1].Data["alreadyExisted"] != "true" {
+		t.Errorf("events = %+v, want execution_started with alreadyExisted", evs)
+	}
+}
+
+func TestSubmitRejectsUnvalidated(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	tests := []struct {
+		name string
+		sub  intake.Submission
+	}{
+		{"zero Validated", intake.Submission{Channel: dsr.ChannelWeb, NaturalKey: "z"}},
+		{"unknown channel", intake.Submission{Channel: "fax", Validated: validated(t, "g@example.cn", ""), NaturalKey: "z"}},
+	}
+	for _, tt := range tests {
+		if _, err := f.svc.Submit(context.Background(), tt.sub); err == nil {
+			t.Errorf("%s: Submit error = nil, want an error", tt.name)
+		}
+	}
+	if n := len(f.sfn.Calls()); n != 0 {
+		t.Errorf("StartExecution calls = %d, want 0", n)
+	}
+}
+
+func TestExecutionInput(t *testing.T) {
+	if got, want := intake.ExecutionInput("r-abc"), `{"requestId":"r-abc"}`; got != want {
+		t.Errorf("ExecutionInput = %s, want %s", got, want)
+	}
+}
+
+func assertNoPII(t *testing.T, where, text string, pii ...string) {
+	t.Helper()
+	for _, p := range pii {
+		if strings.Contains(strings.ToLower(text), strings.ToLower(p)) {
+			t.Errorf("%s contain personal data %q", where, p)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
