@@ -166,6 +166,8 @@ type Execution struct {
 	stop     time.Time
 	terminal bool
 
+	deadline time.Time // execution TimeoutSeconds, zero if none
+
 	transitions atomic.Int64
 	ctxExec     map[string]any
 	ctxMachine  map[string]any
@@ -209,6 +211,7 @@ func (e *Engine) Start(ctx context.Context, sm *StateMachine, in StartInput) (*E
 	x.addEvent(sc, event{typ: EvExecutionStarted, payload: input, hasPay: true, text: string(raw), encoded: json.Valid(raw) && isCompact(raw), resource: in.RoleArn})
 	e.log.Debug("execution started", "executionArn", in.ExecutionArn)
 	if sm.timeoutSeconds > 0 {
+		x.deadline = x.start.Add(time.Duration(sm.timeoutSeconds) * time.Second)
 		go x.watchTimeout(time.Duration(sm.timeoutSeconds) * time.Second)
 	}
 	go x.run(sc)
@@ -231,13 +234,43 @@ func (x *Execution) watchTimeout(d time.Duration) {
 	defer t.Stop()
 	select {
 	case <-t.C():
-		x.end(StatusTimedOut, EvExecutionTimedOut, ErrTimeout, "The execution timed out after the state machine's TimeoutSeconds.", nil)
+		x.timedOut()
 	case <-x.done:
 	}
 }
 
+func (x *Execution) timedOut() {
+	x.end(StatusTimedOut, EvExecutionTimedOut, ErrTimeout, "The execution timed out after the state machine's TimeoutSeconds.", nil)
+}
+
+// pastDeadline ends the execution if its TimeoutSeconds has passed.
+func (x *Execution) pastDeadline() bool {
+	if x.deadline.IsZero() || x.e.opts.Clock.Now().Before(x.deadline) {
+		return false
+	}
+	x.timedOut()
+	return true
+}
+
+// sleep waits d on the engine clock, ending at the execution deadline.
+func (x *Execution) sleep(ctx context.Context, d time.Duration) error {
+	if !x.deadline.IsZero() {
+		if left := x.deadline.Sub(x.e.opts.Clock.Now()); d >= left {
+			if err := sleep(ctx, x.e.opts.Clock, left); err != nil {
+				return err
+			}
+			x.timedOut()
+			return errTerminated
+		}
+	}
+	return sleep(ctx, x.e.opts.Clock, d)
+}
+
 func (x *Execution) run(sc *scope) {
 	out, err := x.runMachine(x.ctx, x.sm.root, x.input, sc)
+	if x.pastDeadline() {
+		return
+	}
 	var se *stateError
 	switch {
 	case err == nil:
@@ -415,7 +448,7 @@ func (r *stateRun) ctxObj() any {
 }
 
 func (x *Execution) runState(ctx context.Context, st *state, input any, sc *scope) (any, *state, error) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || x.pastDeadline() {
 		return nil, nil, errTerminated
 	}
 	x.transitions.Add(1)
@@ -440,6 +473,7 @@ func (x *Execution) runState(ctx context.Context, st *state, input any, sc *scop
 		next = st.nextSt
 	case kindSucceed:
 		out, err = r.inOut()
+		next = nil
 	case kindFail:
 		return nil, nil, r.fail()
 	case kindTask, kindParallel, kindMap:
@@ -462,9 +496,6 @@ func (x *Execution) runState(ctx context.Context, st *state, input any, sc *scop
 	}
 	if err := x.addEvent(sc, event{typ: st.typ + "StateExited", name: st.name, payload: out, hasPay: true}); err != nil {
 		return nil, nil, err
-	}
-	if st.end || st.kind == kindSucceed {
-		return out, nil, nil
 	}
 	return out, next, nil
 }
@@ -596,7 +627,7 @@ func (r *stateRun) wait(ctx context.Context) (any, error) {
 		}
 		d = t.Sub(clock.Now())
 	}
-	if err := sleep(ctx, clock, d); err != nil {
+	if err := r.x.sleep(ctx, d); err != nil {
 		return nil, errTerminated
 	}
 	return r.output(eff)
@@ -661,7 +692,7 @@ func (r *stateRun) withRetry(ctx context.Context) (any, *state, error) {
 				counts[i]++
 				r.retries++
 				r.token, r.ctxCache = "", nil
-				if serr := sleep(ctx, r.x.e.opts.Clock, delay); serr != nil {
+				if serr := r.x.sleep(ctx, delay); serr != nil {
 					return nil, nil, errTerminated
 				}
 				retried = true

@@ -101,7 +101,7 @@ func TestReferencePathKinds(t *testing.T) {
 func TestPathSet(t *testing.T) {
 	tests := []struct {
 		name, input, path, value, want string
-		wantErr                         bool
+		wantErr                        bool
 	}{
 		{"root", `{"a":1}`, "$", `{"r":2}`, `{"r":2}`, false},
 		{"new field", `{"a":1}`, "$.b", `2`, `{"a":1,"b":2}`, false},

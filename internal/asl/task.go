@@ -397,6 +397,9 @@ func (e *Engine) complete(token string, o taskOutcome) error {
 
 // SendTaskSuccess completes a .waitForTaskToken task with output.
 func (e *Engine) SendTaskSuccess(taskToken string, output json.RawMessage) error {
+	if _, err := e.lookupToken(taskToken); err != nil {
+		return err
+	}
 	if len(output) > e.opts.MaxPayloadBytes {
 		return apiError("InvalidOutput", "the output is %d bytes, more than the %d-byte quota", len(output), e.opts.MaxPayloadBytes)
 	}
