@@ -1,0 +1,570 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dsrflow/internal/dsr"
+)
+
+// requestItem is a request as stored: the request's own attributes plus keys.
+type requestItem struct {
+	PK string `dynamodbav:"PK"`
+	SK string `dynamodbav:"SK"`
+	// GSI2 keys are set while the request is open and has a due date.
+	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
+	dsr.Request
+}
+
+func newRequestItem(r *dsr.Request) requestItem {
+	it := requestItem{PK: requestPK(r.ID), SK: skRequest, Request: *r}
+	if r.Status.Open() && r.DueAt != nil {
+		it.GSI2PK = openPK
+		it.GSI2SK = r.DueAt.UTC().Format(keyTime) + "#" + r.ID
+	}
+	return it
+}
+
+// subjectItem links a subject key to a request (GSI1).
+type subjectItem struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	GSI1PK string `dynamodbav:"GSI1PK"`
+	GSI1SK string `dynamodbav:"GSI1SK"`
+	// RequestID is the request the subject key belongs to.
+	RequestID string `dynamodbav:"requestId"`
+}
+
+// CreateRequest stores a new request with a conditional put. ID, Kind and
+// Status must be set; CreatedAt defaults to now; UpdatedAt is set to CreatedAt
+// and Version to 1.
+//
+// When a request with the same ID exists, CreateRequest returns the stored
+// request and duplicate=true, not an error: IDs derive from natural keys (a
+// Message-ID, a form's idempotency key), so a repeat is the same request.
+//
+// The request's subject index items are written after the request (one per
+// subject key, idempotently). If that fails, CreateRequest returns the error;
+// calling it again repairs the index.
+func (s *Store) CreateRequest(ctx context.Context, r *dsr.Request) (stored *dsr.Request, duplicate bool, err error) {
+	if r == nil || r.ID == "" {
+		return nil, false, errors.New("create request: empty request ID")
+	}
+	if !r.Status.Valid() {
+		return nil, false, fmt.Errorf("create request %s: unknown status %q", r.ID, r.Status)
+	}
+	if r.Kind == "" {
+		return nil, false, fmt.Errorf("create request %s: empty kind", r.ID)
+	}
+	if slices.Contains(r.SubjectKeys, "") {
+		return nil, false, fmt.Errorf("create request %s: empty subject key", r.ID)
+	}
+	req := *r
+	if req.CreatedAt.IsZero() {
+		req.CreatedAt = s.now()
+	}
+	req.CreatedAt = req.CreatedAt.UTC()
+	req.UpdatedAt = req.CreatedAt
+	req.Version = 1
+
+	item, err := attributevalue.MarshalMap(newRequestItem(&req))
+	if err != nil {
+		return nil, false, fmt.Errorf("create request %s: %w", req.ID, err)
+	}
+	cond := expression.AttributeNotExists(expression.Name(attrPK))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return nil, false, fmt.Errorf("create request %s: %w", req.ID, err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.table),
+		Item:                      item,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	switch {
+	case isConditionFailed(err):
+		existing, gerr := s.GetRequest(ctx, req.ID)
+		if gerr != nil {
+			return nil, false, fmt.Errorf("create request %s: exists, but: %w", req.ID, gerr)
+		}
+		if err := s.putSubjectIndex(ctx, existing); err != nil {
+			return nil, false, err
+		}
+		return existing, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("create request %s: %w", req.ID, callErr("PutItem", err))
+	}
+	if err := s.putSubjectIndex(ctx, &req); err != nil {
+		return nil, false, err
+	}
+	return &req, false, nil
+}
+
+// putSubjectIndex writes one index item per subject key. The items depend only
+// on facts that never change (ID, subject keys, creation time), so writing them
+// again is harmless.
+func (s *Store) putSubjectIndex(ctx context.Context, r *dsr.Request) error {
+	sortKey := r.CreatedAt.UTC().Format(keyTime) + "#" + r.ID
+	for i, key := range r.SubjectKeys {
+		item, err := attributevalue.MarshalMap(subjectItem{
+			PK:        requestPK(r.ID),
+			SK:        skSubjPrefix + key,
+			GSI1PK:    skSubjPrefix + key,
+			GSI1SK:    sortKey,
+			RequestID: r.ID,
+		})
+		if err != nil {
+			return fmt.Errorf("index request %s subject key %d: %w", r.ID, i, err)
+		}
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+			return fmt.Errorf("index request %s subject key %d: %w", r.ID, i, callErr("PutItem", err))
+		}
+	}
+	return nil
+}
+
+// GetRequest reads a request (strongly consistent). A missing request is
+// ErrNotFound.
+func (s *Store) GetRequest(ctx context.Context, id string) (*dsr.Request, error) {
+	r, _, err := s.getRequest(ctx, id)
+	return r, err
+}
+
+func (s *Store) getRequest(ctx context.Context, id string) (*dsr.Request, map[string]types.AttributeValue, error) {
+	key, err := keyOf(requestPK(id), skRequest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load request %s: %w", id, err)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key,
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load request %s: %w", id, callErr("GetItem", err))
+	}
+	if out.Item == nil {
+		return nil, nil, fmt.Errorf("load request %s: %w", id, ErrNotFound)
+	}
+	var it requestItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return nil, nil, fmt.Errorf("load request %s: %w", id, err)
+	}
+	return &it.Request, out.Item, nil
+}
+
+// TransitionStatus moves a request from status from to status to, if the
+// request is still in status from at version expectedVersion and the move is
+// allowed (CanTransition, by default dsr.Transition, whose *dsr.TransitionError
+// is returned for a forbidden move). mutate, if not nil, may change other
+// fields in the same write (e.g. RefusalReason, LinkedRequestID); it may not
+// change the ID, creation time or subject keys.
+//
+// The write is an UpdateItem conditioned on status and version: of two
+// concurrent transitions from the same version exactly one wins, the other gets
+// a *ConflictError with the request's current status and version. A missing
+// request is ErrNotFound. The version goes up by one, UpdatedAt is set to now,
+// and the request enters or leaves the open-by-due index (GSI2) with its status.
+func (s *Store) TransitionStatus(ctx context.Context, id string, from, to dsr.Status, expectedVersion int, mutate func(*dsr.Request)) (*dsr.Request, error) {
+	if err := s.CanTransition(from, to); err != nil {
+		return nil, fmt.Errorf("transition request %s: %w", id, err)
+	}
+	r, err := s.update(ctx, id, expectedVersion, &from, to, mutate)
+	if err != nil {
+		return nil, fmt.Errorf("transition request %s %s→%s: %w", id, from, to, err)
+	}
+	return r, nil
+}
+
+// UpdateRequest changes fields other than the status (DueAt, VerifiedAt,
+// ExecutionStarted, ...) with the same version guard as TransitionStatus:
+// a stale expectedVersion is a *ConflictError. mutate may not change the
+// status, ID, creation time or subject keys.
+func (s *Store) UpdateRequest(ctx context.Context, id string, expectedVersion int, mutate func(*dsr.Request)) (*dsr.Request, error) {
+	if mutate == nil {
+		return nil, fmt.Errorf("update request %s: nothing to change", id)
+	}
+	r, err := s.update(ctx, id, expectedVersion, nil, "", mutate)
+	if err != nil {
+		return nil, fmt.Errorf("update request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// ErrImmutable is returned (wrapped) when a mutate function changed a field
+// that cannot change after creation.
+var ErrImmutable = errors.New("field cannot change")
+
+func (s *Store) update(ctx context.Context, id string, expectedVersion int, from *dsr.Status, to dsr.Status, mutate func(*dsr.Request)) (*dsr.Request, error) {
+	cur, _, err := s.getRequest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	conflict := func(c *dsr.Request) *ConflictError {
+		e := &ConflictError{ID: id, WantVersion: expectedVersion, Status: c.Status, Version: c.Version}
+		if from != nil {
+			e.WantStatus = *from
+		}
+		return e
+	}
+	if cur.Version != expectedVersion || (from != nil && cur.Status != *from) {
+		return nil, conflict(cur)
+	}
+
+	next := *cur
+	next.SubjectKeys = slices.Clone(cur.SubjectKeys)
+	if mutate != nil {
+		mutate(&next)
+	}
+	switch {
+	case next.ID != cur.ID:
+		return nil, fmt.Errorf("id: %w", ErrImmutable)
+	case !next.CreatedAt.Equal(cur.CreatedAt):
+		return nil, fmt.Errorf("createdAt: %w", ErrImmutable)
+	case !slices.Equal(next.SubjectKeys, cur.SubjectKeys):
+		return nil, fmt.Errorf("subjectKeys: %w", ErrImmutable)
+	case from == nil && next.Status != cur.Status:
+		return nil, fmt.Errorf("status: %w (use TransitionStatus)", ErrImmutable)
+	}
+	if from != nil {
+		next.Status = to
+	}
+	next.Version = cur.Version + 1
+	next.UpdatedAt = s.now()
+
+	oldItem, err := attributevalue.MarshalMap(newRequestItem(cur))
+	if err != nil {
+		return nil, err
+	}
+	newItem, err := attributevalue.MarshalMap(newRequestItem(&next))
+	if err != nil {
+		return nil, err
+	}
+	upd, err := diffUpdate(oldItem, newItem)
+	if err != nil {
+		return nil, err
+	}
+	cond := expression.AttributeExists(expression.Name(attrPK)).
+		And(expression.Name("version").Equal(expression.Value(expectedVersion)))
+	if from != nil {
+		cond = cond.And(expression.Name("status").Equal(expression.Value(*from)))
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return nil, err
+	}
+	key, err := keyOf(requestPK(id), skRequest)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key,
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		now, _, gerr := s.getRequest(ctx, id)
+		if gerr != nil {
+			return nil, gerr
+		}
+		return nil, conflict(now)
+	}
+	if err != nil {
+		return nil, callErr("UpdateItem", err)
+	}
+	return &next, nil
+}
+
+// diffUpdate returns the update that turns item old into item new: SET for
+// every attribute that is new or changed, REMOVE for every attribute that is
+// gone. Keys never change. Attributes that are not part of the request (the
+// audit chain head) are not in either map and so are left alone.
+func diffUpdate(old, new map[string]types.AttributeValue) (expression.UpdateBuilder, error) {
+	var upd expression.UpdateBuilder
+	n := 0
+	for _, name := range sortedKeys(new) {
+		if name == attrPK || name == attrSK {
+			continue
+		}
+		if ov, ok := old[name]; ok && reflect.DeepEqual(ov, new[name]) {
+			continue
+		}
+		upd = upd.Set(expression.Name(name), expression.Value(new[name]))
+		n++
+	}
+	for _, name := range sortedKeys(old) {
+		if _, ok := new[name]; !ok {
+			upd = upd.Remove(expression.Name(name))
+			n++
+		}
+	}
+	if n == 0 {
+		return upd, errors.New("nothing to update")
+	}
+	return upd, nil
+}
+
+func sortedKeys(m map[string]types.AttributeValue) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// FindBySubject returns the requests that carry subjectKey, oldest first. It
+// looks the key up in GSI1 and re-reads every request it finds, so the answer
+// shows each request's current state even when the index lags.
+func (s *Store) FindBySubject(ctx context.Context, subjectKey string) ([]dsr.Request, error) {
+	if subjectKey == "" {
+		return nil, errors.New("find by subject: empty subject key")
+	}
+	kc := expression.Key("GSI1PK").Equal(expression.Value(skSubjPrefix + subjectKey))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return nil, fmt.Errorf("find by subject: %w", err)
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(gsiSubject),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var ids []string
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("find by subject: %w", callErr("Query", err))
+		}
+		more, err := requestIDs(out.Items)
+		if err != nil {
+			return nil, fmt.Errorf("find by subject: %w", err)
+		}
+		ids = append(ids, more...)
+	}
+	found, err := s.getRequests(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find by subject: %w", err)
+	}
+	var out []dsr.Request
+	for _, id := range ids {
+		if r, ok := found[id]; ok && slices.Contains(r.SubjectKeys, subjectKey) {
+			out = append(out, *r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b dsr.Request) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// OpenPage is one page of open requests, earliest due first.
+type OpenPage struct {
+	Requests []dsr.Request
+	// Next is the cursor of the following page; empty on the last page.
+	Next string
+}
+
+// ListOpenByDue lists open requests due strictly before before, earliest due
+// first, at most limit per page; pass the previous page's Next as cursor to
+// continue (empty for the first page). Requests come from GSI2 and are re-read,
+// so one that closed or moved its due date since the index was written is left
+// out; a page may then hold fewer than limit requests while Next is not empty.
+func (s *Store) ListOpenByDue(ctx context.Context, before time.Time, limit int, cursor string) (OpenPage, error) {
+	if limit <= 0 {
+		return OpenPage{}, fmt.Errorf("list open requests: limit %d, want > 0", limit)
+	}
+	start, err := decodeCursor(cursor)
+	if err != nil {
+		return OpenPage{}, fmt.Errorf("list open requests: %w", err)
+	}
+	kc := expression.Key(attrGSI2PK).Equal(expression.Value(openPK)).
+		And(expression.Key(attrGSI2SK).LessThan(expression.Value(before.UTC().Format(keyTime))))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return OpenPage{}, fmt.Errorf("list open requests: %w", err)
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(gsiOpen),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		Limit:                     aws.Int32(int32(min(limit, 1<<30))),
+		ExclusiveStartKey:         start,
+	})
+	if err != nil {
+		return OpenPage{}, fmt.Errorf("list open requests: %w", callErr("Query", err))
+	}
+	ids, err := requestIDs(out.Items)
+	if err != nil {
+		return OpenPage{}, fmt.Errorf("list open requests: %w", err)
+	}
+	found, err := s.getRequests(ctx, ids)
+	if err != nil {
+		return OpenPage{}, fmt.Errorf("list open requests: %w", err)
+	}
+	var page OpenPage
+	for _, id := range ids {
+		r, ok := found[id]
+		if ok && r.Status.Open() && r.DueAt != nil && r.DueAt.Before(before) {
+			page.Requests = append(page.Requests, *r)
+		}
+	}
+	if len(out.LastEvaluatedKey) > 0 {
+		if page.Next, err = encodeCursor(out.LastEvaluatedKey); err != nil {
+			return OpenPage{}, fmt.Errorf("list open requests: %w", err)
+		}
+	}
+	return page, nil
+}
+
+// requestIDs reads the request IDs from index items' PK.
+func requestIDs(items []map[string]types.AttributeValue) ([]string, error) {
+	var keys []itemKey
+	if err := attributevalue.UnmarshalListOfMaps(items, &keys); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		id, ok := strings.CutPrefix(k.PK, pkPrefix)
+		if !ok {
+			return nil, fmt.Errorf("index item with unexpected key %q", k.PK)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// batchGetAttempts bounds the retries of unprocessed keys in getRequests.
+const batchGetAttempts = 8
+
+// getRequests reads requests by ID with strongly consistent BatchGetItem calls.
+// Requests that do not exist are absent from the result.
+func (s *Store) getRequests(ctx context.Context, ids []string) (map[string]*dsr.Request, error) {
+	found := make(map[string]*dsr.Request, len(ids))
+	seen := make(map[string]bool, len(ids))
+	var keys []map[string]types.AttributeValue
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		k, err := keyOf(requestPK(id), skRequest)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	for chunk := range slices.Chunk(keys, 100) {
+		pending := map[string]types.KeysAndAttributes{
+			s.table: {Keys: chunk, ConsistentRead: aws.Bool(true)},
+		}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt == batchGetAttempts {
+				return nil, fmt.Errorf("read requests: %d keys still unprocessed after %d attempts", len(pending[s.table].Keys), attempt)
+			}
+			if attempt > 0 {
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return nil, err
+				}
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, fmt.Errorf("read requests: %w", callErr("BatchGetItem", err))
+			}
+			var items []requestItem
+			if err := attributevalue.UnmarshalListOfMaps(out.Responses[s.table], &items); err != nil {
+				return nil, fmt.Errorf("read requests: %w", err)
+			}
+			for i := range items {
+				found[items[i].ID] = &items[i].Request
+			}
+			pending = out.UnprocessedKeys
+		}
+	}
+	return found, nil
+}
+
+// backoff is a jittered delay for retry attempt n (n ≥ 1): up to 2ⁿ ms, capped
+// at 500ms.
+func backoff(n int) time.Duration {
+	ceiling := time.Duration(1<<min(n, 9)) * time.Millisecond
+	return min(ceiling/2+rand.N(ceiling/2+1), 500*time.Millisecond)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// cursorKey is the last evaluated key of a GSI2 query.
+type cursorKey struct {
+	PK     string `dynamodbav:"PK" json:"pk"`
+	SK     string `dynamodbav:"SK" json:"sk"`
+	GSI2PK string `dynamodbav:"GSI2PK" json:"gpk"`
+	GSI2SK string `dynamodbav:"GSI2SK" json:"gsk"`
+}
+
+func encodeCursor(lek map[string]types.AttributeValue) (string, error) {
+	var k cursorKey
+	if err := attributevalue.UnmarshalMap(lek, &k); err != nil {
+		return "", fmt.Errorf("encode cursor: %w", err)
+	}
+	b, err := json.Marshal(k)
+	if err != nil {
+		return "", fmt.Errorf("encode cursor: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// ErrBadCursor is returned (wrapped) for a cursor ListOpenByDue did not issue.
+var ErrBadCursor = errors.New("invalid cursor")
+
+func decodeCursor(c string) (map[string]types.AttributeValue, error) {
+	if c == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	var k cursorKey
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&k); err != nil || k.GSI2PK != openPK || !strings.HasPrefix(k.PK, pkPrefix) || k.SK != skRequest || k.GSI2SK == "" {
+		return nil, ErrBadCursor
+	}
+	return attributevalue.MarshalMap(k)
+}
