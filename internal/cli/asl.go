@@ -275,4 +275,3 @@ func aslWriteJSON(w io.Writer, v any) error {
 	}
 	return nil
 }
-
