@@ -84,6 +84,8 @@ type Engine struct {
 	opts Options
 	log  *slog.Logger
 
+	handlerLocks sync.Map // lambda.Handler -> *sync.Mutex
+
 	mu      sync.Mutex
 	pending map[string]*pendingTask
 	closed  map[string]struct{}
@@ -158,7 +160,7 @@ type Execution struct {
 	start  time.Time
 
 	mu       sync.Mutex
-	events   []event
+	events   eventLog
 	status   string
 	output   json.RawMessage
 	errName  string
@@ -300,14 +302,12 @@ func (x *Execution) end(status, evType, errName, cause string, output json.RawMe
 	now := x.e.opts.Clock.Now()
 	x.terminal = true
 	x.status, x.errName, x.cause, x.output, x.stop = status, errName, cause, output, now
-	ev := event{typ: evType, ts: now, id: int64(len(x.events) + 1), errName: errName, cause: cause}
-	if len(x.events) > 0 {
-		ev.prev = x.events[len(x.events)-1].id
-	}
+	ev := event{typ: evType, ts: now, id: int64(x.events.n + 1), errName: errName, cause: cause}
+	ev.prev = int64(x.events.n)
 	if evType == EvExecutionSucceeded {
 		ev.text, ev.encoded = string(output), true
 	}
-	x.events = append(x.events, ev)
+	x.events.add(ev)
 	x.mu.Unlock()
 	x.cancel()
 	close(x.done)
@@ -329,16 +329,16 @@ func (x *Execution) addEvent(sc *scope, ev event) error {
 		x.mu.Unlock()
 		return errTerminated
 	}
-	if len(x.events) >= x.e.opts.MaxHistoryEvents {
+	if x.events.n >= x.e.opts.MaxHistoryEvents {
 		x.mu.Unlock()
 		x.end(StatusFailed, EvExecutionFailed, ErrRuntime,
 			fmt.Sprintf("The execution reached the maximum number of history events (%d).", x.e.opts.MaxHistoryEvents), nil)
 		return errTerminated
 	}
-	ev.id = int64(len(x.events) + 1)
+	ev.id = int64(x.events.n + 1)
 	ev.prev = sc.prev
 	ev.ts = x.e.opts.Clock.Now()
-	x.events = append(x.events, ev)
+	x.events.add(ev)
 	x.mu.Unlock()
 	sc.prev = ev.id
 	return nil
@@ -380,9 +380,11 @@ func (x *Execution) StateTransitions() int64 { return x.transitions.Load() }
 func (x *Execution) History() []HistoryEvent {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	out := make([]HistoryEvent, len(x.events))
-	for i := range x.events {
-		out[i] = x.events[i].public()
+	out := make([]HistoryEvent, 0, x.events.n)
+	for _, chunk := range x.events.chunks {
+		for i := range chunk {
+			out = append(out, chunk[i].public())
+		}
 	}
 	return out
 }
@@ -396,8 +398,9 @@ func (x *Execution) Stop(errName, cause string) {
 
 func (x *Execution) runMachine(ctx context.Context, m *machine, input any, sc *scope) (any, error) {
 	st := m.start
+	r := &stateRun{}
 	for {
-		out, next, err := x.runState(ctx, st, input, sc)
+		out, next, err := x.runState(ctx, r, st, input, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -447,12 +450,12 @@ func (r *stateRun) ctxObj() any {
 	return r.context()
 }
 
-func (x *Execution) runState(ctx context.Context, st *state, input any, sc *scope) (any, *state, error) {
+func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input any, sc *scope) (any, *state, error) {
 	if ctx.Err() != nil || x.pastDeadline() {
 		return nil, nil, errTerminated
 	}
 	x.transitions.Add(1)
-	r := &stateRun{x: x, st: st, input: input, sc: sc}
+	*r = stateRun{x: x, st: st, input: input, sc: sc}
 	r.entered = x.e.opts.Clock.Now()
 	if err := x.addEvent(sc, event{typ: st.typ + "StateEntered", name: st.name, payload: input, hasPay: true}); err != nil {
 		return nil, nil, err
@@ -945,3 +948,22 @@ func newTaskToken() string {
 }
 
 const taskTokenPrefix = "AQB"
+
+// eventLog stores events in chunks, so a long history never gets copied.
+type eventLog struct {
+	chunks [][]event
+	n      int
+}
+
+func (l *eventLog) add(ev event) {
+	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == cap(l.chunks[len(l.chunks)-1]) {
+		size := 16
+		if len(l.chunks) > 0 {
+			size = min(2*cap(l.chunks[len(l.chunks)-1]), 1024)
+		}
+		l.chunks = append(l.chunks, make([]event, 0, size))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, ev)
+	l.n++
+}

@@ -726,3 +726,21 @@ func TestUnknownResource(t *testing.T) {
 	res, x := run(t, def, `{}`, nil)
 	wantFailure(t, res, x, "Lambda.ResourceNotFoundException")
 }
+
+func TestMapConcurrentLambdaHandlerOutputs(t *testing.T) {
+	// lambda.NewHandler's output aliases a pooled buffer; concurrent
+	// iterations must still each get their own result.
+	h := Handlers{"echo": handler(func(in struct{ I int }) (map[string]any, error) {
+		return map[string]any{"i": in.I, "pad": strings.Repeat("p", in.I%7)}, nil
+	})}
+	items := make([]string, 200)
+	want := make([]string, 200)
+	for i := range items {
+		items[i] = fmt.Sprint(i)
+		want[i] = fmt.Sprintf(`{"i":%d,"pad":%q}`, i, strings.Repeat("p", i%7))
+	}
+	def := `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":10,"ItemSelector":{"I.$":"$$.Map.Item.Value"},
+	  "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnArn + `echo","End":true}}},"End":true}}}`
+	res, x := run(t, def, `[`+strings.Join(items, ",")+`]`, h)
+	wantSuccess(t, res, x, `[`+strings.Join(want, ",")+`]`)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -180,11 +181,11 @@ func (r *stateRun) task(ctx context.Context, eff any) (any, error) {
 	var out []byte
 	var herr error
 	if timeoutC == nil {
-		out, herr = callHandler(hctx, h, in)
+		out, herr = x.e.callHandler(hctx, h, in)
 	} else {
 		done := make(chan struct{})
 		go func() {
-			out, herr = callHandler(hctx, h, in)
+			out, herr = x.e.callHandler(hctx, h, in)
 			close(done)
 		}()
 		select {
@@ -297,14 +298,43 @@ func lambdaInvokeOutput(payload any) any {
 
 // callHandler invokes a handler, turning a panic into the error the Lambda
 // Go runtime would report.
-func callHandler(ctx context.Context, h lambda.Handler, in []byte) (out []byte, err error) {
+//
+// Handlers made by aws-lambda-go's lambda.NewHandler return bytes that alias
+// a pooled buffer, reused by the handler's next invocation: like a Lambda
+// function instance, each of them therefore runs one invocation at a time
+// here, and the output is copied before the next may start. Other Handler
+// implementations run concurrently.
+func (e *Engine) callHandler(ctx context.Context, h lambda.Handler, in []byte) (out []byte, err error) {
+	if mu := e.handlerLock(h); mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			out = nil
 			err = messages.InvokeResponse_Error{Message: fmt.Sprint(p), Type: errorTypeName(p)}
 		}
 	}()
-	return h.Invoke(ctx, in)
+	out, err = h.Invoke(ctx, in)
+	if out != nil {
+		out = append([]byte(nil), out...)
+	}
+	return out, err
+}
+
+const lambdaPkg = "github.com/aws/aws-lambda-go/lambda"
+
+func (e *Engine) handlerLock(h lambda.Handler) *sync.Mutex {
+	t := reflect.TypeOf(h)
+	base := t
+	if base.Kind() == reflect.Pointer {
+		base = base.Elem()
+	}
+	if base.PkgPath() != lambdaPkg || !t.Comparable() {
+		return nil
+	}
+	v, _ := e.handlerLocks.LoadOrStore(h, &sync.Mutex{})
+	return v.(*sync.Mutex)
 }
 
 // errorTypeName names an error like aws-lambda-go's runtime: the Go type
