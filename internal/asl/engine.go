@@ -611,7 +611,9 @@ func (r *stateRun) wait(ctx context.Context) (any, error) {
 	var d time.Duration
 	switch {
 	case st.hasSeconds:
-		d = time.Duration(st.seconds) * time.Second
+		// Relative to entering the state, so concurrent waits on a virtual
+		// clock overlap instead of adding up.
+		d = r.entered.Add(time.Duration(st.seconds) * time.Second).Sub(clock.Now())
 	case st.hasTimestamp:
 		d = st.timestamp.Sub(clock.Now())
 	case st.secondsPath != nil:
@@ -620,7 +622,7 @@ func (r *stateRun) wait(ctx context.Context) (any, error) {
 		if !ok || !isInt || n < 0 {
 			return nil, newStateError(ErrRuntime, "The SecondsPath parameter does not reference a valid non-negative integer: %s", st.secondsPath.raw)
 		}
-		d = time.Duration(n) * time.Second
+		d = r.entered.Add(time.Duration(n) * time.Second).Sub(clock.Now())
 	case st.timestampPath != nil:
 		v, ok := r.pathValue(st.timestampPath, eff)
 		s, isStr := v.(string)
@@ -741,6 +743,7 @@ func (r *stateRun) attempt(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	pathInput := eff
 	if st.kind == kindTask && strings.HasSuffix(st.resource, ".waitForTaskToken") {
 		r.token = newTaskToken()
 		r.ctxCache = nil
@@ -756,7 +759,7 @@ func (r *stateRun) attempt(ctx context.Context) (any, error) {
 	var result any
 	switch st.kind {
 	case kindTask:
-		result, err = r.task(ctx, eff)
+		result, err = r.task(ctx, eff, pathInput)
 	case kindParallel:
 		result, err = r.parallel(ctx, eff)
 	case kindMap:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 const fnArn = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -743,4 +744,33 @@ func TestMapConcurrentLambdaHandlerOutputs(t *testing.T) {
 	  "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnArn + `echo","End":true}}},"End":true}}}`
 	res, x := run(t, def, `[`+strings.Join(items, ",")+`]`, h)
 	wantSuccess(t, res, x, `[`+strings.Join(want, ",")+`]`)
+}
+
+func TestHandlerSeesLambdaContext(t *testing.T) {
+	h := Handlers{"who": handler(func(ctx context.Context) (string, error) {
+		lc, ok := lambdacontext.FromContext(ctx)
+		if !ok || lc.AwsRequestID == "" {
+			return "", errors.New("no lambda context")
+		}
+		return lc.InvokedFunctionArn, nil
+	})}
+	res, x := run(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"`+fnArn+`who","End":true}}}`, `{}`, h)
+	wantSuccess(t, res, x, `"`+fnArn+`who"`)
+	res, x = run(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"who"},"OutputPath":"$.Payload","End":true}}}`, `{}`, h)
+	wantSuccess(t, res, x, `"who"`)
+}
+
+func TestTimeoutSecondsPath(t *testing.T) {
+	clock := VirtualClock(testStart).(*Virtual)
+	release := make(chan struct{})
+	defer close(release)
+	e := NewEngine(Options{Clock: clock, Resolver: Handlers{"hang": handler(func() error { <-release; return nil })}})
+	sm, err := Parse([]byte(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnArn + `hang","InputPath":"$.cfg","TimeoutSecondsPath":"$.t","End":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := e.Start(context.Background(), sm, StartInput{Input: json.RawMessage(`{"cfg":{"t":30}}`)})
+	waitForTimerAt(t, clock, testStart.Add(30*time.Second))
+	clock.Advance(30 * time.Second)
+	wantFailure(t, waitResult(t, x), x, ErrTimeout)
 }

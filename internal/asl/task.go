@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 const lambdaInvoke = "arn:aws:states:::lambda:invoke"
@@ -76,14 +77,16 @@ func (r *stateRun) seconds(fixed int64, p *Path, eff any, field string) (int64, 
 }
 
 // task invokes the Task's resource once and returns its result.
-func (r *stateRun) task(ctx context.Context, eff any) (any, error) {
+// pathInput (the input after InputPath) is what TimeoutSecondsPath and
+// HeartbeatSecondsPath read.
+func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	x, st := r.x, r.st
 	tgt := parseTarget(st.resource)
-	timeout, err := r.seconds(st.timeoutSeconds, st.timeoutPath, r.input, "TimeoutSecondsPath")
+	timeout, err := r.seconds(st.timeoutSeconds, st.timeoutPath, pathInput, "TimeoutSecondsPath")
 	if err != nil {
 		return nil, err
 	}
-	heartbeat, err := r.seconds(st.heartbeatSeconds, st.heartbeatPath, r.input, "HeartbeatSecondsPath")
+	heartbeat, err := r.seconds(st.heartbeatSeconds, st.heartbeatPath, pathInput, "HeartbeatSecondsPath")
 	if err != nil {
 		return nil, err
 	}
@@ -175,9 +178,14 @@ func (r *stateRun) task(ctx context.Context, eff any) (any, error) {
 		defer x.e.closeToken(r.token)
 	}
 
-	// Invoke.
+	// Invoke, with the Lambda context a function would see.
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	fnArn := st.resource
+	if tgt.lambdaInvoke {
+		fnArn = key
+	}
+	hctx = lambdacontext.NewContext(hctx, &lambdacontext.LambdaContext{AwsRequestID: newUUID(), InvokedFunctionArn: fnArn})
 	var out []byte
 	var herr error
 	if timeoutC == nil {
