@@ -1,0 +1,160 @@
+// Package notify sends messages to requesters: email through Amazon SES v2,
+// text messages through an SMS provider behind an interface, or, when an
+// outbox folder is configured, RFC 5322 .eml files written to that folder
+// (the local stack). Messages are composed with github.com/jhillyerd/enmime's
+// builder (UTF-8, quoted-printable or base64 as needed, proper MIME headers).
+//
+// Message bodies and addresses are personal data: nothing here logs them, and
+// errors name only the request, the channel and an error code.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jhillyerd/enmime"
+
+	"dsrflow/internal/dsr"
+)
+
+// Channel is how a message reaches the requester.
+type Channel string
+
+const (
+	ChannelEmail Channel = "email"
+	ChannelSMS   Channel = "sms"
+)
+
+// Message is one message to a requester.
+type Message struct {
+	// RequestID is the request the message is about; it goes into the
+	// X-Dsrflow-Request header and into errors, never the address.
+	RequestID string
+	// Template names what the message is ("verification_code", "refused", ...),
+	// for headers, audit events and logs.
+	Template string
+	To       dsr.Contact
+	Locale   dsr.Locale
+	Subject  string
+	Body     string
+}
+
+// ChannelFor is the channel a message to c goes by: email when there is an
+// address, otherwise SMS; empty when c has neither.
+func ChannelFor(c dsr.Contact) Channel {
+	switch {
+	case c.Email != "":
+		return ChannelEmail
+	case c.Phone != "":
+		return ChannelSMS
+	}
+	return ""
+}
+
+// Sender delivers messages.
+type Sender interface {
+	Send(ctx context.Context, m Message) (Channel, error)
+}
+
+// ErrNoChannel is returned (wrapped in a *DeliveryError) when a message cannot
+// be sent at all: the contact has neither an email address nor a phone
+// number, or SMS is needed and no SMS provider is configured. Retrying does
+// not help.
+var ErrNoChannel = errors.New("no delivery channel")
+
+// DeliveryError is a message that could not be sent. Code is the provider's
+// error code (e.g. SES "TooManyRequestsException") or a short description;
+// it never holds the address or the body.
+type DeliveryError struct {
+	RequestID string
+	Channel   Channel
+	Code      string
+	Err       error
+}
+
+func (e *DeliveryError) Error() string {
+	return fmt.Sprintf("deliver %s message for request %s: %s", e.Channel, e.RequestID, e.Code)
+}
+
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// EmailSender sends one composed RFC 5322 email.
+type EmailSender interface {
+	SendRaw(ctx context.Context, m Message, raw []byte) error
+}
+
+// SMSSender sends one text message to an E.164 phone number. The provider
+// (in mainland China, a licensed SMS gateway) is chosen by configuration.
+type SMSSender interface {
+	SendSMS(ctx context.Context, m Message) error
+}
+
+// Router picks the channel for each message and composes email.
+type Router struct {
+	// From is the sender address of email ("隐私团队 <privacy@example.cn>").
+	From string
+	// FromName is the display name of the sender.
+	FromName string
+	Email    EmailSender
+	// SMS may be nil: a message to a requester without an email address
+	// then fails with ErrNoChannel.
+	SMS SMSSender
+	Now func() time.Time
+}
+
+// Send delivers m by email when the contact has an address, else by SMS.
+func (r *Router) Send(ctx context.Context, m Message) (Channel, error) {
+	ch := ChannelFor(m.To)
+	switch ch {
+	case ChannelEmail:
+		if r.Email == nil {
+			return ch, &DeliveryError{RequestID: m.RequestID, Channel: ch, Code: "no email sender configured", Err: ErrNoChannel}
+		}
+		raw, err := Compose(m, r.FromName, r.From, r.now())
+		if err != nil {
+			return ch, &DeliveryError{RequestID: m.RequestID, Channel: ch, Code: "compose", Err: err}
+		}
+		return ch, r.Email.SendRaw(ctx, m, raw)
+	case ChannelSMS:
+		if r.SMS == nil {
+			return ch, &DeliveryError{RequestID: m.RequestID, Channel: ch, Code: "no SMS provider configured", Err: ErrNoChannel}
+		}
+		return ch, r.SMS.SendSMS(ctx, m)
+	}
+	return "", &DeliveryError{RequestID: m.RequestID, Code: "no email address or phone number on the request", Err: ErrNoChannel}
+}
+
+func (r *Router) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Compose builds the RFC 5322 message for an email (text/plain, UTF-8).
+func Compose(m Message, fromName, from string, date time.Time) ([]byte, error) {
+	if m.To.Email == "" {
+		return nil, fmt.Errorf("compose message for request %s: no email address", m.RequestID)
+	}
+	p, err := enmime.Builder().
+		From(fromName, from).
+		To("", m.To.Email).
+		Subject(m.Subject).
+		Date(date).
+		Header("X-Dsrflow-Request", m.RequestID).
+		Header("X-Dsrflow-Template", m.Template).
+		Header("Content-Language", string(m.Locale)).
+		Text([]byte(m.Body)).
+		Build()
+	if err != nil {
+		return nil, fmt.Errorf("compose message for request %s: %w", m.RequestID, err)
+	}
+	var buf bytes.Buffer
+	if err := p.Encode(&buf); err != nil {
+		return nil, fmt.Errorf("encode message for request %s: %w", m.RequestID, err)
+	}
+	return buf.Bytes(), nil
+}

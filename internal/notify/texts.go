@@ -1,0 +1,244 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/workday"
+)
+
+// Templates, the names in Message.Template.
+const (
+	TemplateVerificationCode   = "verification_code"
+	TemplateVerificationLocked = "verification_locked"
+	TemplateExpired            = "expired"
+	TemplateRefused            = "refused"
+	TemplateDuplicate          = "duplicate"
+	TemplateReply              = "reply"
+)
+
+// chinaTime formats t as the requester reads it: mainland China time.
+func chinaTime(t time.Time, l dsr.Locale) string {
+	s := t.In(workday.ChinaTime).Format("2006-01-02 15:04")
+	if l == dsr.LocaleEn {
+		return s + " (China Standard Time, UTC+8)"
+	}
+	return s + "（北京时间）"
+}
+
+func chinaDate(t time.Time) string { return t.In(workday.ChinaTime).Format("2006-01-02") }
+
+func locale(l dsr.Locale) dsr.Locale {
+	if l == dsr.LocaleEn {
+		return dsr.LocaleEn
+	}
+	return dsr.LocaleZhCN
+}
+
+// Contact is how requesters reach the privacy team, quoted in messages.
+type Contact struct {
+	// Email is the privacy mailbox (policy 十).
+	Email string
+}
+
+func (c Contact) or(l dsr.Locale) string {
+	if c.Email != "" {
+		return c.Email
+	}
+	if l == dsr.LocaleEn {
+		return "our privacy team"
+	}
+	return "我们的隐私团队"
+}
+
+// VerificationCode is the one-time code message. link is the verification
+// page (empty: none is quoted).
+func VerificationCode(id string, to dsr.Contact, l dsr.Locale, code string, expiresAt time.Time, link string) Message {
+	l = locale(l)
+	m := Message{RequestID: id, Template: TemplateVerificationCode, To: to, Locale: l}
+	var b strings.Builder
+	if l == dsr.LocaleEn {
+		m.Subject = "Your verification code for privacy request " + id
+		fmt.Fprintf(&b, "We received a request about your personal information (reference %s).\n\n", id)
+		fmt.Fprintf(&b, "To confirm that it is you, enter this code: %s\n\n", code)
+		fmt.Fprintf(&b, "The code is valid until %s. Do not share it with anyone; we will never ask for it by phone.\n", chinaTime(expiresAt, l))
+		if link != "" {
+			fmt.Fprintf(&b, "Enter the code here: %s\n", link)
+		}
+		b.WriteString("\nIf you did not make this request, you can ignore this message.\n")
+	} else {
+		m.Subject = "您的个人信息请求验证码（编号 " + id + "）"
+		fmt.Fprintf(&b, "我们收到了一项关于您个人信息的请求（编号 %s）。\n\n", id)
+		fmt.Fprintf(&b, "为确认是您本人，请输入验证码：%s\n\n", code)
+		fmt.Fprintf(&b, "验证码有效期至 %s。请勿将验证码告知他人，我们不会通过电话向您索取验证码。\n", chinaTime(expiresAt, l))
+		if link != "" {
+			fmt.Fprintf(&b, "请在此页面输入验证码：%s\n", link)
+		}
+		b.WriteString("\n如果这不是您提出的请求，请忽略本消息。\n")
+	}
+	m.Body = b.String()
+	return m
+}
+
+// VerificationLocked tells the requester that too many wrong codes were
+// entered and what to do next.
+func VerificationLocked(id string, to dsr.Contact, l dsr.Locale, resendsLeft int, link string, team Contact) Message {
+	l = locale(l)
+	m := Message{RequestID: id, Template: TemplateVerificationLocked, To: to, Locale: l}
+	m.Body = LockedText(l, resendsLeft, team)
+	if link != "" {
+		if l == dsr.LocaleEn {
+			m.Body += "\nVerification page: " + link + "\n"
+		} else {
+			m.Body += "\n验证页面：" + link + "\n"
+		}
+	}
+	if l == dsr.LocaleEn {
+		m.Subject = "Verification locked for privacy request " + id
+	} else {
+		m.Subject = "您的个人信息请求（编号 " + id + "）验证已锁定"
+	}
+	return m
+}
+
+// LockedText says what to do once verification is locked: ask for a new
+// code while resends are left, otherwise contact the privacy team.
+func LockedText(l dsr.Locale, resendsLeft int, team Contact) string {
+	if locale(l) == dsr.LocaleEn {
+		s := "The verification code was entered wrongly too many times, so it no longer works.\n"
+		if resendsLeft > 0 {
+			return s + fmt.Sprintf("Please ask for a new code on the verification page (%d more may be sent), or contact %s.\n", resendsLeft, team.or(l))
+		}
+		return s + fmt.Sprintf("No more codes can be sent. Please contact %s to verify your identity another way.\n", team.or(l))
+	}
+	s := "验证码输入错误次数过多，该验证码已失效。\n"
+	if resendsLeft > 0 {
+		return s + fmt.Sprintf("请在验证页面重新获取验证码（还可获取 %d 次），或联系%s。\n", resendsLeft, team.or(l))
+	}
+	return s + fmt.Sprintf("验证码已无法再次发送。请联系%s，以其他方式验证您的身份。\n", team.or(l))
+}
+
+// Expired tells the requester that their request lapsed because identity
+// was not verified in time.
+func Expired(id string, to dsr.Contact, l dsr.Locale, days int, team Contact) Message {
+	l = locale(l)
+	m := Message{RequestID: id, Template: TemplateExpired, To: to, Locale: l}
+	if l == dsr.LocaleEn {
+		m.Subject = "Your privacy request " + id + " has expired"
+		m.Body = fmt.Sprintf("Thank you for contacting us. We could not confirm your identity within %d days, so we have closed request %s without acting on it.\n\n"+
+			"You are welcome to make a new request at any time. If you need help, please contact %s.\n", days, id, team.or(l))
+	} else {
+		m.Subject = "您的个人信息请求（编号 " + id + "）已过期"
+		m.Body = fmt.Sprintf("感谢您与我们联系。由于在 %d 天内未能完成身份验证，我们已关闭编号为 %s 的请求，未对其进行处理。\n\n"+
+			"您可以随时重新提交请求。如需帮助，请联系%s。\n", days, id, team.or(l))
+	}
+	return m
+}
+
+// Refused tells the requester that the request is refused, and why (PIPL art. 50).
+func Refused(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, reason dsr.RefusalReason, team Contact) Message {
+	l = locale(l)
+	m := Message{RequestID: id, Template: TemplateRefused, To: to, Locale: l}
+	if l == dsr.LocaleEn {
+		m.Subject = "Your privacy request " + id + " could not be carried out"
+		m.Body = fmt.Sprintf("We have reviewed your request %s (%s) and cannot carry it out.\n\n"+
+			"Reason: %s (privacy policy %s; code %s)\n\n"+
+			"If you disagree, or can give us more information, please contact %s.\n",
+			id, kind.Text(l), reason.Text(l), reason.Policy(), reason, team.or(l))
+	} else {
+		m.Subject = "您的个人信息请求（编号 " + id + "）未能处理"
+		m.Body = fmt.Sprintf("我们已审核您编号为 %s 的请求（%s），但无法予以处理。\n\n"+
+			"原因：%s（隐私政策 %s；代码 %s）\n\n"+
+			"如您有异议或可以补充信息，请联系%s。\n",
+			id, kind.Text(l), reason.Text(l), reason.Policy(), reason, team.or(l))
+	}
+	return m
+}
+
+// Duplicate tells the requester that an open request already covers this one.
+func Duplicate(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, linkedID string, team Contact) Message {
+	l = locale(l)
+	m := Message{RequestID: id, Template: TemplateDuplicate, To: to, Locale: l}
+	if l == dsr.LocaleEn {
+		m.Subject = "Your privacy request " + id + " is already being handled"
+		m.Body = fmt.Sprintf("You already have an open request of the same kind (%s): %s. We are handling it, so request %s has been closed as a duplicate and you do not need to do anything.\n\n"+
+			"We will answer you under request %s. If you have questions, please contact %s.\n",
+			kind.Text(l), linkedID, id, linkedID, team.or(l))
+	} else {
+		m.Subject = "您的个人信息请求（编号 " + id + "）已在处理中"
+		m.Body = fmt.Sprintf("您已有一项同类（%s）且尚在处理中的请求：%s。我们正在处理该请求，因此编号为 %s 的请求作为重复请求关闭，您无需进行任何操作。\n\n"+
+			"我们将在请求 %s 下答复您。如有疑问，请联系%s。\n",
+			kind.Text(l), linkedID, id, linkedID, team.or(l))
+	}
+	return m
+}
+
+// Exception is something that could not be done, and why.
+type Exception struct {
+	What   string
+	Reason string
+}
+
+// ReplyContent is what a reply states.
+type ReplyContent struct {
+	Kind dsr.Kind
+	// Done lists what was done, one line each, in the requester's language.
+	Done []string
+	// NotDone lists what could not be done and why (retention exceptions).
+	NotDone []Exception
+	// BackupsGoneBy, for erasure and account closure, is the date by which
+	// every backup holding the data will have rotated out.
+	BackupsGoneBy *time.Time
+	// Deferred, when not empty, is why erasure is deferred (a legal hold).
+	Deferred string
+}
+
+// Reply is the answer to a request (policy 五.5), in the requester's language.
+func Reply(id string, to dsr.Contact, l dsr.Locale, c ReplyContent, team Contact) Message {
+	l = locale(l)
+	m := Message{RequestID: id, Template: TemplateReply, To: to, Locale: l}
+	var b strings.Builder
+	if l == dsr.LocaleEn {
+		m.Subject = "Our answer to your privacy request " + id
+		fmt.Fprintf(&b, "We have completed your request %s (%s).\n\nWhat we did:\n", id, c.Kind.Text(l))
+		for _, d := range c.Done {
+			fmt.Fprintf(&b, "- %s\n", d)
+		}
+		if len(c.NotDone) > 0 {
+			b.WriteString("\nWhat we could not do, and why:\n")
+			for _, e := range c.NotDone {
+				fmt.Fprintf(&b, "- %s: %s\n", e.What, e.Reason)
+			}
+		}
+		if c.Deferred != "" {
+			fmt.Fprintf(&b, "\nErasure is deferred: %s\n", c.Deferred)
+		}
+		if c.BackupsGoneBy != nil {
+			fmt.Fprintf(&b, "\nCopies in our backups are deleted when the backups are refreshed; every backup that may hold your data will have rotated out by %s.\n", chinaDate(*c.BackupsGoneBy))
+		}
+		fmt.Fprintf(&b, "\nIf you have questions, please contact %s.\n", team.or(l))
+	} else {
+		m.Subject = "关于您的个人信息请求（编号 " + id + "）的答复"
+		fmt.Fprintf(&b, "我们已处理完毕您编号为 %s 的请求（%s）。\n\n已完成的处理：\n", id, c.Kind.Text(l))
+		for _, d := range c.Done {
+			fmt.Fprintf(&b, "- %s\n", d)
+		}
+		if len(c.NotDone) > 0 {
+			b.WriteString("\n未能处理的事项及原因：\n")
+			for _, e := range c.NotDone {
+				fmt.Fprintf(&b, "- %s：%s\n", e.What, e.Reason)
+			}
+		}
+		if c.Deferred != "" {
+			fmt.Fprintf(&b, "\n删除暂缓执行：%s\n", c.Deferred)
+		}
+		if c.BackupsGoneBy != nil {
+			fmt.Fprintf(&b, "\n备份中的副本将在备份更新时删除；所有可能包含您数据的备份将于 %s 前完成轮换。\n", chinaDate(*c.BackupsGoneBy))
+		}
+		fmt.Fprintf(&b, "\n如有疑问，请联系%s。\n", team.or(l))
+	}
+	m.Body = b.String()
+	return m
+}

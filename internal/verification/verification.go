@@ -1,0 +1,758 @@
+// Package verification proves that a requester controls the contact on their
+// request (policy 五.5): a one-time code is sent to it, and the requester types
+// the code into the verification page.
+//
+// Codes are 6 digits from crypto/rand, stored only as an HMAC-SHA256 keyed
+// with a secret (so a copy of the table does not reveal them, even though a
+// 6-digit space is small), and expire after CodeTTL. Each code allows
+// MaxAttempts wrong entries, then verification locks until the requester asks
+// for a new code; at most MaxResends new codes are sent. The workflow waits on
+// a Step Functions task token, which is kept on the verification item and
+// never shown to the requester or logged; a correct code sends SendTaskSuccess
+// with it.
+//
+// The verification item is REQ#<id> / VERIFY in the requests table. It is
+// updated with a put conditioned on its version, so concurrent submissions
+// cannot both count as the one allowed success or skip a wrong attempt.
+package verification
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/notify"
+	"dsrflow/internal/store"
+)
+
+// Defaults of the Service limits.
+const (
+	DefaultCodeTTL     = 30 * time.Minute
+	DefaultMaxAttempts = 5
+	DefaultMaxResends  = 3
+	// MinSecretLen is the shortest code-hash secret accepted.
+	MinSecretLen = 32
+)
+
+// Methods, in the task output.
+const (
+	MethodCode   = "code"
+	MethodManual = "manual"
+)
+
+// States of a verification item.
+const (
+	StatePending  = "pending"  // a code was issued and may be entered
+	StateLocked   = "locked"   // too many wrong codes; a resend unlocks
+	StateVerified = "verified" // the right code was entered
+	StateClosed   = "closed"   // the request no longer waits (expired, refused)
+)
+
+// Outcome is the result of a code submission or a resend, for the page.
+type Outcome string
+
+const (
+	OutcomeVerified        Outcome = "verified"
+	OutcomeAlreadyVerified Outcome = "already_verified"
+	OutcomeWrongCode       Outcome = "wrong_code"
+	OutcomeLocked          Outcome = "locked"
+	OutcomeCodeExpired     Outcome = "code_expired"
+	OutcomeNotWaiting      Outcome = "not_waiting" // no code issued, or the request no longer waits
+	OutcomeResent          Outcome = "resent"
+	OutcomeResendLimit     Outcome = "resend_limit"
+	OutcomeInvalidCode     Outcome = "invalid_code" // not six digits: not counted as an attempt
+)
+
+// Result describes an Outcome for the verification page.
+type Result struct {
+	Outcome Outcome `json:"outcome"`
+	// AttemptsLeft is how many more wrong codes the current code allows.
+	AttemptsLeft int `json:"attemptsLeft"`
+	// ResendsLeft is how many more codes may be sent.
+	ResendsLeft int `json:"resendsLeft"`
+	// ExpiresAt is when the current code expires (zero when none).
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// Message is what to tell the requester, in their language.
+	Message string `json:"message"`
+}
+
+// Errors of SubmitCode and Resend.
+var (
+	// ErrNotFound: no request with this ID.
+	ErrNotFound = errors.New("request not found")
+	// ErrForbidden: the status token does not belong to the request.
+	ErrForbidden = errors.New("status token does not match the request")
+	// ErrContention: the item kept changing under concurrent submissions.
+	ErrContention = errors.New("too many concurrent submissions")
+)
+
+// DB is the part of the DynamoDB client the service uses.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// SFN is the part of the Step Functions client the service uses.
+type SFN interface {
+	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+}
+
+// Requests reads requests and appends audit events (a *store.Store).
+type Requests interface {
+	GetRequest(ctx context.Context, id string) (*dsr.Request, error)
+	AppendEvent(ctx context.Context, id string, ev store.Event) (store.Event, error)
+}
+
+// Service issues and checks codes.
+type Service struct {
+	Requests Requests
+	DB       DB
+	Table    string
+	SFN      SFN
+	Sender   notify.Sender
+	// Secret keys the code hash (at least MinSecretLen bytes).
+	Secret []byte
+	// Link returns the verification page URL for a request, with whatever
+	// lets the requester in (the status token); nil: no link in messages.
+	Link func(requestID string) string
+	// StatusSecret, when set, is the status-link secret (the web intake's
+	// STATUS_TOKEN_SECRET): a token derived from it (StatusToken) is accepted
+	// even for requests that store no token hash (mail requests, whose
+	// requesters get the link in the code message).
+	StatusSecret []byte
+	Team         notify.Contact
+
+	CodeTTL     time.Duration
+	MaxAttempts int
+	MaxResends  int
+	Now         func() time.Time
+	Rand        io.Reader
+	Logger      *slog.Logger
+	// Actor names the service in audit events for code issuance.
+	Actor string
+}
+
+// record is the VERIFY item.
+type record struct {
+	PK         string     `dynamodbav:"PK"`
+	SK         string     `dynamodbav:"SK"`
+	State      string     `dynamodbav:"state"`
+	CodeHash   string     `dynamodbav:"codeHash,omitempty"`
+	Nonce      string     `dynamodbav:"nonce,omitempty"`
+	ExpiresAt  time.Time  `dynamodbav:"expiresAt"`
+	Attempts   int        `dynamodbav:"attempts"`
+	Resends    int        `dynamodbav:"resends"`
+	TaskToken  string     `dynamodbav:"taskToken,omitempty"`
+	Channel    string     `dynamodbav:"channel,omitempty"`
+	SentAt     *time.Time `dynamodbav:"sentAt,omitempty"`
+	VerifiedAt *time.Time `dynamodbav:"verifiedAt,omitempty"`
+	Signalled  bool       `dynamodbav:"signalled"`
+	Version    int        `dynamodbav:"version"`
+}
+
+// TaskOutput is what SendTaskSuccess passes to the workflow: no personal data.
+type TaskOutput struct {
+	Result     string `json:"result"` // "approved"
+	Method     string `json:"method"`
+	VerifiedAt string `json:"verifiedAt"`
+	Reason     string `json:"reason"`
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) ttl() time.Duration {
+	if s.CodeTTL > 0 {
+		return s.CodeTTL
+	}
+	return DefaultCodeTTL
+}
+
+func (s *Service) maxAttempts() int {
+	if s.MaxAttempts > 0 {
+		return s.MaxAttempts
+	}
+	return DefaultMaxAttempts
+}
+
+func (s *Service) maxResends() int {
+	if s.MaxResends > 0 {
+		return s.MaxResends
+	}
+	return DefaultMaxResends
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Service) actor() string {
+	if s.Actor != "" {
+		return s.Actor
+	}
+	return "verification"
+}
+
+func (s *Service) link(id string) string {
+	if s.Link == nil {
+		return ""
+	}
+	return s.Link(id)
+}
+
+// newCode draws a uniformly random 6-digit code.
+func (s *Service) newCode() (string, error) {
+	r := s.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	n, err := rand.Int(r, big.NewInt(1_000_000))
+	if err != nil {
+		return "", fmt.Errorf("draw code: %w", err)
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+func (s *Service) newNonce() (string, error) {
+	r := s.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	var b [16]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("draw nonce: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// hash is HMAC-SHA256(secret, id ":" nonce ":" code), hex.
+func (s *Service) hash(id, nonce, code string) string {
+	m := hmac.New(sha256.New, s.Secret)
+	m.Write([]byte(id + ":" + nonce + ":" + code))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Validate checks the configuration.
+func (s *Service) Validate() error {
+	switch {
+	case len(s.Secret) < MinSecretLen:
+		return fmt.Errorf("verification: the code secret must be at least %d bytes", MinSecretLen)
+	case s.Requests == nil || s.DB == nil || s.Table == "" || s.SFN == nil || s.Sender == nil:
+		return errors.New("verification: Requests, DB, Table, SFN and Sender are required")
+	}
+	return nil
+}
+
+func recordKey(id string) map[string]dbtypes.AttributeValue {
+	return map[string]dbtypes.AttributeValue{
+		"PK": &dbtypes.AttributeValueMemberS{Value: "REQ#" + id},
+		"SK": &dbtypes.AttributeValueMemberS{Value: "VERIFY"},
+	}
+}
+
+func (s *Service) load(ctx context.Context, id string) (*record, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: recordKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("load verification %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	var r record
+	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
+		return nil, fmt.Errorf("load verification %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// errStale is a save that lost to a concurrent one.
+var errStale = errors.New("verification item changed")
+
+// save writes r, conditioned on the version it was read at (0: new item).
+func (s *Service) save(ctx context.Context, id string, r *record) error {
+	prev := r.Version
+	r.PK, r.SK = "REQ#"+id, "VERIFY"
+	r.Version = prev + 1
+	item, err := attributevalue.MarshalMap(r)
+	if err != nil {
+		return fmt.Errorf("save verification %s: %w", id, err)
+	}
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}
+	if prev == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
+	} else {
+		in.ConditionExpression = aws.String("version = :v")
+		in.ExpressionAttributeValues = map[string]dbtypes.AttributeValue{":v": &dbtypes.AttributeValueMemberN{Value: fmt.Sprint(prev)}}
+	}
+	if _, err := s.DB.PutItem(ctx, in); err != nil {
+		r.Version = prev
+		var ccf *dbtypes.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			return errStale
+		}
+		return fmt.Errorf("save verification %s: %w", id, err)
+	}
+	return nil
+}
+
+// update reads the item, applies fn and saves it, retrying when a concurrent
+// writer got there first. fn returns false to leave the item unchanged.
+func (s *Service) update(ctx context.Context, id string, fn func(r *record, exists bool) (bool, error)) (*record, error) {
+	for range 8 {
+		r, err := s.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		exists := r != nil
+		if r == nil {
+			r = &record{}
+		}
+		change, err := fn(r, exists)
+		if err != nil || !change {
+			return r, err
+		}
+		err = s.save(ctx, id, r)
+		if errors.Is(err, errStale) {
+			continue
+		}
+		return r, err
+	}
+	return nil, fmt.Errorf("verification %s: %w", id, ErrContention)
+}
+
+// Issued says what Begin did.
+type Issued struct {
+	// Sent is true when a new code was sent; false when a code still valid
+	// had been sent already (a retried task) and only the token was updated.
+	Sent      bool
+	Channel   notify.Channel
+	ExpiresAt time.Time
+	// Verified is true when the requester had already verified; the new
+	// token was then signalled at once.
+	Verified bool
+}
+
+// Begin starts code verification for request id, whose workflow waits on
+// taskToken: a code is issued and sent to the contact on the request. It is
+// safe to call again with a new token (a retried task): a code still valid is
+// not sent again, only the token is replaced. A request without any contact
+// gives a *notify.DeliveryError wrapping notify.ErrNoChannel.
+func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, error) {
+	req, err := s.Requests.GetRequest(ctx, id)
+	if err != nil {
+		return Issued{}, err
+	}
+	if notify.ChannelFor(req.Contact) == "" {
+		return Issued{}, &notify.DeliveryError{RequestID: id, Code: "no email address or phone number on the request", Err: notify.ErrNoChannel}
+	}
+	now := s.now()
+	var code string
+	var iss Issued
+	r, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
+		code, iss = "", Issued{}
+		if exists && r.State == StateVerified {
+			iss.Verified = true
+			r.TaskToken, r.Signalled = taskToken, false
+			return true, nil
+		}
+		if exists && r.State == StatePending && r.SentAt != nil && now.Before(r.ExpiresAt) {
+			iss.ExpiresAt, iss.Channel = r.ExpiresAt, notify.Channel(r.Channel)
+			r.TaskToken = taskToken
+			return true, nil
+		}
+		c, err := s.newCode()
+		if err != nil {
+			return false, err
+		}
+		nonce, err := s.newNonce()
+		if err != nil {
+			return false, err
+		}
+		code = c
+		r.State, r.Nonce, r.CodeHash = StatePending, nonce, s.hash(id, nonce, c)
+		r.ExpiresAt, r.Attempts, r.TaskToken, r.SentAt = now.Add(s.ttl()), 0, taskToken, nil
+		r.Signalled, r.VerifiedAt = false, nil
+		iss.ExpiresAt = r.ExpiresAt
+		return true, nil
+	})
+	if err != nil {
+		return Issued{}, err
+	}
+	if iss.Verified {
+		if err := s.signal(ctx, id, r); err != nil {
+			return iss, err
+		}
+		return iss, nil
+	}
+	if code == "" {
+		return iss, nil
+	}
+	if err := s.send(ctx, req, r, code); err != nil {
+		return iss, err
+	}
+	iss.Sent, iss.Channel = true, notify.Channel(r.Channel)
+	return iss, nil
+}
+
+// send delivers code and records that it was sent.
+func (s *Service) send(ctx context.Context, req *dsr.Request, r *record, code string) error {
+	id := req.ID
+	msg := notify.VerificationCode(id, req.Contact, dsr.Locale(req.Locale), code, r.ExpiresAt, s.link(id))
+	ch, err := s.Sender.Send(ctx, msg)
+	if err != nil {
+		return err
+	}
+	sentAt := s.now()
+	hash := r.CodeHash
+	if _, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
+		if !exists || r.CodeHash != hash {
+			return false, nil
+		}
+		r.SentAt, r.Channel = &sentAt, string(ch)
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	r.Channel = string(ch)
+	if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+		Type: "verification_code_sent", At: sentAt, Actor: s.actor(),
+		Data: map[string]string{"channel": string(ch), "expiresAt": r.ExpiresAt.Format(time.RFC3339), "resends": fmt.Sprint(r.Resends)},
+	}); err != nil {
+		return fmt.Errorf("audit code sent for %s: %w", id, err)
+	}
+	return nil
+}
+
+// authorize loads the request and checks the status token.
+func (s *Service) authorize(ctx context.Context, id, statusToken string) (*dsr.Request, error) {
+	req, err := s.Requests.GetRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("request %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok := CheckStatusTokenHash(req, statusToken)
+	if !ok && len(s.StatusSecret) > 0 && statusToken != "" {
+		ok = subtle.ConstantTimeCompare([]byte(StatusToken(s.StatusSecret, id)), []byte(statusToken)) == 1
+	}
+	if !ok {
+		return nil, fmt.Errorf("request %s: %w", id, ErrForbidden)
+	}
+	return req, nil
+}
+
+// StatusToken is the status-link token of request id: base64url (no padding)
+// of HMAC-SHA256(secret, "status-token:" + id), the derivation the web intake
+// uses (webintake.StatusToken), so one secret serves both.
+func StatusToken(secret []byte, id string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("status-token:" + id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// PageLink returns a Link function: the verification page of a request on
+// baseURL, with its status token (derived from secret) in the query.
+func PageLink(baseURL string, secret []byte) func(id string) string {
+	base := strings.TrimRight(baseURL, "/")
+	return func(id string) string {
+		return base + "/requests/" + url.PathEscape(id) + "/verification?token=" + url.QueryEscape(StatusToken(secret, id))
+	}
+}
+
+// CheckStatusTokenHash reports whether hex(SHA-256(token)) is the request's
+// StatusTokenHash, in constant time.
+func CheckStatusTokenHash(r *dsr.Request, token string) bool {
+	if r.StatusTokenHash == "" || token == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(r.StatusTokenHash))) == 1
+}
+
+// normalizeCode accepts digits with spaces or dashes, and full-width digits.
+func normalizeCode(code string) (string, bool) {
+	var b strings.Builder
+	for _, c := range code {
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteRune(c)
+		case c >= '０' && c <= '９':
+			b.WriteRune('0' + (c - '０'))
+		case c == ' ' || c == '-' || c == '\t':
+		default:
+			return "", false
+		}
+	}
+	s := b.String()
+	return s, len(s) == 6
+}
+
+// SubmitCode checks a code the requester entered on the verification page.
+// statusToken proves the caller holds the request's status link. A right code
+// sends SendTaskSuccess once; a second submission after success changes
+// nothing and answers already_verified. The submission that locks
+// verification also sends the requester a message saying what to do. Errors
+// are ErrNotFound, ErrForbidden or failures of DynamoDB and Step Functions;
+// every outcome the requester caused is a Result.
+func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) (Result, error) {
+	req, err := s.authorize(ctx, id, statusToken)
+	if err != nil {
+		return Result{}, err
+	}
+	l := dsr.Locale(req.Locale)
+	now := s.now()
+	norm, ok := normalizeCode(code)
+	var out Outcome
+	var justLocked bool
+	r, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
+		justLocked = false
+		switch {
+		case !exists || r.State == StateClosed:
+			out = OutcomeNotWaiting
+			return false, nil
+		case r.State == StateVerified:
+			out = OutcomeAlreadyVerified
+			return false, nil
+		case r.State == StateLocked:
+			out = OutcomeLocked
+			return false, nil
+		case !now.Before(r.ExpiresAt):
+			out = OutcomeCodeExpired
+			return false, nil
+		case !ok:
+			out = OutcomeInvalidCode
+			return false, nil
+		}
+		if hmac.Equal([]byte(s.hash(id, r.Nonce, norm)), []byte(r.CodeHash)) {
+			out = OutcomeVerified
+			r.State, r.VerifiedAt = StateVerified, &now
+			return true, nil
+		}
+		r.Attempts++
+		out = OutcomeWrongCode
+		if r.Attempts >= s.maxAttempts() {
+			out, justLocked = OutcomeLocked, true
+			r.State = StateLocked
+		}
+		return true, nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	switch out {
+	case OutcomeVerified:
+		if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+			Type: "identity_verified", At: now, Actor: "requester",
+			Data: map[string]string{"method": MethodCode, "wrongAttempts": fmt.Sprint(r.Attempts)},
+		}); err != nil {
+			return Result{}, fmt.Errorf("audit verification of %s: %w", id, err)
+		}
+		if err := s.signal(ctx, id, r); err != nil {
+			return Result{}, err
+		}
+	case OutcomeAlreadyVerified:
+		// A lost SendTaskSuccess is sent again; a delivered one is not.
+		if !r.Signalled {
+			if err := s.signal(ctx, id, r); err != nil {
+				return Result{}, err
+			}
+		}
+	case OutcomeWrongCode:
+		if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+			Type: "verification_code_wrong", At: now, Actor: "requester",
+			Data: map[string]string{"attempts": fmt.Sprint(r.Attempts)},
+		}); err != nil {
+			return Result{}, fmt.Errorf("audit wrong code for %s: %w", id, err)
+		}
+	case OutcomeLocked:
+		if justLocked {
+			if err := s.locked(ctx, req, r, now); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	s.log().InfoContext(ctx, "verification code submitted", "requestId", id, "outcome", string(out))
+	return s.result(out, r, l), nil
+}
+
+// locked records the lock and tells the requester what to do.
+func (s *Service) locked(ctx context.Context, req *dsr.Request, r *record, now time.Time) error {
+	id := req.ID
+	left := max(s.maxResends()-r.Resends, 0)
+	if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+		Type: "verification_locked", At: now, Actor: "requester",
+		Data: map[string]string{"attempts": fmt.Sprint(r.Attempts), "resendsLeft": fmt.Sprint(left)},
+	}); err != nil {
+		return fmt.Errorf("audit lock of %s: %w", id, err)
+	}
+	msg := notify.VerificationLocked(id, req.Contact, dsr.Locale(req.Locale), left, s.link(id), s.Team)
+	if _, err := s.Sender.Send(ctx, msg); err != nil {
+		return err
+	}
+	return nil
+}
+
+// signal sends SendTaskSuccess with the stored token and records that it was
+// delivered. A token the workflow no longer waits on (TaskTimedOut,
+// TaskDoesNotExist) counts as delivered: there is nothing left to wake.
+func (s *Service) signal(ctx context.Context, id string, r *record) error {
+	if r.TaskToken == "" {
+		return nil
+	}
+	at := ""
+	if r.VerifiedAt != nil {
+		at = r.VerifiedAt.UTC().Format(time.RFC3339Nano)
+	}
+	out, err := json.Marshal(TaskOutput{Result: "approved", Method: MethodCode, VerifiedAt: at})
+	if err != nil {
+		return err
+	}
+	_, err = s.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(r.TaskToken), Output: aws.String(string(out))})
+	if err != nil && !TaskGone(err) {
+		return fmt.Errorf("signal verification of %s: %w", id, err)
+	}
+	token := r.TaskToken
+	_, uerr := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
+		if !exists || r.TaskToken != token || r.Signalled {
+			return false, nil
+		}
+		r.Signalled = true
+		return true, nil
+	})
+	return uerr
+}
+
+// TaskGone reports whether a SendTask* error means the task no longer waits:
+// TaskTimedOut (finished, timed out or already answered) or TaskDoesNotExist.
+func TaskGone(err error) bool {
+	var to *sfntypes.TaskTimedOut
+	var dne *sfntypes.TaskDoesNotExist
+	return errors.As(err, &to) || errors.As(err, &dne)
+}
+
+// Resend issues a new code (at most MaxResends times) and unlocks a locked
+// verification. The previous code stops working.
+func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, error) {
+	req, err := s.authorize(ctx, id, statusToken)
+	if err != nil {
+		return Result{}, err
+	}
+	l := dsr.Locale(req.Locale)
+	now := s.now()
+	var out Outcome
+	var code string
+	r, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
+		code = ""
+		switch {
+		case !exists || r.State == StateClosed || r.TaskToken == "":
+			out = OutcomeNotWaiting
+			return false, nil
+		case r.State == StateVerified:
+			out = OutcomeAlreadyVerified
+			return false, nil
+		case r.Resends >= s.maxResends():
+			out = OutcomeResendLimit
+			return false, nil
+		}
+		c, err := s.newCode()
+		if err != nil {
+			return false, err
+		}
+		nonce, err := s.newNonce()
+		if err != nil {
+			return false, err
+		}
+		out, code = OutcomeResent, c
+		r.State, r.Nonce, r.CodeHash = StatePending, nonce, s.hash(id, nonce, c)
+		r.ExpiresAt, r.Attempts, r.SentAt = now.Add(s.ttl()), 0, nil
+		r.Resends++
+		return true, nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if code != "" {
+		if err := s.send(ctx, req, r, code); err != nil {
+			return Result{}, err
+		}
+	}
+	s.log().InfoContext(ctx, "verification code resend", "requestId", id, "outcome", string(out))
+	return s.result(out, r, l), nil
+}
+
+// Close stops verification of a request that no longer waits for it (it
+// expired or was refused): later codes answer not_waiting.
+func (s *Service) Close(ctx context.Context, id string) error {
+	_, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
+		if !exists || r.State == StateClosed || r.State == StateVerified {
+			return false, nil
+		}
+		r.State = StateClosed
+		return true, nil
+	})
+	return err
+}
+
+// Status is a read-only view of a verification, for the page and operators.
+type Status struct {
+	State        string
+	ExpiresAt    time.Time
+	AttemptsLeft int
+	ResendsLeft  int
+	Channel      string
+}
+
+// Status returns the verification state of a request (State empty when no
+// code was issued). It never returns the code hash or the task token.
+func (s *Service) Status(ctx context.Context, id string) (Status, error) {
+	r, err := s.load(ctx, id)
+	if err != nil || r == nil {
+		return Status{}, err
+	}
+	return Status{State: r.State, ExpiresAt: r.ExpiresAt, AttemptsLeft: max(s.maxAttempts()-r.Attempts, 0), ResendsLeft: max(s.maxResends()-r.Resends, 0), Channel: r.Channel}, nil
+}
+
+func (s *Service) result(out Outcome, r *record, l dsr.Locale) Result {
+	res := Result{Outcome: out}
+	if r != nil {
+		res.AttemptsLeft = max(s.maxAttempts()-r.Attempts, 0)
+		res.ResendsLeft = max(s.maxResends()-r.Resends, 0)
+		if r.State == StatePending {
+			res.ExpiresAt = r.ExpiresAt
+		}
+		if r.State == StateLocked {
+			res.AttemptsLeft = 0
+		}
+	}
+	res.Message = message(out, res, l, s.Team)
+	return res
+}
