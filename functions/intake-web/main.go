@@ -1,0 +1,28 @@
+// Command intake-web is the privacy center's Lambda function: the request
+// form, new requests and the status page, behind an API Gateway HTTP API.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/webintake"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := webintake.ConfigFromEnv()
+	if err != nil {
+		logger.Error("intake-web: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := webintake.NewAWSHandler(context.Background(), cfg, logger)
+	if err != nil {
+		logger.Error("intake-web: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,113 @@
+package webintake
+
+import (
+	"fmt"
+
+	"dsrflow/internal/dsr"
+)
+
+// catalog holds every text of the privacy center that dsr does not already
+// provide (kinds, roles, grounds, purposes and field errors come from dsr).
+var catalog = map[string]dsr.Text{
+	"site.name":     {ZhCN: "隐私中心", En: "Privacy Center"},
+	"lang.switch":   {ZhCN: "English", En: "中文"},
+	"lang.switchTo": {ZhCN: "Switch to English", En: "切换为中文"},
+
+	"form.title": {ZhCN: "行使您的个人信息权利", En: "Exercise your personal information rights"},
+	"form.intro": {
+		ZhCN: "您可以通过本表单访问、更正、删除您的个人信息，改变授权同意的范围或撤回授权，或注销账户。我们会先验证您的身份，并在验证后十五个工作日内答复。",
+		En:   "Use this form to access, correct or delete your personal information, narrow or withdraw your consent, or close your account. We first verify your identity, then reply within fifteen working days of verification.",
+	},
+	"form.required":         {ZhCN: "必填", En: "required"},
+	"form.optional":         {ZhCN: "选填", En: "optional"},
+	"form.kind":             {ZhCN: "您想做什么？", En: "What would you like to do?"},
+	"form.role":             {ZhCN: "您以什么身份提出请求？", En: "Who is making the request?"},
+	"form.role.hint":        {ZhCN: "代他人提出请求时，我们会人工审核您的授权证明。", En: "If you act for someone else, we check your authority by hand."},
+	"form.ground":           {ZhCN: "删除的情形", En: "Why should we delete it?"},
+	"form.ground.hint":      {ZhCN: "请选择适用的情形（隐私政策第五条第2款）。", En: "Choose the situation that applies (privacy policy 5.2)."},
+	"form.ground.none":      {ZhCN: "不适用（不是删除请求）", En: "Not applicable (not a deletion request)"},
+	"form.identifiers":      {ZhCN: "您的联系方式", En: "How we can identify and reach you"},
+	"form.identifiers.hint": {ZhCN: "请至少填写电子邮件地址或手机号码中的一项。我们会通过它验证您的身份并答复您。", En: "Enter an email address, a phone number, or both. We use it to verify your identity and to reply."},
+	"form.email":            {ZhCN: "电子邮件地址", En: "Email address"},
+	"form.phone":            {ZhCN: "手机号码", En: "Mobile phone number"},
+	"form.phone.hint":       {ZhCN: "中国大陆以外的号码请加国家或地区代码，例如 +852。", En: "Outside mainland China, include the country code, such as +852."},
+	"form.accountId":        {ZhCN: "账户 ID", En: "Account ID"},
+	"form.corrections":      {ZhCN: "需要更正的信息", En: "What to correct"},
+	"form.corrections.hint": {ZhCN: "每行一项，写明需要更正的信息及正确的内容。", En: "One item per line: which information, and what it should be."},
+	"form.purposes":         {ZhCN: "撤回授权的用途", En: "Consent to withdraw"},
+	"form.appliesTo":        {ZhCN: "仅适用于：%s", En: "Only for: %s"},
+	"form.details":          {ZhCN: "补充说明", En: "Anything else we should know"},
+	"form.submit":           {ZhCN: "提交请求", En: "Send request"},
+	"form.maxChars":         {ZhCN: "最多 %d 个字符。", En: "At most %d characters."},
+	"form.line":             {ZhCN: "第 %d 行：", En: "Line %d: "},
+
+	"errors.title":     {ZhCN: "提交的内容有问题", En: "There is a problem"},
+	"errors.expired":   {ZhCN: "表单已过期或不完整。您填写的内容已保留，请检查后再次提交。", En: "The form expired or is incomplete. What you entered is kept; check it and send it again."},
+	"errors.tooMany":   {ZhCN: "您已有 %d 个尚未完成的请求（上限为 %d 个）。请等待现有请求处理完毕后再提交新的请求。", En: "You already have %d open requests (the limit is %d). Please wait until they are finished before sending a new one."},
+	"errors.tooLarge":  {ZhCN: "提交的内容过大（上限为 %d KiB）。请缩短补充说明后重试。", En: "The request is too large (the limit is %d KiB). Shorten the details and try again."},
+	"errors.mediaType": {ZhCN: "不支持的内容类型。请以 application/x-www-form-urlencoded 或 application/json 提交。", En: "Unsupported content type. Send application/x-www-form-urlencoded or application/json."},
+	"errors.notFound":  {ZhCN: "找不到该页面或请求，或链接无效。请使用提交请求后收到的完整链接。", En: "The page or request was not found, or the link is not valid. Use the full link you received when you sent the request."},
+	"errors.method":    {ZhCN: "不支持此请求方法。", En: "This method is not allowed."},
+	"errors.internal":  {ZhCN: "服务暂时出现问题，您的请求未能提交。请稍后重试。", En: "Something went wrong on our side and your request was not sent. Please try again later."},
+	"errors.back":      {ZhCN: "返回表单", En: "Back to the form"},
+
+	"accepted.title": {ZhCN: "我们已收到您的请求", En: "We have received your request"},
+	"accepted.id":    {ZhCN: "请求编号", En: "Request ID"},
+	"accepted.next": {
+		ZhCN: "接下来，我们会通过您提供的联系方式验证您的身份。验证完成后，我们将在十五个工作日内答复您。",
+		En:   "Next, we will verify your identity through the contact details you gave. We will reply within fifteen working days of verification.",
+	},
+	"accepted.link":     {ZhCN: "您可以通过以下链接随时查看处理进度。请妥善保存此链接，它是查看进度的唯一凭证：", En: "You can follow your request at this link. Keep it safe: it is the only way to see the progress:"},
+	"accepted.linkText": {ZhCN: "查看请求进度", En: "View the status of your request"},
+
+	// Codes of errors found by the web layer, beside dsr's field codes.
+	"code.unknown_field":            {ZhCN: "不支持此字段。", En: "This field is not supported."},
+	"code.invalid_type":             {ZhCN: "此字段的类型不正确：应为文本，列表字段应为文本数组。", En: "This field has the wrong type: it must be a string, or an array of strings for a list."},
+	"code.malformed_json":           {ZhCN: "请求正文不是有效的 JSON 对象。", En: "The request body is not a valid JSON object."},
+	"code.malformed_body":           {ZhCN: "无法读取请求正文。", En: "The request body cannot be read."},
+	"code.idempotency_key_required": {ZhCN: "请在 Idempotency-Key 请求头中提供幂等键（例如 UUID），以免重试时重复提交。", En: "Send an Idempotency-Key header (a UUID, for example), so that a retry does not create a second request."},
+	"code.invalid_idempotency_key":  {ZhCN: "Idempotency-Key 须为 1 至 255 个可见 ASCII 字符。", En: "The Idempotency-Key must be 1 to 255 visible ASCII characters."},
+
+	"status.title":   {ZhCN: "请求进度", En: "Request status"},
+	"status.id":      {ZhCN: "请求编号", En: "Request ID"},
+	"status.kind":    {ZhCN: "请求类型", En: "Request type"},
+	"status.status":  {ZhCN: "当前状态", En: "Status"},
+	"status.created": {ZhCN: "提交日期", En: "Received on"},
+	"status.due":     {ZhCN: "答复期限", En: "Reply due by"},
+	"status.dates":   {ZhCN: "日期为北京时间。", En: "Dates are in China Standard Time."},
+}
+
+// statusTexts name each request status for the status page.
+var statusTexts = map[dsr.Status]dsr.Text{
+	dsr.StatusReceived:               {ZhCN: "已收到", En: "Received"},
+	dsr.StatusAwaitingVerification:   {ZhCN: "等待身份验证", En: "Waiting for identity verification"},
+	dsr.StatusInReview:               {ZhCN: "审核中", En: "Under review"},
+	dsr.StatusInProgress:             {ZhCN: "处理中", En: "In progress"},
+	dsr.StatusReplied:                {ZhCN: "已答复", En: "Replied"},
+	dsr.StatusAwaitingBackupRotation: {ZhCN: "已答复，等待备份更新时删除", En: "Replied; waiting for backups to be refreshed"},
+	dsr.StatusCompleted:              {ZhCN: "已完成", En: "Completed"},
+	dsr.StatusRefused:                {ZhCN: "已拒绝（原因已告知您）", En: "Refused (we told you why)"},
+	dsr.StatusExpired:                {ZhCN: "已过期（身份未在期限内验证）", En: "Expired (identity not verified in time)"},
+	dsr.StatusDuplicate:              {ZhCN: "与另一请求重复", En: "Duplicate of another request"},
+	dsr.StatusEscalated:              {ZhCN: "处理中（人工跟进）", En: "In progress (followed up by staff)"},
+}
+
+// text is the catalog entry key in locale l; a missing key shows as itself,
+// which the catalog test catches.
+func text(l dsr.Locale, key string, args ...any) string {
+	t, ok := catalog[key]
+	if !ok {
+		return key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(t.In(l), args...)
+	}
+	return t.In(l)
+}
+
+func statusText(s dsr.Status, l dsr.Locale) string {
+	if t, ok := statusTexts[s]; ok {
+		return t.In(l)
+	}
+	return string(s)
+}
