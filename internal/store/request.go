@@ -228,6 +228,12 @@ func (s *Store) update(ctx context.Context, id string, expectedVersion int, from
 		return nil, conflict(cur)
 	}
 
+	// The stored form of the current request, taken before mutate runs: next
+	// shares pointers and slices with cur, which mutate may change in place.
+	oldItem, err := attributevalue.MarshalMap(newRequestItem(cur))
+	if err != nil {
+		return nil, err
+	}
 	next := *cur
 	next.SubjectKeys = slices.Clone(cur.SubjectKeys)
 	if mutate != nil {
@@ -249,10 +255,6 @@ func (s *Store) update(ctx context.Context, id string, expectedVersion int, from
 	next.Version = cur.Version + 1
 	next.UpdatedAt = s.now()
 
-	oldItem, err := attributevalue.MarshalMap(newRequestItem(cur))
-	if err != nil {
-		return nil, err
-	}
 	newItem, err := attributevalue.MarshalMap(newRequestItem(&next))
 	if err != nil {
 		return nil, err

@@ -294,8 +294,17 @@ func TestUpdateRequest(t *testing.T) {
 		t.Errorf("stored = %+v (err %v), want %+v", stored, err, got)
 	}
 
+	// A change made in place, through a pointer the request shares, is stored too.
+	later := due.AddDate(0, 0, 1)
+	if _, err := f.st.UpdateRequest(ctx, "r1", 2, func(r *dsr.Request) { *r.DueAt = later }); err != nil {
+		t.Fatalf("UpdateRequest in place: %v", err)
+	}
+	if stored, err := f.st.GetRequest(ctx, "r1"); err != nil || stored.DueAt == nil || !stored.DueAt.Equal(later) {
+		t.Fatalf("after an in-place change DueAt = %v (err %v), want %v", stored.DueAt, err, later)
+	}
+
 	// Clearing a field removes it.
-	got, err = f.st.UpdateRequest(ctx, "r1", 2, func(r *dsr.Request) { r.DueAt = nil })
+	got, err = f.st.UpdateRequest(ctx, "r1", 3, func(r *dsr.Request) { r.DueAt = nil })
 	if err != nil || got.DueAt != nil {
 		t.Fatalf("clear DueAt: %+v, %v", got, err)
 	}
@@ -311,11 +320,11 @@ func TestUpdateRequest(t *testing.T) {
 	}{
 		{"stale version", 1, func(r *dsr.Request) { r.ExecutionStarted = false }, func(err error) bool {
 			var c *ConflictError
-			return errors.As(err, &c) && c.Version == 3 && c.WantVersion == 1
+			return errors.As(err, &c) && c.Version == 4 && c.WantVersion == 1
 		}},
-		{"status change", 3, func(r *dsr.Request) { r.Status = dsr.StatusCompleted }, func(err error) bool { return errors.Is(err, ErrImmutable) }},
-		{"createdAt change", 3, func(r *dsr.Request) { r.CreatedAt = r.CreatedAt.Add(time.Hour) }, func(err error) bool { return errors.Is(err, ErrImmutable) }},
-		{"nothing", 3, nil, func(err error) bool { return err != nil && strings.Contains(err.Error(), "nothing to change") }},
+		{"status change", 4, func(r *dsr.Request) { r.Status = dsr.StatusCompleted }, func(err error) bool { return errors.Is(err, ErrImmutable) }},
+		{"createdAt change", 4, func(r *dsr.Request) { r.CreatedAt = r.CreatedAt.Add(time.Hour) }, func(err error) bool { return errors.Is(err, ErrImmutable) }},
+		{"nothing", 4, nil, func(err error) bool { return err != nil && strings.Contains(err.Error(), "nothing to change") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -576,6 +585,7 @@ func TestUnreachable(t *testing.T) {
 			if !errors.As(err, &ue) {
 				t.Fatalf("err = %v, want *UnreachableError", err)
 			}
+			t.Logf("%s: %v", op.name, err)
 			if ue.Endpoint != endpoint {
 				t.Errorf("endpoint = %q, want %q", ue.Endpoint, endpoint)
 			}
