@@ -54,6 +54,7 @@ const (
 	CodeInvalidTimestamp  = "INVALID_TIMESTAMP"
 	CodeConflictingFields = "CONFLICTING_FIELDS"
 	CodeUnsupported       = "UNSUPPORTED"
+	CodeDuplicateKey      = "DUPLICATE_KEY"
 )
 
 type stateKind uint8
@@ -204,10 +205,13 @@ func join(loc, key string) string { return loc + "/" + pointerEscape(key) }
 
 func compile(definition []byte) (*StateMachine, []Problem) {
 	c := &checker{}
-	raw, err := decodeOrdered(definition)
+	raw, dups, err := decodeOrdered(definition)
 	if err != nil {
 		c.add("", CodeInvalidJSON, "the definition is not valid JSON: %v", err)
 		return nil, c.problems
+	}
+	for _, d := range dups {
+		c.add(d, CodeDuplicateKey, "this field appears more than once in its object")
 	}
 	top, ok := raw.(*jobj)
 	if !ok {
@@ -622,6 +626,16 @@ func (c *checker) task(st *state, o *jobj, loc string) {
 			c.add(join(loc, "Resource"), CodeUnsupported, "activities are not supported yet")
 		}
 	}
+	if strings.HasPrefix(res, lambdaInvoke) && !strings.Contains(strings.TrimPrefix(res, lambdaInvoke), ":") {
+		params, _ := o.m["Parameters"].(*jobj)
+		if params == nil {
+			c.add(loc, CodeMissingField, "a %s task requires Parameters with FunctionName", res)
+		} else if _, ok := params.m["FunctionName"]; !ok {
+			if _, ok := params.m["FunctionName.$"]; !ok {
+				c.add(join(loc, "Parameters"), CodeMissingField, "Parameters of a %s task require FunctionName", res)
+			}
+		}
+	}
 	_, hasT := o.m["TimeoutSeconds"]
 	_, hasTP := o.m["TimeoutSecondsPath"]
 	_, hasH := o.m["HeartbeatSeconds"]
@@ -863,7 +877,7 @@ func (c *checker) choiceRule(v any, loc string, top bool) *choiceRule {
 				c.add(floc, CodeInvalidType, "Variable must be a string")
 				continue
 			}
-			r.variable = c.definitePath(s, floc)
+			r.variable = c.path(s, floc, false)
 		case "And", "Or":
 			ops = append(ops, k)
 			arr, ok := fv.([]any)
@@ -933,7 +947,7 @@ func (c *checker) operand(r *choiceRule, info opInfo, k string, v any, loc strin
 			c.add(loc, CodeInvalidType, "%s must be a path string", k)
 			return
 		}
-		r.operandPath = c.definitePath(s, loc)
+		r.operandPath = c.path(s, loc, false)
 		return
 	}
 	switch info.typ {

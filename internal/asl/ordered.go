@@ -15,20 +15,29 @@ type jobj struct {
 	m    map[string]any
 }
 
-func decodeOrdered(data []byte) (any, error) {
+// decodeOrdered decodes a definition; dups lists the JSON Pointers of keys
+// that appear more than once in an object (the last value wins).
+func decodeOrdered(data []byte) (v any, dups []string, err error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeOrderedValue(dec)
+	d := &orderedDecoder{dec: dec}
+	v, err = d.value("")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("unexpected data after the definition")
+		return nil, nil, fmt.Errorf("unexpected data after the definition")
 	}
-	return v, nil
+	return v, d.dups, nil
 }
 
-func decodeOrderedValue(dec *json.Decoder) (any, error) {
+type orderedDecoder struct {
+	dec  *json.Decoder
+	dups []string
+}
+
+func (d *orderedDecoder) value(loc string) (any, error) {
+	dec := d.dec
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
@@ -44,11 +53,13 @@ func decodeOrderedValue(dec *json.Decoder) (any, error) {
 					return nil, err
 				}
 				k := kt.(string)
-				v, err := decodeOrderedValue(dec)
+				v, err := d.value(loc + "/" + pointerEscape(k))
 				if err != nil {
 					return nil, err
 				}
-				if _, dup := o.m[k]; !dup {
+				if _, dup := o.m[k]; dup {
+					d.dups = append(d.dups, loc+"/"+pointerEscape(k))
+				} else {
 					o.keys = append(o.keys, k)
 				}
 				o.m[k] = v
@@ -60,7 +71,7 @@ func decodeOrderedValue(dec *json.Decoder) (any, error) {
 		case '[':
 			a := []any{}
 			for dec.More() {
-				v, err := decodeOrderedValue(dec)
+				v, err := d.value(loc + "/" + itoa(len(a)))
 				if err != nil {
 					return nil, err
 				}
