@@ -402,3 +402,14 @@ func errorCode(err error) string {
 	}
 	return fmt.Sprintf("%T", err)
 }
+
+// ParseSubjectSecret reads the subject-key secret from configuration (the
+// SUBJECT_KEY_SECRET variable of every function that computes subject keys):
+// the string's bytes as they are, at least dsr.MinSubjectSecretLen of them.
+// Every channel must read it the same way, or one subject gets two keys.
+func ParseSubjectSecret(s string) ([]byte, error) {
+	if len(s) < dsr.MinSubjectSecretLen {
+		return nil, fmt.Errorf("subject key secret: %d bytes, want at least %d", len(s), dsr.MinSubjectSecretLen)
+	}
+	return []byte(s), nil
+}

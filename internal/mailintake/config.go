@@ -1,0 +1,170 @@
+package mailintake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/caarlos0/env/v11"
+
+	"dsrflow/internal/intake"
+	"dsrflow/internal/store"
+)
+
+// Config is the intake-mail function's configuration, read from environment
+// variables (template.yaml sets them on the function).
+type Config struct {
+	// TableName is the requests table.
+	TableName string `env:"TABLE_NAME,required,notEmpty"`
+	// StateMachineArn is the request workflow.
+	StateMachineArn string `env:"STATE_MACHINE_ARN,required,notEmpty"`
+	// SubjectKeySecret is the HMAC key of subject keys (intake.ParseSubjectSecret).
+	SubjectKeySecret string `env:"SUBJECT_KEY_SECRET,required,notEmpty"`
+	// MaxOpenPerSubject caps a subject's open requests (0: no cap).
+	MaxOpenPerSubject int `env:"MAX_OPEN_PER_SUBJECT" envDefault:"3"`
+	// AttachmentPrefix is where attachments go in the mailbox bucket; the
+	// bucket's notification must not cover it.
+	AttachmentPrefix string `env:"ATTACHMENT_PREFIX" envDefault:"attachments/"`
+	// TrustedAuthServIDs are the receiving servers' authserv-ids, comma
+	// separated (e.g. "amazonses.com"); empty trusts every
+	// Authentication-Results header.
+	TrustedAuthServIDs []string `env:"TRUSTED_AUTHSERV_IDS" envSeparator:","`
+	// S3UsePathStyle addresses the bucket in the path, for S3-compatible
+	// stores that do not serve virtual-hosted buckets (MinIO, emulators).
+	S3UsePathStyle bool `env:"S3_USE_PATH_STYLE" envDefault:"false"`
+}
+
+// LoadConfig reads Config from environ, or from the process environment
+// when environ is nil, and checks it.
+func LoadConfig(environ map[string]string) (Config, error) {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: environ})
+	if err != nil {
+		return Config{}, fmt.Errorf("intake-mail config: %w", nameVariables(err))
+	}
+	if _, err := intake.ParseSubjectSecret(cfg.SubjectKeySecret); err != nil {
+		return Config{}, fmt.Errorf("intake-mail config: SUBJECT_KEY_SECRET: %w", err)
+	}
+	if cfg.MaxOpenPerSubject < 0 {
+		return Config{}, errors.New("intake-mail config: MAX_OPEN_PER_SUBJECT must not be negative")
+	}
+	if cfg.AttachmentPrefix == "" {
+		cfg.AttachmentPrefix = DefaultAttachmentPrefix
+	}
+	return cfg, nil
+}
+
+// DynamoDB is the part of the DynamoDB client the handler uses: the
+// store's calls and the mail records'.
+type DynamoDB interface {
+	store.DB
+	DB
+}
+
+// nameVariables rewrites env's parse errors, which name the Go field and
+// quote the value, into errors naming the variable and its type only.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			name := pe.Name
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+				name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
+			}
+			e = fmt.Errorf("%s: not a valid %s", name, pe.Type)
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// Clients are the AWS clients a Handler needs.
+type Clients struct {
+	DynamoDB DynamoDB
+	S3       ObjectStore
+	SFN      intake.Starter
+}
+
+// New wires a Handler from cfg and clients.
+func New(cfg Config, clients Clients, logger *slog.Logger) (*Handler, error) {
+	secret, err := intake.ParseSubjectSecret(cfg.SubjectKeySecret)
+	if err != nil {
+		return nil, err
+	}
+	db := clients.DynamoDB
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Handler{
+		S3: clients.S3,
+		Intake: &intake.Service{
+			Store:             store.New(db, cfg.TableName),
+			SFN:               clients.SFN,
+			StateMachineArn:   cfg.StateMachineArn,
+			SubjectSecret:     secret,
+			MaxOpenPerSubject: cfg.MaxOpenPerSubject,
+			Logger:            logger,
+		},
+		Records:            &Records{DB: db, Table: cfg.TableName},
+		AttachmentPrefix:   cfg.AttachmentPrefix,
+		TrustedAuthServIDs: cfg.TrustedAuthServIDs,
+		Logger:             logger,
+	}, nil
+}
+
+// Lambda returns the function's handler. The AWS clients are built on the
+// first invocation, not at start-up (no network or file access during a
+// cold start's init phase), with the default configuration chain: region,
+// credentials and the standard AWS_ENDPOINT_URL_<SERVICE> variables. If
+// building them fails, the invocation fails and the next one tries again.
+func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Event) error {
+	var (
+		mu sync.Mutex
+		h  *Handler
+	)
+	get := func(ctx context.Context) (*Handler, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if h != nil {
+			return h, nil
+		}
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		built, err := New(cfg, Clients{
+			DynamoDB: dynamodb.NewFromConfig(awsCfg),
+			S3: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+				o.UsePathStyle = cfg.S3UsePathStyle
+				// S3-compatible stores may not return checksums; do not log each skip.
+				o.DisableLogOutputChecksumValidationSkipped = true
+			}),
+			SFN: sfn.NewFromConfig(awsCfg),
+		}, logger)
+		if err != nil {
+			return nil, err
+		}
+		h = built
+		return h, nil
+	}
+	return func(ctx context.Context, ev events.S3Event) error {
+		handler, err := get(ctx)
+		if err != nil {
+			return err
+		}
+		return handler.Handle(ctx, ev)
+	}
+}
