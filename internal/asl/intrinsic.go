@@ -86,7 +86,22 @@ func parseIntrinsic(s string) (*intrinsicCall, error) {
 	if p.i != len(p.s) {
 		return nil, fmt.Errorf("invalid intrinsic function %q: unexpected %q after the call", s, p.s[p.i:])
 	}
+	if d := callDepth(call); d > maxIntrinsicNesting {
+		return nil, fmt.Errorf("invalid intrinsic function %q: %d nested calls, at most %d are allowed", s, d, maxIntrinsicNesting)
+	}
 	return call, nil
+}
+
+const maxIntrinsicNesting = 10
+
+func callDepth(c *intrinsicCall) int {
+	d := 0
+	for _, a := range c.args {
+		if a.kind == argCall {
+			d = max(d, callDepth(a.call))
+		}
+	}
+	return d + 1
 }
 
 type intrinsicParser struct {
@@ -412,12 +427,26 @@ func argInt(fn, what string, v any) (int64, error) {
 	return i, nil
 }
 
+// roundedInt reads an integer argument; as documented for ArrayPartition,
+// ArrayRange, MathRandom and MathAdd, a non-integer is rounded to the nearest
+// integer.
+func roundedInt(fn, what string, v any) (int64, error) {
+	f, ok := toFloat(v)
+	if !ok || math.IsInf(f, 0) || math.IsNaN(f) || math.Abs(f) > 1<<62 {
+		return 0, intrinsicFailure("%s: %s must be a number, got %s", fn, what, mustJSON(v))
+	}
+	if i, ok := toInt(v); ok {
+		return i, nil
+	}
+	return int64(math.Floor(f + 0.5)), nil
+}
+
 func fnArrayPartition(args []any, _ []intrinsicArg) (any, error) {
 	a, err := argArray("States.ArrayPartition", args[0])
 	if err != nil {
 		return nil, err
 	}
-	size, err := argInt("States.ArrayPartition", "the chunk size", args[1])
+	size, err := roundedInt("States.ArrayPartition", "the chunk size", args[1])
 	if err != nil {
 		return nil, err
 	}
@@ -449,15 +478,15 @@ func fnArrayContains(args []any, _ []intrinsicArg) (any, error) {
 
 func fnArrayRange(args []any, _ []intrinsicArg) (any, error) {
 	const fn = "States.ArrayRange"
-	start, err := argInt(fn, "the start", args[0])
+	start, err := roundedInt(fn, "the start", args[0])
 	if err != nil {
 		return nil, err
 	}
-	end, err := argInt(fn, "the end", args[1])
+	end, err := roundedInt(fn, "the end", args[1])
 	if err != nil {
 		return nil, err
 	}
-	step, err := argInt(fn, "the step", args[2])
+	step, err := roundedInt(fn, "the step", args[2])
 	if err != nil {
 		return nil, err
 	}
@@ -613,11 +642,11 @@ func fnJSONMerge(args []any, _ []intrinsicArg) (any, error) {
 
 func fnMathRandom(args []any, _ []intrinsicArg) (any, error) {
 	const fn = "States.MathRandom"
-	start, err := argInt(fn, "the start", args[0])
+	start, err := roundedInt(fn, "the start", args[0])
 	if err != nil {
 		return nil, err
 	}
-	end, err := argInt(fn, "the end", args[1])
+	end, err := roundedInt(fn, "the end", args[1])
 	if err != nil {
 		return nil, err
 	}
@@ -626,7 +655,7 @@ func fnMathRandom(args []any, _ []intrinsicArg) (any, error) {
 	}
 	var r *mrand.Rand
 	if len(args) == 3 {
-		seed, err := argInt(fn, "the seed", args[2])
+		seed, err := roundedInt(fn, "the seed", args[2])
 		if err != nil {
 			return nil, err
 		}
@@ -639,11 +668,11 @@ func fnMathRandom(args []any, _ []intrinsicArg) (any, error) {
 
 func fnMathAdd(args []any, _ []intrinsicArg) (any, error) {
 	const fn = "States.MathAdd"
-	a, err := argInt(fn, "the first value", args[0])
+	a, err := roundedInt(fn, "the first value", args[0])
 	if err != nil {
 		return nil, err
 	}
-	b, err := argInt(fn, "the second value", args[1])
+	b, err := roundedInt(fn, "the second value", args[1])
 	if err != nil {
 		return nil, err
 	}

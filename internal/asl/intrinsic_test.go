@@ -58,6 +58,13 @@ func TestIntrinsics(t *testing.T) {
 		{"States.ArrayPartition(States.Array(), 2)", `[]`},
 		{"States.StringToJson('[1, 2.5, \"x\"]')", `[1,2.5,"x"]`},
 		{"States.MathRandom(7, 8)", `7`},
+		// Non-integers are rounded, as documented.
+		{"States.MathAdd(1.5, 1)", `3`},
+		{"States.MathAdd(-2.4, 0)", `-2`},
+		{"States.ArrayRange(1, 9.4, 2)", `[1,3,5,7,9]`},
+		{"States.ArrayPartition($.inputArray, 4.2)", `[[1,2,3,4],[5,6,7,8],[9]]`},
+		{"States.MathRandom(6.6, 7.6)", `7`},
+		{"States.Format('{}', $.someJson.['name'])", `"Foo"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -163,6 +170,7 @@ func TestIntrinsicSyntaxErrors(t *testing.T) {
 		"States.Array(1 2)",
 		"States.Array(nope)",
 		"States.ArrayLength($.a[)",
+		"States.ArrayLength(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(1)))))))))))",
 	} {
 		if _, err := parseIntrinsic(expr); err == nil {
 			t.Errorf("parseIntrinsic(%q) succeeded, want a syntax error", expr)

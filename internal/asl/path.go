@@ -101,14 +101,13 @@ func parseSegments(s string, inFilter bool) ([]pathSeg, int, error) {
 				i++
 			}
 			if i < len(s) && s[i] == '[' {
-				if !desc {
-					return nil, i, fmt.Errorf("unexpected '[' after '.'")
-				}
+				// "..[x]" is recursive; ".[x]" (seen in AWS's examples) is
+				// the same as "[x]".
 				seg, n, err := parseBracket(s[i:])
 				if err != nil {
 					return nil, i, err
 				}
-				seg.desc = true
+				seg.desc = desc
 				segs = append(segs, seg)
 				i += n
 				continue
