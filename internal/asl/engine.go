@@ -853,6 +853,11 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 	}
 	startID := r.sc.prev
 	results := make([]any, len(items))
+	// The context object is built once, before the workers share it.
+	var baseCtx map[string]any
+	if st.itemSelector != nil && st.itemSelector.usesCtx {
+		baseCtx = r.context().(map[string]any)
+	}
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -873,7 +878,7 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 				once.Do(func() { firstErr = err; cancel() })
 				return
 			}
-			out, err := r.iteration(mctx, eff, items[i], i, sc)
+			out, err := r.iteration(mctx, eff, items[i], i, baseCtx, sc)
 			if err != nil {
 				if mctx.Err() != nil && !isStateErr(err) || errors.Is(err, errTerminated) {
 					_ = x.addEvent(sc, event{typ: "MapIterationAborted", name: st.name, index: i})
@@ -921,13 +926,12 @@ func isStateErr(err error) bool {
 	return errors.As(err, &se)
 }
 
-func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, sc *scope) (any, error) {
+func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, base map[string]any, sc *scope) (any, error) {
 	st := r.st
 	input := item
 	if st.itemSelector != nil {
 		var ctxObj any
-		if st.itemSelector.usesCtx {
-			base := r.context().(map[string]any)
+		if base != nil {
 			c := make(map[string]any, len(base)+1)
 			for k, v := range base {
 				c[k] = v
