@@ -191,8 +191,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.S3EventRecord) er
 		return h.tooLarge(ctx, d)
 	}
 
-	msg, _ := mail.Parse(raw) // a parse error is in msg.Problems; Classify sends it to triage
-	cls := mail.Classify(msg, mail.VerdictsFromHeaders(msg, h.TrustedAuthServIDs...))
+	msg, cls := h.classify(raw)
 	dedupe := mail.DedupeKey(msg, d.bucket+"/"+d.key)
 	r := Record{
 		DedupeKey:  dedupe,
@@ -212,6 +211,32 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.S3EventRecord) er
 		}
 	}
 	return h.record(ctx, r)
+}
+
+// ProblemParserPanic is recorded when reading a message panicked: a bug in
+// the MIME reader must not lose the message or stop the mailbox.
+const ProblemParserPanic = "parser_panic"
+
+// parse is mail.Parse; tests replace it.
+var parse = mail.Parse
+
+// classify parses and classifies raw. A parse error is in msg.Problems and
+// Classify sends the message to triage; a panic in the reader is caught and
+// the message goes to triage "unparseable" as well.
+func (h *Handler) classify(raw []byte) (msg *mail.Message, cls mail.Classification) {
+	defer func() {
+		if recover() != nil {
+			msg = &mail.Message{Size: len(raw)}
+			cls = mail.Classification{
+				Action:   mail.ActionTriage,
+				Reason:   string(mail.ActionTriage) + ": " + mail.TriageUnparseable,
+				Problems: []string{ProblemParserPanic},
+			}
+		}
+	}()
+	msg, _ = parse(raw)
+	cls = mail.Classify(msg, mail.VerdictsFromHeaders(msg, h.TrustedAuthServIDs...))
+	return msg, cls
 }
 
 func (h *Handler) tooLarge(ctx context.Context, d delivery) error {

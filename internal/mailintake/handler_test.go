@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -622,5 +623,128 @@ func TestTransientS3FailureIsAnError(t *testing.T) {
 	f.h.S3 = down
 	if err := f.h.Handle(context.Background(), readEvent(t, "intake-mail.json")); err == nil {
 		t.Errorf("Handle with S3 unreachable = nil, want an error so that Lambda retries")
+	}
+}
+
+func TestParserPanicIsTriaged(t *testing.T) {
+	// Not parallel: it replaces the package's MIME reader.
+	restore := mailintake.SetParse(func([]byte) (*mail.Message, error) { panic("reader bug") })
+	defer restore()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	const key = "inbox/crashes-the-reader"
+	f.put(t, key, corpus(t, "zh_utf8_erasure.eml"))
+	if err := f.h.Handle(ctx, withKey(t, "intake-mail.json", key, 100)); err != nil {
+		t.Fatalf("Handle = %v, want nil (the message is recorded, not retried)", err)
+	}
+	dk := mail.DedupeKey(nil, bucket+"/"+key)
+	rec, found, err := f.records().Get(ctx, dk)
+	if err != nil || !found {
+		t.Fatalf("record: %v, %v", found, err)
+	}
+	if rec.Action != "triage" || rec.Reason != "triage: unparseable" || !slices.Contains(rec.Problems, mailintake.ProblemParserPanic) {
+		t.Errorf("record = %s / %s / %v, want triage / triage: unparseable / [%s]", rec.Action, rec.Reason, rec.Problems, mailintake.ProblemParserPanic)
+	}
+	if n := len(f.sfn.Calls()); n != 0 {
+		t.Errorf("StartExecution calls = %d, want 0", n)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name     string
+		cls      mail.Classification
+		want     dsr.Validated
+		wantErrs []string // "field:code"
+	}{
+		{name: "erasure without a ground is a request for review to complete",
+			cls:  mail.Classification{Action: mail.ActionRequest, Kind: dsr.KindErasure, From: "a@example.cn", Language: "zh", RequesterRole: dsr.RoleSelf},
+			want: dsr.Validated{Kind: dsr.KindErasure, Role: dsr.RoleSelf, Email: "a@example.cn", Locale: dsr.LocaleZhCN}},
+		{name: "guardian in English",
+			cls:  mail.Classification{Action: mail.ActionRequest, Kind: dsr.KindAccess, From: "m@example.com", Language: "en", RequesterRole: dsr.RoleGuardian},
+			want: dsr.Validated{Kind: dsr.KindAccess, Role: dsr.RoleGuardian, Email: "m@example.com", Locale: dsr.LocaleEn}},
+		{name: "no role means self",
+			cls:  mail.Classification{Action: mail.ActionRequest, Kind: dsr.KindCorrection, From: "c@example.cn", Language: "zh"},
+			want: dsr.Validated{Kind: dsr.KindCorrection, Role: dsr.RoleSelf, Email: "c@example.cn", Locale: dsr.LocaleZhCN}},
+		{name: "invalid sender",
+			cls:      mail.Classification{Action: mail.ActionRequest, Kind: dsr.KindAccess, From: "not an address", Language: "zh"},
+			wantErrs: []string{"email:invalid_email"}},
+		{name: "no sender",
+			cls:      mail.Classification{Action: mail.ActionRequest, Kind: dsr.KindAccess, Language: "zh"},
+			wantErrs: []string{"contact:identifier_required"}},
+		{name: "no kind",
+			cls:      mail.Classification{Action: mail.ActionRequest, From: "a@example.cn"},
+			wantErrs: []string{"kind:unknown_kind"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := mailintake.Validate(tt.cls)
+			var fe dsr.FieldErrors
+			if tt.wantErrs != nil {
+				if !errors.As(err, &fe) {
+					t.Fatalf("Validate error = %v, want field errors %v", err, tt.wantErrs)
+				}
+				var codes []string
+				for _, e := range fe {
+					codes = append(codes, e.String())
+				}
+				if strings.Join(codes, ",") != strings.ReplaceAll(strings.Join(tt.wantErrs, ","), ":", ": ") {
+					t.Errorf("field errors = %v, want %v", codes, tt.wantErrs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Validate = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkHandle(b *testing.B) {
+	ctx := context.Background()
+	table := emu.NewTable(b)
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	s3c := s3ClientFor(srv.URL)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		b.Fatal(err)
+	}
+	sfnFake := intaketest.NewSFN(b)
+	h, err := mailintake.New(mailintake.Config{TableName: table, StateMachineArn: intaketest.StateMachineArn, SubjectKeySecret: secret},
+		mailintake.Clients{DynamoDB: emu.Client(), S3: s3c, SFN: sfnFake.Client()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	root, err := dynamotest.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "internal", "mail", "testdata", "attachment_id_card.eml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	evJSON, err := os.ReadFile(filepath.Join(root, "events", "intake-mail.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ev events.S3Event
+	if err := json.Unmarshal(evJSON, &ev); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		// A new message each time: a new request, attachments, start.
+		key := "inbox/bench-" + strconv.Itoa(i)
+		body := bytes.Replace(raw, []byte("Message-ID: <"), []byte("Message-ID: <bench-"+strconv.Itoa(i)+"-"), 1)
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			b.Fatal(err)
+		}
+		ev.Records[0].S3.Object.Key = url.QueryEscape(key)
+		if err := h.Handle(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
