@@ -173,3 +173,98 @@ func TestTaskStatesAndMissing(t *testing.T) {
 		t.Errorf("Missing = %q, want %q", got, want)
 	}
 }
+
+func TestInstrument(t *testing.T) {
+	def := `{"StartAt":"A","States":{
+	  "A":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f","Payload.$":"$"},"Next":"P"},
+	  "P":{"Type":"Parallel","Branches":[{"StartAt":"B","States":{"B":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"g","Payload":{"t.$":"$$.Task.Token"}},"End":true}}}],"End":true}}}`
+	m, err := aslmock.Instrument([]byte(def), aslmock.Script{Outcomes: map[string][]aslmock.Outcome{
+		"A": {{Return: json.RawMessage(`{"a":1}`)}},
+		"B": {{Throw: &aslmock.Throw{Error: "Rejected", Cause: "no"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		States map[string]struct {
+			Resource string
+			Branches []struct {
+				States map[string]struct{ Resource string }
+			}
+		}
+	}
+	if err := json.Unmarshal(m.Definition(), &got); err != nil {
+		t.Fatal(err)
+	}
+	resA := got.States["A"].Resource
+	resB := got.States["P"].Branches[0].States["B"].Resource
+	if !strings.HasPrefix(resA, "arn:aws:lambda:") || !strings.HasSuffix(resB, ".waitForTaskToken") || resA == resB {
+		t.Fatalf("rewritten resources A=%q B=%q, want a Lambda ARN and a callback resource", resA, resB)
+	}
+	ctx := context.Background()
+	h, err := m.Resolve(resA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := h.Invoke(ctx, []byte(`{}`)); err != nil || string(out) != `{"a":1}` {
+		t.Errorf("A: got %s %v, want {\"a\":1}", out, err)
+	}
+
+	// The callback task answers the token found in its input.
+	sender := &fakeSender{valid: "AQBtoken"}
+	m.SetTokenSender(sender)
+	hb, err := m.Resolve(strings.TrimSuffix(resB, ".waitForTaskToken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := hb.Invoke(ctx, []byte(`{"t":"AQBtoken","other":["x"]}`)); err != nil || string(out) != `{}` {
+		t.Fatalf("B: got %s %v", out, err)
+	}
+	if sender.failed != "AQBtoken Rejected no" {
+		t.Errorf("B answered %q, want a failure of AQBtoken with Rejected/no", sender.failed)
+	}
+	if _, err := hb.Invoke(ctx, []byte(`{"nothing":"here"}`)); err == nil {
+		t.Error("B without a token in its input: got no error")
+	}
+	if _, err := m.Resolve("arn:aws:lambda:us-east-1:1:function:other"); err == nil {
+		t.Error("Resolve of an unknown resource: got no error")
+	}
+	if m.Calls("A") != 1 || m.Calls("B") != 2 {
+		t.Errorf("Calls A=%d B=%d, want 1 and 2", m.Calls("A"), m.Calls("B"))
+	}
+}
+
+type fakeSender struct {
+	valid             string
+	succeeded, failed string
+}
+
+func (f *fakeSender) SendTaskSuccess(token string, out json.RawMessage) error {
+	if token != f.valid {
+		return errors.New("no such token")
+	}
+	f.succeeded = token + " " + string(out)
+	return nil
+}
+
+func (f *fakeSender) SendTaskFailure(token, errName, cause string) error {
+	if token != f.valid {
+		return errors.New("no such token")
+	}
+	f.failed = token + " " + errName + " " + cause
+	return nil
+}
+
+func TestLambdaCause(t *testing.T) {
+	tests := []struct{ errName, cause, want string }{
+		{"Busy", `{"errorMessage":"try later","errorType":"Busy"}`, "try later"},
+		{"Busy", `{"errorMessage":"try later","errorType":"Other"}`, `{"errorMessage":"try later","errorType":"Other"}`},
+		{"Busy", `plain text`, `plain text`},
+		{"Busy", `{"errorType":"Busy"}`, `{"errorType":"Busy"}`},
+	}
+	for _, tt := range tests {
+		if got := aslmock.LambdaCause(tt.errName, tt.cause); got != tt.want {
+			t.Errorf("LambdaCause(%q, %q) = %q, want %q", tt.errName, tt.cause, got, tt.want)
+		}
+	}
+}
