@@ -77,6 +77,9 @@ type Options struct {
 	MaxMapConcurrency int
 	// Region appears in TaskScheduled events (default us-east-1).
 	Region string
+	// NewID returns unique IDs for default execution names and Lambda
+	// request IDs (default: random v4 UUIDs). Task tokens are always random.
+	NewID func() string
 }
 
 // Engine runs state machines in-process.
@@ -110,6 +113,9 @@ func NewEngine(opts Options) *Engine {
 	}
 	if opts.Resolver == nil {
 		opts.Resolver = Handlers{}
+	}
+	if opts.NewID == nil {
+		opts.NewID = newUUID
 	}
 	log := opts.Logger
 	if log == nil {
@@ -194,7 +200,7 @@ func (e *Engine) Start(ctx context.Context, sm *StateMachine, in StartInput) (*E
 		return nil, apiError("InvalidExecutionInput", "the execution input is not valid JSON: %v", err)
 	}
 	if in.Name == "" {
-		in.Name = newUUID()
+		in.Name = e.opts.NewID()
 	}
 	if in.ExecutionArn == "" {
 		in.ExecutionArn = "arn:aws:states:" + e.opts.Region + ":123456789012:execution:" + in.StateMachineName + ":" + in.Name
@@ -210,7 +216,7 @@ func (e *Engine) Start(ctx context.Context, sm *StateMachine, in StartInput) (*E
 	}
 	x.ctxMachine = map[string]any{"Id": in.StateMachineArn, "Name": in.StateMachineName}
 	sc := &scope{}
-	x.addEvent(sc, event{typ: EvExecutionStarted, payload: input, hasPay: true, text: string(raw), encoded: json.Valid(raw) && isCompact(raw), resource: in.RoleArn})
+	x.addEvent(sc, event{typ: EvExecutionStarted, payload: input, hasPay: true, text: string(raw), encoded: true, resource: in.RoleArn})
 	e.log.Debug("execution started", "executionArn", in.ExecutionArn)
 	if sm.timeoutSeconds > 0 {
 		x.deadline = x.start.Add(time.Duration(sm.timeoutSeconds) * time.Second)
@@ -218,15 +224,6 @@ func (e *Engine) Start(ctx context.Context, sm *StateMachine, in StartInput) (*E
 	}
 	go x.run(sc)
 	return x, nil
-}
-
-func isCompact(raw []byte) bool {
-	for _, c := range raw {
-		if c == '\n' || c == '\t' || c == '\r' {
-			return false
-		}
-	}
-	return true
 }
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -774,3 +774,20 @@ func TestTimeoutSecondsPath(t *testing.T) {
 	clock.Advance(30 * time.Second)
 	wantFailure(t, waitResult(t, x), x, ErrTimeout)
 }
+
+func TestNewIDOption(t *testing.T) {
+	sm, err := Parse([]byte(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f"},
+	  "ResultSelector":{"req.$":"$.SdkResponseMetadata.RequestId","name.$":"$$.Execution.Name"},"End":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	e := NewEngine(Options{Clock: VirtualClock(testStart), Resolver: Handlers{"f": handler(func() error { return nil })},
+		NewID: func() string { return fmt.Sprintf("id-%d", n.Add(1)) }})
+	x, err := e.Start(context.Background(), sm, StartInput{Input: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// id-1 names the execution, id-2 is the Lambda request.
+	wantSuccess(t, waitResult(t, x), x, `{"req":"id-2","name":"id-1"}`)
+}

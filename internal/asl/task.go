@@ -181,11 +181,12 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	// Invoke, with the Lambda context a function would see.
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	reqID := x.e.opts.NewID()
 	fnArn := st.resource
 	if tgt.lambdaInvoke {
 		fnArn = key
 	}
-	hctx = lambdacontext.NewContext(hctx, &lambdacontext.LambdaContext{AwsRequestID: newUUID(), InvokedFunctionArn: fnArn})
+	hctx = lambdacontext.NewContext(hctx, &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fnArn})
 	var out []byte
 	var herr error
 	if timeoutC == nil {
@@ -222,7 +223,7 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 		}
 	}
 	if tgt.lambdaInvoke {
-		result = lambdaInvokeOutput(result)
+		result = lambdaInvokeOutput(result, reqID)
 	}
 
 	if pend != nil {
@@ -281,8 +282,7 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	return result, nil
 }
 
-func lambdaInvokeOutput(payload any) any {
-	reqID := newUUID()
+func lambdaInvokeOutput(payload any, reqID string) any {
 	return map[string]any{
 		"ExecutedVersion": "$LATEST",
 		"Payload":         payload,
