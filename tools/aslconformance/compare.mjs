@@ -4,7 +4,8 @@
 // implementation differs from the expectation as a Markdown table.
 //
 // Usage: node compare.mjs CORPUS_DIR OURS.json THEIRS.json
-// Exit status: 1 when our engine differs from an expected result.
+// It only reports: whether our engine conforms is decided by the Go test
+// (TestConformance, with its list of known gaps).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -89,4 +90,3 @@ console.log('| case | expected (AWS docs) | dsrflow | aws-local-stepfunctions / 
 console.log('|---|---|---|---|');
 const cell = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');
 for (const r of rows) console.log(`| ${r.name} | ${cell(exp(r.expected))} | ${cell(r.ours)} | ${cell(r.theirs)} |`);
-process.exit(oursOK === total ? 0 : 1);
