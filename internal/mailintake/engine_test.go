@@ -67,7 +67,7 @@ func TestAgainstLocalStepFunctions(t *testing.T) {
 		t.Fatalf("ListExecutions: %v", err)
 	}
 	want := map[string]bool{
-		intake.RequestID(dsr.ChannelMail, dedupeKey(corpus(t, "duplicate_a.eml"), two.Records[0].S3.Object.URLDecodedKey)): true,
+		intake.RequestID(dsr.ChannelMail, dedupeKey(corpus(t, "duplicate_a.eml"), two.Records[0].S3.Object.URLDecodedKey)):     true,
 		intake.RequestID(dsr.ChannelMail, dedupeKey(corpus(t, "zh_utf8_erasure.eml"), one.Records[0].S3.Object.URLDecodedKey)): true,
 	}
 	if len(list.Executions) != len(want) {
