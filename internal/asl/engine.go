@@ -89,9 +89,10 @@ type Engine struct {
 
 	handlerLocks sync.Map // lambda.Handler -> *sync.Mutex
 
-	mu      sync.Mutex
-	pending map[string]*pendingTask
-	closed  map[string]struct{}
+	mu          sync.Mutex
+	pending     map[string]*pendingTask
+	closed      map[string]struct{}
+	closedOrder []string
 }
 
 // NewEngine returns an engine.
@@ -535,7 +536,8 @@ func applyResultPath(rp *Path, discard bool, raw, result any, stateName string) 
 	}
 	out, err := rp.set(raw, result)
 	if err != nil {
-		return nil, newStateError(ErrResultPathMatchFailure, "States.ResultPathMatchFailure in state '%s': Unable to apply ResultPath \"%s\" to input \"%s\": %v", stateName, rp.raw, mustJSON(raw), err)
+		// The input itself is left out of the cause: it may hold personal data.
+		return nil, newStateError(ErrResultPathMatchFailure, "Unable to apply ResultPath \"%s\" to the input of state '%s': %v", rp.raw, stateName, err)
 	}
 	return out, nil
 }

@@ -393,8 +393,25 @@ func (e *Engine) register(token string, p *pendingTask) {
 func (e *Engine) closeToken(token string) {
 	e.mu.Lock()
 	delete(e.pending, token)
-	e.closed[token] = struct{}{}
+	e.markClosed(token)
 	e.mu.Unlock()
+}
+
+// closedTokenMemory bounds how many finished tokens are remembered (to
+// answer TaskTimedOut rather than TaskDoesNotExist).
+const closedTokenMemory = 100000
+
+// markClosed records a finished token; e.mu must be held.
+func (e *Engine) markClosed(token string) {
+	if _, ok := e.closed[token]; ok {
+		return
+	}
+	e.closed[token] = struct{}{}
+	e.closedOrder = append(e.closedOrder, token)
+	if len(e.closedOrder) > closedTokenMemory {
+		delete(e.closed, e.closedOrder[0])
+		e.closedOrder = e.closedOrder[1:]
+	}
 }
 
 func (e *Engine) lookupToken(token string) (*pendingTask, error) {
@@ -427,7 +444,7 @@ func (e *Engine) complete(token string, o taskOutcome) error {
 		return apiError("TaskTimedOut", "the task for this token has already finished or timed out")
 	}
 	delete(e.pending, token)
-	e.closed[token] = struct{}{}
+	e.markClosed(token)
 	e.mu.Unlock()
 	p.ch <- o
 	return nil

@@ -147,9 +147,11 @@ func (t *tmpl) eval(input, ctx any) (any, error) {
 		}
 		v, ok := t.path.eval(root)
 		if !ok {
+			// Unlike AWS, the cause leaves out the input: it may hold
+			// personal data.
 			return nil, newStateError(ErrParameterPathFailure,
-				"The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'",
-				t.path.raw, t.src, mustJSON(root))
+				"The JSONPath '%s' specified for the field '%s' could not be found in the input",
+				t.path.raw, t.src)
 		}
 		return v, nil
 	case tmplCall:
