@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,13 +16,16 @@ import (
 // is written as an email to <phone>@sms.invalid with an X-Dsrflow-Channel:
 // sms header, so one folder shows everything the requester would receive.
 //
-// Files are named <UTC time>-<request ID>-<template>-<random>.eml and written
-// atomically (a temporary file renamed into place).
+// Files are named <UTC time>-<sequence>-<request ID>-<template>-<random>.eml,
+// so that names sort in the order of writing, and written atomically (a
+// temporary file renamed into place).
 type Outbox struct {
 	Dir      string
 	From     string
 	FromName string
 	Now      func() time.Time
+
+	seq atomic.Uint64
 }
 
 // SendRaw writes a composed email.
@@ -49,7 +53,7 @@ func (o *Outbox) write(m Message, raw []byte, ch Channel) error {
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	name := fmt.Sprintf("%s-%s-%s-%s.eml", o.now().UTC().Format("20060102T150405.000000000Z"), m.RequestID, m.Template, hex.EncodeToString(rnd[:]))
+	name := fmt.Sprintf("%s-%06d-%s-%s-%s.eml", o.now().UTC().Format("20060102T150405.000000000Z"), o.seq.Add(1), m.RequestID, m.Template, hex.EncodeToString(rnd[:]))
 	tmp, err := os.CreateTemp(o.Dir, ".outbox-*")
 	if err != nil {
 		return &DeliveryError{RequestID: m.RequestID, Channel: ch, Code: "outbox write", Err: err}

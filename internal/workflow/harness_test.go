@@ -1,0 +1,459 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/jhillyerd/enmime"
+
+	"dsrflow/internal/asl"
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/intake"
+	"dsrflow/internal/legalhold"
+	"dsrflow/internal/notify"
+	"dsrflow/internal/operator"
+	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/store"
+	"dsrflow/internal/verification"
+)
+
+var emu *dynamotest.Emulator
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m, &emu)) }
+
+// t0 is when every test's virtual clock starts: a Monday, so due dates are
+// easy to check against the 2026 holiday calendar.
+var t0 = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
+
+var (
+	subjectSecret = []byte("subject-secret-for-tests-0123456789abcdef")
+	statusSecret  = []byte("status-secret-for-tests-0123456789abcdef")
+	codeSecret    = []byte("code-secret-for-tests-0123456789abcdef00")
+)
+
+// Recognizable personal data: the PII scan looks for these strings.
+const (
+	piiEmail   = "zhang.wei.pii@example.cn"
+	piiPhone   = "+8613912345678"
+	piiName    = "张伟测试"
+	piiDetails = "我是张伟测试，住在北京市测试路一号"
+)
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is the whole workflow on one machine: dynalite, the local engine
+// behind the Step Functions API (httptest), the real handlers and an outbox.
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	clock  *asl.Virtual
+	table  string
+	st     *store.Store
+	outbox string
+	logs   *syncBuffer
+	sfn    *sfn.Client
+	smArn  string
+	intake *intake.Service
+	ver    *verification.Service
+	ops    *operator.Service
+	holds  *legalhold.List
+	h      *Handlers
+}
+
+func newEnv(t *testing.T, policy func(*Policy)) *env {
+	t.Helper()
+	ctx := context.Background()
+	clock := asl.VirtualClock(t0).(*asl.Virtual)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	table := emu.NewTable(t)
+	db := emu.Client()
+	st := store.New(db, table)
+	st.Now = clock.Now
+	outbox := filepath.Join(t.TempDir(), "outbox")
+	box := &notify.Outbox{Dir: outbox, From: "privacy@example.cn", FromName: "隐私团队", Now: clock.Now}
+	sender := &notify.Router{From: "privacy@example.cn", FromName: "隐私团队", Email: box, SMS: box, Now: clock.Now}
+	team := notify.Contact{Email: "privacy@example.cn"}
+
+	h := &Handlers{Store: st, DB: db, Table: table, Sender: sender, Team: team, Policy: DefaultPolicy(), Now: clock.Now, Logger: logger}
+	if policy != nil {
+		policy(&h.Policy)
+	}
+	resolver := asl.Handlers{}
+	vars := LocalSubstitutions("aws", "cn-north-1", "123456789012")
+	for _, f := range Functions() {
+		resolver[vars[f.ArnKey]] = lambda.NewHandler(f.Handler(h))
+	}
+	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger, Region: "cn-north-1"})
+	srv := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Region: "cn-north-1", Logger: logger, Now: clock.Now})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	client := sfn.New(sfn.Options{
+		Region:       "cn-north-1",
+		BaseEndpoint: aws.String(hs.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
+	})
+	def, err := Substitute(definition(t), vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smArn, err := srv.CreateStateMachine(ctx, "dsr-workflow", string(def), "arn:aws:iam::123456789012:role/dsr-workflow")
+	if err != nil {
+		t.Fatalf("CreateStateMachine: %v", err)
+	}
+	ver := &verification.Service{
+		Requests: st, DB: db, Table: table, SFN: client, Sender: sender, Secret: codeSecret,
+		Link: verification.PageLink("https://privacy.example.cn", statusSecret), StatusSecret: statusSecret,
+		Team: team, Now: clock.Now, Logger: logger,
+	}
+	if err := ver.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ops := &operator.Service{DB: db, Table: table, SFN: client, Events: st, Now: clock.Now}
+	holds := &legalhold.List{DB: db, Table: table}
+	h.Verification, h.Operator, h.Holds = ver, ops, holds
+	in := &intake.Service{Store: st, SFN: client, StateMachineArn: smArn, SubjectSecret: subjectSecret, Now: clock.Now, Logger: logger}
+	return &env{t: t, ctx: ctx, clock: clock, table: table, st: st, outbox: outbox, logs: logs, sfn: client, smArn: smArn, intake: in, ver: ver, ops: ops, holds: holds, h: h}
+}
+
+// submission is a web request with the recognizable personal data.
+func submission(kind dsr.Kind, role dsr.Role, l dsr.Locale) dsr.Validated {
+	v := dsr.Validated{Kind: kind, Role: role, Email: piiEmail, Phone: piiPhone, Locale: l, Details: piiDetails}
+	switch kind {
+	case dsr.KindErasure:
+		v.ErasureGround = dsr.GroundStoppedUsing
+	case dsr.KindCorrection:
+		v.Corrections = []string{"姓名改为 " + piiName}
+	case dsr.KindConsentWithdrawal:
+		v.Purposes = []string{dsr.PurposeAnalytics}
+	}
+	return v
+}
+
+// submit sends a web request through intake (which starts the execution)
+// and returns its ID and status token.
+func (e *env) submit(v dsr.Validated, naturalKey string) (id, token string) {
+	e.t.Helper()
+	id = intake.RequestID(dsr.ChannelWeb, naturalKey)
+	token = verification.StatusToken(statusSecret, id)
+	sum := sha256.Sum256([]byte(token))
+	res, err := e.intake.Submit(e.ctx, intake.Submission{Validated: v, Channel: dsr.ChannelWeb, NaturalKey: naturalKey, StatusTokenHash: hex.EncodeToString(sum[:]), Source: "web"})
+	if err != nil {
+		e.t.Fatalf("intake.Submit: %v", err)
+	}
+	if res.Request.ID != id {
+		e.t.Fatalf("request ID = %s, want %s", res.Request.ID, id)
+	}
+	return id, token
+}
+
+func (e *env) execArn(id string) string {
+	return strings.Replace(e.smArn, ":stateMachine:", ":execution:", 1) + ":" + id
+}
+
+// eventually polls cond for up to 20 s of real time.
+func (e *env) eventually(what string, cond func() bool, explain ...func() string) {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	msg := ""
+	for _, x := range explain {
+		msg += "\n" + x()
+	}
+	e.t.Fatalf("timed out waiting for %s%s", what, msg)
+}
+
+// describeHistory summarizes an execution's history for failure messages.
+func (e *env) describeHistory(id string) string {
+	var b strings.Builder
+	for _, ev := range e.history(id) {
+		fmt.Fprintf(&b, "  %d %s", ev.Id, ev.Type)
+		if d := ev.StateEnteredEventDetails; d != nil {
+			fmt.Fprintf(&b, " %s", aws.ToString(d.Name))
+		}
+		if d := ev.TaskFailedEventDetails; d != nil {
+			fmt.Fprintf(&b, " %s %s", aws.ToString(d.Error), aws.ToString(d.Cause))
+		}
+		if d := ev.LambdaFunctionFailedEventDetails; d != nil {
+			fmt.Fprintf(&b, " %s %s", aws.ToString(d.Error), aws.ToString(d.Cause))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// history returns every event of the request's execution.
+func (e *env) history(id string) []sfntypes.HistoryEvent {
+	e.t.Helper()
+	var out []sfntypes.HistoryEvent
+	p := sfn.NewGetExecutionHistoryPaginator(e.sfn, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(e.execArn(id)), IncludeExecutionData: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(e.ctx)
+		if err != nil {
+			e.t.Fatalf("GetExecutionHistory %s: %v", id, err)
+		}
+		out = append(out, page.Events...)
+	}
+	return out
+}
+
+// waitTask waits until the execution waits on a task token in state name
+// (its n-th TaskSubmitted there, counting from 1).
+func (e *env) waitTask(id, state string) {
+	e.t.Helper()
+	e.eventually("execution "+id+" to wait in "+state, func() bool {
+		h := e.history(id)
+		entered := ""
+		for _, ev := range h {
+			if ev.StateEnteredEventDetails != nil {
+				entered = aws.ToString(ev.StateEnteredEventDetails.Name)
+			}
+			if ev.Type == sfntypes.HistoryEventTypeTaskSubmitted && entered == state {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// done waits until the execution has closed and returns its description.
+func (e *env) done(id string) *sfn.DescribeExecutionOutput {
+	e.t.Helper()
+	var d *sfn.DescribeExecutionOutput
+	e.eventually("execution "+id+" to end", func() bool {
+		var err error
+		d, err = e.sfn.DescribeExecution(e.ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(e.execArn(id))})
+		if err != nil {
+			e.t.Fatalf("DescribeExecution: %v", err)
+		}
+		return d.Status != sfntypes.ExecutionStatusRunning
+	}, func() string { return e.describeHistory(id) })
+	return d
+}
+
+// finalState is the name of the state the execution ended in.
+func (e *env) finalState(id string) string {
+	name := ""
+	for _, ev := range e.history(id) {
+		if ev.StateEnteredEventDetails != nil {
+			name = aws.ToString(ev.StateEnteredEventDetails.Name)
+		}
+	}
+	return name
+}
+
+func (e *env) request(id string) *dsr.Request {
+	e.t.Helper()
+	r, err := e.st.GetRequest(e.ctx, id)
+	if err != nil {
+		e.t.Fatalf("GetRequest %s: %v", id, err)
+	}
+	return r
+}
+
+// mail is one message from the outbox.
+type mail struct {
+	file     string
+	template string
+	channel  string
+	to       string
+	subject  string
+	text     string
+}
+
+// mails lists the outbox messages of a request, oldest first.
+func (e *env) mails(id string) []mail {
+	e.t.Helper()
+	entries, err := os.ReadDir(e.outbox)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []mail
+	names := []string{}
+	for _, en := range entries {
+		if strings.HasSuffix(en.Name(), ".eml") {
+			names = append(names, en.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f, err := os.Open(filepath.Join(e.outbox, n))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		env, err := enmime.ReadEnvelope(f)
+		f.Close()
+		if err != nil {
+			e.t.Fatalf("outbox %s: %v", n, err)
+		}
+		if env.GetHeader("X-Dsrflow-Request") != id {
+			continue
+		}
+		out = append(out, mail{file: n, template: env.GetHeader("X-Dsrflow-Template"), channel: env.GetHeader("X-Dsrflow-Channel"), to: env.GetHeader("To"), subject: env.GetHeader("Subject"), text: env.Text})
+	}
+	return out
+}
+
+// mailsOf returns the request's messages with template tmpl.
+func (e *env) mailsOf(id, tmpl string) []mail {
+	var out []mail
+	for _, m := range e.mails(id) {
+		if m.template == tmpl {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+var codeRE = regexp.MustCompile(`(?:验证码：|this code: )(\d{6})`)
+
+// code waits for the n-th code message of a request and returns the code.
+func (e *env) code(id string, n int) string {
+	e.t.Helper()
+	var ms []mail
+	e.eventually(fmt.Sprintf("code message %d for %s", n, id), func() bool {
+		ms = e.mailsOf(id, notify.TemplateVerificationCode)
+		return len(ms) >= n
+	})
+	m := codeRE.FindStringSubmatch(ms[n-1].text)
+	if m == nil {
+		e.t.Fatalf("no code in message %s:\n%s", ms[n-1].file, ms[n-1].text)
+	}
+	return m[1]
+}
+
+// wrong returns a 6-digit code other than c.
+func wrong(c string) string {
+	if c == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
+
+// events returns the request's audit event types, in order.
+func (e *env) events(id string) []string {
+	e.t.Helper()
+	evs, err := ListEvents(e.ctx, emu.Client(), e.table, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Type)
+	}
+	return out
+}
+
+// chainOK checks the request's audit chain.
+func (e *env) chainOK(id string) {
+	e.t.Helper()
+	rep, err := e.st.VerifyChain(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !rep.OK() {
+		e.t.Errorf("audit chain of %s: %+v", id, rep.Problems)
+	}
+}
+
+// scanPII fails when any recognizable personal data appears in the
+// request's execution history or in the captured logs.
+func (e *env) scanPII(ids ...string) {
+	e.t.Helper()
+	needles := []string{piiEmail, piiPhone, piiName, "13912345678", "zhang.wei.pii", piiDetails}
+	for _, id := range ids {
+		b, err := json.Marshal(e.history(id))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		// Event details are JSON strings inside JSON: unescape once more.
+		hist := string(b) + strings.ReplaceAll(string(b), `\"`, `"`)
+		for _, n := range needles {
+			if strings.Contains(hist, n) || strings.Contains(hist, jsonEscape(n)) {
+				e.t.Errorf("execution history of %s contains personal data %q", id, n)
+			}
+		}
+	}
+	logs := e.logs.String()
+	if logs == "" {
+		e.t.Error("no log lines were captured: the scan would prove nothing")
+	}
+	for _, n := range needles {
+		if strings.Contains(logs, n) || strings.Contains(logs, jsonEscape(n)) {
+			e.t.Errorf("logs contain personal data %q", n)
+		}
+	}
+}
+
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.Trim(string(b), `"`)
+}
+
+// decide answers an operator wait once it is recorded.
+func (e *env) decide(d operator.Decision) {
+	e.t.Helper()
+	state := "ManualVerification"
+	if d.Stage == operator.StageReview {
+		state = "ManualReview"
+	}
+	e.waitTask(d.RequestID, state)
+	if err := e.ops.Decide(e.ctx, d); err != nil {
+		e.t.Fatalf("Decide: %v", err)
+	}
+}
+
+// verify enters the right code for a request.
+func (e *env) verify(id, token string) {
+	e.t.Helper()
+	code := e.code(id, 1)
+	e.waitTask(id, "VerifyIdentity")
+	res, err := e.ver.SubmitCode(e.ctx, id, token, code)
+	if err != nil || res.Outcome != verification.OutcomeVerified {
+		e.t.Fatalf("SubmitCode: %+v, %v; want verified", res, err)
+	}
+}
