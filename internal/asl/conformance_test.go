@@ -244,7 +244,7 @@ func checkExecution(t *testing.T, name string, c conformanceCase) []string {
 		if !sameJSON(t, res.Output, want.Output) {
 			diffs = append(diffs, fmt.Sprintf("output = %s\nwant     %s", res.Output, want.Output))
 		}
-	case "FAILED":
+	case "FAILED", "TIMED_OUT":
 		if res.Error != want.Error {
 			diffs = append(diffs, fmt.Sprintf("error = %q (cause %q), want %q", res.Error, res.Cause, want.Error))
 		}
