@@ -173,10 +173,20 @@ func combineKinds(kinds []dsr.Kind) []dsr.Kind {
 	return out
 }
 
-// requestText is the text the rules read: subject and body, without quoted
-// replies and signatures, lower-cased.
+// MaxRuleText is how much of the body (in bytes, after quotes and signature
+// are stripped) the rules read. A request is stated at the top; the limit keeps
+// a hostile multi-megabyte body from costing seconds of regular expressions.
+const MaxRuleText = 16 << 10
+
+// requestText is the text the rules read: subject and the start of the body,
+// without quoted replies and signatures, lower-cased, traditional characters
+// of the rule words folded into simplified ones.
 func requestText(msg *Message) string {
-	return traditionalToSimplified.Replace(strings.ToLower(msg.Subject + "\n" + stripQuotes(msg.Text)))
+	body := stripQuotes(msg.Text)
+	if len(body) > MaxRuleText {
+		body = strings.ToValidUTF8(body[:MaxRuleText], "")
+	}
+	return traditionalToSimplified.Replace(strings.ToLower(msg.Subject + "\n" + body))
 }
 
 // quoteStarts are lines after which everything is a quoted earlier message or

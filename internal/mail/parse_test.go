@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,6 +184,8 @@ func TestParseBroken(t *testing.T) {
 		{"bad content type", "From: a@example.com\r\nContent-Type: ;;;===\r\n\r\nplease delete my data\r\n", "", "request: erasure"},
 		{"bad rfc2047", "From: a@example.com\r\nSubject: =?x-unknown?B?!!!?=\r\n\r\nplease delete my data\r\n", "", "request: erasure"},
 		{"long header line", "From: a@example.com\r\nX-Long: " + strings.Repeat("a", 200000) + "\r\n\r\nplease delete my data\r\n", "", "request: erasure"},
+		{"deeply nested multiparts", "From: a@example.com\r\n" + nested(MaxMultiparts+10, false) + "Content-Type: text/plain\r\n\r\nplease delete my data\r\n", ProblemTooComplex, "triage: unparseable"},
+		{"nested multiparts within the limit", "From: a@example.com\r\n" + nested(MaxMultiparts, true), "", "request: erasure"},
 		{"too large", "From: a@example.com\r\n\r\n" + strings.Repeat("x", MaxSize), ProblemTooLarge, "triage: unparseable"},
 	}
 	for _, tt := range tests {
@@ -211,6 +214,41 @@ func TestParseBroken(t *testing.T) {
 				t.Errorf("problems %v do not record %s", c.Problems, tt.wantErr)
 			}
 		})
+	}
+}
+
+// nested builds n multiparts, each the only part of the one before; closed
+// adds the text part and the closing delimiters in order.
+func nested(n int, closed bool) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
+	}
+	if closed {
+		b.WriteString("Content-Type: text/plain\r\n\r\nplease delete my data\r\n")
+		for i := n - 1; i >= 0; i-- {
+			fmt.Fprintf(&b, "--b%d--\r\n", i)
+		}
+	}
+	return b.String()
+}
+
+// TestRulesReadTheStartOfLongBodies: a request buried after MaxRuleText bytes
+// is not read (the message goes to triage), and a huge body stays cheap.
+func TestRulesReadTheStartOfLongBodies(t *testing.T) {
+	filler := strings.Repeat("lorem ipsum ", MaxRuleText/12+1)
+	tests := []struct{ body, want string }{
+		{"please delete my data\n" + filler, "request: erasure"},
+		{filler + "\nplease delete my data", "triage: unclear"},
+	}
+	for _, tt := range tests {
+		msg, err := Parse([]byte("From: a@example.com\r\nSubject: hi\r\n\r\n" + tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Classify(msg, Verdicts{}).Reason; got != tt.want {
+			t.Errorf("reason = %q, want %q", got, tt.want)
+		}
 	}
 }
 
