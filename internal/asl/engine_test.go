@@ -791,3 +791,33 @@ func TestNewIDOption(t *testing.T) {
 	// id-1 names the execution, id-2 is the Lambda request.
 	wantSuccess(t, waitResult(t, x), x, `{"req":"id-2","name":"id-1"}`)
 }
+
+type rawHandler func(ctx context.Context, in []byte) ([]byte, error)
+
+func (h rawHandler) Invoke(ctx context.Context, in []byte) ([]byte, error) { return h(ctx, in) }
+
+func TestCustomHandlers(t *testing.T) {
+	t.Run("empty output is null", func(t *testing.T) {
+		h := Handlers{"e": rawHandler(func(context.Context, []byte) ([]byte, error) { return nil, nil })}
+		res, x := run(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"`+fnArn+`e","ResultPath":"$.r","End":true}}}`, `{"a":1}`, h)
+		wantSuccess(t, res, x, `{"a":1,"r":null}`)
+	})
+	t.Run("invalid JSON output", func(t *testing.T) {
+		h := Handlers{"e": rawHandler(func(context.Context, []byte) ([]byte, error) { return []byte("{oops"), nil })}
+		res, x := run(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"`+fnArn+`e","End":true}}}`, `{}`, h)
+		wantFailure(t, res, x, ErrRuntime)
+	})
+	t.Run("service integration gets Parameters and returns raw output", func(t *testing.T) {
+		h := Handlers{"arn:aws:states:::dynamodb:putItem": rawHandler(func(_ context.Context, in []byte) ([]byte, error) {
+			return append([]byte(`{"got":`), append(in, '}')...), nil
+		})}
+		def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::dynamodb:putItem","Parameters":{"TableName":"t","Item":{"id":{"S.$":"$.id"}}},"End":true}}}`
+		res, x := run(t, def, `{"id":"r1"}`, h)
+		wantSuccess(t, res, x, `{"got":{"TableName":"t","Item":{"id":{"S":"r1"}}}}`)
+		for _, ev := range x.History() {
+			if ev.Type == "TaskScheduled" && (ev.TaskScheduledEventDetails.ResourceType != "dynamodb" || ev.TaskScheduledEventDetails.Resource != "putItem") {
+				t.Errorf("TaskScheduled %+v", ev.TaskScheduledEventDetails)
+			}
+		}
+	})
+}

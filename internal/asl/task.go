@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -213,6 +214,9 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	}
 	if len(out) > x.e.opts.MaxPayloadBytes {
 		return fail(failType, newStateError(ErrDataLimitExceeded, "The task of state '%s' returned %d bytes, more than the %d-byte quota.", st.name, len(out), x.e.opts.MaxPayloadBytes))
+	}
+	if len(bytes.TrimSpace(out)) == 0 {
+		out = []byte("null")
 	}
 	result, derr := decodeJSON(out)
 	if derr != nil {
