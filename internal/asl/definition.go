@@ -122,6 +122,8 @@ type state struct {
 	end     bool
 	pointer string
 
+	enteredType, exitedType, abortedType string // history event types
+
 	inputPath      *Path
 	inputNull      bool
 	outputPath     *Path
@@ -443,7 +445,8 @@ func (c *checker) state(name string, v any, loc string) *state {
 		c.add(join(loc, "Type"), CodeInvalidValue, "Type must be one of Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map; got %s", mustJSON(plain(typV)))
 		return nil
 	}
-	st := &state{name: name, typ: typ, kind: kind, pointer: loc}
+	st := &state{name: name, typ: typ, kind: kind, pointer: loc,
+		enteredType: typ + "StateEntered", exitedType: typ + "StateExited", abortedType: typ + "StateAborted"}
 	legal := stateFields[kind]
 	for _, k := range o.keys {
 		switch {

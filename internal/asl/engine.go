@@ -455,7 +455,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 	x.transitions.Add(1)
 	*r = stateRun{x: x, st: st, input: input, sc: sc}
 	r.entered = x.e.opts.Clock.Now()
-	if err := x.addEvent(sc, event{typ: st.typ + "StateEntered", name: st.name, payload: input, hasPay: true}); err != nil {
+	if err := x.addEvent(sc, event{typ: st.enteredType, name: st.name, payload: input, hasPay: true}); err != nil {
 		return nil, nil, err
 	}
 	var (
@@ -484,7 +484,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 		if errors.Is(err, errTerminated) || ctx.Err() != nil {
 			switch st.kind {
 			case kindTask, kindWait, kindMap, kindParallel:
-				_ = x.addEvent(sc, event{typ: st.typ + "StateAborted", name: st.name})
+				_ = x.addEvent(sc, event{typ: st.abortedType, name: st.name})
 			}
 			return nil, nil, errTerminated
 		}
@@ -495,7 +495,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 			return nil, nil, newStateError(ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)
 		}
 	}
-	if err := x.addEvent(sc, event{typ: st.typ + "StateExited", name: st.name, payload: out, hasPay: true}); err != nil {
+	if err := x.addEvent(sc, event{typ: st.exitedType, name: st.name, payload: out, hasPay: true}); err != nil {
 		return nil, nil, err
 	}
 	return out, next, nil
