@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,7 @@ func newASLCmd(s *streams) *cobra.Command {
 
 func newASLValidateCmd(s *streams) *cobra.Command {
 	var asJSON bool
+	var subs []string
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "check a definition; exit 1 and list the problems when it is invalid",
@@ -39,9 +41,9 @@ func newASLValidateCmd(s *streams) *cobra.Command {
 			"--json prints {\"valid\": bool, \"problems\": [{\"location\", \"code\", \"message\"}]} instead.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			def, err := os.ReadFile(args[0])
+			def, err := readDefinition(args[0], subs)
 			if err != nil {
-				return usageErrorf("read definition: %v", err)
+				return err
 			}
 			problems := asl.Validate(def)
 			if asJSON {
@@ -70,7 +72,30 @@ func newASLValidateCmd(s *streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as a JSON object")
+	cmd.Flags().StringArrayVar(&subs, "sub", nil, "replace ${NAME} in the definition with VALUE, like SAM's DefinitionSubstitutions (NAME=VALUE, repeatable)")
 	return cmd
+}
+
+// readDefinition reads a definition file and applies --sub NAME=VALUE
+// substitutions of ${NAME}.
+func readDefinition(file string, subs []string) ([]byte, error) {
+	def, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageErrorf("read definition: %v", err)
+	}
+	for _, sub := range subs {
+		name, value, ok := strings.Cut(sub, "=")
+		if !ok || name == "" {
+			return nil, usageErrorf("--sub %q: want NAME=VALUE", sub)
+		}
+		quoted, err := json.Marshal(value)
+		if err != nil {
+			return nil, usageErrorf("--sub %q: %v", sub, err)
+		}
+		// The value lands inside a JSON string: escape it as one.
+		def = bytes.ReplaceAll(def, []byte("${"+name+"}"), quoted[1:len(quoted)-1])
+	}
+	return def, nil
 }
 
 // aslLocation shows the root JSON Pointer "" as "/".
@@ -83,6 +108,7 @@ func aslLocation(p string) string {
 
 type aslRunFlags struct {
 	input, tasks, mockConfig, testCase, stateMachine string
+	subs                                             []string
 	timeout                                          time.Duration
 }
 
@@ -100,7 +126,8 @@ func newASLRunCmd(s *streams) *cobra.Command {
 			"    (invocation i of a state uses entry min(i, len-1)), or\n" +
 			"  --mock-config FILE --test-case NAME [--state-machine NAME]: Step Functions Local's MockConfigFile\n" +
 			"    (an invocation without a mocked response fails the execution, as in Step Functions Local).\n" +
-			"Every Task state needs an outcome; run refuses (exit 2) to start otherwise.",
+			"Every Task state needs an outcome; run refuses (exit 2) to start otherwise. Because every Task\n" +
+			"is scripted, a Task's Resource is not used and may be an unresolved ${...} placeholder.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runASL(cmd.Context(), s, args[0], f)
@@ -112,20 +139,15 @@ func newASLRunCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.mockConfig, "mock-config", "", "Step Functions Local MockConfigFile")
 	fl.StringVar(&f.testCase, "test-case", "", "test case of --mock-config to run")
 	fl.StringVar(&f.stateMachine, "state-machine", "", "state machine of --mock-config (default: its only one)")
+	fl.StringArrayVar(&f.subs, "sub", nil, "replace ${NAME} in the definition with VALUE, like SAM's DefinitionSubstitutions (NAME=VALUE, repeatable)")
 	fl.DurationVar(&f.timeout, "timeout", time.Minute, "give up when the execution has not ended after this much real time")
 	return cmd
 }
 
 func runASL(ctx context.Context, s *streams, file string, f aslRunFlags) error {
-	def, err := os.ReadFile(file)
+	def, err := readDefinition(file, f.subs)
 	if err != nil {
-		return usageErrorf("read definition: %v", err)
-	}
-	if problems := asl.Validate(def); len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(s.err, "%s: %s: %s\n", aslLocation(p.Location), p.Code, p.Message)
-		}
-		return failuref("%s: invalid definition, %d problem(s)", file, len(problems))
+		return err
 	}
 	input, err := readInput(f.input)
 	if err != nil {
@@ -138,16 +160,29 @@ func runASL(ctx context.Context, s *streams, file string, f aslRunFlags) error {
 	if smName == "" {
 		smName = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	}
+	mock, err := aslmock.Instrument(def, script)
+	if err != nil {
+		// Not JSON: let the validator say where.
+		mock = nil
+	}
+	checked := def
+	if mock != nil {
+		// The scripted Tasks run instead of their resources, so validate
+		// the definition with the resources they run.
+		checked = mock.Definition()
+	}
+	if problems := asl.Validate(checked); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(s.err, "%s: %s: %s\n", aslLocation(p.Location), p.Code, p.Message)
+		}
+		return failuref("%s: invalid definition, %d problem(s)", file, len(problems))
+	}
 	tasks, err := aslmock.TaskStates(def)
 	if err != nil {
 		return usageErrorf("read definition: %v", err)
 	}
 	if missing := script.Missing(tasks); len(missing) > 0 {
 		return usageErrorf("no scripted outcome for Task state(s) %s: give them entries in --tasks or the --mock-config test case", strings.Join(missing, ", "))
-	}
-	mock, err := aslmock.Instrument(def, script)
-	if err != nil {
-		return usageErrorf("%v", err)
 	}
 	sm, err := asl.Parse(mock.Definition())
 	if err != nil {

@@ -117,6 +117,18 @@ func TestASLValidate(t *testing.T) {
 		})
 	}
 
+	// --sub resolves SAM-style ${NAME} placeholders before validating.
+	sam := filepath.Join(dir, "sam.json")
+	if err := os.WriteFile(sam, []byte(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"${Fn}","End":true}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := Run(context.Background(), []string{"asl", "validate", sam}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != ExitFailure {
+		t.Errorf("unresolved ${Fn}: exit %d, want %d", code, ExitFailure)
+	}
+	if code := Run(context.Background(), []string{"asl", "validate", sam, "--sub", "Fn=arn:aws-cn:lambda:cn-north-1:123456789012:function:f"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != ExitOK {
+		t.Errorf("--sub Fn=...: exit %d, want %d", code, ExitOK)
+	}
+
 	var out bytes.Buffer
 	code := Run(context.Background(), []string{"asl", "validate", "--json", filepath.Join(dir, "bad.json")}, strings.NewReader(""), &out, &bytes.Buffer{})
 	var got struct {
@@ -139,6 +151,8 @@ func TestASLRun(t *testing.T) {
 		"cb-tasks.json":  `{"Verify": [{"return": {"verified": true}}]}`,
 		"broken.json":    `{"Charge": []}`,
 		"invalid.json":   `{"StartAt":"A","States":{}}`,
+		"sam.json":       `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"${ChargeFunctionArn}","Parameters":{"table":"${Table}"},"End":true}}}`,
+		"sam-tasks.json": `{"T": [{"return": "ok"}]}`,
 	})
 	p := func(name string) string { return filepath.Join(dir, name) }
 	tests := []struct {
@@ -169,6 +183,9 @@ func TestASLRun(t *testing.T) {
 		{"input file missing", []string{p("charge.json"), "--tasks", p("ok-tasks.json"), "--input", "@" + p("none.json")}, ExitUsage, "", "--input"},
 		{"invalid definition", []string{p("invalid.json")}, ExitFailure, "", "invalid definition"},
 		{"definition missing", []string{p("none.json")}, ExitUsage, "", "read definition"},
+		{"SAM placeholders in Task resources", []string{p("sam.json"), "--tasks", p("sam-tasks.json"), "--sub", "Table=dsr"}, ExitOK,
+			`{"status":"SUCCEEDED","output":"ok"}`, ""},
+		{"bad --sub", []string{p("sam.json"), "--tasks", p("sam-tasks.json"), "--sub", "Table"}, ExitUsage, "", "NAME=VALUE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
