@@ -821,3 +821,27 @@ func TestCustomHandlers(t *testing.T) {
 		}
 	})
 }
+
+func TestStopIsIdempotentAndFinal(t *testing.T) {
+	clock := VirtualClock(testStart).(*Virtual)
+	e := NewEngine(Options{Clock: clock})
+	x, _ := startWaiting(t, e, fmt.Sprintf(waitDef, ""))
+	waitForEvent(t, x, "TaskSubmitted")
+	clock.Advance(time.Minute)
+	x.Stop("", "")
+	x.Stop("Again", "ignored")
+	res := waitResult(t, x)
+	if res.Status != StatusAborted || res.Error != "" || !res.StopDate.Equal(testStart.Add(time.Minute)) || !res.StartDate.Equal(testStart) {
+		t.Errorf("result %+v", res)
+	}
+	hist := x.History()
+	n := 0
+	for _, ev := range hist {
+		if ev.Type == EvExecutionAborted {
+			n++
+		}
+	}
+	if n != 1 || hist[len(hist)-1].Type != EvExecutionAborted {
+		t.Errorf("history %v", historyTypes(x))
+	}
+}
