@@ -437,6 +437,46 @@ func TestValidateStateMachineDefinition(t *testing.T) {
 	}
 }
 
+func TestValidateTruncates(t *testing.T) {
+	c, _, _ := newClient(t, sfnapi.Options{})
+	// Three states with a Next to nowhere: at least three problems.
+	def := `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"X"},"B":{"Type":"Pass","Next":"Y"},"C":{"Type":"Pass","Next":"Z"}}}`
+	out, err := c.ValidateStateMachineDefinition(context.Background(), &sfn.ValidateStateMachineDefinitionInput{Definition: aws.String(def), MaxResults: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Diagnostics) != 2 || !aws.ToBool(out.Truncated) || out.Result != types.ValidateStateMachineDefinitionResultCodeFail {
+		t.Errorf("maxResults 2: %d diagnostics, truncated %v, result %s; want 2, true, FAIL", len(out.Diagnostics), aws.ToBool(out.Truncated), out.Result)
+	}
+}
+
+func TestListingsSurviveNewStarts(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := newClient(t, sfnapi.Options{})
+	arn := createMachine(t, c, "dsr", holdDef)
+	start := func(name string) {
+		if _, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("e1")
+	start("e2")
+	first, err := c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: &arn, MaxResults: 1})
+	if err != nil || len(first.Executions) != 1 || first.NextToken == nil {
+		t.Fatalf("first page: %+v %v", first, err)
+	}
+	start("e3") // newest first: without a snapshot this would shift the pages
+	second, err := c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: &arn, MaxResults: 1, NextToken: first.NextToken})
+	if err != nil || len(second.Executions) != 1 {
+		t.Fatalf("second page: %+v %v", second, err)
+	}
+	if got := aws.ToString(first.Executions[0].Name) + "," + aws.ToString(second.Executions[0].Name); got != "e2,e1" {
+		t.Errorf("pages = %s, want e2,e1", got)
+	}
+	_, err = c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String("arn:aws:states:us-east-1:123456789012:execution:dsr:e1"), NextToken: first.NextToken})
+	wantErr[*types.InvalidToken](t, "a ListExecutions token for GetExecutionHistory", err)
+}
+
 func TestProtocol(t *testing.T) {
 	_, _, url := newClient(t, sfnapi.Options{})
 	post := func(target, body string) (int, map[string]any) {
