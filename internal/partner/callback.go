@@ -1,0 +1,224 @@
+package partner
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"dsrflow/internal/store"
+)
+
+// Callback handles POST /partners/{partner}/callbacks (API Gateway HTTP API,
+// payload format 2.0), the endpoint where asynchronous partners report.
+//
+// It verifies the signature over the raw body with the secret of the
+// partner named in the path BEFORE it parses anything, then records the
+// outcome on the partner task and answers the waiting state:
+//
+//	200 recorded           the outcome was recorded (and the state answered)
+//	200 already_recorded   a redelivery: nothing changes
+//	200 noted              a progress report (pending, in_progress)
+//	400                    unknown partner, malformed body, unknown request
+//	401                    missing or bad signature, stale timestamp
+//	409 conflict           the partner already reported another outcome
+//	413                    body too large
+//	500                    a failure on our side; the partner should redeliver
+//
+// A callback that arrives after the deadline (the task was escalated, or
+// Step Functions no longer knows the token) is still recorded: the partner
+// did its part late, and the record and audit trail say so.
+type Callback struct {
+	D *Dispatcher
+}
+
+// CallbackResult is the JSON body of every answer.
+type CallbackResult struct {
+	SubjectRequestID string `json:"subject_request_id,omitempty"`
+	Result           string `json:"result,omitempty"`
+	Error            string `json:"error,omitempty"`
+}
+
+// MaxCallbackBody bounds a callback body (an export may be large).
+const MaxCallbackBody = MaxResponseLen
+
+// Handle is the Lambda handler.
+func (c *Callback) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	status, res := c.handle(ctx, ev)
+	b, _ := json.Marshal(res)
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		Body:       string(b),
+	}, nil
+}
+
+func header(h map[string]string, name string) string {
+	if v, ok := h[strings.ToLower(name)]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func (c *Callback) handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (int, CallbackResult) {
+	d := c.D
+	log := d.log()
+	fail := func(status int, code string) (int, CallbackResult) {
+		log.WarnContext(ctx, "partner callback refused", "partner", ev.PathParameters["partner"], "status", status, "code", code)
+		return status, CallbackResult{Error: code}
+	}
+	if m := ev.RequestContext.HTTP.Method; m != "" && m != http.MethodPost {
+		return fail(http.StatusMethodNotAllowed, "method_not_allowed")
+	}
+	p, ok := d.Config.Partner(ev.PathParameters["partner"])
+	if !ok {
+		return fail(http.StatusBadRequest, "unknown_partner")
+	}
+	raw := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(ev.Body)
+		if err != nil {
+			return fail(http.StatusBadRequest, "bad_base64")
+		}
+		raw = b
+	}
+	if len(raw) > MaxCallbackBody {
+		return fail(http.StatusRequestEntityTooLarge, "too_large")
+	}
+	secret, err := d.Secrets.Resolve(ctx, p.SecretRef)
+	if err != nil {
+		log.ErrorContext(ctx, "partner secret unavailable", "partner", p.ID, "error", err)
+		return http.StatusInternalServerError, CallbackResult{Error: "internal"}
+	}
+	if err := Verify(secret, header(ev.Headers, HeaderTimestamp), header(ev.Headers, HeaderSignature), raw, d.now()); err != nil {
+		switch {
+		case errors.Is(err, ErrMissingSignature):
+			return fail(http.StatusUnauthorized, "missing_signature")
+		case errors.Is(err, ErrStaleTimestamp):
+			return fail(http.StatusUnauthorized, "stale_timestamp")
+		default:
+			return fail(http.StatusUnauthorized, "bad_signature")
+		}
+	}
+	var peek struct {
+		ID string `json:"subject_request_id"`
+	}
+	if err := json.Unmarshal(raw, &peek); err != nil || peek.ID == "" {
+		return fail(http.StatusBadRequest, "malformed")
+	}
+	resp, err := ParseResponse(p.ID, peek.ID, raw)
+	if err != nil {
+		var g *PartnerGarbage
+		if errors.As(err, &g) {
+			return fail(http.StatusBadRequest, "malformed_"+g.Code)
+		}
+		return fail(http.StatusBadRequest, "malformed")
+	}
+	for range 5 {
+		status, res, retry := c.apply(ctx, p, resp)
+		if !retry {
+			res.SubjectRequestID = resp.SubjectRequestID
+			if status >= 400 {
+				log.WarnContext(ctx, "partner callback refused", "requestId", resp.SubjectRequestID, "partner", p.ID, "status", status, "code", res.Error)
+			} else {
+				log.InfoContext(ctx, "partner callback", "requestId", resp.SubjectRequestID, "partner", p.ID, "result", res.Result)
+			}
+			return status, res
+		}
+	}
+	return http.StatusInternalServerError, CallbackResult{SubjectRequestID: resp.SubjectRequestID, Error: "contention"}
+}
+
+// apply records resp on the partner task; retry says a concurrent write won
+// and apply should run again on the new state.
+func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, CallbackResult, bool) {
+	d := c.D
+	t, err := d.Store.GetPartnerTask(ctx, resp.SubjectRequestID, p.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return http.StatusBadRequest, CallbackResult{Error: "unknown_request"}, false
+	}
+	if err != nil {
+		return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
+	}
+	final := resp.RequestStatus == StatusCompleted || resp.RequestStatus == StatusFailed || resp.RequestStatus == StatusCancelled
+	switch t.Status {
+	case store.PartnerPending, store.PartnerSkipped:
+		return http.StatusBadRequest, CallbackResult{Error: "unknown_request"}, false
+	case store.PartnerDispatched, store.PartnerAwaitingCallback:
+		if !final {
+			return http.StatusOK, CallbackResult{Result: "noted"}, false
+		}
+	case store.PartnerCompleted:
+		if resp.RequestStatus == StatusCompleted && resp.Receipt == t.Receipt {
+			return c.redelivered(ctx, t)
+		}
+		if !final {
+			return http.StatusOK, CallbackResult{Result: "noted"}, false
+		}
+		return http.StatusConflict, CallbackResult{Error: "conflict"}, false
+	case store.PartnerFailed:
+		if resp.RequestStatus != StatusCompleted {
+			return c.redelivered(ctx, t)
+		}
+		return http.StatusConflict, CallbackResult{Error: "conflict"}, false
+	case store.PartnerEscalated:
+		if resp.RequestStatus != StatusCompleted {
+			return http.StatusOK, CallbackResult{Result: "already_recorded"}, false
+		}
+		// Late completion: record it; the waiting state is gone.
+		if _, err := d.recordCompletion(ctx, t, resp, true); err != nil {
+			return conflictOr500(err)
+		}
+		return http.StatusOK, CallbackResult{Result: "recorded_late"}, false
+	}
+	var nt *store.PartnerTask
+	if resp.RequestStatus == StatusCompleted {
+		nt, err = d.recordCompletion(ctx, t, resp, false)
+	} else {
+		code := "failed_" + failCode(resp)
+		nt, err = d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
+			x.Status = store.PartnerFailed
+			x.LastError = code
+		})
+		if err == nil {
+			err = d.audit(ctx, t.RequestID, "partner.failed", t.PartnerID, map[string]string{"code": code, "via": "callback"})
+		}
+	}
+	if err != nil {
+		return conflictOr500(err)
+	}
+	if err := d.answer(ctx, nt); err != nil {
+		d.log().ErrorContext(ctx, "answer waiting state", "requestId", t.RequestID, "partner", t.PartnerID, "error", err)
+		return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
+	}
+	return http.StatusOK, CallbackResult{Result: "recorded"}, false
+}
+
+// redelivered answers a repeat of the recorded outcome. If the waiting state
+// was not answered yet (the first delivery failed midway), it is answered now;
+// nothing else changes.
+func (c *Callback) redelivered(ctx context.Context, t *store.PartnerTask) (int, CallbackResult, bool) {
+	if t.TaskToken != "" && !t.TokenAnswered {
+		if err := c.D.answer(ctx, t); err != nil {
+			return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
+		}
+	}
+	return http.StatusOK, CallbackResult{Result: "already_recorded"}, false
+}
+
+func conflictOr500(err error) (int, CallbackResult, bool) {
+	var ce *store.ConflictError
+	if errors.As(err, &ce) {
+		return 0, CallbackResult{}, true
+	}
+	return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
+}

@@ -1,0 +1,178 @@
+package partner_test
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/partner"
+)
+
+func loadExample(t testing.TB) *partner.Config {
+	t.Helper()
+	root, err := dynamotest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := partner.LoadConfig(filepath.Join(root, "config", "partners.example.json"))
+	if err != nil {
+		t.Fatalf("example configuration: %v", err)
+	}
+	return c
+}
+
+func TestExampleConfig(t *testing.T) {
+	c := loadExample(t)
+	var ids []string
+	for _, p := range c.Partners {
+		ids = append(ids, p.ID)
+	}
+	want := []string{"music-account", "voice-model-store", "analytics", "sms-provider", "cloud-storage"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("partners = %v, want %v", ids, want)
+	}
+	if c.AccountSystem != "music-account" {
+		t.Errorf("accountSystem = %q, want music-account", c.AccountSystem)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	good := `{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"https://a.example/dsr","actions":["erase"],"identityTypes":["email"],"mode":"sync","secretRef":"env:A_SECRET","backupRetention":"1d"}`
+	tests := []struct {
+		name string
+		json string
+		want []string // path: message fragments
+	}{
+		{"unknown action", `{"partners":[{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"https://a.example","actions":["shred"],"identityTypes":["email"],"mode":"sync","secretRef":"env:X"}]}`,
+			[]string{`partners[0].actions[0]: unknown action "shred"`}},
+		{"unknown identity type", `{"partners":[{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"https://a.example","actions":["erase"],"identityTypes":["passport"],"mode":"sync","secretRef":"env:X"}]}`,
+			[]string{`partners[0].identityTypes[0]: unknown identity type "passport"`}},
+		{"missing endpoint, bad mode, raw secret", `{"partners":[{"id":"a","name":{"zh-CN":"甲","en":"A"},"actions":["erase"],"identityTypes":["email"],"mode":"fast","secretRef":"hunter2"}]}`,
+			[]string{"partners[0].endpoint: required", `partners[0].mode: unknown mode "fast"`, "partners[0].secretRef: want a reference"}},
+		{"bad URL", `{"partners":[{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"ftp://a.example","actions":["erase"],"identityTypes":["email"],"mode":"sync","secretRef":"env:X"}]}`,
+			[]string{"partners[0].endpoint: \"ftp://a.example\" is not an absolute http(s) URL"}},
+		{"duplicate IDs", `{"partners":[` + good + `,` + good + `]}`,
+			[]string{`partners[1].id: duplicate ID "a" (also partners[0])`}},
+		{"negative retention, async without deadline", `{"partners":[{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"https://a.example","actions":["erase"],"identityTypes":["email"],"mode":"async","secretRef":"env:X","backupRetention":"-1d"}]}`,
+			[]string{"partners[0].backupRetention: negative", "partners[0].completionDeadline: an async partner needs a positive completion deadline"}},
+		{"consent partner without purposes, unknown purpose", `{"partners":[{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"https://a.example","actions":["withdraw_consent"],"identityTypes":["email"],"mode":"sync","secretRef":"env:X"},{"id":"b","name":{"zh-CN":"乙","en":"B"},"endpoint":"https://b.example","actions":["withdraw_consent"],"identityTypes":["email"],"purposes":["marketing"],"mode":"sync","secretRef":"env:X"}]}`,
+			[]string{"partners[0].purposes: a partner that supports withdraw_consent must name", `partners[1].purposes[0]: unknown consent purpose "marketing"`}},
+		{"account system", `{"accountSystem":"zz","partners":[` + good + `]}`,
+			[]string{`accountSystem: names no configured partner: "zz"`}},
+		{"no partners", `{"partners":[]}`, []string{"partners: no partners configured"}},
+		{"bad ID, no name", `{"partners":[{"id":"A B","endpoint":"https://a.example","actions":["erase"],"identityTypes":["email"],"mode":"sync","secretRef":"env:X"}]}`,
+			[]string{`partners[0].id: "A B"`, "partners[0].name: want a name in zh-CN and en"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := partner.ParseConfig(strings.NewReader(tt.json))
+			var ce *partner.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("ParseConfig err = %v, want *ConfigError", err)
+			}
+			if len(ce.Problems) != len(tt.want) {
+				t.Errorf("got %d problems, want %d:\n%v", len(ce.Problems), len(tt.want), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseConfigRejectsUnknownFieldsAndBadDurations(t *testing.T) {
+	for _, in := range []string{`{"partners":[],"extra":1}`, `{"partners":[{"backupRetention":"3 weeks"}]}`, `{"partners":[]} {}`} {
+		if _, err := partner.ParseConfig(strings.NewReader(in)); err == nil {
+			t.Errorf("ParseConfig(%s) = nil error, want one", in)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+	}{{"35d", 35 * 24 * time.Hour}, {"72h", 72 * time.Hour}, {"90m", 90 * time.Minute}, {"0s", 0}} {
+		d, err := partner.ParseDuration(tt.in)
+		if err != nil || d.D() != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", tt.in, d.D(), err, tt.want)
+		}
+		b, _ := json.Marshal(d)
+		var back partner.Duration
+		if err := json.Unmarshal(b, &back); err != nil || back != d {
+			t.Errorf("round trip of %q via %s = %v, %v", tt.in, b, back.D(), err)
+		}
+	}
+	for _, bad := range []string{"1.5d", "d", "soon"} {
+		if _, err := partner.ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) = nil error", bad)
+		}
+	}
+}
+
+func TestPartnersFor(t *testing.T) {
+	c := loadExample(t)
+	type pa struct{ id, action string }
+	tests := []struct {
+		kind     dsr.Kind
+		purposes []string
+		want     []pa
+	}{
+		{dsr.KindErasure, nil, []pa{{"music-account", "erase"}, {"voice-model-store", "erase"}, {"analytics", "erase"}, {"sms-provider", "erase"}, {"cloud-storage", "erase"}}},
+		{dsr.KindAccountClosure, nil, []pa{{"music-account", "close_account"}, {"voice-model-store", "erase"}, {"analytics", "erase"}, {"sms-provider", "erase"}, {"cloud-storage", "erase"}}},
+		{dsr.KindAccess, nil, []pa{{"music-account", "export"}, {"voice-model-store", "export"}, {"analytics", "export"}, {"sms-provider", "export"}, {"cloud-storage", "export"}}},
+		{dsr.KindPortability, nil, []pa{{"music-account", "export"}, {"voice-model-store", "export"}, {"analytics", "export"}, {"sms-provider", "export"}, {"cloud-storage", "export"}}},
+		{dsr.KindCorrection, nil, []pa{{"music-account", "correct"}, {"voice-model-store", "correct"}}},
+		{dsr.KindConsentWithdrawal, []string{dsr.PurposeAnalytics}, []pa{{"analytics", "withdraw_consent"}}},
+		{dsr.KindConsentWithdrawal, []string{dsr.PurposePartnerSharing}, []pa{{"voice-model-store", "withdraw_consent"}}},
+		{dsr.KindConsentWithdrawal, []string{dsr.PurposeAll}, []pa{{"voice-model-store", "withdraw_consent"}, {"analytics", "withdraw_consent"}}},
+	}
+	for _, tt := range tests {
+		var got []pa
+		for _, a := range c.PartnersFor(tt.kind, tt.purposes) {
+			got = append(got, pa{a.Partner.ID, string(a.Action)})
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("PartnersFor(%s, %v) = %v, want %v", tt.kind, tt.purposes, got, tt.want)
+		}
+	}
+}
+
+func TestPurgeAfter(t *testing.T) {
+	c := loadExample(t)
+	deleted := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	if got, want := partner.PurgeAfter(deleted, c.Partners), deleted.Add(90*24*time.Hour); !got.Equal(want) {
+		t.Errorf("PurgeAfter(all) = %v, want %v (analytics keeps backups 90 days)", got, want)
+	}
+	sms, _ := c.Partner("sms-provider")
+	if got := partner.PurgeAfter(deleted, []partner.Partner{sms}); !got.Equal(deleted) {
+		t.Errorf("PurgeAfter(no backups) = %v, want the deletion time", got)
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	env := map[string]string{"GOOD": "0123456789abcdef0123", "SHORT": "abc"}
+	s := partner.NewSecrets(nil)
+	s.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	if b, err := s.Resolve(t.Context(), "env:GOOD"); err != nil || string(b) != env["GOOD"] {
+		t.Errorf("Resolve(env:GOOD) = %q, %v", b, err)
+	}
+	for _, ref := range []string{"env:SHORT", "env:MISSING", "ssm:/x", "nocolon"} {
+		_, err := s.Resolve(t.Context(), ref)
+		if err == nil {
+			t.Errorf("Resolve(%s) = nil error", ref)
+			continue
+		}
+		if strings.Contains(err.Error(), "abc") {
+			t.Errorf("Resolve(%s) error quotes the secret: %v", ref, err)
+		}
+	}
+}

@@ -1,0 +1,387 @@
+// Package partnersim simulates partner systems that speak the signed partner
+// protocol (package partner): synchronous and asynchronous, slow, failing
+// for a while and then recovering, failing for good, answering garbage; the
+// account system's obligations pre-check; and backup systems whose backups
+// rotate out with time. Tests serve them with net/http/httptest; the local
+// stack (`make run`) serves a Fleet.
+//
+// A simulated partner verifies every signature it receives (401 otherwise)
+// and signs every callback it sends.
+package partnersim
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"dsrflow/internal/partner"
+)
+
+// Behavior is how a simulated partner behaves.
+type Behavior struct {
+	// Mode: sync answers 200 completed; async answers 202 pending and calls
+	// back later.
+	Mode partner.Mode
+	// Latency delays every answer.
+	Latency time.Duration
+	// FailFirst answers the first FailFirst requests with FailStatus (default
+	// 503) and RetryAfter, then recovers.
+	FailFirst  int
+	FailStatus int
+	RetryAfter string
+	// FailRate fails that fraction of requests with FailStatus, drawn from a
+	// generator seeded with Seed.
+	FailRate float64
+	Seed     uint64
+	// Permanent, if not zero, answers every request with this status.
+	Permanent int
+	// Garbage, if set, is returned as the body of a 200 answer.
+	Garbage string
+	// CallbackDelay is how long an async partner waits before calling back;
+	// with ManualCallback it does not call back until Complete is called.
+	CallbackDelay  time.Duration
+	ManualCallback bool
+	// Outcome is the final status (default completed); FailCode goes with failed.
+	Outcome  partner.RequestStatus
+	FailCode string
+	// Export is the data returned for export requests (default: a small
+	// record built from the identities received).
+	Export json.RawMessage
+	// Changed is returned for correct and withdraw_consent (default: "profile").
+	Changed []string
+	// Obligations are the pre-check's answer (account system).
+	Obligations []partner.Obligation
+	// BackupRetention: backups taken before a deletion are gone once
+	// BackupRetention has passed since it.
+	BackupRetention time.Duration
+}
+
+// Callback is a callback the partner sent and the status it got back.
+type Callback struct {
+	RequestID string
+	Status    int
+	Err       error
+}
+
+// Partner is one simulated partner; it is an http.Handler.
+type Partner struct {
+	ID     string
+	Secret []byte
+	B      Behavior
+	// Now is the partner's clock (default time.Now), for signatures and
+	// backup rotation.
+	Now func() time.Time
+	// HTTP sends callbacks (default http.DefaultClient).
+	HTTP *http.Client
+
+	mu        sync.Mutex
+	rng       *rand.Rand
+	calls     int
+	received  []partner.Request
+	accepted  map[string]partner.Request
+	callbacks []Callback
+	wg        sync.WaitGroup
+}
+
+// New returns a simulated partner.
+func New(id string, secret []byte, b Behavior) *Partner {
+	return &Partner{ID: id, Secret: secret, B: b, rng: rand.New(rand.NewPCG(b.Seed, b.Seed^0x5eed)), accepted: map[string]partner.Request{}}
+}
+
+func (p *Partner) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Calls counts the signed requests received on /requests.
+func (p *Partner) Calls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls
+}
+
+// Received lists the requests received on /requests, in order.
+func (p *Partner) Received() []partner.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]partner.Request(nil), p.received...)
+}
+
+// Callbacks lists the callbacks sent so far.
+func (p *Partner) Callbacks() []Callback {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Callback(nil), p.callbacks...)
+}
+
+// Wait waits for callbacks in flight.
+func (p *Partner) Wait() { p.wg.Wait() }
+
+// Receipt is the receipt the partner gives for a request: deterministic, so
+// a repeated request gets the same one.
+func (p *Partner) Receipt(requestID string) string {
+	h := sha256.Sum256([]byte(p.ID + "/" + requestID))
+	return p.ID + "-" + hex.EncodeToString(h[:6])
+}
+
+func (p *Partner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "read error", http.StatusBadRequest)
+		return
+	}
+	if err := partner.Verify(p.Secret, r.Header.Get(partner.HeaderTimestamp), r.Header.Get(partner.HeaderSignature), body, p.now()); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if p.B.Latency > 0 {
+		select {
+		case <-time.After(p.B.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	switch {
+	case strings.HasSuffix(r.URL.Path, partner.PathRequests):
+		p.serveRequest(w, body)
+	case strings.HasSuffix(r.URL.Path, partner.PathPrecheck):
+		p.servePrecheck(w, body)
+	case strings.HasSuffix(r.URL.Path, partner.PathPurgeStatus):
+		p.servePurge(w, body)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (p *Partner) fail() (status int, retryAfter string, failed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	st := p.B.FailStatus
+	if st == 0 {
+		st = http.StatusServiceUnavailable
+	}
+	switch {
+	case p.B.Permanent != 0:
+		return p.B.Permanent, "", true
+	case p.calls <= p.B.FailFirst:
+		return st, p.B.RetryAfter, true
+	case p.B.FailRate > 0 && p.rng.Float64() < p.B.FailRate:
+		return st, p.B.RetryAfter, true
+	}
+	return 0, "", false
+}
+
+func (p *Partner) serveRequest(w http.ResponseWriter, body []byte) {
+	var req partner.Request
+	if err := json.Unmarshal(body, &req); err != nil || req.SubjectRequestID == "" || !partner.Action(req.SubjectRequestType).Valid() {
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	if st, ra, failed := p.fail(); failed {
+		if ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
+		http.Error(w, "simulated failure", st)
+		return
+	}
+	p.mu.Lock()
+	p.received = append(p.received, req)
+	p.mu.Unlock()
+	if p.B.Garbage != "" {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, p.B.Garbage)
+		return
+	}
+	if p.B.Mode == partner.ModeAsync {
+		p.mu.Lock()
+		_, again := p.accepted[req.SubjectRequestID]
+		p.accepted[req.SubjectRequestID] = req
+		p.mu.Unlock()
+		expected := p.now().Add(p.B.CallbackDelay)
+		writeJSON(w, http.StatusAccepted, partner.Response{SubjectRequestID: req.SubjectRequestID, RequestStatus: partner.StatusPending, ExpectedCompletionTime: &expected})
+		if !again && !p.B.ManualCallback {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				time.Sleep(p.B.CallbackDelay)
+				_ = p.Complete(context.Background(), req.SubjectRequestID)
+			}()
+		}
+		return
+	}
+	writeJSON(w, http.StatusOK, p.outcome(req))
+}
+
+// outcome is the final answer to req.
+func (p *Partner) outcome(req partner.Request) partner.Response {
+	resp := partner.Response{SubjectRequestID: req.SubjectRequestID, RequestStatus: partner.StatusCompleted}
+	if p.B.Outcome != "" && p.B.Outcome != partner.StatusCompleted {
+		resp.RequestStatus = p.B.Outcome
+		resp.ErrorCode = p.B.FailCode
+		return resp
+	}
+	resp.Receipt = p.Receipt(req.SubjectRequestID)
+	switch req.SubjectRequestType {
+	case partner.ActionExport:
+		resp.Export = p.B.Export
+		if resp.Export == nil {
+			rec := map[string]any{"partner": p.ID, "identities": len(req.SubjectIdentities), "records": []map[string]string{{"kind": "sample", "value": "simulated"}}}
+			resp.Export, _ = json.Marshal(rec)
+		}
+	case partner.ActionCorrect, partner.ActionWithdrawConsent:
+		resp.Changed = p.B.Changed
+		if resp.Changed == nil {
+			resp.Changed = []string{"profile"}
+		}
+	}
+	return resp
+}
+
+// Complete sends the callback for an accepted async request now: the
+// outcome, signed, to the first status callback URL.
+func (p *Partner) Complete(ctx context.Context, requestID string) error {
+	p.mu.Lock()
+	req, ok := p.accepted[requestID]
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("partner %s has not accepted request %s", p.ID, requestID)
+	}
+	err := p.SendCallback(ctx, req, p.outcome(req))
+	return err
+}
+
+// SendCallback posts resp, signed, to req's first callback URL; it is
+// exported so tests can send redelivered or altered callbacks.
+func (p *Partner) SendCallback(ctx context.Context, req partner.Request, resp partner.Response) error {
+	if len(req.StatusCallbackURLs) == 0 {
+		return fmt.Errorf("request %s has no callback URL", req.SubjectRequestID)
+	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, req.StatusCallbackURLs[0], bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	ts, sig := partner.Sign(p.Secret, p.now(), body)
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set(partner.HeaderTimestamp, ts)
+	hreq.Header.Set(partner.HeaderSignature, sig)
+	hc := p.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	cb := Callback{RequestID: req.SubjectRequestID}
+	resp2, err := hc.Do(hreq)
+	if err == nil {
+		cb.Status = resp2.StatusCode
+		_, _ = io.Copy(io.Discard, resp2.Body)
+		resp2.Body.Close()
+		if resp2.StatusCode >= 300 {
+			err = fmt.Errorf("callback for %s: HTTP %d", req.SubjectRequestID, resp2.StatusCode)
+		}
+	}
+	cb.Err = err
+	p.mu.Lock()
+	p.callbacks = append(p.callbacks, cb)
+	p.mu.Unlock()
+	return err
+}
+
+func (p *Partner) servePrecheck(w http.ResponseWriter, body []byte) {
+	var req partner.PrecheckRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.SubjectRequestID == "" {
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	if st, ra, failed := p.fail(); failed {
+		if ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
+		http.Error(w, "simulated failure", st)
+		return
+	}
+	obl := p.B.Obligations
+	if obl == nil {
+		obl = []partner.Obligation{}
+	}
+	writeJSON(w, http.StatusOK, partner.PrecheckResponse{SubjectRequestID: req.SubjectRequestID, Obligations: obl})
+}
+
+func (p *Partner) servePurge(w http.ResponseWriter, body []byte) {
+	var req partner.PurgeStatusRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.SubjectRequestID == "" || req.DeletedAt.IsZero() {
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	if st, ra, failed := p.fail(); failed {
+		if ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
+		http.Error(w, "simulated failure", st)
+		return
+	}
+	now := p.now()
+	purged := !now.Before(req.DeletedAt.Add(p.B.BackupRetention))
+	// Daily backups: the oldest kept is the first one after now-retention.
+	oldest := now.Add(-p.B.BackupRetention).Truncate(24 * time.Hour).Add(24 * time.Hour)
+	writeJSON(w, http.StatusOK, partner.PurgeStatusResponse{SubjectRequestID: req.SubjectRequestID, Purged: &purged, OldestBackup: &oldest})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Fleet serves several simulated partners under one address, each under
+// /<partner ID>/ (configure endpoints as <base>/<partner ID>).
+type Fleet struct {
+	mu       sync.Mutex
+	partners map[string]*Partner
+}
+
+// NewFleet returns a fleet of the given partners.
+func NewFleet(ps ...*Partner) *Fleet {
+	f := &Fleet{partners: map[string]*Partner{}}
+	for _, p := range ps {
+		f.partners[p.ID] = p
+	}
+	return f
+}
+
+// Partner returns the partner with ID id, or nil.
+func (f *Fleet) Partner(id string) *Partner {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.partners[id]
+}
+
+func (f *Fleet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	p := f.Partner(id)
+	if p == nil {
+		http.NotFound(w, r)
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/" + rest
+	p.ServeHTTP(w, r2)
+}
