@@ -11,6 +11,19 @@
 // MIME is decoded with github.com/jhillyerd/enmime (multipart, quoted-printable,
 // base64, RFC 2047 headers, HTML-to-text, and the Chinese charsets GB2312/GBK,
 // GB18030 and Big5 through golang.org/x/text).
+//
+// The mailbox handler uses it like this:
+//
+//	msg, err := mail.Parse(raw)                 // never nil; err only when unreadable (a *ParseError)
+//	c := mail.Classify(msg, mail.VerdictsFromHeaders(msg, "amazonses.com"))
+//	key := mail.DedupeKey(msg, bucket+"/"+objectKey) // same message twice → same key
+//	for i, a := range msg.Attachments {
+//		s3Key := mail.AttachmentKey("attachments", key, i, a) // put a.Data there; keep s3Key only
+//	}
+//	switch c.Action { case mail.ActionRequest: …; case mail.ActionTriage: …; … }
+//
+// and logs c.Action, c.Kind, c.IgnoreReason, c.Reason, c.Problems and key, never
+// c.From, msg.Subject, msg.Text or file names.
 package mail
 
 import (
@@ -149,12 +162,8 @@ type ParseError struct {
 	Err  error  // the underlying reader error, if any; may quote the message
 }
 
-func (e *ParseError) Error() string {
-	if e.Err != nil {
-		return "parse mail: " + e.Code + ": " + e.Err.Error()
-	}
-	return "parse mail: " + e.Code
-}
+// Error names the code only: the underlying error may quote the message.
+func (e *ParseError) Error() string { return "parse mail: " + e.Code }
 
 func (e *ParseError) Unwrap() error { return e.Err }
 

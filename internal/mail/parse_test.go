@@ -202,6 +202,8 @@ func TestParseBroken(t *testing.T) {
 				t.Fatalf("Parse error %v, want a *ParseError %s", err, tt.wantErr)
 			case tt.wantErr != "" && pe.Code != tt.wantErr:
 				t.Fatalf("ParseError code %s, want %s", pe.Code, tt.wantErr)
+			case err != nil && err.Error() != "parse mail: "+tt.wantErr:
+				t.Errorf("error text %q: want the code only, no message content", err)
 			}
 			if msg.Size != len(tt.raw) {
 				t.Errorf("Size = %d, want %d", msg.Size, len(tt.raw))
