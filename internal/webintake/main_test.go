@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/intake/intaketest"
@@ -245,5 +244,3 @@ var nonceValueRE = regexp.MustCompile(`name="nonce" value="[^"]*"`)
 func stableForm(page string) string {
 	return nonceValueRE.ReplaceAllString(page, `name="nonce" value="NONCE"`)
 }
-
-var _ = dsr.LocaleEn

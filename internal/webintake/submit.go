@@ -113,9 +113,9 @@ func (h *Handler) postForm(ctx context.Context, r *request) response {
 		r.locale = l
 		return h.internalError(r)
 	}
-	link := out.statusURL
-	if link != "" && h.BaseURL == "" {
-		link = r.prefix() + link
+	link := ""
+	if out.statusPath != "" {
+		link = h.siteURL(r) + out.statusPath
 	}
 	return h.htmlPage(http.StatusAccepted, "accepted", &page{
 		Locale:   l,
@@ -180,9 +180,9 @@ func (h *Handler) postJSON(ctx context.Context, r *request) response {
 		}
 		return jsonErrors(http.StatusInternalServerError, l, dsr.FieldErrors{{Code: CodeInternal}})
 	}
-	link := out.statusURL
-	if link != "" && h.BaseURL == "" {
-		link = r.prefix() + link
+	link := ""
+	if out.statusPath != "" {
+		link = h.siteURL(r) + out.statusPath
 	}
 	return jsonResponse(http.StatusAccepted, acceptedJSON{RequestID: out.id, Status: string(out.status), StatusURL: link})
 }
@@ -266,9 +266,9 @@ func fieldRank(field string) int {
 
 // submitted is a request intake accepted (new or repeated).
 type submitted struct {
-	id        string
-	status    dsr.Status
-	statusURL string // empty when the link cannot be reproduced
+	id         string
+	status     dsr.Status
+	statusPath string // "/requests/<id>?token=…"; empty when the link cannot be reproduced
 }
 
 // submitFailure is why intake did not accept a request.
@@ -305,7 +305,7 @@ func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key strin
 	}
 	out := submitted{id: res.Request.ID, status: res.Request.Status}
 	if res.Request.ID == id && tokenMatches(token, res.Request.StatusTokenHash) {
-		out.statusURL = strings.TrimSuffix(h.BaseURL, "/") + statusPath(id, token)
+		out.statusPath = statusPath(id, token)
 	} else {
 		h.logger().WarnContext(ctx, "status link not reproducible for this request", "requestId", res.Request.ID, "duplicate", res.Duplicate)
 	}
@@ -313,6 +313,28 @@ func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key strin
 		h.logger().InfoContext(ctx, "repeated submission", "requestId", res.Request.ID, "source", source)
 	}
 	return out, nil
+}
+
+// siteURL is where links point: BaseURL when configured, else the origin
+// the request came to (Host and X-Forwarded-Proto, as API Gateway sets them)
+// with the stage prefix; a path-only link when the host is unknown. Links are
+// absolute so that the status link can be copied and kept.
+func (h *Handler) siteURL(r *request) string {
+	if h.BaseURL != "" {
+		return strings.TrimSuffix(h.BaseURL, "/")
+	}
+	host := r.header("host")
+	if host == "" {
+		host = r.ev.RequestContext.DomainName
+	}
+	if host == "" || strings.ContainsAny(host, "/?#@ \\") {
+		return r.prefix()
+	}
+	scheme := "https"
+	if p := r.header("x-forwarded-proto"); p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + host + r.prefix()
 }
 
 // statusPath is the status page of request id with its token.

@@ -1,0 +1,200 @@
+package webintake
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"dsrflow/internal/dsr"
+)
+
+// chromiumPath finds the browser: $CHROMIUM, else Debian's chromium on PATH.
+// The test fails (it is never skipped) when there is none: .ci/run installs
+// Debian's chromium package.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium is not installed: run `apt-get install -y chromium` (Debian), or set CHROMIUM to a Chromium binary; .ci/run installs it")
+	return ""
+}
+
+// browser starts a headless Chromium with a phone-sized window and a fresh
+// profile, and returns its context.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// A browser set to Chinese, as most of the service's users have.
+		chromedp.Flag("lang", "zh-CN"),
+		chromedp.Flag("accept-lang", "zh-CN,zh"),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// screenshot saves a full-page screenshot under $WEBINTAKE_SCREENSHOTS, when
+// set (to look at the layout by eye); otherwise it does nothing.
+func screenshot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		dir := os.Getenv("WEBINTAKE_SCREENSHOTS")
+		if dir == "" {
+			return nil
+		}
+		buf, err := chromedp.FullScreenshot(100)(ctx, t)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name), buf, 0o644)
+	})
+}
+
+// TestBrowserSubmitInChinese submits an erasure request through the form in
+// headless Chromium with JavaScript switched off: a plain form post, typed in
+// Chinese, answered by the Chinese confirmation page whose status link works.
+func TestBrowserSubmitInChinese(t *testing.T) {
+	e := newEnv(t, 3)
+	srv := httptest.NewServer(HTTPHandler(e.h.Handle, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	t.Cleanup(srv.Close)
+	ctx := browser(t)
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	// submit clicks the form's button and waits for the answer page; the
+	// answer's HTTP status is returned.
+	submit := func(step string, click chromedp.Action[chromedp.Void]) int64 {
+		t.Helper()
+		resp, err := chromedp.RunResponse(ctx, click)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return resp.Status
+	}
+
+	do("open the form",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(1)),
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(css("#f-kind-erasure")),
+		screenshot("form-zh.png"),
+	)
+	lang, err := chromedp.Run(ctx, chromedp.AttributeValue(css("html"), "lang"))
+	if err != nil || lang.Value != "zh-CN" {
+		t.Errorf("form lang = %q (%v), want zh-CN", lang.Value, err)
+	}
+	if got := text("header a"); got != "English" {
+		t.Errorf("language switch = %q, want English", got)
+	}
+
+	// First a mistake: erasure without a ground, and a bad email.
+	do("fill in wrongly",
+		chromedp.Click(css(`label[for="f-kind-erasure"]`)),
+		chromedp.Click(css(`label[for="f-role-self"]`)),
+		chromedp.SendKeys(css("#f-email"), "zhang.san@"),
+	)
+	if status := submit("send the wrong form", chromedp.Click(css(`button[type="submit"]`))); status != 400 {
+		t.Errorf("wrong form: HTTP %d, want 400", status)
+	}
+	do("see the errors", chromedp.WaitVisible(css("#summary")), screenshot("form-zh-errors.png"))
+	if got := text("#err-erasureGround"); !strings.Contains(got, "删除请求须选择适用的删除情形") {
+		t.Errorf("ground error = %q", got)
+	}
+	if kept, err := chromedp.Run(ctx, chromedp.Value(css("#f-email"))); err != nil || kept != "zhang.san@" {
+		t.Errorf("email kept = %q (%v), want what was typed", kept, err)
+	}
+
+	// Then put it right and send it.
+	const details = "我已注销账户，请删除我的全部个人信息。"
+	do("fill in",
+		chromedp.Click(css(`label[for="f-erasureGround-stopped_using"]`)),
+		chromedp.SendKeys(css("#f-email"), kb.End+"example.com"), // completes the kept "zhang.san@"
+		chromedp.SendKeys(css("#f-phone"), "138 0013 8000"),
+		chromedp.SendKeys(css("#f-details"), details),
+	)
+	if status := submit("send the form", chromedp.Click(css(`button[type="submit"]`))); status != 202 {
+		body, _ := chromedp.Run(ctx, chromedp.Text(css("main")))
+		t.Fatalf("form post: HTTP %d, want 202; page:\n%s", status, body)
+	}
+	do("see the confirmation", chromedp.WaitVisible(css("#request-id")), screenshot("accepted-zh.png"))
+	if got := text("h1"); got != "我们已收到您的请求" {
+		t.Errorf("confirmation heading = %q", got)
+	}
+	requestID := text("#request-id")
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(css("#status-link"), "href"))
+	if err != nil || !strings.HasPrefix(href.Value, srv.URL+"/requests/"+requestID+"?token=") {
+		t.Errorf("status link %q (%v) for request %q", href.Value, err, requestID)
+	}
+
+	// The status link works.
+	if status := submit("follow the status link", chromedp.Click(css("#status-link"))); status != 200 {
+		t.Errorf("status page: HTTP %d, want 200", status)
+	}
+	do("see the status", chromedp.WaitVisible(css("#status")), screenshot("status-zh.png"))
+	if got := text("#status"); got != "已收到" {
+		t.Errorf("status = %q, want 已收到", got)
+	}
+	if got := text("dl dd:nth-of-type(2)"); got != "删除我的个人信息" {
+		t.Errorf("kind = %q", got)
+	}
+
+	req, err := e.store.GetRequest(context.Background(), requestID)
+	if err != nil {
+		t.Fatalf("stored request: %v", err)
+	}
+	if req.Kind != dsr.KindErasure || req.ErasureGround != dsr.GroundStoppedUsing || req.Details != details ||
+		req.Contact.Phone != "+8613800138000" || req.Locale != "zh-CN" || !req.ExecutionStarted {
+		t.Errorf("stored request = %+v", req)
+	}
+	if n := len(e.sfn.Calls()); n != 1 {
+		t.Errorf("StartExecution calls = %d, want 1", n)
+	}
+}
