@@ -845,3 +845,43 @@ func TestStopIsIdempotentAndFinal(t *testing.T) {
 		t.Errorf("history %v", historyTypes(x))
 	}
 }
+
+func TestHistoryThreadsInParallelAndMap(t *testing.T) {
+	def := `{"StartAt":"P","States":{"P":{"Type":"Parallel","Next":"M","Branches":[
+	  {"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}},
+	  {"StartAt":"B","States":{"B":{"Type":"Pass","End":true}}}]},
+	  "M":{"Type":"Map","ItemsPath":"$[0]","MaxConcurrency":1,"ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},"End":true}}}`
+	res, x := run(t, def, `[1,2]`, nil)
+	wantSuccess(t, res, x, `[1,2]`)
+	hist := x.History()
+	byID := map[int64]HistoryEvent{}
+	var parallelStarted, mapStarted int64
+	for _, ev := range hist {
+		byID[ev.ID] = ev
+		switch ev.Type {
+		case "ParallelStateStarted":
+			parallelStarted = ev.ID
+		case "MapStateStarted":
+			mapStarted = ev.ID
+		}
+	}
+	for _, ev := range hist {
+		if ev.ID > 1 && (ev.PreviousEventID <= 0 || ev.PreviousEventID >= ev.ID) {
+			t.Errorf("event %d %s has previousEventId %d", ev.ID, ev.Type, ev.PreviousEventID)
+		}
+		switch {
+		case ev.Type == "PassStateEntered" && (ev.StateEnteredEventDetails.Name == "A" || ev.StateEnteredEventDetails.Name == "B"):
+			if ev.PreviousEventID != parallelStarted {
+				t.Errorf("branch state %s follows %d, want ParallelStateStarted %d", ev.StateEnteredEventDetails.Name, ev.PreviousEventID, parallelStarted)
+			}
+		case ev.Type == "MapIterationStarted":
+			if ev.PreviousEventID != mapStarted {
+				t.Errorf("iteration %d follows %d, want MapStateStarted %d", ev.MapIterationStartedEventDetails.Index, ev.PreviousEventID, mapStarted)
+			}
+		case ev.Type == "PassStateEntered" && ev.StateEnteredEventDetails.Name == "I":
+			if prev := byID[ev.PreviousEventID]; prev.Type != "MapIterationStarted" {
+				t.Errorf("iteration state follows %s", prev.Type)
+			}
+		}
+	}
+}
