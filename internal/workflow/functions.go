@@ -20,13 +20,13 @@ type Function struct {
 // Functions lists the workflow's task functions.
 func Functions() []Function {
 	return []Function{
-		{Name: "dsr-admit", ArnKey: "AdmitFunctionArn", Handler: func(h *Handlers) any { return h.Admit }},
-		{Name: "dsr-verify-identity", ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.VerifyIdentity }},
-		{Name: "dsr-await-operator", ArnKey: "AwaitOperatorFunctionArn", Handler: func(h *Handlers) any { return h.AwaitOperator }},
-		{Name: "dsr-review", ArnKey: "ReviewFunctionArn", Handler: func(h *Handlers) any { return h.Review }},
-		{Name: "dsr-proceed", ArnKey: "ProceedFunctionArn", Handler: func(h *Handlers) any { return h.Proceed }},
-		{Name: "dsr-reply", ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
-		{Name: "dsr-close", ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
+		{Name: "admit", ArnKey: "AdmitFunctionArn", Handler: func(h *Handlers) any { return h.Admit }},
+		{Name: "verify-identity", ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.VerifyIdentity }},
+		{Name: "await-operator", ArnKey: "AwaitOperatorFunctionArn", Handler: func(h *Handlers) any { return h.AwaitOperator }},
+		{Name: "review", ArnKey: "ReviewFunctionArn", Handler: func(h *Handlers) any { return h.Review }},
+		{Name: "proceed", ArnKey: "ProceedFunctionArn", Handler: func(h *Handlers) any { return h.Proceed }},
+		{Name: "reply", ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
+		{Name: "close", ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
 	}
 }
 

@@ -1,0 +1,24 @@
+// Command await-operator is a task function of the request workflow
+// (statemachines/dsr.asl.json). AwaitOperator records a wait for an operator's decision (states ManualVerification and ManualReview, .waitForTaskToken).
+// The logic is workflow.Handlers.AwaitOperator in internal/workflow.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("await-operator: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.AwaitOperator)
+}

@@ -1,0 +1,24 @@
+// Command close is a task function of the request workflow
+// (statemachines/dsr.asl.json). Close brings a request to its terminal status and tells the requester why (states Close, Refuse, RefuseUnverified, MarkDuplicate, Expire).
+// The logic is workflow.Handlers.Close in internal/workflow.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("close: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Close)
+}

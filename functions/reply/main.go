@@ -1,0 +1,24 @@
+// Command reply is a task function of the request workflow
+// (statemachines/dsr.asl.json). Reply answers the requester in their language (state Reply).
+// The logic is workflow.Handlers.Reply in internal/workflow.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("reply: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Reply)
+}

@@ -1,0 +1,24 @@
+// Command verify-identity is a task function of the request workflow
+// (statemachines/dsr.asl.json). VerifyIdentity sends the one-time code and lets the workflow wait for it (state VerifyIdentity, .waitForTaskToken).
+// The logic is workflow.Handlers.VerifyIdentity in internal/workflow.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("verify-identity: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.VerifyIdentity)
+}

@@ -1,0 +1,84 @@
+package workflow
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"dsrflow/internal/notify"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	base := map[string]string{
+		"TABLE_NAME":               "dsr-requests",
+		"VERIFICATION_CODE_SECRET": strings.Repeat("c", 32),
+		"MAIL_FROM":                "privacy@example.cn",
+	}
+	tests := []struct {
+		name    string
+		set     map[string]string
+		wantErr string
+	}{
+		{name: "minimal"},
+		{name: "short code secret", set: map[string]string{"VERIFICATION_CODE_SECRET": "short"}, wantErr: "VERIFICATION_CODE_SECRET must be at least 32 bytes"},
+		{name: "short status secret", set: map[string]string{"STATUS_TOKEN_SECRET": "short"}, wantErr: "STATUS_TOKEN_SECRET must be at least 32 bytes"},
+		{name: "bad base URL", set: map[string]string{"PUBLIC_BASE_URL": "privacy.example.cn"}, wantErr: "PUBLIC_BASE_URL"},
+		{name: "bad duration", set: map[string]string{"BACKUP_ROTATION": "five weeks"}, wantErr: "BACKUP_ROTATION: not a valid time.Duration"},
+		{name: "zero repeat limit", set: map[string]string{"REPEAT_LIMIT": "0"}, wantErr: "REPEAT_LIMIT must be at least 1"},
+		{name: "bad retention", set: map[string]string{"RETENTION_JSON": `[{"kinds":["erasure"],"what":{"en":"x"}}]`}, wantErr: "RETENTION_JSON"},
+		{name: "missing table", set: map[string]string{"TABLE_NAME": ""}, wantErr: "TABLE_NAME"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range base {
+				t.Setenv(k, v)
+			}
+			for k, v := range tt.set {
+				t.Setenv(k, v)
+			}
+			c, err := ConfigFromEnv()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ConfigFromEnv: %v", err)
+				}
+				if c.RepeatLimit != 3 || c.BackupRotation.Hours() != 840 {
+					t.Errorf("defaults: repeat %d, rotation %s; want 3, 840h", c.RepeatLimit, c.BackupRotation)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ConfigFromEnv: %v, want an error containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "five weeks") || strings.Contains(err.Error(), "short") && tt.name != "short code secret" && tt.name != "short status secret" {
+				t.Errorf("error quotes the value: %v", err)
+			}
+		})
+	}
+}
+
+// TestNewUsesOutbox: OUTBOX_DIR selects the outbox for email and SMS; without
+// it email goes to SES and SMS is absent.
+func TestNewUsesOutbox(t *testing.T) {
+	c := Config{TableName: "t", CodeSecret: strings.Repeat("c", 32), MailFrom: "privacy@example.cn", RepeatLimit: 3, BackupRotation: 1, OutboxDir: t.TempDir()}
+	h, err := New(c, Clients{DynamoDB: emu.Client(), SFN: sfn.New(sfn.Options{Region: "cn-north-1"})}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.Sender.(*notify.Router)
+	if _, ok := r.Email.(*notify.Outbox); !ok {
+		t.Errorf("email sender %T, want *notify.Outbox", r.Email)
+	}
+	if _, ok := r.SMS.(*notify.Outbox); !ok {
+		t.Errorf("SMS sender %T, want *notify.Outbox", r.SMS)
+	}
+	c.OutboxDir = ""
+	h, err = New(c, Clients{DynamoDB: emu.Client(), SFN: sfn.New(sfn.Options{Region: "cn-north-1"})}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = h.Sender.(*notify.Router)
+	if _, ok := r.Email.(*notify.SES); !ok || r.SMS != nil {
+		t.Errorf("senders %T / %v, want *notify.SES and no SMS", r.Email, r.SMS)
+	}
+}
