@@ -157,6 +157,22 @@ func generatedCorpus(t *testing.T) map[string][]byte {
 		b64([]byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")) +
 		"--=_idcard--\r\n")
 
+	// HTML only, in GBK, quoted-printable.
+	msgs["zh_html_gbk_qp_erasure.eml"] = []byte(head("he@example.cn",
+		word(simplifiedchinese.GBK, "gbk", false, "个人信息"),
+		"html-gbk-qp-1@example.cn",
+		"Content-Type: text/html; charset=gbk\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n") +
+		qp(enc(simplifiedchinese.GBK, "<html><head><style>p{font-size:14px}</style></head><body><p>您好，</p><p>请<b>删除</b>我的全部个人数据。</p><p>何女士</p></body></html>\r\n")))
+
+	// multipart/related: HTML with an inline ID photo referenced by Content-ID,
+	// without a file name.
+	msgs["related_inline_image.eml"] = []byte(head("yan@example.com", "Erase my data", "related-inline-1@example.com",
+		"Content-Type: multipart/related; boundary=\"rel\"; type=\"text/html\"\r\n\r\n") +
+		"--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Please erase my data. My ID:</p><img src=\"cid:id1@example.com\">\r\n" +
+		"--rel\r\nContent-Type: image/png\r\nContent-ID: <id1@example.com>\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		b64(pngBuf.Bytes()) +
+		"--rel--\r\n")
+
 	// Unknown charset name: the text is kept as is and the problem recorded.
 	msgs["bad_charset_name.eml"] = []byte(head("wu@example.com", "Delete my data", "bad-charset-1@example.com",
 		"Content-Type: text/plain; charset=\"x-no-such-charset\"\r\n\r\n") +

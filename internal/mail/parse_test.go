@@ -47,6 +47,8 @@ func TestParseDecodes(t *testing.T) {
 		{"en_multipart_alternative_access.eml", "Subject access request", "including any voice recordings", "", "alice@example.com", ""},
 		{"html_only_erasure.eml", "My data", "right to be forgotten", "", "bob@example.org", ""},
 		{"bad_charset_name.eml", "Delete my data", "Please delete my data.", "", "wu@example.com", ProblemCharsetConversion},
+		{"zh_html_gbk_qp_erasure.eml", "个人信息", "我的全部个人数据", "", "he@example.cn", ""},
+		{"related_inline_image.eml", "Erase my data", "Please erase my data.", "", "yan@example.com", ""},
 		{"guardian.eml", "删除我孩子的信息", "我是监护人", "", "mother@example.cn", ""},
 	}
 	for _, tt := range tests {
@@ -79,10 +81,12 @@ func TestParseDecodes(t *testing.T) {
 }
 
 func TestParseHTMLOnlyDropsMarkup(t *testing.T) {
-	msg := parseFile(t, "html_only_erasure.eml")
-	for _, markup := range []string{"<p>", "<b>", "color: red", "<style>"} {
-		if strings.Contains(msg.Text, markup) {
-			t.Errorf("Text = %q, still contains %q", msg.Text, markup)
+	for _, file := range []string{"html_only_erasure.eml", "zh_html_gbk_qp_erasure.eml", "related_inline_image.eml"} {
+		msg := parseFile(t, file)
+		for _, markup := range []string{"<p>", "<b>", "color: red", "font-size", "<style>", "<img"} {
+			if strings.Contains(msg.Text, markup) {
+				t.Errorf("%s: Text = %q, still contains %q", file, msg.Text, markup)
+			}
 		}
 	}
 }
@@ -107,6 +111,13 @@ func TestParseAttachments(t *testing.T) {
 	}
 	if got := parseFile(t, "zh_utf8_erasure.eml").Attachments; len(got) != 0 {
 		t.Errorf("plain message has attachments %+v", got)
+	}
+}
+
+func TestParseInlineImageIsAttachment(t *testing.T) {
+	msg := parseFile(t, "related_inline_image.eml")
+	if len(msg.Attachments) != 1 || msg.Attachments[0].ContentType != "image/png" || !bytes.HasPrefix(msg.Attachments[0].Data, []byte("\x89PNG")) {
+		t.Errorf("attachments = %+v, want the inline PNG", msg.Attachments)
 	}
 }
 
