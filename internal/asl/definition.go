@@ -629,7 +629,7 @@ func (c *checker) task(st *state, o *jobj, loc string) {
 			c.add(join(loc, "Resource"), CodeUnsupported, "activities are not supported yet")
 		}
 	}
-	if strings.HasPrefix(res, lambdaInvoke) && !strings.Contains(strings.TrimPrefix(res, lambdaInvoke), ":") {
+	if isLambdaInvoke(res) {
 		params, _ := o.m["Parameters"].(*jobj)
 		if params == nil {
 			c.add(loc, CodeMissingField, "a %s task requires Parameters with FunctionName", res)

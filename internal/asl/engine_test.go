@@ -168,6 +168,28 @@ func TestTaskErrorNames(t *testing.T) {
 	}
 }
 
+func TestTaskTargets(t *testing.T) {
+	tests := []struct {
+		res                         string
+		direct, invoke, wait        bool
+		resourceType, resource, key string
+	}{
+		{"arn:aws:lambda:us-east-1:123456789012:function:f", true, false, false, "", "", "arn:aws:lambda:us-east-1:123456789012:function:f"},
+		{"arn:aws-cn:lambda:cn-north-1:123456789012:function:f:prod", true, false, false, "", "", "arn:aws-cn:lambda:cn-north-1:123456789012:function:f:prod"},
+		{"arn:aws:states:::lambda:invoke", false, true, false, "lambda", "invoke", "arn:aws:states:::lambda:invoke"},
+		{"arn:aws-us-gov:states:::lambda:invoke.waitForTaskToken", false, true, true, "lambda", "invoke.waitForTaskToken", "arn:aws-us-gov:states:::lambda:invoke"},
+		{"arn:aws:states:::sqs:sendMessage.waitForTaskToken", false, false, true, "sqs", "sendMessage.waitForTaskToken", "arn:aws:states:::sqs:sendMessage"},
+		{"arn:aws:states:::states:startExecution.sync:2", false, false, false, "states", "startExecution.sync:2", "arn:aws:states:::states:startExecution"},
+		{"arn:aws:states:::dynamodb:putItem", false, false, false, "dynamodb", "putItem", "arn:aws:states:::dynamodb:putItem"},
+	}
+	for _, tt := range tests {
+		got := parseTarget(tt.res)
+		if got.direct != tt.direct || got.lambdaInvoke != tt.invoke || got.waitToken != tt.wait || got.resourceType != tt.resourceType || got.resource != tt.resource || got.resolveKey != tt.key {
+			t.Errorf("parseTarget(%q) = %+v", tt.res, got)
+		}
+	}
+}
+
 func TestLambdaInvokeOutputShape(t *testing.T) {
 	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
 	  "Parameters":{"FunctionName":"arn:aws:lambda:us-east-1:123456789012:function:double:$LATEST","Payload":{"n.$":"$.n"}},

@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
-const lambdaInvoke = "arn:aws:states:::lambda:invoke"
-
 // taskKind describes how a Task resource is called and recorded.
 type taskTarget struct {
 	direct       bool   // a Lambda function ARN: LambdaFunction* events
@@ -28,9 +26,17 @@ type taskTarget struct {
 	resolveKey   string // what is passed to the resolver
 }
 
+// isLambdaInvoke reports whether res is arn:<partition>:states:::lambda:invoke
+// (optionally .waitForTaskToken).
+func isLambdaInvoke(res string) bool {
+	parts := strings.SplitN(res, ":", 7)
+	return len(parts) == 7 && parts[0] == "arn" && parts[2] == "states" && parts[3] == "" && parts[4] == "" &&
+		parts[5] == "lambda" && strings.TrimSuffix(parts[6], ".waitForTaskToken") == "invoke"
+}
+
 func parseTarget(res string) taskTarget {
 	t := taskTarget{resolveKey: res}
-	if strings.HasPrefix(res, "arn:aws:lambda:") || (strings.HasPrefix(res, "arn:") && strings.Contains(res, ":lambda:") && strings.Contains(res, ":function:")) {
+	if parts := strings.SplitN(res, ":", 7); len(parts) == 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
 		t.direct = true
 		return t
 	}
@@ -48,9 +54,7 @@ func parseTarget(res string) taskTarget {
 			t.resourceType = parts[2]
 		}
 	}
-	if base == lambdaInvoke {
-		t.lambdaInvoke = true
-	}
+	t.lambdaInvoke = isLambdaInvoke(res)
 	t.resolveKey = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ":2"), ".sync"), ".sync:2")
 	return t
 }
