@@ -11,7 +11,7 @@ import (
 var catalog = map[string]dsr.Text{
 	"site.name":     {ZhCN: "隐私中心", En: "Privacy Center"},
 	"lang.switch":   {ZhCN: "English", En: "中文"},
-	"lang.switchTo": {ZhCN: "Switch to English", En: "切换为中文"},
+	"lang.switchTo": {ZhCN: "Show this form in English (keeps what you entered)", En: "切换为中文（保留已填写的内容）"},
 
 	"form.title": {ZhCN: "行使您的个人信息权利", En: "Exercise your personal information rights"},
 	"form.intro": {

@@ -693,3 +693,27 @@ func mustQuery(t *testing.T, link string) url.Values {
 	}
 	return u.Query()
 }
+
+func TestFormLanguageSwitchKeepsValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3)
+	vals := formValues(t)
+	vals.Set("switchLang", "en")
+	vals.Set("email", "not-checked-yet@")
+	resp := e.do(t, formEvent(t, vals))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	}
+	for _, w := range []string{`<html lang="en">`, `value="not-checked-yet@"`, `name="nonce" value="` + vals.Get("nonce") + `"`,
+		`id="f-kind-erasure" name="kind" value="erasure" checked`, "我已不再使用该应用", `name="switchLang" value="zh-CN"`} {
+		if !strings.Contains(resp.Body, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+	if strings.Contains(resp.Body, `class="summary"`) {
+		t.Error("switching the language must not validate")
+	}
+	if n := len(e.sfn.Calls()); n != 0 {
+		t.Errorf("StartExecution calls = %d, want 0", n)
+	}
+}

@@ -91,8 +91,16 @@ func (h *Handler) postForm(ctx context.Context, r *request) response {
 		Corrections:   splitLines(in.Corrections),
 		Purposes:      in.Purposes,
 	}
-	v, errs := validate(sub, utf8.RuneCountInString(in.Corrections))
 	nonce := vals.Get("nonce")
+	if sw := vals.Get("switchLang"); sw != "" {
+		// The form's language button: show the same form, as typed, in the
+		// other language; nothing is validated or sent.
+		if !nonceRE.MatchString(nonce) {
+			nonce = newNonce()
+		}
+		return h.formPage(r, http.StatusOK, requestLocale(sw, ""), in, nonce, nil, nil)
+	}
+	v, errs := validate(sub, utf8.RuneCountInString(in.Corrections))
 	if len(errs) > 0 {
 		if !nonceRE.MatchString(nonce) {
 			nonce = newNonce()
