@@ -72,7 +72,7 @@ function verdict(exp, got, checkLocations) {
 
 const rows = [];
 let total = 0, oursOK = 0, theirsOK = 0;
-for (const section of readdirSync(dir).sort()) {
+for (const section of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
   for (const file of readdirSync(join(dir, section)).filter((f) => f.endsWith('.json')).sort()) {
     const name = `${section}/${file.replace(/\.json$/, '')}`;
     const c = JSON.parse(readFileSync(join(dir, section, file), 'utf8'));

@@ -87,7 +87,7 @@ if (!dir) {
   process.exit(2);
 }
 const report = { implementation: 'aws-local-stepfunctions 3.0.0 + asl-validator 4.0.0', cases: {} };
-for (const section of readdirSync(dir).sort()) {
+for (const section of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
   for (const file of readdirSync(join(dir, section)).filter((f) => f.endsWith('.json')).sort()) {
     const name = `${section}/${file.replace(/\.json$/, '')}`;
     const c = JSON.parse(readFileSync(join(dir, section, file), 'utf8'));
