@@ -1,0 +1,231 @@
+package partner_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/partner"
+	"dsrflow/internal/partnersim"
+	"dsrflow/internal/store"
+)
+
+var emu *dynamotest.Emulator
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m, &emu)) }
+
+// sfnCall is one answer sent to Step Functions.
+type sfnCall struct {
+	Token, Output, Error string
+}
+
+// recordingSFN stands in for Step Functions' task-token API.
+type recordingSFN struct {
+	mu    sync.Mutex
+	calls []sfnCall
+	err   error
+}
+
+func (r *recordingSFN) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _ ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, sfnCall{Token: aws.ToString(in.TaskToken), Output: aws.ToString(in.Output)})
+	return &sfn.SendTaskSuccessOutput{}, r.err
+}
+
+func (r *recordingSFN) SendTaskFailure(_ context.Context, in *sfn.SendTaskFailureInput, _ ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, sfnCall{Token: aws.ToString(in.TaskToken), Error: aws.ToString(in.Error)})
+	return &sfn.SendTaskFailureOutput{}, r.err
+}
+
+func (r *recordingSFN) Calls() []sfnCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sfnCall(nil), r.calls...)
+}
+
+// memExports keeps exports in memory.
+type memExports struct {
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+func (m *memExports) PutPartnerExport(_ context.Context, requestID, partnerID string, data []byte) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.data == nil {
+		m.data = map[string][]byte{}
+	}
+	k := "exports/" + requestID + "/partners/" + partnerID + ".json"
+	m.data[k] = append([]byte(nil), data...)
+	return k, nil
+}
+
+// fixture is a store on dynalite, simulated partners on httptest, and the
+// callback endpoint on httptest in front of Callback.Handle.
+type fixture struct {
+	st      *store.Store
+	cfg     *partner.Config
+	sims    map[string]*partnersim.Partner
+	secrets map[string][]byte
+	d       *partner.Dispatcher
+	cb      *partner.Callback
+	sfn     *recordingSFN
+	exports *memExports
+	logs    *bytes.Buffer
+}
+
+type simSpec struct {
+	id       string
+	mode     partner.Mode
+	ids      []dsr.IdentifierType
+	actions  []partner.Action
+	purposes []string
+	b        partnersim.Behavior
+}
+
+func newFixture(t *testing.T, specs ...simSpec) *fixture {
+	t.Helper()
+	f := &fixture{
+		st:      store.New(emu.Client(), emu.NewTable(t)),
+		cfg:     &partner.Config{},
+		sims:    map[string]*partnersim.Partner{},
+		secrets: map[string][]byte{},
+		sfn:     &recordingSFN{},
+		exports: &memExports{},
+		logs:    &bytes.Buffer{},
+	}
+	env := map[string]string{}
+	for _, s := range specs {
+		sec := []byte("secret-of-" + s.id + "-0123456789")
+		f.secrets[s.id] = sec
+		envName := "SECRET_" + strings.ToUpper(strings.ReplaceAll(s.id, "-", "_"))
+		env[envName] = string(sec)
+		s.b.Mode = s.mode
+		sim := partnersim.New(s.id, sec, s.b)
+		srv := httptest.NewServer(sim)
+		t.Cleanup(srv.Close)
+		t.Cleanup(sim.Wait)
+		f.sims[s.id] = sim
+		actions := s.actions
+		if actions == nil {
+			actions = []partner.Action{partner.ActionErase, partner.ActionExport, partner.ActionCorrect}
+		}
+		f.cfg.Partners = append(f.cfg.Partners, partner.Partner{
+			ID: s.id, Name: dsr.Text{ZhCN: s.id, En: s.id}, Endpoint: srv.URL + "/dsr", Actions: actions,
+			IdentityTypes: s.ids, Purposes: s.purposes, Mode: s.mode, CompletionDeadline: partner.Duration(time.Hour),
+			SecretRef: "env:" + envName, BackupRetention: partner.Duration(30 * 24 * time.Hour),
+		})
+	}
+	if err := f.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	secrets := partner.NewSecrets(nil)
+	secrets.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	f.d = &partner.Dispatcher{
+		Store: f.st, Config: f.cfg, Secrets: secrets, Client: &partner.Client{TryTimeout: 2 * time.Second},
+		SFN: f.sfn, Exports: f.exports,
+		Log: slog.New(slog.NewJSONHandler(f.logs, nil)),
+	}
+	f.cb = &partner.Callback{D: f.d}
+	cbSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, _ := f.cb.Handle(r.Context(), apiEvent(t, r))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.WriteString(w, resp.Body)
+	}))
+	t.Cleanup(cbSrv.Close)
+	f.d.CallbackBaseURL = cbSrv.URL
+	return f
+}
+
+// apiEvent turns an HTTP request into the API Gateway HTTP API (2.0) event
+// the Lambda receives: lower-case headers, base64 body.
+func apiEvent(t *testing.T, r *http.Request) events.APIGatewayV2HTTPRequest {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Error(err)
+	}
+	h := map[string]string{}
+	for k, v := range r.Header {
+		h[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	partnerID := ""
+	if parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/"); len(parts) == 3 && parts[0] == "partners" && parts[2] == "callbacks" {
+		partnerID = parts[1]
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "POST /partners/{partner}/callbacks", RawPath: r.URL.Path,
+		Headers: h, PathParameters: map[string]string{"partner": partnerID},
+		Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true,
+	}
+	ev.RequestContext.HTTP.Method = r.Method
+	ev.RequestContext.HTTP.Path = r.URL.Path
+	return ev
+}
+
+var reqSeq int
+
+func (f *fixture) request(t *testing.T, kind dsr.Kind, mutate func(*dsr.Request)) *dsr.Request {
+	t.Helper()
+	reqSeq++
+	r := &dsr.Request{
+		ID: fmt.Sprintf("req-%s-%d", kind, reqSeq), Kind: kind, Status: dsr.StatusInProgress, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, Locale: "zh-CN",
+		Contact:   dsr.Contact{Email: "person@example.com", Phone: "+8613800138000"},
+		AccountID: "acct-42",
+	}
+	if mutate != nil {
+		mutate(r)
+	}
+	got, _, err := f.st.CreateRequest(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func (f *fixture) task(t *testing.T, reqID, partnerID string) *store.PartnerTask {
+	t.Helper()
+	got, err := f.st.GetPartnerTask(t.Context(), reqID, partnerID)
+	if err != nil {
+		t.Fatalf("GetPartnerTask(%s, %s): %v", reqID, partnerID, err)
+	}
+	return got
+}
+
+func (f *fixture) head(t *testing.T, reqID string) int {
+	t.Helper()
+	rep, err := f.st.VerifyChain(t.Context(), reqID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("audit chain of %s: %+v", reqID, rep.Problems)
+	}
+	return rep.HeadSeq
+}
+
+func decodeJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+}
