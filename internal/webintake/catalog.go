@@ -64,6 +64,7 @@ var catalog = map[string]dsr.Text{
 	"code.unknown_field":            {ZhCN: "不支持此字段。", En: "This field is not supported."},
 	"code.invalid_type":             {ZhCN: "此字段的类型不正确：应为文本，列表字段应为文本数组。", En: "This field has the wrong type: it must be a string, or an array of strings for a list."},
 	"code.malformed_json":           {ZhCN: "请求正文不是有效的 JSON 对象。", En: "The request body is not a valid JSON object."},
+	"code.internal":                 {ZhCN: "服务暂时出现问题，您的请求未能提交。请稍后重试。", En: "Something went wrong on our side and your request was not sent. Please try again later."},
 	"code.malformed_body":           {ZhCN: "无法读取请求正文。", En: "The request body cannot be read."},
 	"code.idempotency_key_required": {ZhCN: "请在 Idempotency-Key 请求头中提供幂等键（例如 UUID），以免重试时重复提交。", En: "Send an Idempotency-Key header (a UUID, for example), so that a retry does not create a second request."},
 	"code.invalid_idempotency_key":  {ZhCN: "Idempotency-Key 须为 1 至 255 个可见 ASCII 字符。", En: "The Idempotency-Key must be 1 to 255 visible ASCII characters."},

@@ -26,8 +26,11 @@
 // the same request therefore gets the same, working link, and still only the
 // token's SHA-256 (hex) is stored with the request; the status page compares
 // hashes in constant time. Rotating the secret leaves existing links valid
-// (they are checked against the stored hash); only a resubmit after the
-// rotation cannot reproduce the old link, and then no link is shown.
+// (they are checked against the stored hash); a post repeated across the
+// rotation becomes a new request, since the idempotency scope is keyed by the
+// same secret. Should intake ever return a request whose stored hash does not
+// match the derived token, the confirmation shows no link rather than a
+// broken one.
 //
 // # Failures
 //

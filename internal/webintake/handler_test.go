@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/intake"
 )
 
 func TestGetForm(t *testing.T) {
@@ -715,5 +717,55 @@ func TestFormLanguageSwitchKeepsValues(t *testing.T) {
 	}
 	if n := len(e.sfn.Calls()); n != 0 {
 		t.Errorf("StartExecution calls = %d, want 0", n)
+	}
+}
+
+// failingIntake stands for an intake path whose store is down.
+type failingIntake struct{}
+
+func (failingIntake) Submit(context.Context, intake.Submission) (intake.Result, error) {
+	return intake.Result{}, errors.New("submit r-x: dynamodb: connection refused to secret-host")
+}
+
+func TestIntakeFailureIs500(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3)
+	e.h.Intake = failingIntake{}
+	resp := e.do(t, loadEvent(t, "intake-web-post-form.json"))
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.Body, "您的请求未能提交") {
+		t.Errorf("form: %d\n%s", resp.StatusCode, resp.Body)
+	}
+	jresp := e.do(t, loadEvent(t, "intake-web-post-json.json"))
+	if jresp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("JSON: %d", jresp.StatusCode)
+	}
+	errs := decodeErrors(t, jresp.Body)
+	if !errs.has("", "internal") || errs[0].Message != "Something went wrong on our side and your request was not sent. Please try again later." {
+		t.Errorf("JSON errors = %+v", errs)
+	}
+	for _, body := range []string{resp.Body, jresp.Body} {
+		if strings.Contains(body, "secret-host") || strings.Contains(body, "dynamodb") {
+			t.Error("the answer quotes the internal error")
+		}
+	}
+}
+
+func TestResubmitAfterSecretRotationHasNoBrokenLink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3)
+	first := e.do(t, loadEvent(t, "intake-web-post-form.json"))
+	oldLink := statusLink(t, first.Body)
+	e.h.TokenSecret = []byte("a-rotated-status-token-secret-0123456789")
+	// The request ID depends on the secret too (the idempotency scope), so
+	// the same post is a new request under the new secret: the old link
+	// stays valid and the new one works for the new request.
+	second := e.do(t, loadEvent(t, "intake-web-post-form.json"))
+	if second.StatusCode != http.StatusAccepted {
+		t.Fatalf("status = %d", second.StatusCode)
+	}
+	for _, link := range []string{oldLink, statusLink(t, second.Body)} {
+		if resp := e.do(t, statusEvent(t, link)); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: status %d, want 200", link, resp.StatusCode)
+		}
 	}
 }

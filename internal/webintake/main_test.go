@@ -79,7 +79,7 @@ func (e *testEnv) do(t *testing.T, ev events.APIGatewayV2HTTPRequest) events.API
 
 // loadEvent reads events/<name> strictly: a field the Go type does not know
 // fails the test, so the sample events stay in AWS's shape.
-func loadEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+func loadEvent(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(emu.Root, "events", name))
 	if err != nil {
