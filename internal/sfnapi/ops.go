@@ -81,12 +81,31 @@ func (s *Server) createStateMachine(_ context.Context, in *createStateMachineInp
 	return createStateMachineOutput{StateMachineArn: arn, CreationDate: epoch(m.created)}, nil
 }
 
+// describeProblems writes problems the way AWS's InvalidDefinition message
+// does: 'CODE: message at /location'.
 func describeProblems(problems []Problem) string {
 	parts := make([]string, 0, len(problems))
 	for _, p := range problems {
-		parts = append(parts, fmt.Sprintf("%s at %s: %s", p.Code, orRoot(p.Location), p.Message))
+		parts = append(parts, fmt.Sprintf("'%s: %s at %s'", awsCode(p), p.Message, orRoot(p.Location)))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, ", ")
+}
+
+// awsCode maps an engine problem to the diagnostic codes AWS documents for
+// ValidateStateMachineDefinition (INVALID_JSON_DESCRIPTION, INVALID_RESOURCE,
+// DUPLICATE_STATE_NAME, INVALID_STATE_NAME, SCHEMA_VALIDATION_FAILED, ...).
+// The engine's finer code stays in the diagnostic's message.
+func awsCode(p Problem) string {
+	switch {
+	case p.Code == "INVALID_JSON":
+		return "INVALID_JSON_DESCRIPTION"
+	case p.Code == "INVALID_STATE_NAME" || p.Code == "DUPLICATE_STATE_NAME" || p.Code == "MISSING_END_STATE":
+		return p.Code
+	case strings.HasSuffix(p.Location, "/Resource"):
+		return "INVALID_RESOURCE"
+	default:
+		return "SCHEMA_VALIDATION_FAILED"
+	}
 }
 
 func orRoot(loc string) string {
@@ -573,9 +592,6 @@ type validateOutput struct {
 }
 
 func (s *Server) validateStateMachineDefinition(_ context.Context, in *validateInput) (any, error) {
-	if in.Definition == "" {
-		return nil, errorf("ValidationException", "definition is required")
-	}
 	switch in.Severity {
 	case "", "ERROR", "WARNING":
 	default:
@@ -588,22 +604,24 @@ func (s *Server) validateStateMachineDefinition(_ context.Context, in *validateI
 	if limit == 0 {
 		limit = 100
 	}
-	var problems []Problem
-	if len(in.Definition) > maxDefinitionBytes {
-		problems = []Problem{{Code: "DEFINITION_TOO_LARGE", Message: "definition is larger than 1 MiB"}}
-	} else {
-		problems = s.engine.Validate([]byte(in.Definition))
+	var diags []diagnostic
+	switch {
+	case strings.TrimSpace(in.Definition) == "":
+		diags = []diagnostic{{Severity: "ERROR", Code: "MISSING_DESCRIPTION", Message: "the definition is empty"}}
+	case len(in.Definition) > maxDefinitionBytes:
+		diags = []diagnostic{{Severity: "ERROR", Code: "SCHEMA_VALIDATION_FAILED", Message: "the definition is larger than 1 MiB"}}
+	default:
+		for _, p := range s.engine.Validate([]byte(in.Definition)) {
+			diags = append(diags, diagnostic{Severity: "ERROR", Code: awsCode(p), Message: p.Code + ": " + p.Message, Location: p.Location})
+		}
 	}
 	out := validateOutput{Result: "OK", Diagnostics: []diagnostic{}}
-	if len(problems) > 0 {
+	if len(diags) > 0 {
 		out.Result = "FAIL"
 	}
-	for i, p := range problems {
-		if i == limit {
-			out.Truncated = true
-			break
-		}
-		out.Diagnostics = append(out.Diagnostics, diagnostic{Severity: "ERROR", Code: p.Code, Message: p.Message, Location: p.Location})
+	if len(diags) > limit {
+		diags, out.Truncated = diags[:limit], true
 	}
+	out.Diagnostics = append(out.Diagnostics, diags...)
 	return out, nil
 }

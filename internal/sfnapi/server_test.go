@@ -432,8 +432,26 @@ func TestValidateStateMachineDefinition(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 	if bad.Result != types.ValidateStateMachineDefinitionResultCodeFail || len(bad.Diagnostics) == 0 ||
-		bad.Diagnostics[0].Severity != types.ValidateStateMachineDefinitionSeverityError || aws.ToString(bad.Diagnostics[0].Code) == "" || aws.ToString(bad.Diagnostics[0].Location) != "" && !strings.HasPrefix(aws.ToString(bad.Diagnostics[0].Location), "/") {
+		bad.Diagnostics[0].Severity != types.ValidateStateMachineDefinitionSeverityError || aws.ToString(bad.Diagnostics[0].Code) != "SCHEMA_VALIDATION_FAILED" {
 		t.Errorf("invalid definition: %+v", bad)
+	}
+	// Diagnostic codes are AWS's documented ones.
+	for _, tt := range []struct{ def, code string }{
+		{`{not json`, "INVALID_JSON_DESCRIPTION"},
+		{``, "MISSING_DESCRIPTION"},
+		{`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"nope","End":true}}}`, "INVALID_RESOURCE"},
+	} {
+		out, err := c.ValidateStateMachineDefinition(ctx, &sfn.ValidateStateMachineDefinitionInput{Definition: aws.String(tt.def)})
+		if err != nil {
+			t.Fatalf("Validate %q: %v", tt.def, err)
+		}
+		var codes []string
+		for _, d := range out.Diagnostics {
+			codes = append(codes, aws.ToString(d.Code))
+		}
+		if out.Result != types.ValidateStateMachineDefinitionResultCodeFail || !slices.Contains(codes, tt.code) {
+			t.Errorf("Validate %q: result %s codes %q, want FAIL with %s", tt.def, out.Result, codes, tt.code)
+		}
 	}
 }
 
