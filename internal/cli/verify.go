@@ -1,18 +1,22 @@
 package cli
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
+
+	"dsrflow/internal/operator"
 )
 
-// newVerifyCmd is a placeholder until the verify command lands.
+// newVerifyCmd is `dsr verify approve|refuse ID --reason …`: an operator's
+// decision on a manual identity verification (a guardian, agent or relative
+// acting for the subject, or documents sent as proof; policy 五.5, 六).
 func newVerifyCmd(s *streams) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "verify (not available yet)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("dsr verify is not available yet")
-		},
+		Short: "approve or refuse a manual identity verification",
 	}
+	cmd.AddCommand(
+		newDecisionCmd(s, operator.StageVerification, true),
+		newDecisionCmd(s, operator.StageVerification, false),
+	)
+	return cmd
 }
