@@ -20,7 +20,7 @@ import (
 
 // Options configure a Server. Zero values take the defaults noted.
 type Options struct {
-	Partition string           // "aws"; "aws-cn" for China
+	Partition string           // "aws"; "aws-cn" when Region is a China region (cn-*)
 	Region    string           // "us-east-1"
 	Account   string           // "123456789012"
 	Now       func() time.Time // time.Now; stamps creation dates
@@ -55,11 +55,14 @@ type execution struct {
 
 // New returns a Server in front of engine.
 func New(engine Engine, opts Options) *Server {
-	if opts.Partition == "" {
-		opts.Partition = "aws"
-	}
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
+	}
+	if opts.Partition == "" {
+		opts.Partition = "aws"
+		if strings.HasPrefix(opts.Region, "cn-") {
+			opts.Partition = "aws-cn"
+		}
 	}
 	if opts.Account == "" {
 		opts.Account = "123456789012"

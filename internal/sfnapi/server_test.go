@@ -216,6 +216,13 @@ func TestChinaPartition(t *testing.T) {
 	}
 }
 
+func TestChinaRegionImpliesPartition(t *testing.T) {
+	c, _, _ := newClient(t, sfnapi.Options{Region: "cn-northwest-1"})
+	if arn, want := createMachine(t, c, "dsr", passDef), "arn:aws-cn:states:cn-northwest-1:123456789012:stateMachine:dsr"; arn != want {
+		t.Errorf("arn = %q, want %q", arn, want)
+	}
+}
+
 func TestStartExecutionIdempotency(t *testing.T) {
 	ctx := context.Background()
 	c, _, _ := newClient(t, sfnapi.Options{})
