@@ -153,6 +153,7 @@ func TestASLRun(t *testing.T) {
 		"invalid.json":   `{"StartAt":"A","States":{}}`,
 		"sam.json":       `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"${ChargeFunctionArn}","Parameters":{"table":"${Table}"},"End":true}}}`,
 		"sam-tasks.json": `{"T": [{"return": "ok"}]}`,
+		"timeout.json":   `{"TimeoutSeconds":10,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`,
 	})
 	p := func(name string) string { return filepath.Join(dir, name) }
 	tests := []struct {
@@ -185,6 +186,8 @@ func TestASLRun(t *testing.T) {
 		{"definition missing", []string{p("none.json")}, ExitUsage, "", "read definition"},
 		{"SAM placeholders in Task resources", []string{p("sam.json"), "--tasks", p("sam-tasks.json"), "--sub", "Table=dsr"}, ExitOK,
 			`{"status":"SUCCEEDED","output":"ok"}`, ""},
+		{"machine timeout on the virtual clock", []string{p("timeout.json")}, ExitOK,
+			`{"status":"TIMED_OUT","error":"States.Timeout","cause":"The execution timed out after the state machine's TimeoutSeconds."}`, ""},
 		{"bad --sub", []string{p("sam.json"), "--tasks", p("sam-tasks.json"), "--sub", "Table"}, ExitUsage, "", "NAME=VALUE"},
 	}
 	for _, tt := range tests {
