@@ -552,3 +552,20 @@ func TestNoSMSProviderGoesManual(t *testing.T) {
 		t.Errorf("events %v: want operator_requested, operator_decision, refused, notice_undeliverable", got)
 	}
 }
+
+// BenchmarkRequestEndToEnd measures one access request through the whole
+// workflow on the local stack: intake, code by email (outbox), SubmitCode,
+// review, reply, close, with every DynamoDB call going to dynalite.
+func BenchmarkRequestEndToEnd(b *testing.B) {
+	e := newEnv(b, nil)
+	b.ResetTimer()
+	for i := range b.N {
+		v := submission(dsr.KindAccess, dsr.RoleSelf, dsr.LocaleEn)
+		v.Email, v.Phone = fmt.Sprintf("bench%d.%s", i, piiEmail), ""
+		id, token := e.submit(v, fmt.Sprintf("bench-%d", i))
+		e.verify(id, token)
+		if e.done(id); e.finalState(id) != "Completed" {
+			b.Fatalf("final state %s", e.finalState(id))
+		}
+	}
+}

@@ -80,7 +80,7 @@ func (s *syncBuffer) String() string {
 // env is the whole workflow on one machine: dynalite, the local engine
 // behind the Step Functions API (httptest), the real handlers and an outbox.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	clock  *asl.Virtual
 	table  string
@@ -96,7 +96,7 @@ type env struct {
 	h      *Handlers
 }
 
-func newEnv(t *testing.T, policy func(*Policy)) *env {
+func newEnv(t testing.TB, policy func(*Policy)) *env {
 	t.Helper()
 	ctx := context.Background()
 	clock := asl.VirtualClock(t0).(*asl.Virtual)

@@ -7,6 +7,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/intake"
 )
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
@@ -20,4 +23,8 @@ func getVerify(table, id string) *dynamodb.GetItemInput {
 
 func unmarshal(item map[string]dbtypes.AttributeValue, v any) error {
 	return attributevalue.UnmarshalMap(item, v)
+}
+
+func intakeMail(v dsr.Validated) intake.Submission {
+	return intake.Submission{Validated: v, Channel: dsr.ChannelMail, NaturalKey: "<msg-1@example.cn>", Source: "s3://mailbox/msg-1"}
 }
