@@ -77,10 +77,7 @@ func loadConformance(t *testing.T) map[string]conformanceCase {
 // knownGaps are cases where the engine does not yet do what AWS's docs say.
 // Each stays listed (and its test passes) only while the engine still
 // differs; a fix makes the test fail until the entry is removed.
-var knownGaps = map[string]string{
-	"validation/duplicate_state_name_in_branches": "state names are not checked for uniqueness across Parallel branches",
-	"validation/duplicate_state_name_in_map":      "state names are not checked for uniqueness across a Map processor and its machine",
-}
+var knownGaps = map[string]string{}
 
 // -conformance-report FILE writes what this engine did for every case, for
 // the differential check in tools/aslconformance.

@@ -55,6 +55,10 @@ const (
 	CodeConflictingFields = "CONFLICTING_FIELDS"
 	CodeUnsupported       = "UNSUPPORTED"
 	CodeDuplicateKey      = "DUPLICATE_KEY"
+	// CodeDuplicateStateName: a state name is used more than once in the
+	// state machine (names are unique across Parallel branches and Map
+	// processors too).
+	CodeDuplicateStateName = "DUPLICATE_STATE_NAME"
 )
 
 type stateKind uint8
@@ -194,6 +198,9 @@ func Parse(definition []byte) (*StateMachine, error) {
 
 type checker struct {
 	problems []Problem
+	// stateAt maps each state name seen so far, in the whole machine, to
+	// the JSON Pointer of its first definition.
+	stateAt map[string]string
 }
 
 func (c *checker) add(loc, code, format string, args ...any) {
@@ -206,7 +213,7 @@ func (c *checker) add(loc, code, format string, args ...any) {
 func join(loc, key string) string { return loc + "/" + pointerEscape(key) }
 
 func compile(definition []byte) (*StateMachine, []Problem) {
-	c := &checker{}
+	c := &checker{stateAt: map[string]string{}}
 	raw, dups, err := decodeOrdered(definition)
 	if err != nil {
 		c.add("", CodeInvalidJSON, "the definition is not valid JSON: %v", err)
@@ -316,7 +323,13 @@ func (c *checker) machine(o *jobj, loc string) *machine {
 	}
 	sloc := join(loc, "States")
 	for _, name := range states.keys {
-		st := c.state(name, states.m[name], join(sloc, name))
+		sp := join(sloc, name)
+		if first, dup := c.stateAt[name]; dup {
+			c.add(sp, CodeDuplicateStateName, "state name %q is already used at %s; state names must be unique in the whole state machine, Parallel branches and Map processors included", name, first)
+		} else {
+			c.stateAt[name] = sp
+		}
+		st := c.state(name, states.m[name], sp)
 		if st != nil {
 			m.states[name] = st
 		}

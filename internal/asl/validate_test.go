@@ -165,3 +165,28 @@ func TestParseReturnsValidationError(t *testing.T) {
 	}
 	_ = fmt.Sprint(ve)
 }
+
+func TestValidateDuplicateStateNamesAcrossTheMachine(t *testing.T) {
+	def := `{"StartAt":"P","States":{
+	  "P":{"Type":"Parallel","Next":"M","Branches":[
+	    {"StartAt":"X","States":{"X":{"Type":"Pass","Next":"Done"},"Done":{"Type":"Succeed"}}},
+	    {"StartAt":"X","States":{"X":{"Type":"Map","End":true,
+	      "ItemProcessor":{"StartAt":"M","States":{"M":{"Type":"Pass","End":true}}}}}}]},
+	  "M":{"Type":"Pass","Next":"Done"},
+	  "Done":{"Type":"Succeed"}}}`
+	var got []string
+	for _, p := range Validate([]byte(def)) {
+		got = append(got, p.Code+" "+p.Location)
+		if p.Code == CodeDuplicateStateName && !strings.Contains(p.Message, "/States/") {
+			t.Errorf("message %q does not say where the name was first used", p.Message)
+		}
+	}
+	want := []string{
+		"DUPLICATE_STATE_NAME /States/P/Branches/1/States/X",
+		"DUPLICATE_STATE_NAME /States/M",
+		"DUPLICATE_STATE_NAME /States/Done",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\n\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
