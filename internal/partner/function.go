@@ -1,0 +1,91 @@
+package partner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	env "github.com/caarlos0/env/v11"
+
+	"dsrflow/internal/partner/export"
+	"dsrflow/internal/store"
+)
+
+// FunctionConfig is the configuration of the partner functions (the FanOut
+// tasks and partner-callback), read from the environment.
+type FunctionConfig struct {
+	TableName string `env:"TABLE_NAME,required,notEmpty"`
+	// PartnersConfig is the path of the partner configuration (JSON,
+	// config/partners.example.json shows the format), bundled with the function.
+	PartnersConfig string `env:"PARTNERS_CONFIG,required,notEmpty"`
+	// PublicBaseURL is the HTTP API's public base URL; partners call back at
+	// {PublicBaseURL}/partners/{partner}/callbacks.
+	PublicBaseURL string `env:"PUBLIC_BASE_URL"`
+	// Export storage (access, portability).
+	ExportBucket   string        `env:"EXPORT_BUCKET"`
+	ExportSSE      string        `env:"EXPORT_SSE" envDefault:"aws:kms"`
+	ExportKMSKeyID string        `env:"EXPORT_KMS_KEY_ID"`
+	ExportLinkTTL  time.Duration `env:"EXPORT_LINK_TTL" envDefault:"72h"`
+	// PartnerTryTimeout bounds one call to a partner.
+	PartnerTryTimeout time.Duration `env:"PARTNER_TRY_TIMEOUT" envDefault:"10s"`
+}
+
+// FunctionConfigFromEnv reads and checks the configuration.
+func FunctionConfigFromEnv() (FunctionConfig, error) {
+	c, err := env.ParseAs[FunctionConfig]()
+	if err != nil {
+		return FunctionConfig{}, fmt.Errorf("config: %w", err)
+	}
+	if c.PublicBaseURL != "" {
+		u, err := url.Parse(c.PublicBaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return FunctionConfig{}, fmt.Errorf("config: PUBLIC_BASE_URL is not an absolute http(s) URL")
+		}
+	}
+	if c.ExportSSE != export.SSEKMS && c.ExportSSE != export.SSES3 {
+		return FunctionConfig{}, fmt.Errorf("config: EXPORT_SSE must be %s or %s", export.SSEKMS, export.SSES3)
+	}
+	if c.ExportLinkTTL <= 0 || c.ExportLinkTTL > export.MaxLinkTTL {
+		return FunctionConfig{}, fmt.Errorf("config: EXPORT_LINK_TTL must be positive and at most %s", export.MaxLinkTTL)
+	}
+	return c, nil
+}
+
+// NewAWSDispatcher builds the dispatcher and export store on AWS SDK
+// clients (endpoints from the standard AWS_ENDPOINT_URL_* variables
+// locally). Secrets resolve env: references; add resolvers to
+// d.Secrets.(*Secrets).Schemes for others.
+func NewAWSDispatcher(ctx context.Context, c FunctionConfig, logger *slog.Logger) (*Dispatcher, *export.Store, error) {
+	pc, err := LoadConfig(c.PartnersConfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	var ex *export.Store
+	if c.ExportBucket != "" {
+		s3c := s3.NewFromConfig(awsCfg)
+		ex = &export.Store{S3: s3c, Presign: s3.NewPresignClient(s3c), Bucket: c.ExportBucket, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
+	}
+	d := &Dispatcher{
+		Store:           store.New(dynamodb.NewFromConfig(awsCfg), c.TableName),
+		Config:          pc,
+		Secrets:         NewSecrets(nil),
+		Client:          &Client{TryTimeout: c.PartnerTryTimeout},
+		SFN:             sfn.NewFromConfig(awsCfg),
+		CallbackBaseURL: c.PublicBaseURL,
+		Log:             logger,
+	}
+	if ex != nil {
+		d.Exports = ex
+	}
+	return d, ex, nil
+}
