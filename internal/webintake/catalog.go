@@ -42,6 +42,7 @@ var catalog = map[string]dsr.Text{
 	"form.line":             {ZhCN: "第 %d 行：", En: "Line %d: "},
 
 	"errors.title":     {ZhCN: "提交的内容有问题", En: "There is a problem"},
+	"errors.item":      {ZhCN: "%s：%s", En: "%s: %s"},
 	"errors.expired":   {ZhCN: "表单已过期或不完整。您填写的内容已保留，请检查后再次提交。", En: "The form expired or is incomplete. What you entered is kept; check it and send it again."},
 	"errors.tooMany":   {ZhCN: "您已有 %d 个尚未完成的请求（上限为 %d 个）。请等待现有请求处理完毕后再提交新的请求。", En: "You already have %d open requests (the limit is %d). Please wait until they are finished before sending a new one."},
 	"errors.tooLarge":  {ZhCN: "提交的内容过大（上限为 %d KiB）。请缩短补充说明后重试。", En: "The request is too large (the limit is %d KiB). Shorten the details and try again."},

@@ -247,7 +247,7 @@ func TestFormValidationErrors(t *testing.T) {
 			name:     "no kind, bad email, Chinese",
 			edit:     func(v url.Values) { v.Del("kind"); v.Set("email", "zhang.san@") },
 			lang:     "zh-CN",
-			want:     []string{"此项为必填项。", "请输入有效的电子邮件地址", "删除请求须选择适用的删除情形。"[:0]},
+			want:     []string{"此项为必填项。", "请输入有效的电子邮件地址", `<a href="#f-kind-access">您想做什么：此项为必填项。</a>`},
 			keep:     []string{`value="zhang.san@"`, "我已不再使用该应用"},
 			describe: []string{`id="f-email" name="email" value="zhang.san@" maxlength="254" autocomplete="email" inputmode="email" spellcheck="false" autocapitalize="off" aria-describedby="err-email" aria-invalid="true"`},
 		},
@@ -255,7 +255,7 @@ func TestFormValidationErrors(t *testing.T) {
 			name: "erasure without ground, English",
 			edit: func(v url.Values) { v.Set("erasureGround", "") },
 			lang: "en",
-			want: []string{"Choose the situation in which you ask for deletion."},
+			want: []string{`<a href="#f-erasureGround-none">Why should we delete it: Choose the situation in which you ask for deletion.</a>`},
 			keep: []string{`value="zhang.san@example.com"`},
 		},
 		{

@@ -195,6 +195,21 @@ func fieldAnchor(name string) string {
 	return "f-" + name
 }
 
+// fieldLabels name each field in the error summary, where the message alone
+// ("this field does not apply") would not say which field.
+var fieldLabels = map[string]string{
+	dsr.FieldKind:          "form.kind",
+	dsr.FieldRole:          "form.role",
+	dsr.FieldErasureGround: "form.ground",
+	dsr.FieldEmail:         "form.email",
+	dsr.FieldPhone:         "form.phone",
+	dsr.FieldContact:       "form.identifiers",
+	dsr.FieldAccountID:     "form.accountId",
+	dsr.FieldCorrections:   "form.corrections",
+	dsr.FieldPurposes:      "form.purposes",
+	dsr.FieldDetails:       "form.details",
+}
+
 // formErrors sorts field errors by form field, with messages in l. List
 // entries ("corrections[2]") go to their list, a text-area line saying
 // which line.
@@ -212,7 +227,12 @@ func formErrors(errs dsr.FieldErrors, l dsr.Locale) (byField map[string][]string
 			continue // the form sets it; nothing to show
 		}
 		byField[name] = append(byField[name], msg)
-		summary = append(summary, summaryItem{Href: "#" + fieldAnchor(name), Text: msg})
+		item := msg
+		if key, ok := fieldLabels[name]; ok {
+			label := strings.TrimRight(text(l, key), "?？")
+			item = text(l, "errors.item", label, msg)
+		}
+		summary = append(summary, summaryItem{Href: "#" + fieldAnchor(name), Text: item})
 	}
 	return byField, summary
 }
