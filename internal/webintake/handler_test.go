@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
@@ -556,6 +558,31 @@ func TestStatusPage(t *testing.T) {
 		}
 	})
 
+	t.Run("due date once verified", func(t *testing.T) {
+		req, err := e.store.GetRequest(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 23:59:59 on 18 December in China is 15:59:59 UTC.
+		due := time.Date(2026, 12, 18, 15, 59, 59, 0, time.UTC)
+		if _, err := e.store.UpdateRequest(context.Background(), id, req.Version, func(r *dsr.Request) { r.DueAt = &due }); err != nil {
+			t.Fatal(err)
+		}
+		zh := e.do(t, statusEvent(t, link))
+		if !strings.Contains(zh.Body, "答复期限") || !strings.Contains(zh.Body, `<time datetime="2026-12-18">2026年12月18日</time>`) {
+			t.Errorf("Chinese page lacks the due date:\n%s", zh.Body)
+		}
+		en := e.do(t, statusEvent(t, link+"&lang=en"))
+		if !strings.Contains(en.Body, "Reply due by") || !strings.Contains(en.Body, "18 December 2026") {
+			t.Errorf("English page lacks the due date:\n%s", en.Body)
+		}
+		ev := statusEvent(t, link)
+		ev.Headers["accept"] = "application/json"
+		if got := decodeJSON(t, e.do(t, ev).Body); got["dueAt"] != "2026-12-18T15:59:59Z" {
+			t.Errorf("JSON dueAt = %v", got["dueAt"])
+		}
+	})
+
 	wrong := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
 	notFound := e.do(t, statusEvent(t, "/requests/r-aaaaaaaaaaaaaaaaaaaaaaaaaa?token="+token))
 	for _, tc := range []struct{ name, link string }{
@@ -767,5 +794,32 @@ func TestResubmitAfterSecretRotationHasNoBrokenLink(t *testing.T) {
 		if resp := e.do(t, statusEvent(t, link)); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: status %d, want 200", link, resp.StatusCode)
 		}
+	}
+}
+
+// TestSampleEvents feeds every events/intake-web*.json as it is.
+func TestSampleEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3)
+	for _, tc := range []struct {
+		event    string
+		want     int
+		wantType string
+	}{
+		{"intake-web-get-form.json", http.StatusOK, contentHTML},
+		{"intake-web-get-form-en.json", http.StatusOK, contentHTML},
+		{"intake-web-post-form.json", http.StatusAccepted, contentHTML},
+		{"intake-web-post-json.json", http.StatusAccepted, contentJSON},
+		// The sample names no stored request: the same 404 as a wrong token.
+		{"intake-web-get-status.json", http.StatusNotFound, contentHTML},
+	} {
+		resp := e.do(t, loadEvent(t, tc.event))
+		if resp.StatusCode != tc.want || resp.Headers["Content-Type"] != tc.wantType {
+			t.Errorf("%s: %d %s, want %d %s", tc.event, resp.StatusCode, resp.Headers["Content-Type"], tc.want, tc.wantType)
+		}
+	}
+	matches, err := filepath.Glob(filepath.Join(emu.Root, "events", "intake-web*.json"))
+	if err != nil || len(matches) != 5 {
+		t.Errorf("sample events = %v (%v); add new ones to this test", matches, err)
 	}
 }
