@@ -93,12 +93,14 @@ type Wait struct {
 	TaskToken   string    `dynamodbav:"taskToken"`
 	RequestedAt time.Time `dynamodbav:"requestedAt"`
 	// Decided is set once answered, with the result, reason and actor.
-	Decided  *time.Time `dynamodbav:"decided,omitempty"`
-	Result   string     `dynamodbav:"result,omitempty"`
-	Reason   string     `dynamodbav:"reason,omitempty"`
-	Actor    string     `dynamodbav:"actor,omitempty"`
-	Version  int        `dynamodbav:"version"`
-	TokenSet int        `dynamodbav:"tokenSet"` // how often a token was recorded
+	Decided *time.Time `dynamodbav:"decided,omitempty"`
+	Result  string     `dynamodbav:"result,omitempty"`
+	Reason  string     `dynamodbav:"reason,omitempty"`
+	Actor   string     `dynamodbav:"actor,omitempty"`
+	// Sent is set once Step Functions accepted the decision.
+	Sent     bool `dynamodbav:"sent"`
+	Version  int  `dynamodbav:"version"`
+	TokenSet int  `dynamodbav:"tokenSet"` // how often a token was recorded
 }
 
 // TaskOutput is what SendTaskSuccess passes to the workflow.
@@ -191,7 +193,8 @@ func (s *Service) Await(ctx context.Context, id string, st Stage, cause, taskTok
 			return false, err
 		}
 		if w.Decided != nil {
-			return first, s.send(ctx, w)
+			w.Sent = false
+			return first, s.sendAndMark(ctx, w)
 		}
 		return first, nil
 	}
@@ -248,8 +251,12 @@ func (s *Service) Decide(ctx context.Context, d Decision) error {
 		if w == nil || w.TaskToken == "" {
 			return fmt.Errorf("%s of request %s: %w", d.Stage, d.RequestID, ErrNotWaiting)
 		}
-		if w.Decided != nil {
+		if w.Decided != nil && w.Sent {
 			return fmt.Errorf("%s of request %s: %w (%s by %s)", d.Stage, d.RequestID, ErrAlreadyDecided, w.Result, w.Actor)
+		}
+		if w.Decided != nil {
+			// Recorded, but Step Functions never got it: send it again.
+			return s.sendAndMark(ctx, w)
 		}
 		w.Decided, w.Actor = &now, d.Actor
 		w.Result, w.Reason = ResultApproved, ""
@@ -275,7 +282,33 @@ func (s *Service) Decide(ctx context.Context, d Decision) error {
 	if _, err := s.Events.AppendEvent(ctx, d.RequestID, store.Event{Type: "operator_decision", At: now, Actor: "operator:" + d.Actor, Data: data}); err != nil {
 		return fmt.Errorf("audit decision on %s: %w", d.RequestID, err)
 	}
-	return s.send(ctx, w)
+	return s.sendAndMark(ctx, w)
+}
+
+// sendAndMark sends the recorded decision and marks it sent. A task the
+// workflow no longer waits on is marked too (there is nothing to resend).
+func (s *Service) sendAndMark(ctx context.Context, w *Wait) error {
+	serr := s.send(ctx, w)
+	if serr != nil && !errors.Is(serr, ErrNotWaiting) {
+		return serr
+	}
+	for range 8 {
+		cur, err := s.Get(ctx, w.RequestID, w.Stage)
+		if err != nil {
+			return err
+		}
+		if cur == nil || cur.Sent || cur.TaskToken != w.TaskToken {
+			return serr
+		}
+		cur.Sent = true
+		if err := s.put(ctx, cur); errors.Is(err, errStale) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		return serr
+	}
+	return serr
 }
 
 func (s *Service) send(ctx context.Context, w *Wait) error {

@@ -169,3 +169,34 @@ func TestMailRequesterUsesLink(t *testing.T) {
 		t.Errorf("final state %s", e.finalState(id))
 	}
 }
+
+// TestChinaPartition runs the definition with aws-cn ARNs (DESIGN.md:
+// deployable to mainland China): function ARNs and the lambda:invoke
+// integration in the aws-cn partition.
+func TestChinaPartition(t *testing.T) {
+	t.Parallel()
+	e := newEnvIn(t, "aws-cn", nil)
+	id, token := e.submit(submission(dsr.KindAccountClosure, dsr.RoleSelf, dsr.LocaleZhCN), "cn")
+	e.verify(id, token)
+	if d := e.done(id); d.Status != sfntypes.ExecutionStatusSucceeded || e.finalState(id) != "Completed" {
+		t.Fatalf("execution ended %s in %s, want SUCCEEDED in Completed", d.Status, e.finalState(id))
+	}
+	if !strings.HasPrefix(e.smArn, "arn:aws-cn:states:") {
+		t.Errorf("state machine ARN %s is not in aws-cn", e.smArn)
+	}
+}
+
+// TestAttachmentsGoToManualVerification: documents sent as proof are
+// checked by an operator, not by a code.
+func TestAttachmentsGoToManualVerification(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.seedOpen("r-docs", dsr.KindErasure, "docs.pii@example.cn", t0, dsr.StatusReceived)
+	if _, err := e.st.UpdateRequest(e.ctx, "r-docs", 1, func(r *dsr.Request) { r.Attachments = []string{"mail/attachments/id-card.jpg"} }); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.h.Admit(e.ctx, RequestInput{RequestID: "r-docs"})
+	if err != nil || out.Route != RouteManual || out.RouteCause != "attachments" {
+		t.Errorf("Admit: %+v, %v; want manual route for attachments", out, err)
+	}
+}

@@ -98,6 +98,12 @@ type env struct {
 
 func newEnv(t testing.TB, policy func(*Policy)) *env {
 	t.Helper()
+	return newEnvIn(t, "aws", policy)
+}
+
+// newEnvIn is newEnv with function and service ARNs in partition.
+func newEnvIn(t testing.TB, partition string, policy func(*Policy)) *env {
+	t.Helper()
 	ctx := context.Background()
 	clock := asl.VirtualClock(t0).(*asl.Virtual)
 	logs := &syncBuffer{}
@@ -116,12 +122,12 @@ func newEnv(t testing.TB, policy func(*Policy)) *env {
 		policy(&h.Policy)
 	}
 	resolver := asl.Handlers{}
-	vars := LocalSubstitutions("aws", "cn-north-1", "123456789012")
+	vars := LocalSubstitutions(partition, "cn-north-1", "123456789012")
 	for _, f := range Functions() {
 		resolver[vars[f.ArnKey]] = lambda.NewHandler(f.Handler(h))
 	}
 	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger, Region: "cn-north-1"})
-	srv := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Region: "cn-north-1", Logger: logger, Now: clock.Now})
+	srv := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Partition: partition, Region: "cn-north-1", Logger: logger, Now: clock.Now})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	client := sfn.New(sfn.Options{
@@ -133,7 +139,7 @@ func newEnv(t testing.TB, policy func(*Policy)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	smArn, err := srv.CreateStateMachine(ctx, "dsr-workflow", string(def), "arn:aws:iam::123456789012:role/dsr-workflow")
+	smArn, err := srv.CreateStateMachine(ctx, "dsr-workflow", string(def), "arn:"+partition+":iam::123456789012:role/dsr-workflow")
 	if err != nil {
 		t.Fatalf("CreateStateMachine: %v", err)
 	}
