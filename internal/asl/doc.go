@@ -27,6 +27,9 @@
 //     Map iterations get their own. Handlers made by lambda.NewHandler run
 //     one invocation at a time each (their output buffer is reused), like a
 //     single Lambda instance.
+//   - A Task handler learns which state it runs for from its context:
+//     TaskInfo (state name, retry count, execution ARN, task token) and
+//     StateName; WithTaskInfo builds such a context for tests.
 //   - Not supported yet, and rejected by validation with code UNSUPPORTED:
 //     JSONata (QueryLanguage, Arguments, Output, Condition), variables
 //     (Assign), Distributed Map (ItemReader, ItemBatcher, ResultWriter,

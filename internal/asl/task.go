@@ -191,6 +191,11 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	if tgt.lambdaInvoke {
 		fnArn = key
 	}
+	hctx = context.WithValue(hctx, taskCallKey{}, &TaskCall{
+		StateName: st.name, RetryCount: r.retries, EnteredTime: r.entered,
+		ExecutionArn: x.in.ExecutionArn, StateMachineArn: x.in.StateMachineArn,
+		Resource: st.resource, TaskToken: r.token,
+	})
 	hctx = lambdacontext.NewContext(hctx, &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fnArn})
 	var out []byte
 	var herr error

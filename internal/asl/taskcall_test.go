@@ -1,0 +1,100 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestHandlerSeesTaskInfo(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls []string
+	)
+	record := func(ctx context.Context) error {
+		c, ok := TaskInfo(ctx)
+		name, nameOK := StateName(ctx)
+		if !ok || !nameOK || name != c.StateName {
+			return errors.New("no task info")
+		}
+		mu.Lock()
+		calls = append(calls, fmt.Sprintf("%s retry=%d exec=%s sm=%s res=%s token=%t entered=%s",
+			c.StateName, c.RetryCount, c.ExecutionArn, c.StateMachineArn, c.Resource, strings.HasPrefix(c.TaskToken, taskTokenPrefix), isoTime(c.EnteredTime)))
+		mu.Unlock()
+		return nil
+	}
+	var (
+		flaky int
+		e     *Engine
+	)
+	h := Handlers{
+		"f": handler(func(ctx context.Context) (string, error) {
+			if err := record(ctx); err != nil {
+				return "", err
+			}
+			if name, _ := StateName(ctx); name == "Flaky" {
+				if flaky++; flaky < 3 {
+					return "", errors.New("again")
+				}
+			}
+			return "ok", nil
+		}),
+		"arn:aws:states:::sqs:sendMessage": rawHandler(func(ctx context.Context, in []byte) ([]byte, error) {
+			if err := record(ctx); err != nil {
+				return nil, err
+			}
+			c, _ := TaskInfo(ctx)
+			return []byte("{}"), e.SendTaskSuccess(c.TaskToken, json.RawMessage(`"called back"`))
+		}),
+	}
+	def := `{"StartAt":"First","States":{
+	  "First":{"Type":"Task","Resource":"` + fnArn + `f","Next":"Flaky"},
+	  "Flaky":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f"},
+	    "Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":1,"MaxAttempts":5}],"Next":"Callback"},
+	  "Callback":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"t.$":"$$.Task.Token"},"TimeoutSeconds":5,"End":true}}}`
+	sm, err := Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = NewEngine(Options{Clock: VirtualClock(testStart), Resolver: h})
+	x, err := e.Start(context.Background(), sm, StartInput{
+		StateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:test", ExecutionArn: "arn:aws:states:us-east-1:123456789012:execution:test:e1",
+		Input: json.RawMessage(`{}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := waitResult(t, x)
+	wantSuccess(t, res, x, `"called back"`)
+	const ids = "exec=arn:aws:states:us-east-1:123456789012:execution:test:e1 sm=arn:aws:states:us-east-1:123456789012:stateMachine:test"
+	want := []string{
+		"First retry=0 " + ids + " res=" + fnArn + "f token=false entered=2024-05-01T12:00:00.000Z",
+		"Flaky retry=0 " + ids + " res=arn:aws:states:::lambda:invoke token=false entered=2024-05-01T12:00:00.000Z",
+		"Flaky retry=1 " + ids + " res=arn:aws:states:::lambda:invoke token=false entered=2024-05-01T12:00:00.000Z",
+		"Flaky retry=2 " + ids + " res=arn:aws:states:::lambda:invoke token=false entered=2024-05-01T12:00:00.000Z",
+		"Callback retry=0 " + ids + " res=arn:aws:states:::sqs:sendMessage.waitForTaskToken token=true entered=2024-05-01T12:00:03.000Z",
+	}
+	if got := strings.Join(calls, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("handler calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+func TestTaskInfoOutsideTheEngine(t *testing.T) {
+	if _, ok := TaskInfo(context.Background()); ok {
+		t.Error("TaskInfo(Background) ok, want false")
+	}
+	if name, ok := StateName(context.Background()); ok || name != "" {
+		t.Errorf("StateName(Background) = %q, %t; want \"\", false", name, ok)
+	}
+	ctx := WithTaskInfo(context.Background(), TaskCall{StateName: "Charge", RetryCount: 2})
+	if c, ok := TaskInfo(ctx); !ok || c.StateName != "Charge" || c.RetryCount != 2 {
+		t.Errorf("TaskInfo(WithTaskInfo) = %+v, %t", c, ok)
+	}
+	if name, ok := StateName(ctx); !ok || name != "Charge" {
+		t.Errorf("StateName(WithTaskInfo) = %q, %t", name, ok)
+	}
+}
