@@ -7,9 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"dsrflow/internal/asl"
 	"dsrflow/internal/aslmock"
 )
 
@@ -201,7 +203,7 @@ func TestInstrument(t *testing.T) {
 	if !strings.HasPrefix(resA, "arn:aws:lambda:") || !strings.HasSuffix(resB, ".waitForTaskToken") || resA == resB {
 		t.Fatalf("rewritten resources A=%q B=%q, want a Lambda ARN and a callback resource", resA, resB)
 	}
-	ctx := context.Background()
+	ctx := asl.WithTaskInfo(context.Background(), asl.TaskCall{StateName: "A"})
 	h, err := m.Resolve(resA)
 	if err != nil {
 		t.Fatal(err)
@@ -209,28 +211,37 @@ func TestInstrument(t *testing.T) {
 	if out, err := h.Invoke(ctx, []byte(`{}`)); err != nil || string(out) != `{"a":1}` {
 		t.Errorf("A: got %s %v, want {\"a\":1}", out, err)
 	}
+	if _, err := h.Invoke(context.Background(), []byte(`{}`)); err == nil {
+		t.Error("A without asl.TaskInfo in its context: got no error")
+	}
 
-	// The callback task answers the token found in its input.
+	// The callback task answers its token with the scripted outcome.
 	sender := &fakeSender{valid: "AQBtoken"}
 	m.SetTokenSender(sender)
 	hb, err := m.Resolve(strings.TrimSuffix(resB, ".waitForTaskToken"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := hb.Invoke(ctx, []byte(`{"t":"AQBtoken","other":["x"]}`)); err != nil || string(out) != `{}` {
+	ctxB := asl.WithTaskInfo(context.Background(), asl.TaskCall{StateName: "B", TaskToken: "AQBtoken"})
+	if out, err := hb.Invoke(ctxB, []byte(`{"t":"AQBtoken","other":["x"]}`)); err != nil || string(out) != `{}` {
 		t.Fatalf("B: got %s %v", out, err)
 	}
 	if sender.failed != "AQBtoken Rejected no" {
 		t.Errorf("B answered %q, want a failure of AQBtoken with Rejected/no", sender.failed)
 	}
-	if _, err := hb.Invoke(ctx, []byte(`{"nothing":"here"}`)); err == nil {
-		t.Error("B without a token in its input: got no error")
+	noToken := asl.WithTaskInfo(context.Background(), asl.TaskCall{StateName: "B"})
+	if _, err := hb.Invoke(noToken, []byte(`{"nothing":"here"}`)); err == nil {
+		t.Error("B without a task token: got no error")
+	}
+	unknown := asl.WithTaskInfo(context.Background(), asl.TaskCall{StateName: "B", TaskToken: "AQBother"})
+	if _, err := hb.Invoke(unknown, []byte(`{}`)); err == nil {
+		t.Error("B with a token the engine does not know: got no error")
 	}
 	if _, err := m.Resolve("arn:aws:lambda:us-east-1:1:function:other"); err == nil {
 		t.Error("Resolve of an unknown resource: got no error")
 	}
-	if m.Calls("A") != 1 || m.Calls("B") != 2 {
-		t.Errorf("Calls A=%d B=%d, want 1 and 2", m.Calls("A"), m.Calls("B"))
+	if m.Calls("A") != 1 || m.Calls("B") != 3 {
+		t.Errorf("Calls A=%d B=%d, want 1 and 3", m.Calls("A"), m.Calls("B"))
 	}
 }
 
@@ -266,5 +277,48 @@ func TestLambdaCause(t *testing.T) {
 		if got := aslmock.LambdaCause(tt.errName, tt.cause); got != tt.want {
 			t.Errorf("LambdaCause(%q, %q) = %q, want %q", tt.errName, tt.cause, got, tt.want)
 		}
+	}
+}
+
+func TestInstrumentOnTheEngine(t *testing.T) {
+	// A Map of Task iterations and a callback Task whose Parameters do not
+	// pass $$.Task.Token: the Mock still answers it, as Step Functions Local
+	// does for mocked callback tasks.
+	def := `{"StartAt":"Each","States":{
+	  "Each":{"Type":"Map","ItemsPath":"$.items","ItemProcessor":{"StartAt":"Price","States":{
+	    "Price":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"price","Payload.$":"$"},"End":true}}},
+	    "ResultPath":"$.prices","Next":"Approve"},
+	  "Approve":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"QueueUrl":"q","MessageBody":"hi"},"ResultPath":"$.approval","End":true}}}`
+	m, err := aslmock.Instrument([]byte(def), aslmock.Script{Outcomes: map[string][]aslmock.Outcome{
+		"Price":   {{Return: json.RawMessage(`1`)}, {Return: json.RawMessage(`2`)}},
+		"Approve": {{Return: json.RawMessage(`{"ok":true}`)}},
+	}, RepeatLast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := asl.Parse(m.Definition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := asl.NewEngine(asl.Options{Clock: asl.VirtualClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)), Resolver: m, MaxMapConcurrency: 1})
+	m.SetTokenSender(e)
+	x, err := e.Start(context.Background(), sm, asl.StartInput{Input: json.RawMessage(`{"items":["a","b","c"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := x.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want any
+	_ = json.Unmarshal(res.Output, &got)
+	_ = json.Unmarshal([]byte(`{"items":["a","b","c"],"prices":[1,2,2],"approval":{"ok":true}}`), &want)
+	if res.Status != asl.StatusSucceeded || !reflect.DeepEqual(got, want) {
+		t.Errorf("result %s %s (%s: %s), want SUCCEEDED with %v", res.Status, res.Output, res.Error, res.Cause, want)
+	}
+	if m.Calls("Price") != 3 || m.Calls("Approve") != 1 {
+		t.Errorf("Calls Price=%d Approve=%d, want 3 and 1", m.Calls("Price"), m.Calls("Approve"))
 	}
 }

@@ -10,25 +10,25 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"dsrflow/internal/asl"
 )
 
-// Mock runs a Script against a definition on the local engine. The engine
-// resolves tasks by resource, while scripts (and Step Functions Local mock
-// configs) name Task states, so Instrument gives every Task state a resource
-// of its own and Resolve maps it back to the state:
+// Mock runs a Script against a definition on the local engine. Scripts
+// (and Step Functions Local mock configs) name Task states; the engine tells
+// each handler which state it runs for (asl.TaskInfo), so Instrument only
+// makes every Task call the Mock:
 //
-//   - a Task ending in .waitForTaskToken gets "arn:aws:states:::aslmock:task-N.waitForTaskToken"
+//   - a Task ending in .waitForTaskToken gets "arn:aws:states:::aslmock:task.waitForTaskToken"
 //     and keeps its callback semantics ($$.Task.Token exists); its handler
-//     answers the token it finds in the task input with the scripted outcome,
-//     as Step Functions Local does for mocked callback tasks;
-//   - every other Task gets "arn:aws:lambda:us-east-1:123456789012:function:aslmock-task-N",
+//     answers the task's token with the scripted outcome, as Step Functions
+//     Local does for mocked callback tasks;
+//   - every other Task gets "arn:aws:lambda:us-east-1:123456789012:function:aslmock",
 //     so the scripted Return is the task result as is (Step Functions Local
 //     returns a mocked response unchanged, without lambda:invoke's wrapping).
 type Mock struct {
 	definition []byte
 	player     *Player
-	states     map[string]string // resolve key -> state name
-	callback   map[string]bool   // resolve key -> .waitForTaskToken
 
 	mu     sync.Mutex
 	tokens TokenSender
@@ -41,9 +41,9 @@ type TokenSender interface {
 }
 
 const (
-	lambdaPrefix   = "arn:aws:lambda:us-east-1:123456789012:function:aslmock-task-"
-	callbackPrefix = "arn:aws:states:::aslmock:task-"
-	callbackSuffix = ".waitForTaskToken"
+	lambdaResource   = "arn:aws:lambda:us-east-1:123456789012:function:aslmock"
+	callbackResource = "arn:aws:states:::aslmock:task" // the engine resolves it without .waitForTaskToken
+	callbackSuffix   = ".waitForTaskToken"
 )
 
 // Instrument rewrites the Task resources of definition and returns a Mock
@@ -55,29 +55,21 @@ func Instrument(definition []byte, s Script) (*Mock, error) {
 	if err := dec.Decode(&root); err != nil {
 		return nil, fmt.Errorf("read definition: %w", err)
 	}
-	m := &Mock{player: NewPlayer(s), states: map[string]string{}, callback: map[string]bool{}}
-	n := 0
 	var walk func(machine any)
 	walk = func(machine any) {
 		mm, _ := machine.(map[string]any)
 		states, _ := mm["States"].(map[string]any)
-		for name, raw := range states {
+		for _, raw := range states {
 			st, _ := raw.(map[string]any)
 			if st == nil {
 				continue
 			}
 			if st["Type"] == "Task" {
-				n++
 				res, _ := st["Resource"].(string)
 				if strings.HasSuffix(res, callbackSuffix) {
-					key := fmt.Sprintf("%s%d", callbackPrefix, n)
-					st["Resource"] = key + callbackSuffix
-					m.states[key] = name
-					m.callback[key] = true
+					st["Resource"] = callbackResource + callbackSuffix
 				} else {
-					key := fmt.Sprintf("%s%d", lambdaPrefix, n)
-					st["Resource"] = key
-					m.states[key] = name
+					st["Resource"] = lambdaResource
 				}
 			}
 			if bs, ok := st["Branches"].([]any); ok {
@@ -97,8 +89,7 @@ func Instrument(definition []byte, s Script) (*Mock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rewrite definition: %w", err)
 	}
-	m.definition = out
-	return m, nil
+	return &Mock{definition: out, player: NewPlayer(s)}, nil
 }
 
 // Definition is the rewritten definition to run.
@@ -115,67 +106,58 @@ func (m *Mock) SetTokenSender(t TokenSender) {
 func (m *Mock) Calls(state string) int { return m.player.Calls(state) }
 
 // Resolve returns the handler for a rewritten resource (asl.TaskResolver).
+// The handler plays the outcome of the Task state named by asl.TaskInfo in
+// its context.
 func (m *Mock) Resolve(resource string) (lambda.Handler, error) {
-	state, ok := m.states[resource]
-	if !ok {
-		return nil, fmt.Errorf("aslmock: no Task state has resource %q", resource)
-	}
-	if m.callback[resource] {
+	switch resource {
+	case lambdaResource:
 		return handlerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
-			return m.answerCallback(ctx, state, payload)
+			state, ok := asl.StateName(ctx)
+			if !ok {
+				return nil, errNoTaskInfo
+			}
+			return m.player.Invoke(ctx, state, payload)
 		}), nil
+	case callbackResource:
+		return handlerFunc(m.answerCallback), nil
 	}
-	return handlerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
-		return m.player.Invoke(ctx, state, payload)
-	}), nil
+	return nil, fmt.Errorf("aslmock: resource %q is not one that Instrument gives Task states", resource)
 }
 
-// answerCallback completes a .waitForTaskToken task: it tries each string in
-// the task input as the token (the definition passes $$.Task.Token in its
-// Parameters) and sends the scripted outcome; the engine holds the answer
-// until the handler has returned.
-func (m *Mock) answerCallback(_ context.Context, state string, payload []byte) ([]byte, error) {
+var errNoTaskInfo = messages.InvokeResponse_Error{Type: "States.Runtime", Message: "aslmock: the context does not name the Task state (asl.TaskInfo)"}
+
+// answerCallback completes a .waitForTaskToken task: it sends the scripted
+// outcome for the task's token; the engine holds the answer until the
+// handler has returned.
+func (m *Mock) answerCallback(ctx context.Context, _ []byte) ([]byte, error) {
+	task, ok := asl.TaskInfo(ctx)
+	if !ok {
+		return nil, errNoTaskInfo
+	}
+	state := task.StateName
 	m.mu.Lock()
 	tokens := m.tokens
 	m.mu.Unlock()
 	if tokens == nil {
 		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: "aslmock: no engine to answer the callback task " + state}
 	}
-	var in any
-	_ = json.Unmarshal(payload, &in)
-	candidates := stringsIn(in, nil)
 	o, err := m.player.Next(state)
-	for _, tok := range candidates {
-		var serr error
-		switch {
-		case err != nil:
-			serr = tokens.SendTaskFailure(tok, "States.Runtime", err.Error())
-		case o.Throw != nil:
-			serr = tokens.SendTaskFailure(tok, o.Throw.Error, o.Throw.Cause)
-		default:
-			serr = tokens.SendTaskSuccess(tok, o.Return)
-		}
-		if serr == nil {
-			return []byte("{}"), nil
-		}
+	if task.TaskToken == "" {
+		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: fmt.Sprintf("aslmock: callback task %q has no task token", state)}
 	}
-	return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: fmt.Sprintf("aslmock: the input of callback task %q carries no task token ($$.Task.Token)", state)}
-}
-
-func stringsIn(v any, acc []string) []string {
-	switch t := v.(type) {
-	case string:
-		acc = append(acc, t)
-	case []any:
-		for _, e := range t {
-			acc = stringsIn(e, acc)
-		}
-	case map[string]any:
-		for _, e := range t {
-			acc = stringsIn(e, acc)
-		}
+	var serr error
+	switch {
+	case err != nil:
+		serr = tokens.SendTaskFailure(task.TaskToken, "States.Runtime", err.Error())
+	case o.Throw != nil:
+		serr = tokens.SendTaskFailure(task.TaskToken, o.Throw.Error, o.Throw.Cause)
+	default:
+		serr = tokens.SendTaskSuccess(task.TaskToken, o.Return)
 	}
-	return acc
+	if serr != nil {
+		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: fmt.Sprintf("aslmock: answer callback task %q: %v", state, serr)}
+	}
+	return []byte("{}"), nil
 }
 
 type handlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
