@@ -425,6 +425,24 @@ func (e *env) scanPII(ids ...string) {
 		}
 	}
 	logs := e.logs.String()
+	// Task tokens are in the history (as in AWS), never in logs.
+	for _, id := range ids {
+		for _, ev := range e.history(id) {
+			d := ev.TaskScheduledEventDetails
+			if d == nil {
+				continue
+			}
+			var p struct{ Payload struct{ TaskToken string } }
+			if err := json.Unmarshal([]byte(aws.ToString(d.Parameters)), &p); err != nil {
+				e.t.Fatal(err)
+			}
+			if p.Payload.TaskToken == "" {
+				e.t.Errorf("no task token in the parameters of a token task of %s", id)
+			} else if strings.Contains(logs, p.Payload.TaskToken) {
+				e.t.Errorf("logs contain the task token of %s", id)
+			}
+		}
+	}
 	if logs == "" {
 		e.t.Error("no log lines were captured: the scan would prove nothing")
 	}
