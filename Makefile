@@ -39,17 +39,40 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 fmt: ## gofmt every Go file
 	gofmt -w $(GOFILES)
 
-build: ## each function as a linux/arm64 bootstrap under .build/<function>/
-	@set -e; for fn in $(FUNCTIONS); do \
-	  echo "build $$fn"; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
-	    -o $(BUILD_DIR)/$$fn/bootstrap ./functions/$$fn; \
+# ---- Lambda functions. template.yaml declares them (Metadata BuildMethod: makefile,
+# Metadata.Main = the Go package); tools/lambdabuild reads it, so there is no list here.
+# `sam build` runs `make build-<LogicalId>` with ARTIFACTS_DIR set; `make build` does the
+# same for every function, in the layout sam build produces:
+# .aws-sam/build/<LogicalId>/bootstrap and .aws-sam/build/template.yaml.
+SAM_BUILD_DIR := .aws-sam/build
+LAMBDA_GOARCH ?= arm64
+LAMBDABUILD    = $(GO) run ./tools/lambdabuild
+
+build: ## every function as a linux/arm64 bootstrap under .aws-sam/build/<LogicalId>/ (as sam build), and dsr
+	@set -eo pipefail; $(LAMBDABUILD) list | while read -r id pkg; do \
+	  $(MAKE) --no-print-directory build-$$id ARTIFACTS_DIR=$(CURDIR)/$(SAM_BUILD_DIR)/$$id; \
 	done
+	$(LAMBDABUILD) template $(SAM_BUILD_DIR)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD_DIR)/dsr ./cmd/dsr
 
-run: ## start the whole system locally
-	@echo "make run: the local stack is not available yet (see the open issue for make run)." >&2
-	@exit 1
+build-%: # one function (LogicalId) into $(ARTIFACTS_DIR)/bootstrap; sam build calls this
+	@test -n "$(ARTIFACTS_DIR)" || { echo "build-$*: set ARTIFACTS_DIR (sam build does)" >&2; exit 2; }
+	@pkg=$$($(LAMBDABUILD) main $*) && echo "build $* ($$pkg)" && \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
+	  -o $(ARTIFACTS_DIR)/bootstrap $$pkg
+
+.PHONY: invoke coldstart
+invoke: ## run one function on one event without Docker: make invoke FN=<name> EVENT=events/<file>.json
+	@test -n "$(FN)" && test -n "$(EVENT)" || { echo "usage: make invoke FN=<name> EVENT=events/<file>.json" >&2; exit 2; }
+	$(GO) run ./cmd/dsr invoke $(FN) $(EVENT)
+
+coldstart: ## cold-start benchmark: each function's init and warm invoke beside hello-world (builds binaries)
+	@mkdir -p $(BUILD_DIR)
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 30x ./internal/coldstart | tee $(BUILD_DIR)/coldstart.txt
+
+# RUN_FLAGS passes flags to `dsr local`, e.g. make run RUN_FLAGS='--clock-scale 3600 --partner-failure-rate 0.2'
+run: deps ## start the whole system locally (dsr local; Ctrl-C stops it)
+	$(GO) run ./cmd/dsr local $(RUN_FLAGS)
 
 clean: ## remove build output and local state
 	rm -rf $(BUILD_DIR) .local

@@ -65,6 +65,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newShowCmd(s),
 		newReviewCmd(s),
 		newVerifyCmd(s),
+		newLocalCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

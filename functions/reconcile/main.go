@@ -1,0 +1,25 @@
+// Command reconcile runs on a schedule (an EventBridge rule): it starts
+// requests that were written but never started, restarts executions that
+// died, and raises alarms (CloudWatch embedded metrics) for requests stuck,
+// due soon or past due. The logic is internal/reconcile.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/reconcile"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	r, err := reconcile.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("reconcile: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(r.Handle)
+}

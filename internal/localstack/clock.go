@@ -1,0 +1,228 @@
+package localstack
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"dsrflow/internal/asl"
+)
+
+// Clock is the local stack's time: scale times faster than the wall clock
+// (86400: one day of workflow time per second), so that a weeks-long backup
+// wait passes in seconds. It implements asl.Clock; the engine, the store and
+// every handler share it, so the dates they write agree.
+//
+// Two things make it fit for a person at the keyboard:
+//
+//   - While a workflow waits for a person (a .waitForTaskToken task: the
+//     verification code, an operator's decision), the clock runs at real
+//     speed: a 7-day verification window stays open and a code stays valid
+//     while you read the outbox. Hold starts such a period; its release
+//     function ends it.
+//   - Its reading is saved on Close and resumed on the next start (never
+//     earlier than the wall clock), so the dates already in the table do not
+//     lie in the future after a restart.
+//
+// Timers fire by clock time: a rate change re-plans every pending timer.
+type Clock struct {
+	scale float64
+
+	mu          sync.Mutex
+	baseVirtual time.Time // clock time at baseReal
+	baseReal    time.Time
+	rate        float64
+	holds       int
+	timers      clockTimers
+	wake        chan struct{}
+}
+
+var _ asl.Clock = (*Clock)(nil)
+
+// NewClock returns a clock running scale times faster than real time,
+// starting at start (or the wall clock if start is earlier or zero).
+func NewClock(scale float64, start time.Time) *Clock {
+	if scale <= 0 {
+		scale = 1
+	}
+	now := time.Now()
+	if start.Before(now) {
+		start = now
+	}
+	return &Clock{scale: scale, baseVirtual: start, baseReal: now, rate: scale, wake: make(chan struct{}, 1)}
+}
+
+// Scale is the clock's speed-up when nobody is being waited for.
+func (c *Clock) Scale() float64 { return c.scale }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nowLocked()
+}
+
+func (c *Clock) nowLocked() time.Time {
+	elapsed := time.Since(c.baseReal)
+	return c.baseVirtual.Add(time.Duration(float64(elapsed) * c.rate))
+}
+
+// Hold makes the clock run at real speed until the returned function is
+// called (holds nest; the function is safe to call more than once).
+func (c *Clock) Hold() (release func()) {
+	c.mu.Lock()
+	c.holds++
+	c.setRateLocked(1)
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.holds--
+			if c.holds == 0 {
+				c.setRateLocked(c.scale)
+			}
+			c.mu.Unlock()
+		})
+	}
+}
+
+func (c *Clock) setRateLocked(r float64) {
+	if r == c.rate {
+		return
+	}
+	c.baseVirtual, c.baseReal, c.rate = c.nowLocked(), time.Now(), r
+	c.signal()
+}
+
+func (c *Clock) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// NewTimer returns a timer firing when the clock has advanced by d.
+func (c *Clock) NewTimer(d time.Duration) asl.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.nowLocked()
+	t := &clockTimer{clock: c, at: now.Add(d), ch: make(chan time.Time, 1), index: -1}
+	if d <= 0 {
+		t.ch <- now
+		return t
+	}
+	heap.Push(&c.timers, t)
+	c.signal()
+	return t
+}
+
+// Run fires timers until ctx is done. The stack runs it in a goroutine.
+func (c *Clock) Run(ctx context.Context) {
+	real := time.NewTimer(time.Hour)
+	defer real.Stop()
+	for {
+		c.mu.Lock()
+		now := c.nowLocked()
+		for len(c.timers) > 0 && !c.timers[0].at.After(now) {
+			t := heap.Pop(&c.timers).(*clockTimer)
+			t.ch <- now
+		}
+		wait := time.Hour
+		if len(c.timers) > 0 {
+			wait = time.Duration(float64(c.timers[0].at.Sub(now))/c.rate) + time.Millisecond
+		}
+		c.mu.Unlock()
+		real.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+			if !real.Stop() {
+				select {
+				case <-real.C:
+				default:
+				}
+			}
+		case <-real.C:
+		}
+	}
+}
+
+type clockTimer struct {
+	clock *Clock
+	at    time.Time
+	ch    chan time.Time
+	index int
+}
+
+func (t *clockTimer) C() <-chan time.Time { return t.ch }
+
+func (t *clockTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	if t.index < 0 {
+		return false
+	}
+	heap.Remove(&t.clock.timers, t.index)
+	return true
+}
+
+type clockTimers []*clockTimer
+
+func (h clockTimers) Len() int           { return len(h) }
+func (h clockTimers) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h clockTimers) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *clockTimers) Push(x any) {
+	t := x.(*clockTimer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *clockTimers) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	t.index = -1
+	*h = old[:len(old)-1]
+	return t
+}
+
+// clockFile is what the clock saves between runs.
+type clockFile struct {
+	Now   time.Time `json:"now"`
+	Scale float64   `json:"scale"`
+}
+
+// loadClockStart reads the saved clock reading; a missing file is the zero time.
+func loadClockStart(path string) (time.Time, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read clock: %w", err)
+	}
+	var f clockFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return time.Time{}, fmt.Errorf("read clock %s: %w", path, err)
+	}
+	return f.Now, nil
+}
+
+// save writes the clock's reading to path.
+func (c *Clock) save(path string) error {
+	b, err := json.MarshalIndent(clockFile{Now: c.Now().UTC(), Scale: c.scale}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

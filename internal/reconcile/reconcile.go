@@ -1,0 +1,367 @@
+// Package reconcile finds the requests the normal path left behind and acts on
+// them, or raises an alarm. It runs on a schedule (functions/reconcile, an
+// EventBridge rule) and once when the local stack starts.
+//
+// One pass reads every open request (a Scan of the table filtered on SK =
+// REQUEST and a non-terminal status: requests arrive at a few per day, so a
+// Scan every few minutes is cheap; intake documents the same choice) and
+// sorts each into at most one action and at most one alarm:
+//
+//  1. Written but never started (status received, ExecutionStarted false,
+//     created more than Grace ago): intake's Service.Start starts it (name =
+//     request ID; an execution that exists already counts as started).
+//  2. Started, but no execution is running for it. The request's executions
+//     are named <id>, <id>-r1, <id>-r2, …; the latest one that exists is the
+//     current one (DescribeExecution by name, in that order).
+//     - none exists (the local engine lost its executions in a restart, or AWS
+//     no longer keeps a closed one): start <id> again; the task handlers are
+//     idempotent, so the workflow resumes where the request's status says.
+//     - the latest FAILED, TIMED_OUT or ABORTED: start the next name, at most
+//     MaxRestarts times (AWS forbids reusing an execution name for 90 days,
+//     hence new names); after that the request is stuck and alarms
+//     (metric ExecutionsStuck, log "execution stuck").
+//     - the latest SUCCEEDED while the request is still open: stuck, alarm.
+//  3. Due within DueSoonDays Chinese working days (policy 五.5): alarm
+//     (RequestsDueSoon); already past its due date: alarm (RequestsPastDue).
+//     Nothing is restarted for being late: a late request that still runs is
+//     waiting for a person or a partner, and that is what the alarm is for.
+//
+// Alarms are CloudWatch embedded-metric-format lines (namespace "dsrflow") on
+// Metrics, one per pass: in Lambda, stdout becomes metrics with no API call,
+// and CloudWatch alarms watch them. Logs and metrics carry request IDs and
+// counts, never personal data.
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/intake"
+	"dsrflow/internal/workday"
+)
+
+// Defaults of Reconciler's zero fields.
+const (
+	DefaultGrace       = 2 * time.Minute
+	DefaultDueSoonDays = 3
+	DefaultMaxRestarts = 3
+	// Namespace is the CloudWatch namespace of the metrics.
+	Namespace = "dsrflow"
+)
+
+// Metric names (CloudWatch alarms refer to them: keep them stable).
+const (
+	MetricRequestsStarted     = "RequestsStarted"
+	MetricExecutionsRestarted = "ExecutionsRestarted"
+	MetricExecutionsStuck     = "ExecutionsStuck"
+	MetricRequestsDueSoon     = "RequestsDueSoon"
+	MetricRequestsPastDue     = "RequestsPastDue"
+	MetricReconcileErrors     = "ReconcileErrors"
+)
+
+// DB is the part of the DynamoDB client the reconciler uses.
+type DB interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// SFN is the part of the Step Functions client the reconciler uses.
+type SFN interface {
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+// Starter starts a request that was written but never started
+// (intake.Service).
+type Starter interface {
+	Start(ctx context.Context, r *dsr.Request) (*dsr.Request, error)
+}
+
+// Reconciler finds and repairs requests left behind.
+type Reconciler struct {
+	DB              DB
+	Table           string
+	SFN             SFN
+	StateMachineArn string
+	Intake          Starter
+	// Grace leaves alone requests created (or, for restarts, updated) less
+	// than this long ago: they may be in flight.
+	Grace time.Duration
+	// DueSoonDays: a request due within this many Chinese working days alarms.
+	DueSoonDays int
+	// MaxRestarts bounds the restarts of one request's execution.
+	MaxRestarts int
+	Now         func() time.Time
+	Logger      *slog.Logger
+	// Metrics receives one EMF line per pass (default os.Stdout).
+	Metrics io.Writer
+}
+
+// Report is what one pass found and did; lists hold request IDs.
+type Report struct {
+	Open      int      `json:"open"`
+	Started   []string `json:"started,omitempty"`
+	Restarted []string `json:"restarted,omitempty"`
+	Stuck     []string `json:"stuck,omitempty"`
+	DueSoon   []string `json:"dueSoon,omitempty"`
+	PastDue   []string `json:"pastDue,omitempty"`
+	Errors    int      `json:"errors"`
+}
+
+// Handle is the Lambda handler for the scheduled EventBridge event.
+func (r *Reconciler) Handle(ctx context.Context, _ events.EventBridgeEvent) (Report, error) {
+	return r.Run(ctx)
+}
+
+// Run makes one pass. It acts on every request it can; the error joins the
+// failures (naming request IDs) and is nil when every action succeeded.
+func (r *Reconciler) Run(ctx context.Context) (Report, error) {
+	now := r.now()
+	rep := Report{}
+	reqs, err := r.open(ctx)
+	if err != nil {
+		rep.Errors++
+		r.emit(now, rep)
+		return rep, err
+	}
+	rep.Open = len(reqs)
+	var errs []error
+	for i := range reqs {
+		req := &reqs[i]
+		if err := r.one(ctx, now, req, &rep); err != nil {
+			rep.Errors++
+			errs = append(errs, err)
+		}
+	}
+	r.emit(now, rep)
+	r.log().InfoContext(ctx, "reconcile pass", "open", rep.Open, "started", len(rep.Started), "restarted", len(rep.Restarted),
+		"stuck", len(rep.Stuck), "dueSoon", len(rep.DueSoon), "pastDue", len(rep.PastDue), "errors", rep.Errors)
+	return rep, errors.Join(errs...)
+}
+
+func (r *Reconciler) one(ctx context.Context, now time.Time, req *dsr.Request, rep *Report) error {
+	grace := r.Grace
+	if grace == 0 {
+		grace = DefaultGrace
+	}
+	if req.DueAt != nil {
+		switch soon, err := r.dueSoon(now, *req.DueAt); {
+		case err != nil:
+			r.log().WarnContext(ctx, "due date outside the working-day calendar", "requestId", req.ID, "error", err.Error())
+		case !req.DueAt.After(now):
+			rep.PastDue = append(rep.PastDue, req.ID)
+			r.log().WarnContext(ctx, "request past due", "requestId", req.ID, "status", string(req.Status))
+		case soon:
+			rep.DueSoon = append(rep.DueSoon, req.ID)
+			r.log().InfoContext(ctx, "request due soon", "requestId", req.ID, "status", string(req.Status))
+		}
+	}
+	if !req.ExecutionStarted {
+		if req.Status != dsr.StatusReceived || now.Sub(req.CreatedAt) < grace {
+			return nil
+		}
+		if _, err := r.Intake.Start(ctx, req); err != nil {
+			return fmt.Errorf("start request %s: %w", req.ID, err)
+		}
+		rep.Started = append(rep.Started, req.ID)
+		r.log().InfoContext(ctx, "started unstarted request", "requestId", req.ID)
+		return nil
+	}
+	if now.Sub(req.UpdatedAt) < grace && now.Sub(req.CreatedAt) < grace {
+		return nil
+	}
+	n, status, err := r.latest(ctx, req.ID)
+	if err != nil {
+		return err
+	}
+	switch status {
+	case sfntypes.ExecutionStatusRunning, sfntypes.ExecutionStatusPendingRedrive:
+		return nil
+	case "":
+		// No execution exists under any of the request's names.
+		return r.restart(ctx, req.ID, 0, rep)
+	case sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut, sfntypes.ExecutionStatusAborted:
+		if n < r.maxRestarts() {
+			return r.restart(ctx, req.ID, n+1, rep)
+		}
+	}
+	rep.Stuck = append(rep.Stuck, req.ID)
+	r.log().ErrorContext(ctx, "execution stuck", "requestId", req.ID, "status", string(req.Status),
+		"execution", ExecutionName(req.ID, n), "executionStatus", string(status))
+	return nil
+}
+
+func (r *Reconciler) maxRestarts() int {
+	if r.MaxRestarts > 0 {
+		return r.MaxRestarts
+	}
+	return DefaultMaxRestarts
+}
+
+// ExecutionName is the name of a request's n-th execution: the request ID,
+// then <id>-r1, <id>-r2, … for restarts.
+func ExecutionName(id string, n int) string {
+	if n == 0 {
+		return id
+	}
+	return fmt.Sprintf("%s-r%d", id, n)
+}
+
+// ExecutionArn is the ARN of execution name of state machine smArn.
+func ExecutionArn(smArn, name string) string {
+	return strings.Replace(smArn, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+// latest returns the number and status of the request's latest existing
+// execution; status "" when none exists.
+func (r *Reconciler) latest(ctx context.Context, id string) (int, sfntypes.ExecutionStatus, error) {
+	n, status := 0, sfntypes.ExecutionStatus("")
+	for i := 0; i <= r.maxRestarts(); i++ {
+		out, err := r.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(ExecutionArn(r.StateMachineArn, ExecutionName(id, i)))})
+		var missing *sfntypes.ExecutionDoesNotExist
+		if errors.As(err, &missing) {
+			break
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("describe execution of request %s: %w", id, err)
+		}
+		n, status = i, out.Status
+	}
+	return n, status, nil
+}
+
+func (r *Reconciler) restart(ctx context.Context, id string, n int, rep *Report) error {
+	name := ExecutionName(id, n)
+	_, err := r.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(r.StateMachineArn),
+		Name:            aws.String(name),
+		Input:           aws.String(intake.ExecutionInput(id)),
+	})
+	var exists *sfntypes.ExecutionAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("restart request %s as %s: %w", id, name, err)
+	}
+	rep.Restarted = append(rep.Restarted, id)
+	r.log().WarnContext(ctx, "restarted execution", "requestId", id, "execution", name)
+	return nil
+}
+
+// dueSoon reports whether due falls within DueSoonDays Chinese working days
+// of now (days counted in China time).
+func (r *Reconciler) dueSoon(now, due time.Time) (bool, error) {
+	days := r.DueSoonDays
+	if days == 0 {
+		days = DefaultDueSoonDays
+	}
+	limit, err := workday.AddChinaWorkdays(workday.DateOf(now.In(workday.ChinaTime)), days)
+	if err != nil {
+		return false, err
+	}
+	return !limit.Before(workday.DateOf(due.In(workday.ChinaTime))), nil
+}
+
+// open reads every request that is not in a terminal status.
+func (r *Reconciler) open(ctx context.Context) ([]dsr.Request, error) {
+	var terminal []expression.OperandBuilder
+	for _, s := range dsr.Statuses() {
+		if s.Terminal() {
+			terminal = append(terminal, expression.Value(string(s)))
+		}
+	}
+	filter := expression.Name("SK").Equal(expression.Value("REQUEST"))
+	if len(terminal) > 0 {
+		filter = filter.And(expression.Not(expression.Name("status").In(terminal[0], terminal[1:]...)))
+	}
+	expr, err := expression.NewBuilder().WithFilter(filter).Build()
+	if err != nil {
+		return nil, fmt.Errorf("scan open requests: %w", err)
+	}
+	in := &dynamodb.ScanInput{
+		TableName:                 aws.String(r.Table),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            aws.Bool(true),
+	}
+	var out []dsr.Request
+	p := dynamodb.NewScanPaginator(r.DB, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan open requests: %w", err)
+		}
+		var reqs []dsr.Request
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &reqs); err != nil {
+			return nil, fmt.Errorf("scan open requests: %w", err)
+		}
+		out = append(out, reqs...)
+	}
+	return out, nil
+}
+
+// emit writes the pass's counts as one CloudWatch embedded-metric-format line.
+func (r *Reconciler) emit(now time.Time, rep Report) {
+	w := r.Metrics
+	if w == nil {
+		w = os.Stdout
+	}
+	names := []string{MetricRequestsStarted, MetricExecutionsRestarted, MetricExecutionsStuck, MetricRequestsDueSoon, MetricRequestsPastDue, MetricReconcileErrors}
+	metrics := make([]map[string]string, 0, len(names))
+	for _, n := range names {
+		metrics = append(metrics, map[string]string{"Name": n, "Unit": "Count"})
+	}
+	line := map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": now.UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  Namespace,
+				"Dimensions": [][]string{{"Service"}},
+				"Metrics":    metrics,
+			}},
+		},
+		"Service":                 "reconcile",
+		MetricRequestsStarted:     len(rep.Started),
+		MetricExecutionsRestarted: len(rep.Restarted),
+		MetricExecutionsStuck:     len(rep.Stuck),
+		MetricRequestsDueSoon:     len(rep.DueSoon),
+		MetricRequestsPastDue:     len(rep.PastDue),
+		MetricReconcileErrors:     rep.Errors,
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		r.log().Error("encode metrics", "error", err.Error())
+		return
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		r.log().Error("write metrics", "error", err.Error())
+	}
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) log() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
