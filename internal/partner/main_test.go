@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,13 +183,13 @@ func apiEvent(t *testing.T, r *http.Request) events.APIGatewayV2HTTPRequest {
 	return ev
 }
 
-var reqSeq int
+var reqSeq atomic.Int64
 
 func (f *fixture) request(t *testing.T, kind dsr.Kind, mutate func(*dsr.Request)) *dsr.Request {
 	t.Helper()
-	reqSeq++
+	n := reqSeq.Add(1)
 	r := &dsr.Request{
-		ID: fmt.Sprintf("req-%s-%d", kind, reqSeq), Kind: kind, Status: dsr.StatusInProgress, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, Locale: "zh-CN",
+		ID: fmt.Sprintf("req-%s-%d", kind, n), Kind: kind, Status: dsr.StatusInProgress, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, Locale: "zh-CN",
 		Contact:   dsr.Contact{Email: "person@example.com", Phone: "+8613800138000"},
 		AccountID: "acct-42",
 	}
