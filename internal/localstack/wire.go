@@ -186,7 +186,7 @@ func setIntakeClock(x any, c *Clock) {
 type logWriter struct{ log *slog.Logger }
 
 func (w *logWriter) Write(p []byte) (int, error) {
-	w.log.Info("metrics", "emf", json.RawMessage(bytes.TrimSpace(p)))
+	w.log.Debug("metrics", "emf", json.RawMessage(bytes.TrimSpace(p)))
 	return len(p), nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -33,9 +35,31 @@ type Config struct {
 func ConfigFrom(environ map[string]string) (Config, error) {
 	c, err := envparse.ParseAsWithOptions[Config](envparse.Options{Environment: environ})
 	if err != nil {
-		return Config{}, fmt.Errorf("reconcile config: %w", err)
+		return Config{}, fmt.Errorf("reconcile config: %w", envError(err))
 	}
 	return c, c.Check()
+}
+
+// envError names the variable of a value that did not parse, without
+// quoting the value.
+func envError(err error) error {
+	var agg envparse.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe envparse.ParseError
+		if errors.As(e, &pe) {
+			name := pe.Name
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+				name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
+			}
+			e = fmt.Errorf("%s: not a valid %s", name, pe.Type)
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
 }
 
 // Check reports configuration mistakes, naming the variable, never a secret.

@@ -149,7 +149,11 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		}
 	}
 	r.emit(now, rep)
-	r.log().InfoContext(ctx, "reconcile pass", "open", rep.Open, "started", len(rep.Started), "restarted", len(rep.Restarted),
+	level := slog.LevelInfo
+	if len(rep.Started)+len(rep.Restarted)+len(rep.Stuck)+len(rep.DueSoon)+len(rep.PastDue)+rep.Errors == 0 {
+		level = slog.LevelDebug
+	}
+	r.log().Log(ctx, level, "reconcile pass", "open", rep.Open, "started", len(rep.Started), "restarted", len(rep.Restarted),
 		"stuck", len(rep.Stuck), "dueSoon", len(rep.DueSoon), "pastDue", len(rep.PastDue), "errors", rep.Errors)
 	return rep, errors.Join(errs...)
 }
