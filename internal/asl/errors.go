@@ -20,6 +20,26 @@ const (
 	ErrPermissions            = "States.Permissions"
 )
 
+// TaskFailure is an error a Task handler returns to fail its task with
+// exactly this error name and cause, as SendTaskFailure does and as Step
+// Functions Local's mocked responses (Throw) do. The engine finds it with
+// errors.As and reports Name and Cause verbatim, where any other handler
+// error is reported as AWS reports a Lambda function error: its type as the
+// name and the Lambda error JSON ({"errorMessage", "errorType"}) as the cause.
+// A Lambda function deployed to AWS cannot do this; it is for scripted and
+// simulated tasks.
+type TaskFailure struct {
+	Name  string
+	Cause string
+}
+
+func (f *TaskFailure) Error() string {
+	if f.Cause == "" {
+		return f.Name
+	}
+	return f.Name + ": " + f.Cause
+}
+
 // stateError is an error raised while running a state, named as in ASL.
 type stateError struct {
 	Name  string

@@ -371,9 +371,14 @@ func errorTypeName(v any) string {
 	return t.Name()
 }
 
-// handlerError converts a handler's error to the Step Functions error: the
-// name is the Lambda errorType, the cause the Lambda error JSON.
+// handlerError converts a handler's error to the Step Functions error: a
+// *TaskFailure as it is, any other error with the Lambda errorType as the
+// name and the Lambda error JSON as the cause.
 func handlerError(err error) *stateError {
+	var tf *TaskFailure
+	if errors.As(err, &tf) && tf != nil {
+		return &stateError{Name: tf.Name, Cause: tf.Cause}
+	}
 	var ive messages.InvokeResponse_Error
 	var pive *messages.InvokeResponse_Error
 	switch {

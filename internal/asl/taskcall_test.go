@@ -98,3 +98,56 @@ func TestTaskInfoOutsideTheEngine(t *testing.T) {
 		t.Errorf("StateName(WithTaskInfo) = %q, %t", name, ok)
 	}
 }
+
+func TestTaskFailureIsReportedVerbatim(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		wantErr   string
+		wantCause string
+	}{
+		{"TaskFailure", &TaskFailure{Name: "Card.Declined", Cause: "code 51"}, "Card.Declined", "code 51"},
+		{"wrapped", fmt.Errorf("charge r1: %w", &TaskFailure{Name: "Card.Declined", Cause: `{"not":"lambda"}`}), "Card.Declined", `{"not":"lambda"}`},
+		{"empty cause", &TaskFailure{Name: "States.Runtime"}, "States.Runtime", ""},
+	}
+	for _, tt := range tests {
+		for _, resource := range []string{"direct", "invoke", "raw"} {
+			t.Run(tt.name+"/"+resource, func(t *testing.T) {
+				def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnArn + `f","End":true}}}`
+				if resource == "invoke" {
+					def = `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f"},"End":true}}}`
+				}
+				var h Handlers
+				if resource == "raw" {
+					h = Handlers{"f": rawHandler(func(context.Context, []byte) ([]byte, error) { return nil, tt.err })}
+				} else {
+					h = Handlers{"f": handler(func() error { return tt.err })}
+				}
+				res, x := run(t, def, `{}`, h)
+				if res.Status != StatusFailed || res.Error != tt.wantErr || res.Cause != tt.wantCause {
+					t.Errorf("got %s %q/%q, want FAILED %q/%q", res.Status, res.Error, res.Cause, tt.wantErr, tt.wantCause)
+				}
+				for _, ev := range x.History() {
+					var e, c string
+					switch {
+					case ev.LambdaFunctionFailedEventDetails != nil:
+						e, c = ev.LambdaFunctionFailedEventDetails.Error, ev.LambdaFunctionFailedEventDetails.Cause
+					case ev.TaskFailedEventDetails != nil:
+						e, c = ev.TaskFailedEventDetails.Error, ev.TaskFailedEventDetails.Cause
+					default:
+						continue
+					}
+					if e != tt.wantErr || c != tt.wantCause {
+						t.Errorf("%s event: %q/%q, want %q/%q", ev.Type, e, c, tt.wantErr, tt.wantCause)
+					}
+				}
+			})
+		}
+	}
+	t.Run("caught by its name", func(t *testing.T) {
+		def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnArn + `f",
+		  "Catch":[{"ErrorEquals":["Card.Declined"],"ResultPath":"$.e","Next":"Done"}],"End":true},"Done":{"Type":"Pass","End":true}}}`
+		res, x := run(t, def, `{}`, Handlers{"f": handler(func() error { return &TaskFailure{Name: "Card.Declined", Cause: "code 51"} })})
+		wantSuccess(t, res, x, `{"e":{"Error":"Card.Declined","Cause":"code 51"}}`)
+	})
+}
