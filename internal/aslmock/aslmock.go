@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-lambda-go/lambda/messages"
+	"dsrflow/internal/asl"
 )
 
 // Throw is a scripted failure: the Task fails with Error as its error name and
@@ -296,18 +296,18 @@ func (p *Player) Calls(state string) int {
 	return p.calls[state]
 }
 
-// Invoke plays the next outcome of state as a Lambda handler would answer:
-// the returned JSON, or an error carrying the scripted error name and cause in
-// aws-lambda-go's error shape (messages.InvokeResponse_Error: Type is the error
-// name, Message the cause). A state without a scripted outcome fails with
+// Invoke plays the next outcome of state as a Task handler: the returned
+// JSON, or an *asl.TaskFailure carrying the scripted error name and cause,
+// which the engine reports verbatim (as Step Functions Local does for a
+// mocked Throw). A state without a scripted outcome fails with
 // States.Runtime, which no Retry or Catch handles, so the execution fails.
 func (p *Player) Invoke(_ context.Context, state string, _ []byte) ([]byte, error) {
 	o, err := p.Next(state)
 	if err != nil {
-		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: err.Error()}
+		return nil, &asl.TaskFailure{Name: asl.ErrRuntime, Cause: err.Error()}
 	}
 	if o.Throw != nil {
-		return nil, messages.InvokeResponse_Error{Type: o.Throw.Error, Message: o.Throw.Cause}
+		return nil, &asl.TaskFailure{Name: o.Throw.Error, Cause: o.Throw.Cause}
 	}
 	return o.Return, nil
 }

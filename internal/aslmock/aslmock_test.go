@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda/messages"
-
 	"dsrflow/internal/asl"
 	"dsrflow/internal/aslmock"
 )
@@ -40,12 +38,12 @@ func TestParseTasksAndPlay(t *testing.T) {
 	for i, tt := range tests {
 		out, err := p.Invoke(ctx, tt.state, nil)
 		if tt.wantError != "" {
-			var ie messages.InvokeResponse_Error
-			if !errors.As(err, &ie) {
-				t.Fatalf("call %d (%s): got error %v, want InvokeResponse_Error", i, tt.state, err)
+			var tf *asl.TaskFailure
+			if !errors.As(err, &tf) {
+				t.Fatalf("call %d (%s): got error %v, want *asl.TaskFailure", i, tt.state, err)
 			}
-			if ie.Type != tt.wantError || ie.Message != tt.wantCause {
-				t.Errorf("call %d (%s): got %q/%q, want %q/%q", i, tt.state, ie.Type, ie.Message, tt.wantError, tt.wantCause)
+			if tf.Name != tt.wantError || tf.Cause != tt.wantCause {
+				t.Errorf("call %d (%s): got %q/%q, want %q/%q", i, tt.state, tf.Name, tf.Cause, tt.wantError, tt.wantCause)
 			}
 			continue
 		}

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"dsrflow/internal/asl"
 )
@@ -124,7 +123,7 @@ func (m *Mock) Resolve(resource string) (lambda.Handler, error) {
 	return nil, fmt.Errorf("aslmock: resource %q is not one that Instrument gives Task states", resource)
 }
 
-var errNoTaskInfo = messages.InvokeResponse_Error{Type: "States.Runtime", Message: "aslmock: the context does not name the Task state (asl.TaskInfo)"}
+var errNoTaskInfo = &asl.TaskFailure{Name: asl.ErrRuntime, Cause: "aslmock: the context does not name the Task state (asl.TaskInfo)"}
 
 // answerCallback completes a .waitForTaskToken task: it sends the scripted
 // outcome for the task's token; the engine holds the answer until the
@@ -139,11 +138,11 @@ func (m *Mock) answerCallback(ctx context.Context, _ []byte) ([]byte, error) {
 	tokens := m.tokens
 	m.mu.Unlock()
 	if tokens == nil {
-		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: "aslmock: no engine to answer the callback task " + state}
+		return nil, &asl.TaskFailure{Name: asl.ErrRuntime, Cause: "aslmock: no engine to answer the callback task " + state}
 	}
 	o, err := m.player.Next(state)
 	if task.TaskToken == "" {
-		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: fmt.Sprintf("aslmock: callback task %q has no task token", state)}
+		return nil, &asl.TaskFailure{Name: asl.ErrRuntime, Cause: fmt.Sprintf("aslmock: callback task %q has no task token", state)}
 	}
 	var serr error
 	switch {
@@ -155,7 +154,7 @@ func (m *Mock) answerCallback(ctx context.Context, _ []byte) ([]byte, error) {
 		serr = tokens.SendTaskSuccess(task.TaskToken, o.Return)
 	}
 	if serr != nil {
-		return nil, messages.InvokeResponse_Error{Type: "States.Runtime", Message: fmt.Sprintf("aslmock: answer callback task %q: %v", state, serr)}
+		return nil, &asl.TaskFailure{Name: asl.ErrRuntime, Cause: fmt.Sprintf("aslmock: answer callback task %q: %v", state, serr)}
 	}
 	return []byte("{}"), nil
 }
@@ -168,9 +167,11 @@ func (f handlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 
 // LambdaCause reads a Step Functions cause produced from a Lambda function
 // error ({"errorMessage": ..., "errorType": ...}) and returns its message when
-// the error type is errName; any other cause is returned unchanged. The local
-// engine reports a scripted throw the way AWS reports a Lambda function
-// error, with the Lambda error JSON as the cause.
+// the error type is errName; any other cause is returned unchanged. The
+// engine reports an error from a Lambda handler the way AWS does, with the
+// Lambda error JSON as the cause; scripted throws (Player, Mock) come as
+// *asl.TaskFailure, whose cause the engine reports verbatim and which need
+// no unwrapping.
 func LambdaCause(errName, cause string) string {
 	var v struct {
 		ErrorMessage *string `json:"errorMessage"`

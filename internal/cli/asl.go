@@ -233,7 +233,7 @@ func runResult(res asl.Result) runOutput {
 		}
 		return out
 	}
-	e, c := res.Error, aslmock.LambdaCause(res.Error, res.Cause)
+	e, c := res.Error, res.Cause // scripted causes arrive verbatim (asl.TaskFailure)
 	out.Error, out.Cause = &e, &c
 	return out
 }
