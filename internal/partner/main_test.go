@@ -104,7 +104,14 @@ type simSpec struct {
 	b        partnersim.Behavior
 }
 
-func newFixture(t *testing.T, specs ...simSpec) *fixture {
+func newFixture(t *testing.T, specs ...simSpec) *fixture { return newFixtureTB(t, specs...) }
+
+// newBenchFixture is newFixture for benchmarks: one sync partner "acct".
+func newBenchFixture(b *testing.B) *fixture {
+	return newFixtureTB(b, simSpec{id: "acct", mode: partner.ModeSync, ids: acctOnly})
+}
+
+func newFixtureTB(t testing.TB, specs ...simSpec) *fixture {
 	t.Helper()
 	f := &fixture{
 		st:      store.New(emu.Client(), emu.NewTable(t)),
@@ -160,7 +167,7 @@ func newFixture(t *testing.T, specs ...simSpec) *fixture {
 
 // apiEvent turns an HTTP request into the API Gateway HTTP API (2.0) event
 // the Lambda receives: lower-case headers, base64 body.
-func apiEvent(t *testing.T, r *http.Request) events.APIGatewayV2HTTPRequest {
+func apiEvent(t testing.TB, r *http.Request) events.APIGatewayV2HTTPRequest {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		t.Error(err)
