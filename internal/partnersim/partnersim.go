@@ -385,3 +385,27 @@ func (f *Fleet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2.URL.Path = "/" + rest
 	p.ServeHTTP(w, r2)
 }
+
+// Local builds simulated partners for a configuration (the local stack,
+// `make run`): one per configured partner, in its configured mode, signing
+// with secret(id), with behaviours overridden per partner ID; and a copy of
+// the configuration whose endpoints point at the fleet served at baseURL
+// (each partner under baseURL/<id>).
+func Local(cfg *partner.Config, baseURL string, secret func(id string) []byte, overrides map[string]Behavior) (*Fleet, *partner.Config) {
+	local := *cfg
+	local.Partners = make([]partner.Partner, len(cfg.Partners))
+	var sims []*Partner
+	for i, p := range cfg.Partners {
+		b, ok := overrides[p.ID]
+		if !ok {
+			b = Behavior{CallbackDelay: 2 * time.Second}
+		}
+		if b.Mode == "" {
+			b.Mode = p.Mode
+		}
+		sims = append(sims, New(p.ID, secret(p.ID), b))
+		p.Endpoint = strings.TrimRight(baseURL, "/") + "/" + p.ID
+		local.Partners[i] = p
+	}
+	return NewFleet(sims...), &local
+}

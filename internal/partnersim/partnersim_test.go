@@ -166,3 +166,18 @@ func TestFleetRoutes(t *testing.T) {
 		t.Errorf("unknown partner: %d, want 404", s)
 	}
 }
+
+func TestLocal(t *testing.T) {
+	cfg := &partner.Config{Partners: []partner.Partner{
+		{ID: "a", Endpoint: "https://a.example/dsr", Mode: partner.ModeSync},
+		{ID: "b", Endpoint: "https://b.example/dsr", Mode: partner.ModeAsync},
+	}}
+	fleet, local := partnersim.Local(cfg, "http://127.0.0.1:9999/partners/", func(id string) []byte { return []byte(id + "-secret-0123456789") },
+		map[string]partnersim.Behavior{"a": {Permanent: 503}})
+	if local.Partners[0].Endpoint != "http://127.0.0.1:9999/partners/a" || cfg.Partners[0].Endpoint != "https://a.example/dsr" {
+		t.Errorf("endpoints: local %q, original %q", local.Partners[0].Endpoint, cfg.Partners[0].Endpoint)
+	}
+	if fleet.Partner("a").B.Permanent != 503 || fleet.Partner("b").B.Mode != partner.ModeAsync || fleet.Partner("a").B.Mode != partner.ModeSync {
+		t.Errorf("behaviours: a %+v, b %+v", fleet.Partner("a").B, fleet.Partner("b").B)
+	}
+}
