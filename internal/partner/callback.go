@@ -99,7 +99,7 @@ func (c *Callback) handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest
 		log.ErrorContext(ctx, "partner secret unavailable", "partner", p.ID, "error", err)
 		return http.StatusInternalServerError, CallbackResult{Error: "internal"}
 	}
-	if err := Verify(secret, header(ev.Headers, HeaderTimestamp), header(ev.Headers, HeaderSignature), raw, d.now()); err != nil {
+	if err := Verify(secret, header(ev.Headers, HeaderTimestamp), header(ev.Headers, HeaderSignature), raw, d.Client.now()); err != nil {
 		switch {
 		case errors.Is(err, ErrMissingSignature):
 			return fail(http.StatusUnauthorized, "missing_signature")

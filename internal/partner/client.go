@@ -23,7 +23,10 @@ type Client struct {
 	HTTP *http.Client
 	// TryTimeout bounds one call; it defaults to 10 seconds.
 	TryTimeout time.Duration
-	// Now is the clock for signatures; it defaults to time.Now.
+	// Now is the wall clock signatures are made with, and callbacks'
+	// signatures checked against (the replay window needs real time, even
+	// when the Dispatcher's business clock runs scaled); it defaults to
+	// time.Now.
 	Now func() time.Time
 }
 
@@ -101,7 +104,7 @@ func (c *Client) PurgeStatus(ctx context.Context, p Partner, secret []byte, req 
 }
 
 func (c *Client) now() time.Time {
-	if c.Now != nil {
+	if c != nil && c.Now != nil {
 		return c.Now()
 	}
 	return time.Now()

@@ -42,8 +42,8 @@ func TestSampleEvents(t *testing.T) {
 	sfnRec := &recordingSFN{}
 	secrets := partner.NewSecrets(nil)
 	secrets.Schemes["env"] = partner.Env{Lookup: func(string) (string, bool) { return sampleSecret, true }}
-	d := &partner.Dispatcher{Store: st, Config: cfg, Secrets: secrets, Client: &partner.Client{}, SFN: sfnRec,
-		Now: func() time.Time { return time.Unix(1795841892, 0).Add(30 * time.Second) }}
+	signedAt := func() time.Time { return time.Unix(1795841892, 0).Add(30 * time.Second) }
+	d := &partner.Dispatcher{Store: st, Config: cfg, Secrets: secrets, Client: &partner.Client{Now: signedAt}, SFN: sfnRec}
 	cb := &partner.Callback{D: d}
 	ctx := t.Context()
 	const id = "dsr-7f3a9c2e41b05d68"

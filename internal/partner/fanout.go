@@ -53,7 +53,8 @@ type Dispatcher struct {
 	// CallbackBaseURL is the public base URL of the HTTP API; callbacks go to
 	// {CallbackBaseURL}/partners/{partner}/callbacks.
 	CallbackBaseURL string
-	// Now defaults to time.Now.
+	// Now is the business clock (completion times, deadlines); it defaults
+	// to time.Now and may run scaled locally. Signatures use Client.Now.
 	Now func() time.Time
 	// Log defaults to slog.Default().
 	Log *slog.Logger

@@ -77,9 +77,12 @@ type Partner struct {
 	ID     string
 	Secret []byte
 	B      Behavior
-	// Now is the partner's clock (default time.Now), for signatures and
-	// backup rotation.
+	// Now is the partner's business clock (default time.Now): backup
+	// rotation and expected completion times. It may run scaled.
 	Now func() time.Time
+	// SignatureClock is the wall clock signatures are made and checked
+	// against (default time.Now): replay protection needs real time.
+	SignatureClock func() time.Time
 	// HTTP sends callbacks (default http.DefaultClient).
 	HTTP *http.Client
 
@@ -95,6 +98,13 @@ type Partner struct {
 // New returns a simulated partner.
 func New(id string, secret []byte, b Behavior) *Partner {
 	return &Partner{ID: id, Secret: secret, B: b, rng: rand.New(rand.NewPCG(b.Seed, b.Seed^0x5eed)), accepted: map[string]partner.Request{}}
+}
+
+func (p *Partner) sigNow() time.Time {
+	if p.SignatureClock != nil {
+		return p.SignatureClock()
+	}
+	return time.Now()
 }
 
 func (p *Partner) now() time.Time {
@@ -145,7 +155,7 @@ func (p *Partner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read error", http.StatusBadRequest)
 		return
 	}
-	if err := partner.Verify(p.Secret, r.Header.Get(partner.HeaderTimestamp), r.Header.Get(partner.HeaderSignature), body, p.now()); err != nil {
+	if err := partner.Verify(p.Secret, r.Header.Get(partner.HeaderTimestamp), r.Header.Get(partner.HeaderSignature), body, p.sigNow()); err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
@@ -280,7 +290,7 @@ func (p *Partner) SendCallback(ctx context.Context, req partner.Request, resp pa
 	if err != nil {
 		return err
 	}
-	ts, sig := partner.Sign(p.Secret, p.now(), body)
+	ts, sig := partner.Sign(p.Secret, p.sigNow(), body)
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set(partner.HeaderTimestamp, ts)
 	hreq.Header.Set(partner.HeaderSignature, sig)

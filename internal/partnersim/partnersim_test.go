@@ -136,7 +136,9 @@ func TestPrecheckAndPurgeStatus(t *testing.T) {
 	sim.Now = func() time.Time { return now }
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	c := &partner.Client{Now: func() time.Time { return now }}
+	// The partner's business clock is far from wall time; signatures still
+	// use wall time on both sides.
+	c := &partner.Client{}
 	p := partner.Partner{ID: "acct", Endpoint: srv.URL}
 	pre, err := c.Precheck(context.Background(), p, secret, partner.PrecheckRequest{SubjectRequestID: "r1"})
 	if err != nil || len(pre.Obligations) != 1 || pre.Obligations[0].Code != "open_dispute" {
