@@ -532,3 +532,19 @@ func TestCallbackAfterTokenExpired(t *testing.T) {
 		t.Errorf("task %s answered=%v, want completed and settled", tk.Status, tk.TokenAnswered)
 	}
 }
+
+func TestCallbackMethodAndSize(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, simSpec{id: "voice", mode: partner.ModeAsync, ids: allIDs})
+	ev := eventFor("voice", `{}`, "", "")
+	ev.RequestContext.HTTP.Method = "GET"
+	if resp, _ := f.cb.Handle(t.Context(), ev); resp.StatusCode != 405 {
+		t.Errorf("GET = %d, want 405", resp.StatusCode)
+	}
+	big := strings.Repeat("x", partner.MaxCallbackBody+1)
+	ts, sig := partner.Sign(f.secrets["voice"], time.Now(), []byte(big))
+	ev = eventFor("voice", big, ts, sig)
+	if resp, _ := f.cb.Handle(t.Context(), ev); resp.StatusCode != 413 {
+		t.Errorf("oversized body = %d, want 413", resp.StatusCode)
+	}
+}
