@@ -250,26 +250,24 @@ func parsePurgeStatus(partnerID, requestID string, body []byte) (PurgeStatusResp
 	return r, nil
 }
 
-// identities returns the subject's identifiers of the types p holds, from
-// the request (the only place they are kept), in a fixed order.
-func identities(p Partner, r *requestIdentity) []Identity {
+// Identities returns the subject's identifiers of request r that partner p
+// holds, from the request (the only place they are kept), email, phone,
+// account in that order. They are personal data: never log them.
+//
+// The contact (email, phone) is the requester's: it identifies the subject
+// only when the requester is the subject (role self). For a guardian, agent
+// or relative it is someone else's, so only the account ID is sent.
+func Identities(p Partner, r *dsr.Request) []Identity {
 	var out []Identity
 	add := func(t dsr.IdentifierType, v string) {
 		if v != "" && p.Holds(t) {
 			out = append(out, Identity{Type: WireIdentityType(t), Value: v, Format: "raw"})
 		}
 	}
-	add(dsr.IdentifierEmail, r.Email)
-	add(dsr.IdentifierPhone, r.Phone)
+	if r.Role == dsr.RoleSelf || r.Role == "" {
+		add(dsr.IdentifierEmail, r.Contact.Email)
+		add(dsr.IdentifierPhone, r.Contact.Phone)
+	}
 	add(dsr.IdentifierAccount, r.AccountID)
 	return out
 }
-
-type requestIdentity struct{ Email, Phone, AccountID string }
-
-func identityOf(r *dsr.Request) *requestIdentity {
-	return &requestIdentity{Email: r.Contact.Email, Phone: r.Contact.Phone, AccountID: r.AccountID}
-}
-
-// Identities returns the identities of request r that partner p holds.
-func Identities(p Partner, r *dsr.Request) []Identity { return identities(p, identityOf(r)) }
