@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,13 +65,28 @@ type Virtual struct {
 	mu     sync.Mutex
 	now    time.Time
 	timers timerHeap
+	// cur is a copy of now that Now reads without the lock (the engine
+	// reads the time for every event). It is updated at the end of
+	// Advance; while advancing is set, Now takes the lock, so whoever a
+	// timer wakes sees the time Advance ends at, as with the lock alone.
+	cur       atomic.Pointer[time.Time]
+	advancing atomic.Bool
 }
 
 // VirtualClock returns a *Virtual clock starting at start.
-func VirtualClock(start time.Time) Clock { return &Virtual{now: start} }
+func VirtualClock(start time.Time) Clock {
+	v := &Virtual{now: start}
+	v.cur.Store(&start)
+	return v
+}
 
 // Now returns the simulated time.
 func (v *Virtual) Now() time.Time {
+	if !v.advancing.Load() {
+		if t := v.cur.Load(); t != nil {
+			return *t
+		}
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.now
@@ -93,6 +109,8 @@ func (v *Virtual) NewTimer(d time.Duration) Timer {
 func (v *Virtual) Advance(d time.Duration) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.advancing.Store(true)
+	defer v.advancing.Store(false)
 	target := v.now.Add(d)
 	for len(v.timers) > 0 && !v.timers[0].at.After(target) {
 		t := heap.Pop(&v.timers).(*virtualTimer)
@@ -104,6 +122,8 @@ func (v *Virtual) Advance(d time.Duration) {
 	if target.After(v.now) {
 		v.now = target
 	}
+	now := v.now
+	v.cur.Store(&now)
 }
 
 // Sleep advances the clock by d and returns at once.

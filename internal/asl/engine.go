@@ -305,7 +305,7 @@ func (x *Execution) end(status, evType, errName, cause string, output json.RawMe
 	if evType == EvExecutionSucceeded {
 		ev.text, ev.encoded = string(output), true
 	}
-	x.events.add(ev)
+	x.events.add(&ev)
 	x.mu.Unlock()
 	x.cancel()
 	close(x.done)
@@ -322,24 +322,30 @@ type scope struct {
 // addEvent records an event. It fails once the execution has ended, and
 // ends the execution when the history quota would be exceeded.
 func (x *Execution) addEvent(sc *scope, ev event) error {
+	_, err := x.addEventAt(sc, ev)
+	return err
+}
+
+// addEventAt is addEvent that also returns the event's timestamp.
+func (x *Execution) addEventAt(sc *scope, ev event) (time.Time, error) {
 	x.mu.Lock()
 	if x.terminal {
 		x.mu.Unlock()
-		return errTerminated
+		return time.Time{}, errTerminated
 	}
 	if x.events.n >= x.e.opts.MaxHistoryEvents {
 		x.mu.Unlock()
 		x.end(StatusFailed, EvExecutionFailed, ErrRuntime,
 			fmt.Sprintf("The execution reached the maximum number of history events (%d).", x.e.opts.MaxHistoryEvents), nil)
-		return errTerminated
+		return time.Time{}, errTerminated
 	}
 	ev.id = int64(x.events.n + 1)
 	ev.prev = sc.prev
 	ev.ts = x.e.opts.Clock.Now()
-	x.events.add(ev)
+	x.events.add(&ev)
 	x.mu.Unlock()
 	sc.prev = ev.id
-	return nil
+	return ev.ts, nil
 }
 
 // Wait blocks until the execution ends or ctx is done.
@@ -454,14 +460,14 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 	}
 	x.transitions.Add(1)
 	*r = stateRun{x: x, st: st, input: input, sc: sc}
-	r.entered = x.e.opts.Clock.Now()
-	if err := x.addEvent(sc, event{typ: st.enteredType, name: st.name, payload: input, hasPay: true}); err != nil {
+	entered, err := x.addEventAt(sc, event{typ: st.enteredType, name: st.name, payload: input, hasPay: true})
+	if err != nil {
 		return nil, nil, err
 	}
+	r.entered = entered
 	var (
 		out  any
 		next *state
-		err  error
 	)
 	switch st.kind {
 	case kindPass:
@@ -957,19 +963,19 @@ const taskTokenPrefix = "AQB"
 
 // eventLog stores events in chunks, so a long history never gets copied.
 type eventLog struct {
-	chunks [][]event
+	chunks [][]record
 	n      int
 }
 
-func (l *eventLog) add(ev event) {
+func (l *eventLog) add(ev *event) {
 	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == cap(l.chunks[len(l.chunks)-1]) {
 		size := 16
 		if len(l.chunks) > 0 {
 			size = min(2*cap(l.chunks[len(l.chunks)-1]), 1024)
 		}
-		l.chunks = append(l.chunks, make([]event, 0, size))
+		l.chunks = append(l.chunks, make([]record, 0, size))
 	}
 	last := &l.chunks[len(l.chunks)-1]
-	*last = append(*last, ev)
+	*last = append(*last, newRecord(ev))
 	l.n++
 }
