@@ -47,6 +47,8 @@ fmt: ## gofmt every Go file
 SAM_BUILD_DIR := .aws-sam/build
 LAMBDA_GOARCH ?= arm64
 LAMBDABUILD    = $(GO) run ./tools/lambdabuild
+# The partner configuration bundled with the functions that read PARTNERS_CONFIG.
+PARTNERS_CONFIG_FILE ?= config/partners.example.json
 
 build: ## every function as a linux/arm64 bootstrap under .aws-sam/build/<LogicalId>/ (as sam build), and dsr
 	@set -eo pipefail; $(LAMBDABUILD) list | while read -r id pkg; do \
@@ -60,6 +62,8 @@ build-%: # one function (LogicalId) into $(ARTIFACTS_DIR)/bootstrap; sam build c
 	@pkg=$$($(LAMBDABUILD) main $*) && echo "build $* ($$pkg)" && \
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
 	  -o $(ARTIFACTS_DIR)/bootstrap $$pkg
+	@cfg=$$($(LAMBDABUILD) env $* PARTNERS_CONFIG) && if [ -n "$$cfg" ]; then \
+	  echo "bundle $(PARTNERS_CONFIG_FILE) as $$cfg"; cp $(PARTNERS_CONFIG_FILE) $(ARTIFACTS_DIR)/$$cfg; fi
 
 .PHONY: invoke coldstart
 invoke: ## run one function on one event without Docker: make invoke FN=<name> EVENT=events/<file>.json
