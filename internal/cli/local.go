@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,6 +32,7 @@ func (f *localFlags) register(cmd *cobra.Command, httpDefault string) {
 	fl.StringVar(&f.opts.SFNAddr, "sfn", "127.0.0.1:8083", "address of the Step Functions API")
 	fl.StringVar(&f.opts.PartnersAddr, "partners", "127.0.0.1:8084", "address of the simulated partners")
 	fl.Float64Var(&f.opts.ClockScale, "clock-scale", localstack.DefaultClockScale, "workflow seconds per real second (86400: a day per second)")
+	fl.DurationVar(&f.opts.HumanHold, "human-hold", localstack.DefaultHumanHold, "how long the clock runs at real speed while a person is awaited (code, operator); negative: never")
 	fl.DurationVar(&f.opts.Partners.Latency, "partner-latency", 0, "delay of every simulated partner answer")
 	fl.Float64Var(&f.opts.Partners.FailureRate, "partner-failure-rate", 0, "fraction of partner calls answered 503 (0 <= rate < 1)")
 	fl.StringVar(&f.opts.Partners.Mode, "partner-mode", "mixed", "simulated partners answer sync, async, or mixed (as configured)")
@@ -80,6 +82,7 @@ requests and restarts their executions.`,
 		},
 	}
 	f.register(cmd, "127.0.0.1:8080")
+	cmd.AddCommand(newLocalLoadCmd(s))
 	return cmd
 }
 
@@ -117,4 +120,94 @@ func runLocal(ctx context.Context, s *streams, f *localFlags) error {
 		fmt.Fprintln(s.out, "stopped; requests are kept in", f.opts.Dir)
 	}
 	return runErr
+}
+
+func newLocalLoadCmd(s *streams) *cobra.Command {
+	var (
+		f       localFlags
+		lo      localstack.LoadOptions
+		asJSON  bool
+		noCrash bool
+	)
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "push N requests of mixed kinds through a fresh local stack, with faults, and report",
+		Long: `load starts a fresh local stack (in a temporary folder unless --dir is given;
+every port free), sends --requests requests of every kind by the HTTP API and
+the mail drop, and injects faults on the way: partner failures
+(--partner-failure-rate), duplicate form submits, duplicate mail deliveries
+and one crashed handler (the reconciler must recover it). It enters every
+verification code from the outbox, waits until every request has finished and
+reports completed, refused and escalated counts, lost and duplicated requests
+(both must be 0), restarts, states entered per request and wall time.
+Exit status 1 when a request was lost or duplicated.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if lo.Requests < 1 {
+				return usageErrorf("--requests must be at least 1")
+			}
+			if f.opts.Dir == "" {
+				dir, err := os.MkdirTemp("", "dsrflow-load-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				f.opts.Dir = dir
+			}
+			logger, closeLog, err := f.logger(s)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			f.opts.Logger = logger
+			var crasher *localstack.Crasher
+			if !noCrash {
+				crasher = &localstack.Crasher{Function: "admit", After: lo.Requests / 2}
+				f.opts.WrapHandler = crasher.Wrap
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			st, err := localstack.Start(ctx, f.opts)
+			if err != nil {
+				return &exitError{code: ExitError, err: fmt.Errorf("local stack: %w", err)}
+			}
+			rep, loadErr := localstack.Load(ctx, st, lo, crasher)
+			if err := st.Close(); err != nil && loadErr == nil {
+				loadErr = err
+			}
+			if loadErr != nil {
+				return &exitError{code: ExitError, err: loadErr}
+			}
+			if asJSON {
+				enc := json.NewEncoder(s.out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				rep.WriteText(s.out)
+			}
+			if rep.Lost > 0 || rep.Duplicated > 0 {
+				return failuref("%d lost, %d duplicated", rep.Lost, rep.Duplicated)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, "127.0.0.1:0")
+	fl := cmd.Flags()
+	// A load run gets a fresh folder and free ports unless told otherwise.
+	_ = fl.Set("dir", "")
+	fl.Lookup("dir").DefValue = "a new temporary folder"
+	for _, name := range []string{"dynamodb", "s3", "sfn", "partners"} {
+		_ = fl.Set(name, "127.0.0.1:0")
+		fl.Lookup(name).DefValue = "127.0.0.1:0"
+	}
+	_ = fl.Set("clock-scale", "864000")
+	fl.Lookup("clock-scale").DefValue = "864000"
+	fl.IntVar(&lo.Requests, "requests", 30, "how many distinct requests to send")
+	fl.IntVar(&lo.Concurrency, "concurrency", 8, "submissions in flight")
+	fl.DurationVar(&lo.Timeout, "timeout", 3*time.Minute, "give up waiting after this long")
+	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fl.BoolVar(&noCrash, "no-crash", false, "do not crash a handler")
+	return cmd
 }

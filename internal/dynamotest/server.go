@@ -106,3 +106,11 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Emulator, error) {
 
 // Done is closed when the emulator's process has exited.
 func (e *Emulator) Done() <-chan struct{} { return e.done }
+
+// Pid is the emulator's process ID.
+func (e *Emulator) Pid() int {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return 0
+	}
+	return e.cmd.Process.Pid
+}

@@ -23,7 +23,7 @@
 //     would send; the file then moves to maildrop/processed/.
 //   - An outbox (<dir>/outbox): every message the system sends, as .eml.
 //   - A scaled clock (Clock): one day of workflow time per second by default,
-//     at real speed while a person is awaited.
+//     at real speed while a person is awaited (for at most HumanHold).
 //   - The reconciler (internal/reconcile), once at start and then every few
 //     seconds.
 //
@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -101,13 +102,20 @@ type Options struct {
 	// ClockScale is how much faster than real time the workflow runs
 	// (default DefaultClockScale).
 	ClockScale float64
-	Partners   PartnerOptions
+	// HumanHold: while a workflow waits for a person (a verification code,
+	// an operator's decision), the clock runs at real speed, for at most
+	// this long per wait (default DefaultHumanHold; negative: never).
+	HumanHold time.Duration
+	Partners  PartnerOptions
 	// ReconcileEvery is the reconciler's period in real time (default 5 s).
 	ReconcileEvery time.Duration
 	// MailPoll is the mail drop's polling period (default 500 ms).
 	MailPoll time.Duration
 	// Logger receives every component's logs (default: discarded).
 	Logger *slog.Logger
+	// WrapHandler, if set, wraps each task function's handler (fault
+	// injection: Crasher.Wrap).
+	WrapHandler func(function string, h lambda.Handler) lambda.Handler
 }
 
 func (o *Options) defaults() error {
@@ -139,6 +147,9 @@ func (o *Options) defaults() error {
 	}
 	if o.ClockScale < 1 {
 		return fmt.Errorf("clock scale %v: must be at least 1", o.ClockScale)
+	}
+	if o.HumanHold == 0 {
+		o.HumanHold = DefaultHumanHold
 	}
 	if o.ReconcileEvery == 0 {
 		o.ReconcileEvery = 5 * time.Second
@@ -465,7 +476,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 		}
 		return p
 	}
-	fmt.Fprintf(w, "dsrflow local stack is running (clock: %s of workflow time per second; real time while a person is awaited)\n\n", scaleText(s.Clock.Scale()))
+	fmt.Fprintf(w, "dsrflow local stack is running (clock: %s of workflow time per second; real time for up to %s while a person is awaited)\n\n", scaleText(s.Clock.Scale()), s.opts.HumanHold)
 	fmt.Fprintf(w, "  privacy center (form)   %s/\n", s.HTTPURL)
 	fmt.Fprintf(w, "  HTTP API                %s  (POST /requests, GET /requests/{id})\n", s.HTTPURL)
 	fmt.Fprintf(w, "  DynamoDB (dynalite)     %s  table %s\n", s.DynamoDBURL, TableName)

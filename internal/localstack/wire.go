@@ -37,8 +37,9 @@ const MailFrom = "privacy@dsrflow.localhost"
 // their task tokens is open, the clock runs at real speed.
 var humanWaits = map[string]bool{"verify-identity": true, "await-operator": true}
 
-// maxHold bounds how long one human wait keeps the clock at real speed.
-const maxHold = time.Hour
+// DefaultHumanHold bounds how long one human wait keeps the clock at real
+// speed.
+const DefaultHumanHold = 10 * time.Minute
 
 type wired struct {
 	sfnHandler  http.Handler
@@ -90,7 +91,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, err
 	}
-	holds := &holds{clock: s.Clock, open: map[string]func(){}}
+	holds := &holds{clock: s.Clock, open: map[string]func(){}, max: s.opts.HumanHold}
 	resolver := asl.Handlers{}
 	// Handlers are filled in below, once the state machine ARN (part of
 	// their configuration) is known; the engine resolves at run time.
@@ -121,6 +122,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		handler := lambda.NewHandler(f.Handler(h))
 		if humanWaits[f.Name] {
 			handler = holds.wrap(handler)
+		}
+		if s.opts.WrapHandler != nil {
+			handler = s.opts.WrapHandler(f.Name, handler)
 		}
 		resolver[vars[f.ArnKey]] = handler
 	}
@@ -193,6 +197,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 // holds keeps the clock at real speed while a human-wait task token is open.
 type holds struct {
 	clock *Clock
+	max   time.Duration // <0: no holds
 	mu    sync.Mutex
 	open  map[string]func()
 }
@@ -202,11 +207,11 @@ type taskTokenField struct {
 }
 
 // wrap holds the clock from the handler's invocation until its task token
-// is answered (observe) or maxHold has passed.
+// is answered (observe) or hs.max has passed.
 func (hs *holds) wrap(h lambda.Handler) lambda.Handler {
 	return handlerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
 		var in taskTokenField
-		if json.Unmarshal(payload, &in) == nil && in.TaskToken != "" {
+		if hs.max > 0 && json.Unmarshal(payload, &in) == nil && in.TaskToken != "" {
 			release := hs.clock.Hold()
 			hs.mu.Lock()
 			if old, ok := hs.open[in.TaskToken]; ok {
@@ -214,7 +219,7 @@ func (hs *holds) wrap(h lambda.Handler) lambda.Handler {
 			}
 			hs.open[in.TaskToken] = release
 			hs.mu.Unlock()
-			time.AfterFunc(maxHold, func() { hs.release(in.TaskToken) })
+			time.AfterFunc(hs.max, func() { hs.release(in.TaskToken) })
 		}
 		return h.Invoke(ctx, payload)
 	})

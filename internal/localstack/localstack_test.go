@@ -1,0 +1,373 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/jhillyerd/enmime"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/verification"
+)
+
+// syncBuffer collects logs from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, dir string, scale float64, hold time.Duration, logs *syncBuffer) *Stack {
+	t.Helper()
+	root, err := dynamotest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := Start(ctx, Options{
+		Dir: dir, Root: root, HTTPAddr: "127.0.0.1:0", DynamoDBAddr: "127.0.0.1:0", S3Addr: "127.0.0.1:0",
+		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ClockScale: scale, HumanHold: hold, ReconcileEvery: 200 * time.Millisecond,
+		MailPoll: 50 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return st
+}
+
+// stop closes the stack and checks dynalite is gone.
+func stop(t *testing.T, st *Stack) {
+	t.Helper()
+	pid := st.dynalite.Pid()
+	if err := st.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case <-st.dynalite.Done():
+	default:
+		t.Errorf("dynalite still running after Close")
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("dynalite process %d still exists after Close", pid)
+	}
+	for _, u := range []string{st.HTTPURL, st.SFNURL, st.S3URL, st.PartnersURL} {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s still answers after Close", u)
+		}
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+type outMail struct {
+	file, request, template, text string
+}
+
+func outbox(t *testing.T, dir string) []outMail {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []outMail
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".eml") {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := enmime.ReadEnvelope(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("outbox %s: %v", e.Name(), err)
+		}
+		out = append(out, outMail{file: e.Name(), request: env.GetHeader("X-Dsrflow-Request"), template: env.GetHeader("X-Dsrflow-Template"), text: env.Text})
+	}
+	return out
+}
+
+func mailsOf(t *testing.T, dir, id, template string) []outMail {
+	var out []outMail
+	for _, m := range outbox(t, dir) {
+		if m.request == id && m.template == template {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+var codeRE = regexp.MustCompile(`this code: (\d{6})`)
+
+// submit posts a JSON request to the HTTP API and returns its ID and status URL.
+func submit(t *testing.T, st *Stack, key string) (id, statusURL string) {
+	t.Helper()
+	body := `{"kind":"erasure","role":"self","email":"local.test@example.com","locale":"en","erasureGround":"stopped_using"}`
+	req, err := http.NewRequest(http.MethodPost, st.HTTPURL+"/requests", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /requests: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		RequestID string `json:"requestId"`
+		StatusURL string `json:"statusUrl"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusAccepted || out.RequestID == "" {
+		t.Fatalf("POST /requests = %d %+v, %v; want 202 with a request ID", resp.StatusCode, out, err)
+	}
+	return out.RequestID, out.StatusURL
+}
+
+func (st *Stack) executionStatus(t *testing.T, name string) sfntypes.ExecutionStatus {
+	t.Helper()
+	out, err := st.SFN.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(strings.Replace(st.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name)})
+	if err != nil {
+		return ""
+	}
+	return out.Status
+}
+
+// TestStackEndToEnd runs the whole stack on free ports: a form submission
+// through the HTTP API, a mail through the mail drop, the verification code
+// from the outbox, the erasure to completion (backup wait included), and a
+// clean shutdown.
+func TestStackEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	// Ten days per second: the 35-day backup wait takes 3.5 s.
+	// The mail request's code is never entered: its hold ends after 2 s.
+	st := start(t, dir, 864000, 2*time.Second, logs)
+	defer func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+
+	id, statusURL := submit(t, st, "e2e-1")
+	if !strings.HasPrefix(statusURL, st.HTTPURL+"/requests/"+id) {
+		t.Errorf("status URL = %q, want it under %s", statusURL, st.HTTPURL)
+	}
+	// A double submit names the same request.
+	if again, _ := submit(t, st, "e2e-1"); again != id {
+		t.Errorf("resubmit = %s, want %s", again, id)
+	}
+
+	// The mail drop.
+	raw, err := os.ReadFile(filepath.Join(st.opts.Root, "internal/mail/testdata/zh_utf8_erasure.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(st.MailDrop, "request.eml"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the dropped mail to be processed", func() bool {
+		_, err := os.Stat(filepath.Join(st.MailDrop, "processed", "request.eml"))
+		return err == nil
+	})
+	eventually(t, "two executions (web and mail)", func() bool {
+		out, err := st.SFN.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(st.StateMachineArn)})
+		return err == nil && len(out.Executions) == 2
+	})
+
+	// The code, from the outbox.
+	var code string
+	eventually(t, "the verification code in the outbox", func() bool {
+		ms := mailsOf(t, st.Outbox, id, "verification_code")
+		if len(ms) == 0 {
+			return false
+		}
+		m := codeRE.FindStringSubmatch(ms[0].text)
+		if m == nil {
+			t.Fatalf("no code in %s:\n%s", ms[0].file, ms[0].text)
+		}
+		code = m[1]
+		return true
+	})
+	token := verification.StatusToken([]byte(mustSecret(t, dir, "STATUS_TOKEN_SECRET")), id)
+	eventually(t, "the workflow to wait for the code", func() bool {
+		r, err := st.Store.GetRequest(context.Background(), id)
+		return err == nil && r.Status == dsr.StatusAwaitingVerification
+	})
+	res, err := st.Workflow.Verification.SubmitCode(context.Background(), id, token, code)
+	if err != nil || res.Outcome != verification.OutcomeVerified {
+		t.Fatalf("SubmitCode = %+v, %v; want verified", res, err)
+	}
+	begin := time.Now()
+	eventually(t, "the erasure to complete", func() bool {
+		return st.executionStatus(t, id) == sfntypes.ExecutionStatusSucceeded
+	})
+	t.Logf("erasure from verification to completion: %s", time.Since(begin))
+	r, err := st.Store.GetRequest(context.Background(), id)
+	if err != nil || r.Status != dsr.StatusCompleted {
+		t.Fatalf("request after the execution = %+v, %v; want completed", r, err)
+	}
+	stop(t, st)
+	for _, f := range []string{"env", "secrets.env", "clock.json", "partners.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil && f != "env" {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestStackRestart stops the stack while a request waits for its code and
+// starts it again on the same folder: the request is still there and its
+// execution is started again (a new code is sent).
+func TestStackRestart(t *testing.T) {
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	defer func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+	st := start(t, dir, 86400, 0, logs)
+	id, _ := submit(t, st, "restart-1")
+	eventually(t, "the first code", func() bool { return len(mailsOf(t, st.Outbox, id, "verification_code")) == 1 })
+	before := st.Clock.Now()
+	stop(t, st)
+
+	st = start(t, dir, 86400, 0, logs)
+	defer stop(t, st)
+	if now := st.Clock.Now(); now.Before(before) {
+		t.Errorf("clock after restart = %s, want at least %s (saved)", now, before)
+	}
+	r, err := st.Store.GetRequest(context.Background(), id)
+	if err != nil {
+		t.Fatalf("request after restart: %v", err)
+	}
+	if r.Status != dsr.StatusAwaitingVerification {
+		t.Errorf("status after restart = %s, want %s", r.Status, dsr.StatusAwaitingVerification)
+	}
+	eventually(t, "the reconciler to restart the execution", func() bool {
+		return st.executionStatus(t, id) == sfntypes.ExecutionStatusRunning
+	})
+	eventually(t, "a second code", func() bool { return len(mailsOf(t, st.Outbox, id, "verification_code")) == 2 })
+}
+
+func mustSecret(t *testing.T, dir, name string) string {
+	t.Helper()
+	s, err := loadSecrets(filepath.Join(dir, "secrets.env"), nil)
+	if err != nil || s[name] == "" {
+		t.Fatalf("secret %s: %v", name, err)
+	}
+	return s[name]
+}
+
+func TestSecretsAreKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.env")
+	a, err := loadSecrets(path, []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadSecrets(path, []string{"A", "B", "C"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a["A"] == "" || a["A"] != b["A"] || a["B"] != b["B"] || b["C"] == "" || b["C"] == b["A"] {
+		t.Errorf("secrets not kept or not fresh: first %v, second %v", a, b)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("secrets file mode = %v, %v; want 0600", info.Mode().Perm(), err)
+	}
+	if err := os.WriteFile(path, []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadSecrets(path, nil); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("bad secrets file: %v, want an error naming line 1", err)
+	}
+}
+
+func TestEventKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"inbox/abc":          "inbox/abc",
+		"inbox/a b+c.eml":    "inbox/a+b%2Bc.eml",
+		"inbox/中文":           "inbox/%E4%B8%AD%E6%96%87",
+		"inbox/x=1&y":        "inbox/x%3D1%26y",
+		"inbox/deep/er/name": "inbox/deep/er/name",
+	} {
+		if got := eventKey(in); got != want {
+			t.Errorf("eventKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClockHoldsAtRealSpeed(t *testing.T) {
+	c := NewClock(86400, time.Time{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	// A timer one clock-hour away fires in about 42 ms at full speed.
+	tm := c.NewTimer(time.Hour)
+	select {
+	case <-tm.C():
+	case <-time.After(5 * time.Second):
+		t.Fatal("timer did not fire at 86400x")
+	}
+	release := c.Hold()
+	t0 := c.Now()
+	held := c.NewTimer(time.Hour)
+	time.Sleep(100 * time.Millisecond)
+	if d := c.Now().Sub(t0); d > 10*time.Second {
+		t.Errorf("held clock advanced %s in 100 ms, want real speed", d)
+	}
+	select {
+	case <-held.C():
+		t.Fatal("timer fired while the clock was held")
+	default:
+	}
+	release()
+	release() // a second call is harmless
+	select {
+	case <-held.C():
+	case <-time.After(5 * time.Second):
+		t.Fatal("timer did not fire after release")
+	}
+	if c.Now().Sub(t0) < time.Hour {
+		t.Errorf("clock after the timer fired is %s past the hold, want at least an hour", c.Now().Sub(t0))
+	}
+}
