@@ -9,6 +9,8 @@
 //	GET  /                   the request form (zh-CN, or English by ?lang=en or Accept-Language)
 //	POST /requests           a new request, as a form post or JSON; 202 with the status link
 //	GET  /requests/{id}      the status page, ?token=… required; HTML or JSON by Accept
+//	GET  /requests/{id}/verification   the code entry page, ?token=… required
+//	POST /requests/{id}/verification   a code, or action=resend (form or JSON)
 //
 // # Idempotency
 //
@@ -54,6 +56,7 @@ import (
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/notify"
 )
 
 // MaxBodyBytes caps a request body, after base64 decoding.
@@ -82,6 +85,20 @@ type Handler struct {
 	Logger  *slog.Logger
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+
+	// Verification checks one-time codes and sends new ones
+	// (verification.Service); nil: the verification page answers 404.
+	Verification Verifier
+	// Team is how requesters reach the privacy team (policy 十), quoted when
+	// verification cannot go on by code.
+	Team notify.Contact
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 func (h *Handler) logger() *slog.Logger {
@@ -102,12 +119,14 @@ type route struct {
 
 func (rt route) key() string { return rt.method + " /" + strings.Join(rt.pattern, "/") }
 
-// routes lists the privacy center's routes; add new ones here
-// (e.g. POST /requests/{id}/verification).
+// routes lists the privacy center's routes; template.yaml declares the same
+// route keys.
 var routes = []route{
 	{method: http.MethodGet, pattern: nil, handle: (*Handler).getForm},
 	{method: http.MethodPost, pattern: []string{"requests"}, handle: (*Handler).postRequest},
 	{method: http.MethodGet, pattern: []string{"requests", "{id}"}, handle: (*Handler).getStatus},
+	{method: http.MethodGet, pattern: []string{"requests", "{id}", "verification"}, handle: (*Handler).getVerification},
+	{method: http.MethodPost, pattern: []string{"requests", "{id}", "verification"}, handle: (*Handler).postVerification},
 }
 
 // request is an incoming event, decoded once.
@@ -119,6 +138,7 @@ type request struct {
 	params  map[string]string
 	body    []byte
 	locale  dsr.Locale // from ?lang=, else Accept-Language, else zh-CN
+	token   string     // the status token, once checked (verification page)
 }
 
 func (r *request) header(name string) string { return r.headers[strings.ToLower(name)] }

@@ -664,10 +664,12 @@ func TestStatusToken(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	good := map[string]string{
-		"TABLE_NAME":          "requests",
-		"STATE_MACHINE_ARN":   "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:dsrflow",
-		"SUBJECT_KEY_SECRET":  strings.Repeat("s", 32),
-		"STATUS_TOKEN_SECRET": strings.Repeat("t", 32),
+		"TABLE_NAME":               "requests",
+		"STATE_MACHINE_ARN":        "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:dsrflow",
+		"SUBJECT_KEY_SECRET":       strings.Repeat("s", 32),
+		"STATUS_TOKEN_SECRET":      strings.Repeat("t", 32),
+		"VERIFICATION_CODE_SECRET": strings.Repeat("v", 32),
+		"MAIL_FROM":                "privacy@example.cn",
 	}
 	for _, tc := range []struct {
 		name    string
@@ -680,12 +682,17 @@ func TestConfig(t *testing.T) {
 		{"short subject secret", map[string]string{"SUBJECT_KEY_SECRET": "short"}, "SUBJECT_KEY_SECRET must be at least 32 bytes"},
 		{"bad base URL", map[string]string{"PUBLIC_BASE_URL": "privacy.example.cn"}, "PUBLIC_BASE_URL"},
 		{"bad cap", map[string]string{"MAX_OPEN_PER_SUBJECT": "many"}, "MAX_OPEN_PER_SUBJECT"},
+		{"missing code secret", map[string]string{"VERIFICATION_CODE_SECRET": ""}, "VERIFICATION_CODE_SECRET"},
+		{"short code secret", map[string]string{"VERIFICATION_CODE_SECRET": "short"}, "VERIFICATION_CODE_SECRET must be at least 32 bytes"},
+		{"missing sender", map[string]string{"MAIL_FROM": ""}, "MAIL_FROM"},
+		{"bad sender", map[string]string{"MAIL_FROM": "privacy team"}, "MAIL_FROM must be an email address"},
+		{"bad contact", map[string]string{"PRIVACY_CONTACT": "write to us"}, "PRIVACY_CONTACT must be an email address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range good {
 				t.Setenv(k, v)
 			}
-			for _, k := range []string{"PUBLIC_BASE_URL", "MAX_OPEN_PER_SUBJECT"} {
+			for _, k := range []string{"PUBLIC_BASE_URL", "MAX_OPEN_PER_SUBJECT", "PRIVACY_CONTACT", "MAIL_FROM_NAME", "OUTBOX_DIR", "SES_CONFIGURATION_SET"} {
 				t.Setenv(k, "")
 				os.Unsetenv(k)
 			}
@@ -702,7 +709,7 @@ func TestConfig(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
 			}
-			for _, s := range []string{strings.Repeat("s", 32), strings.Repeat("t", 32)} {
+			for _, s := range []string{strings.Repeat("s", 32), strings.Repeat("t", 32), strings.Repeat("v", 32)} {
 				if strings.Contains(err.Error(), s) {
 					t.Error("the error quotes a secret")
 				}

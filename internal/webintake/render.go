@@ -20,7 +20,7 @@ var templateFS embed.FS
 // own "main" block.
 var pageTemplates = sync.OnceValues(func() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"form", "accepted", "status", "message"} {
+	for _, name := range []string{"form", "accepted", "status", "message", "verify"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -55,6 +55,7 @@ type page struct {
 	Form     *formView
 	Accepted *acceptedView
 	Status   *statusView
+	Verify   *verifyView
 	Message  string
 	BackURL  string
 }
@@ -96,6 +97,7 @@ func render(name string, p *page) (string, error) {
 type acceptedView struct {
 	RequestID string
 	StatusURL string
+	VerifyURL string // the verification page; empty when no code is awaited
 }
 
 type statusView struct {
@@ -103,6 +105,7 @@ type statusView struct {
 	Kind, Status        string
 	Created, CreatedISO string
 	Due, DueISO         string
+	VerifyURL           string // the verification page, while a code is awaited
 }
 
 // formView is the request form: its sections in order, the error summary,

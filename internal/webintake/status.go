@@ -2,13 +2,11 @@ package webintake
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"time"
 
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/store"
 )
 
 // chinaTime is China Standard Time (UTC+8, no daylight saving): the dates
@@ -26,23 +24,18 @@ type statusJSON struct {
 	DueAt     *time.Time `json:"dueAt,omitempty"`
 }
 
-// getStatus shows a request's status to whoever holds its status token. An
+// getStatus shows a request's status to whoever holds its status token (see
+// authorizeStatus). An
 // unknown ID, a missing token and a wrong token all get the same 404, so the
 // page does not tell whether a request exists.
 func (h *Handler) getStatus(ctx context.Context, r *request) response {
 	id, token := r.params["id"], r.query.Get("token")
-	if !requestIDRE.MatchString(id) || token == "" {
-		return h.notFound(r)
-	}
-	req, err := h.Store.GetRequest(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return h.notFound(r)
-	case err != nil:
+	req, err := h.authorizeStatus(ctx, id, token)
+	if err != nil {
 		h.logger().ErrorContext(ctx, "read request for status page", "requestId", id, "error", err.Error())
 		return h.internalError(r)
 	}
-	if !tokenMatches(token, req.StatusTokenHash) {
+	if req == nil {
 		return h.notFound(r)
 	}
 	if r.wantsJSON() {
@@ -62,6 +55,9 @@ func (h *Handler) getStatus(ctx context.Context, r *request) response {
 	if req.DueAt != nil {
 		view.Due = formatDate(*req.DueAt, l)
 		view.DueISO = req.DueAt.In(chinaTime).Format(time.DateOnly)
+	}
+	if req.Status == dsr.StatusAwaitingVerification && h.Verification != nil {
+		view.VerifyURL = r.prefix() + verificationPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
 	}
 	if view.Kind == "" {
 		view.Kind = string(req.Kind)

@@ -121,14 +121,17 @@ func (h *Handler) postForm(ctx context.Context, r *request) response {
 		r.locale = l
 		return h.internalError(r)
 	}
-	link := ""
+	view := &acceptedView{RequestID: out.id}
 	if out.statusPath != "" {
-		link = h.siteURL(r) + out.statusPath
+		view.StatusURL = h.siteURL(r) + out.statusPath
+	}
+	if out.verifyPath != "" && h.Verification != nil && (out.status == dsr.StatusReceived || out.status == dsr.StatusAwaitingVerification) {
+		view.VerifyURL = h.siteURL(r) + out.verifyPath + "&lang=" + url.QueryEscape(string(l))
 	}
 	return h.htmlPage(http.StatusAccepted, "accepted", &page{
 		Locale:   l,
 		Title:    text(l, "accepted.title"),
-		Accepted: &acceptedView{RequestID: out.id, StatusURL: link},
+		Accepted: view,
 	})
 }
 
@@ -277,6 +280,7 @@ type submitted struct {
 	id         string
 	status     dsr.Status
 	statusPath string // "/requests/<id>?token=…"; empty when the link cannot be reproduced
+	verifyPath string // "/requests/<id>/verification?token=…", likewise
 }
 
 // submitFailure is why intake did not accept a request.
@@ -314,6 +318,7 @@ func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key strin
 	out := submitted{id: res.Request.ID, status: res.Request.Status}
 	if res.Request.ID == id && tokenMatches(token, res.Request.StatusTokenHash) {
 		out.statusPath = statusPath(id, token)
+		out.verifyPath = verificationPath(id) + "?token=" + url.QueryEscape(token)
 	} else {
 		h.logger().WarnContext(ctx, "status link not reproducible for this request", "requestId", res.Request.ID, "duplicate", res.Duplicate)
 	}
