@@ -167,8 +167,13 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 		}
 	}
 	for i := range o.Requests {
-		kind := loadKinds[i%len(loadKinds)]
-		mail := i%3 == 2 && (kind == dsr.KindErasure || kind == dsr.KindAccess)
+		// Every third request comes by mail (an erasure or an access
+		// request); the others cycle through every kind.
+		kind := loadKinds[rep.Web%len(loadKinds)]
+		mail := i%3 == 2
+		if mail {
+			kind = []dsr.Kind{dsr.KindErasure, dsr.KindAccess}[(i/3)%2]
+		}
 		if mail {
 			rep.Mail++
 		} else {

@@ -371,3 +371,62 @@ func TestClockHoldsAtRealSpeed(t *testing.T) {
 		t.Errorf("clock after the timer fired is %s past the hold, want at least an hour", c.Now().Sub(t0))
 	}
 }
+
+// TestLoad is the load and fault run in small: every kind by the HTTP API,
+// mail through the mail drop, duplicate submits and deliveries, a crashed
+// handler, failing partners; nothing may be lost or duplicated.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	defer func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+	root, err := dynamotest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	crasher := &Crasher{Function: "admit", After: 3}
+	ctx := context.Background()
+	st, err := Start(ctx, Options{
+		Dir: dir, Root: root, HTTPAddr: "127.0.0.1:0", DynamoDBAddr: "127.0.0.1:0", S3Addr: "127.0.0.1:0",
+		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ClockScale: 864000, ReconcileEvery: 200 * time.Millisecond,
+		MailPoll: 50 * time.Millisecond, Partners: PartnerOptions{FailureRate: 0.3},
+		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		WrapHandler: crasher.Wrap,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop(t, st)
+	rep, err := Load(ctx, st, LoadOptions{Requests: 15, Timeout: 45 * time.Second}, crasher)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	t.Logf("report:\n%s", b.String())
+	if rep.Lost != 0 || rep.Duplicated != 0 {
+		t.Errorf("lost %d %v, duplicated %d; want 0 and 0", rep.Lost, rep.LostIDs, rep.Duplicated)
+	}
+	if rep.Web != 10 || rep.Mail != 5 {
+		t.Errorf("web %d, mail %d; want 10 and 5", rep.Web, rep.Mail)
+	}
+	if rep.DuplicateSubmits != 2 || rep.DuplicateMails != 1 {
+		t.Errorf("duplicate submits %d, mails %d; want 2 and 1", rep.DuplicateSubmits, rep.DuplicateMails)
+	}
+	if rep.HandlerCrashes != 1 || rep.Restarts < 1 {
+		t.Errorf("crashes %d, restarts %d; want 1 crash recovered by at least one restart", rep.HandlerCrashes, rep.Restarts)
+	}
+	done := rep.Completed + rep.Refused + rep.Escalated
+	for _, n := range rep.Other {
+		done += n
+	}
+	if done != rep.Requests {
+		t.Errorf("finished %d of %d requests", done, rep.Requests)
+	}
+	if rep.TransitionsPerReq < 5 {
+		t.Errorf("%.1f states entered per request: the workflow cannot have run", rep.TransitionsPerReq)
+	}
+}
