@@ -1,0 +1,87 @@
+package asl
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// stdJSON is what encodeJSON must produce: encoding/json without HTML
+// escaping.
+func stdJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+func TestEncodeJSONMatchesEncodingJSON(t *testing.T) {
+	tricky := []string{"", "plain", `q"b\s`, "\b\f\n\r\t\x00\x01\x1f\x7f", "<a href='x'>&amp;</a>", "隐私 数据",
+		"bad\xffutf8\xc3", "\u2028\u2029", "emoji 😀", "\xed\xa0\x80 surrogate", strings.Repeat("x", 300)}
+	fixed := []any{
+		nil, true, false, json.Number("0"), json.Number("-12.5e+3"), json.Number(""), json.Number("12345678901234567890"),
+		map[string]any(nil), []any(nil), map[string]any{}, []any{},
+		map[string]any{"b": 1.5, "a": []any{"x", nil, map[string]any{"z": true, "y": json.Number("1")}}, "<k>": "&"},
+		// Types other than decoded JSON go through encoding/json.
+		float64(1e21), 3, int64(-7), map[string]string{"k": "v"}, []string{"a"}, struct{ A int }{1},
+	}
+	for _, s := range tricky {
+		fixed = append(fixed, s, map[string]any{s: s}, []any{s})
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var gen func(depth int) any
+	gen = func(depth int) any {
+		switch n := rnd.IntN(8); {
+		case depth > 3 || n < 4:
+			switch rnd.IntN(5) {
+			case 0:
+				return nil
+			case 1:
+				return rnd.IntN(2) == 0
+			case 2:
+				return json.Number(fmt.Sprint(rnd.IntN(1000) - 500))
+			default:
+				return tricky[rnd.IntN(len(tricky))]
+			}
+		case n < 6:
+			m := map[string]any{}
+			for range rnd.IntN(20) {
+				m[tricky[rnd.IntN(len(tricky))]+fmt.Sprint(rnd.IntN(30))] = gen(depth + 1)
+			}
+			return m
+		default:
+			a := []any{}
+			for range rnd.IntN(6) {
+				a = append(a, gen(depth+1))
+			}
+			return a
+		}
+	}
+	for range 300 {
+		fixed = append(fixed, gen(0))
+	}
+	for i, v := range fixed {
+		want, werr := stdJSON(v)
+		got, gerr := encodeJSON(v)
+		if werr != nil || gerr != nil || string(got) != want {
+			t.Errorf("value %d: encodeJSON = %s, %v; encoding/json = %s, %v", i, got, gerr, want, werr)
+		}
+		if n := jsonSize(v, math.MaxInt); werr == nil && n != len(want) {
+			t.Errorf("value %d: jsonSize = %d, encoded length %d (%s)", i, n, len(want), want)
+		}
+	}
+	for _, bad := range []any{json.Number("1x"), json.Number("-"), json.Number("01"), json.Number(".5"), map[string]any{"a": []any{json.Number("1e")}}, math.NaN()} {
+		_, werr := stdJSON(bad)
+		_, gerr := encodeJSON(bad)
+		if werr == nil || gerr == nil || werr.Error() != gerr.Error() {
+			t.Errorf("%v: encodeJSON error %v, encoding/json error %v", bad, gerr, werr)
+		}
+	}
+}
