@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
 )
 
 func benchRun(b *testing.B, def, input string, h Handlers) {
@@ -62,8 +64,19 @@ func BenchmarkChoiceLoop(b *testing.B) {
 	benchRun(b, def, `{"i":0,"kind":"erasure"}`, nil)
 }
 
-// BenchmarkMap1000Tasks maps 1,000 items through a Lambda Task each.
+// BenchmarkMap1000Tasks maps 1,000 items through a Lambda Task each; the
+// handler is made by lambda.NewHandler, so its invocations run one at a time.
 func BenchmarkMap1000Tasks(b *testing.B) {
+	benchMap1000(b, handler)
+}
+
+// BenchmarkMap1000TasksPooled is BenchmarkMap1000Tasks with the handler
+// made by asl.NewHandler, whose invocations run at once.
+func BenchmarkMap1000TasksPooled(b *testing.B) {
+	benchMap1000(b, func(f any) lambda.Handler { return NewHandler(f) })
+}
+
+func benchMap1000(b *testing.B, newHandler func(any) lambda.Handler) {
 	items := make([]string, 1000)
 	for i := range items {
 		items[i] = fmt.Sprintf(`{"partner":"p%d"}`, i)
@@ -71,7 +84,7 @@ func BenchmarkMap1000Tasks(b *testing.B) {
 	def := `{"StartAt":"Fan","States":{"Fan":{"Type":"Map","ItemsPath":"$.items","MaxConcurrency":10,
 	  "ItemSelector":{"partner.$":"$$.Map.Item.Value.partner","index.$":"$$.Map.Item.Index"},
 	  "ItemProcessor":{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"` + fnArn + `notify","ResultPath":"$.result","End":true}}},"End":true}}}`
-	h := Handlers{"notify": handler(func(in struct {
+	h := Handlers{"notify": newHandler(func(in struct {
 		Partner string `json:"partner"`
 		Index   int    `json:"index"`
 	}) (map[string]any, error) {

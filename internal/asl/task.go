@@ -323,10 +323,12 @@ func lambdaInvokeOutput(payload any, reqID string) any {
 // Handlers made by aws-lambda-go's lambda.NewHandler return bytes that alias
 // a pooled buffer, reused by the handler's next invocation: like a Lambda
 // function instance, each of them therefore runs one invocation at a time
-// here, and the output is copied before the next may start. Other Handler
-// implementations run concurrently.
+// here, and the output is copied before the next may start (NewHandler
+// makes handlers that run concurrently). Other Handler implementations run
+// concurrently; the engine only reads their outputs.
 func (e *Engine) callHandler(ctx context.Context, h lambda.Handler, in []byte) (out []byte, err error) {
-	if mu := e.handlerLock(h); mu != nil {
+	mu := e.handlerLock(h)
+	if mu != nil {
 		mu.Lock()
 		defer mu.Unlock()
 	}
@@ -337,8 +339,9 @@ func (e *Engine) callHandler(ctx context.Context, h lambda.Handler, in []byte) (
 		}
 	}()
 	out, err = h.Invoke(ctx, in)
-	if out != nil {
-		out = append([]byte(nil), out...)
+	if out != nil && mu != nil {
+		// Other handlers' outputs are only read (decoded) by the engine.
+		out = bytes.Clone(out)
 	}
 	return out, err
 }
