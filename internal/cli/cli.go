@@ -66,6 +66,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newReviewCmd(s),
 		newVerifyCmd(s),
 		newLocalCmd(s),
+		newInvokeCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -213,6 +213,8 @@ func Start(fn Function) (*Instance, error) {
 		"HOME=" + os.Getenv("HOME"),
 		"TMPDIR=" + os.TempDir(),
 		"TZ=UTC",
+		// Never ask an instance metadata service for credentials or region.
+		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(),
 		"AWS_LAMBDA_FUNCTION_NAME=" + name,
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
