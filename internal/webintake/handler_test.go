@@ -819,6 +819,8 @@ func TestSampleEvents(t *testing.T) {
 		{"intake-web-post-json.json", http.StatusAccepted, contentJSON},
 		// The sample names no stored request: the same 404 as a wrong token.
 		{"intake-web-get-status.json", http.StatusNotFound, contentHTML},
+		{"intake-web-get-verification.json", http.StatusNotFound, contentHTML},
+		{"intake-web-post-verification.json", http.StatusNotFound, contentHTML},
 	} {
 		resp := e.do(t, loadEvent(t, tc.event))
 		if resp.StatusCode != tc.want || resp.Headers["Content-Type"] != tc.wantType {
@@ -826,7 +828,7 @@ func TestSampleEvents(t *testing.T) {
 		}
 	}
 	matches, err := filepath.Glob(filepath.Join(emu.Root, "events", "intake-web*.json"))
-	if err != nil || len(matches) != 5 {
+	if err != nil || len(matches) != 7 {
 		t.Errorf("sample events = %v (%v); add new ones to this test", matches, err)
 	}
 }

@@ -313,6 +313,9 @@ func (h *Handler) expiredText(l dsr.Locale, resendsLeft int) string {
 
 // formatDateTime is a date and time in China time.
 func formatDateTime(t time.Time, l dsr.Locale) string {
+	if l == dsr.LocaleEn {
+		return formatDate(t, l) + ", " + t.In(chinaTime).Format("15:04")
+	}
 	return formatDate(t, l) + " " + t.In(chinaTime).Format("15:04")
 }
 
@@ -464,6 +467,7 @@ func (a *verifyAnswer) outcome(ctx context.Context, res verification.Result) res
 	case verification.OutcomeResent:
 		return a.ok(ctx, http.StatusAccepted, res.Outcome, text(l, "verify.resent"))
 	case verification.OutcomeWrongCode:
+		a.typed = "" // a wrong code is typed again, not corrected
 		return a.fieldError(ctx, http.StatusBadRequest, CodeWrongCode, text(l, "verify.wrong", res.AttemptsLeft))
 	case verification.OutcomeInvalidCode:
 		return a.fieldError(ctx, http.StatusBadRequest, CodeInvalidCode, text(l, "verify.invalid"))

@@ -1,0 +1,458 @@
+package webintake
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/jhillyerd/enmime"
+
+	"dsrflow/internal/asl"
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/intake"
+	"dsrflow/internal/notify"
+	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/store"
+	"dsrflow/internal/workflow"
+)
+
+// flowStart is when every flow's virtual clock starts (a Monday, 09:00 in
+// China), so that expiry times on the page are stable for golden files.
+var flowStart = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
+
+var testCodeSecret = []byte("verification-code-secret-for-tests-0123")
+
+const flowMailFrom = "privacy@example.cn"
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// flow is the whole system on one machine, wired as it is deployed: dynalite,
+// the local Step Functions engine (internal/asl) behind the Step Functions API
+// (internal/sfnapi) running statemachines/dsr.asl.json with the workflow's
+// real task handlers (workflow.New), and the privacy center wired by
+// NewHandler from a Config, as intake-web's main wires it. Messages go to an
+// outbox folder; all share one virtual clock.
+type flow struct {
+	t      testing.TB
+	ctx    context.Context
+	clock  *asl.Virtual
+	table  string
+	sfn    *sfn.Client
+	smArn  string
+	outbox string
+	logs   *syncBuffer
+	web    *Handler
+	wf     *workflow.Handlers
+	// base is the privacy center's public URL (links in messages).
+	base string
+}
+
+// newFlow builds a flow whose links point at base ("" for
+// https://privacy.example.cn).
+func newFlow(t testing.TB, base string) *flow {
+	t.Helper()
+	if base == "" {
+		base = "https://privacy.example.cn"
+	}
+	ctx := context.Background()
+	clock := asl.VirtualClock(flowStart).(*asl.Virtual)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	table := emu.NewTable(t)
+	db := emu.Client()
+	outbox := filepath.Join(t.TempDir(), "outbox")
+
+	resolver := asl.Handlers{}
+	vars := workflow.LocalSubstitutions("aws", "cn-north-1", "123456789012")
+	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger, Region: "cn-north-1"})
+	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Region: "cn-north-1", Account: "123456789012", Logger: logger, Now: clock.Now})
+	hs := httptest.NewServer(api)
+	t.Cleanup(hs.Close)
+	client := sfn.New(sfn.Options{
+		Region:       "cn-north-1",
+		BaseEndpoint: aws.String(hs.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
+	})
+	raw, err := os.ReadFile(filepath.Join(emu.Root, "statemachines", "dsr.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := workflow.Substitute(raw, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smArn, err := api.CreateStateMachine(ctx, "dsr-workflow", string(def), "arn:aws-cn:iam::123456789012:role/dsr-workflow")
+	if err != nil {
+		t.Fatalf("CreateStateMachine: %v", err)
+	}
+
+	// The workflow's task functions, configured as template.yaml configures them.
+	wf, err := workflow.New(workflow.Config{
+		TableName: table, CodeSecret: string(testCodeSecret), StatusTokenSecret: string(testTokenSecret),
+		PublicBaseURL: base, OutboxDir: outbox, MailFrom: flowMailFrom, MailFromName: "隐私团队",
+		RepeatLimit: 3, BackupRotation: 840 * time.Hour,
+	}, workflow.Clients{DynamoDB: db, SFN: client}, logger)
+	if err != nil {
+		t.Fatalf("workflow.New: %v", err)
+	}
+	wf.Now, wf.Store.Now, wf.Verification.Now, wf.Operator.Now = clock.Now, clock.Now, clock.Now, clock.Now
+	for _, f := range workflow.Functions() {
+		resolver[vars[f.ArnKey]] = lambda.NewHandler(f.Handler(wf))
+	}
+
+	// intake-web, from its own configuration.
+	cfg := Config{
+		TableName: table, StateMachineArn: smArn,
+		SubjectKeySecret: string(testSubjectSecret), StatusTokenSecret: string(testTokenSecret),
+		PublicBaseURL: base, MaxOpenPerSubject: 3,
+		VerificationCodeSecret: string(testCodeSecret), MailFrom: flowMailFrom, MailFromName: "隐私团队",
+		OutboxDir: outbox,
+	}
+	if err := cfg.Check(); err != nil {
+		t.Fatal(err)
+	}
+	web := NewHandler(cfg, Clients{DynamoDB: db, SFN: client}, logger)
+	web.Now = clock.Now
+	web.Intake.(*intake.Service).Now = clock.Now
+	web.Store.(*store.Store).Now = clock.Now
+	return &flow{t: t, ctx: ctx, clock: clock, table: table, sfn: client, smArn: smArn, outbox: outbox, logs: logs, web: web, wf: wf, base: base}
+}
+
+func (f *flow) do(ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
+	defer cancel()
+	resp, err := f.web.Handle(ctx, ev)
+	if err != nil {
+		f.t.Fatalf("Handle: %v", err)
+	}
+	return resp
+}
+
+// submitJSON sends a request through the JSON API with a fixed
+// Idempotency-Key (so its ID and token are the same on every run) and
+// returns its ID and status token.
+func (f *flow) submitJSON(body, key string) (id, token string) {
+	f.t.Helper()
+	ev := loadEvent(f.t, "intake-web-post-json.json")
+	ev.Body = body
+	ev.Headers["content-length"] = itoa(len(body))
+	ev.Headers["idempotency-key"] = key
+	resp := f.do(ev)
+	if resp.StatusCode != http.StatusAccepted {
+		f.t.Fatalf("submit: %d %s", resp.StatusCode, resp.Body)
+	}
+	var out struct {
+		RequestID string `json:"requestId"`
+		StatusURL string `json:"statusUrl"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
+		f.t.Fatal(err)
+	}
+	u, err := url.Parse(out.StatusURL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out.RequestID, u.Query().Get("token")
+}
+
+// submitSelf sends an access request by the requester themself, in l.
+func (f *flow) submitSelf(l dsr.Locale, key string) (id, token string) {
+	f.t.Helper()
+	return f.submitJSON(`{"kind":"access","role":"self","email":"zhang.wei.pii@example.cn","locale":"`+string(l)+`"}`, key)
+}
+
+// verificationEvent is the sample GET of the verification page for request
+// id with token (none when empty) and extra query parameters.
+func verificationEvent(t testing.TB, id, token string, extra url.Values) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	ev := loadEvent(t, "intake-web-get-verification.json")
+	q := url.Values{}
+	if token != "" {
+		q.Set("token", token)
+	}
+	for k, v := range extra {
+		q[k] = v
+	}
+	ev.RawPath = "/requests/" + url.PathEscape(id) + "/verification"
+	ev.RequestContext.HTTP.Path = ev.RawPath
+	ev.RawQueryString = q.Encode()
+	ev.QueryStringParameters = map[string]string{}
+	for k, v := range q {
+		ev.QueryStringParameters[k] = strings.Join(v, ",")
+	}
+	ev.PathParameters = map[string]string{"id": id}
+	return ev
+}
+
+// postVerificationForm is the sample form post with another body.
+func postVerificationForm(t testing.TB, id string, vals url.Values) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	ev := loadEvent(t, "intake-web-post-verification.json")
+	body := vals.Encode()
+	ev.RawPath = "/requests/" + url.PathEscape(id) + "/verification"
+	ev.RequestContext.HTTP.Path = ev.RawPath
+	ev.PathParameters = map[string]string{"id": id}
+	ev.Body = base64.StdEncoding.EncodeToString([]byte(body))
+	ev.Headers["content-length"] = itoa(len(body))
+	return ev
+}
+
+// postVerificationJSON is the sample post as a JSON client sends it.
+func postVerificationJSON(t testing.TB, id, body, acceptLanguage string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	ev := postVerificationForm(t, id, nil)
+	ev.Body, ev.IsBase64Encoded = body, false
+	ev.Headers["content-type"] = "application/json"
+	ev.Headers["accept"] = "application/json"
+	ev.Headers["content-length"] = itoa(len(body))
+	if acceptLanguage != "" {
+		ev.Headers["accept-language"] = acceptLanguage
+	}
+	return ev
+}
+
+func codeForm(token, code, lang string) url.Values {
+	return url.Values{"token": {token}, "code": {code}, "lang": {lang}}
+}
+
+func resendForm(token, lang string) url.Values {
+	return url.Values{"token": {token}, "action": {ActionResend}, "lang": {lang}}
+}
+
+func (f *flow) execArn(id string) string {
+	return strings.Replace(f.smArn, ":stateMachine:", ":execution:", 1) + ":" + id
+}
+
+// eventually polls cond for up to 20 s of real time.
+func (f *flow) eventually(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.t.Fatalf("timed out waiting for %s", what)
+}
+
+// history is the execution's history.
+func (f *flow) history(id string) []sfntypes.HistoryEvent {
+	f.t.Helper()
+	var out []sfntypes.HistoryEvent
+	p := sfn.NewGetExecutionHistoryPaginator(f.sfn, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(f.execArn(id)), IncludeExecutionData: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(f.ctx)
+		if err != nil {
+			f.t.Fatalf("GetExecutionHistory %s: %v", id, err)
+		}
+		out = append(out, page.Events...)
+	}
+	return out
+}
+
+// entered lists the states the execution entered, in order.
+func (f *flow) entered(id string) []string {
+	var out []string
+	for _, ev := range f.history(id) {
+		if d := ev.StateEnteredEventDetails; d != nil {
+			out = append(out, aws.ToString(d.Name))
+		}
+	}
+	return out
+}
+
+// waitingIn reports whether the execution has entered state and waits there.
+func (f *flow) waitingIn(id, state string) bool {
+	states := f.entered(id)
+	return len(states) > 0 && states[len(states)-1] == state
+}
+
+// done waits until the execution has closed and returns its status.
+func (f *flow) done(id string) sfntypes.ExecutionStatus {
+	f.t.Helper()
+	var st sfntypes.ExecutionStatus
+	f.eventually("execution "+id+" to end", func() bool {
+		d, err := f.sfn.DescribeExecution(f.ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(f.execArn(id))})
+		if err != nil {
+			f.t.Fatalf("DescribeExecution: %v", err)
+		}
+		st = d.Status
+		return st != sfntypes.ExecutionStatusRunning
+	})
+	return st
+}
+
+// outboxMail is one message from the outbox.
+type outboxMail struct {
+	template, text string
+}
+
+// mails lists the request's outbox messages with template tmpl, oldest first.
+func (f *flow) mails(id, tmpl string) []outboxMail {
+	f.t.Helper()
+	entries, err := os.ReadDir(f.outbox)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".eml") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	var out []outboxMail
+	for _, n := range names {
+		fh, err := os.Open(filepath.Join(f.outbox, n))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		env, err := enmime.ReadEnvelope(fh)
+		fh.Close()
+		if err != nil {
+			f.t.Fatalf("outbox %s: %v", n, err)
+		}
+		if env.GetHeader("X-Dsrflow-Request") == id && env.GetHeader("X-Dsrflow-Template") == tmpl {
+			out = append(out, outboxMail{template: tmpl, text: env.Text})
+		}
+	}
+	return out
+}
+
+var (
+	mailCodeRE = regexp.MustCompile(`(?:验证码：|this code: )(\d{6})`)
+	mailLinkRE = regexp.MustCompile(`https?://\S+/verification\?token=\S+`)
+)
+
+// code waits for the n-th code message of a request and returns its code and
+// the verification link in it.
+func (f *flow) code(id string, n int) (code, link string) {
+	f.t.Helper()
+	var ms []outboxMail
+	f.eventually("code message", func() bool {
+		ms = f.mails(id, notify.TemplateVerificationCode)
+		return len(ms) >= n
+	})
+	m := mailCodeRE.FindStringSubmatch(ms[n-1].text)
+	if m == nil {
+		f.t.Fatalf("no code in the message:\n%s", ms[n-1].text)
+	}
+	return m[1], mailLinkRE.FindString(ms[n-1].text)
+}
+
+// awaitCode waits until the execution waits in VerifyIdentity and returns
+// the first code.
+func (f *flow) awaitCode(id string) string {
+	f.t.Helper()
+	f.eventually("execution "+id+" to wait in VerifyIdentity", func() bool { return f.waitingIn(id, "VerifyIdentity") })
+	c, _ := f.code(id, 1)
+	return c
+}
+
+// auditTypes lists the request's audit event types.
+func (f *flow) auditTypes(id string) []string {
+	f.t.Helper()
+	evs, err := workflow.ListEvents(f.ctx, emu.Client(), f.table, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+// taskToken is the task token stored on the verification item.
+func (f *flow) taskToken(id string) string {
+	f.t.Helper()
+	out, err := emu.Client().GetItem(f.ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(f.table),
+		Key: map[string]dbtypes.AttributeValue{
+			"PK": &dbtypes.AttributeValueMemberS{Value: "REQ#" + id},
+			"SK": &dbtypes.AttributeValueMemberS{Value: "VERIFY"},
+		},
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tok, ok := out.Item["taskToken"].(*dbtypes.AttributeValueMemberS)
+	if !ok || tok.Value == "" {
+		f.t.Fatalf("no task token on the verification item of %s", id)
+	}
+	return tok.Value
+}
+
+// wrongCode returns a 6-digit code other than c.
+func wrongCode(c string) string {
+	if c == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
+
+// verifyAnswerJSON is a JSON answer of the verification routes.
+type verifyAnswerJSON struct {
+	Errors       jsonErrorList `json:"errors"`
+	RequestID    string        `json:"requestId"`
+	State        string        `json:"state"`
+	Outcome      string        `json:"outcome"`
+	Message      string        `json:"message"`
+	AttemptsLeft int           `json:"attemptsLeft"`
+	ResendsLeft  int           `json:"resendsLeft"`
+	ExpiresAt    *time.Time    `json:"expiresAt"`
+	StatusURL    string        `json:"statusUrl"`
+}
+
+func decodeVerify(t testing.TB, body string) verifyAnswerJSON {
+	t.Helper()
+	var v verifyAnswerJSON
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("not a verification answer: %v\n%s", err, body)
+	}
+	return v
+}
