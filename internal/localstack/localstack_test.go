@@ -3,6 +3,8 @@ package localstack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -188,6 +190,21 @@ func TestStackEndToEnd(t *testing.T) {
 		}
 	}()
 
+	// The HTTP API serves exactly the template's routes.
+	for _, c := range []struct {
+		method, path, ctype, body string
+		want                      int
+	}{
+		{http.MethodGet, "/", "", "", http.StatusOK},
+		{http.MethodGet, "/nowhere", "", "", http.StatusNotFound},
+		{http.MethodDelete, "/requests", "", "", http.StatusNotFound},
+		{http.MethodPost, "/partners/nobody/callbacks", "application/json", "{}", http.StatusBadRequest},
+	} {
+		if got := do(t, c.method, st.HTTPURL+c.path, c.ctype, c.body); got.status != c.want {
+			t.Errorf("%s %s = %d %s, want %d", c.method, c.path, got.status, got.body, c.want)
+		}
+	}
+
 	id, statusURL := submit(t, st, "e2e-1")
 	if !strings.HasPrefix(statusURL, st.HTTPURL+"/requests/"+id) {
 		t.Errorf("status URL = %q, want it under %s", statusURL, st.HTTPURL)
@@ -229,13 +246,18 @@ func TestStackEndToEnd(t *testing.T) {
 		return true
 	})
 	token := verification.StatusToken([]byte(mustSecret(t, dir, "STATUS_TOKEN_SECRET")), id)
+	if !strings.Contains(statusURL, "token="+token) {
+		t.Errorf("status URL %q does not carry the status token", statusURL)
+	}
 	eventually(t, "the workflow to wait for the code", func() bool {
 		r, err := st.Store.GetRequest(context.Background(), id)
 		return err == nil && r.Status == dsr.StatusAwaitingVerification
 	})
-	res, err := st.Workflow.Verification.SubmitCode(context.Background(), id, token, code)
-	if err != nil || res.Outcome != verification.OutcomeVerified {
-		t.Fatalf("SubmitCode = %+v, %v; want verified", res, err)
+	// The code goes in through the verification page's route.
+	resp := do(t, http.MethodPost, st.HTTPURL+"/requests/"+id+"/verification", "application/json",
+		fmt.Sprintf(`{"token":%q,"code":%q}`, token, code))
+	if resp.status != http.StatusOK {
+		t.Fatalf("POST verification = %d %s; want 200", resp.status, resp.body)
 	}
 	begin := time.Now()
 	eventually(t, "the erasure to complete", func() bool {
@@ -287,6 +309,30 @@ func TestStackRestart(t *testing.T) {
 		return st.executionStatus(t, id) == sfntypes.ExecutionStatusRunning
 	})
 	eventually(t, "a second code", func() bool { return len(mailsOf(t, st.Outbox, id, "verification_code")) == 2 })
+}
+
+type answer struct {
+	status int
+	body   string
+}
+
+func do(t *testing.T, method, url, ctype, body string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, string(b)}
 }
 
 func mustSecret(t *testing.T, dir, name string) string {
@@ -428,5 +474,19 @@ func TestLoad(t *testing.T) {
 	}
 	if rep.TransitionsPerReq < 5 {
 		t.Errorf("%.1f states entered per request: the workflow cannot have run", rep.TransitionsPerReq)
+	}
+}
+
+func TestMuxPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/":                             "/{$}",
+		"/requests":                     "/requests",
+		"/requests/{id}":                "/requests/{id}",
+		"/files/{proxy+}":               "/files/{proxy...}",
+		"/partners/{partner}/callbacks": "/partners/{partner}/callbacks",
+	} {
+		if got := muxPath(in); got != want {
+			t.Errorf("muxPath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,9 +21,12 @@ import (
 	"dsrflow/internal/asl"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/mailintake"
+	"dsrflow/internal/partner"
 	"dsrflow/internal/reconcile"
+	"dsrflow/internal/samtemplate"
 	"dsrflow/internal/sfnapi"
 	"dsrflow/internal/store"
+	"dsrflow/internal/verification"
 	"dsrflow/internal/webintake"
 	"dsrflow/internal/workflow"
 )
@@ -47,31 +51,12 @@ type wired struct {
 	mail        func(context.Context, events.S3Event) error
 }
 
-// FunctionEnv is the environment of every in-process function: what
-// template.yaml sets on the deployed functions, with local values.
-func (s *Stack) functionEnv(secrets map[string]string) map[string]string {
-	env := map[string]string{
-		"TABLE_NAME":         TableName,
-		"STATE_MACHINE_ARN":  s.StateMachineArn,
-		"PUBLIC_BASE_URL":    s.HTTPURL,
-		"OUTBOX_DIR":         s.Outbox,
-		"MAIL_FROM":          MailFrom,
-		"MAILBOX_BUCKET":     MailboxBucket,
-		"S3_USE_PATH_STYLE":  "true",
-		"PARTNERS_CONFIG":    s.Partners.ConfigPath,
-		"CALLBACK_BASE_URL":  s.HTTPURL,
-		"AWS_REGION":         Region,
-		"AWS_DEFAULT_REGION": Region,
-	}
-	for _, kv := range s.Env() {
-		if _, ok := env[kv[0]]; !ok {
-			env[kv[0]] = kv[1]
-		}
-	}
-	for k, v := range secrets {
-		env[k] = v
-	}
-	return env
+// templateFile is the SAM template, relative to the repository root.
+const templateFile = "template.yaml"
+
+// functionArn is the local ARN of a function of the template.
+func functionArn(logicalID string) string {
+	return "arn:aws:lambda:" + Region + ":" + Account + ":function:" + logicalID
 }
 
 // parseEnv reads a function's configuration struct from env, as the
@@ -80,15 +65,87 @@ func parseEnv[T any](env map[string]string) (T, error) {
 	return envparse.ParseAsWithOptions[T](envparse.Options{Environment: env})
 }
 
+// local is the template as the local stack reads it: function environments
+// and state machine substitutions resolved to local values.
+type local struct {
+	tmpl *samtemplate.Template
+	vals samtemplate.Values
+	// overrides replace template values locally (outbox, paths, secrets).
+	overrides map[string]string
+}
+
+// env is function name's environment: the template's variables, resolved,
+// with the local overrides of the variables it has.
+func (l *local) env(name string) (map[string]string, error) {
+	f, err := l.tmpl.Function(name)
+	if err != nil {
+		return nil, err
+	}
+	env, err := l.tmpl.Env(f, l.vals)
+	if err != nil {
+		return nil, fmt.Errorf("environment of %s: %w", name, err)
+	}
+	for k, v := range l.overrides {
+		if _, ok := env[k]; ok || k == "OUTBOX_DIR" || k == "S3_USE_PATH_STYLE" {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
 func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, error) {
 	log := s.log
-	vars := workflow.LocalSubstitutions("aws", Region, Account)
-	def, err := os.ReadFile(filepath.Join(s.opts.Root, DefinitionFile))
+	tmpl, err := samtemplate.Load(filepath.Join(s.opts.Root, templateFile))
+	if err != nil {
+		return nil, err
+	}
+	fns, err := tmpl.Functions()
+	if err != nil {
+		return nil, err
+	}
+	l := &local{tmpl: tmpl, vals: samtemplate.Values{
+		Parameters: map[string]string{
+			"SubjectKeySecret":       secrets["SUBJECT_KEY_SECRET"],
+			"StatusTokenSecret":      secrets["STATUS_TOKEN_SECRET"],
+			"VerificationCodeSecret": secrets["VERIFICATION_CODE_SECRET"],
+			"PublicBaseUrl":          s.HTTPURL,
+			"MailFrom":               MailFrom,
+		},
+		Resources: map[string]string{"RequestsTable": TableName, "MailboxBucket": MailboxBucket},
+		Pseudo:    map[string]string{"AWS::Region": Region, "AWS::AccountId": Account, "AWS::Partition": "aws", "AWS::StackName": "dsrflow"},
+	}, overrides: map[string]string{
+		"OUTBOX_DIR":        s.Outbox,
+		"S3_USE_PATH_STYLE": "true",
+		"PARTNERS_CONFIG":   s.Partners.ConfigPath,
+	}}
+	for k, v := range secrets {
+		l.overrides[k] = v
+	}
+	for _, f := range fns {
+		l.vals.Resources[f.LogicalID+".Arn"] = functionArn(f.LogicalID)
+		l.vals.Resources[f.LogicalID] = f.LogicalID
+	}
+
+	// The state machine, with the template's substitutions.
+	sms := tmpl.StateMachines()
+	if len(sms) != 1 {
+		return nil, fmt.Errorf("%s: want one state machine, found %d", templateFile, len(sms))
+	}
+	subs := map[string]string{}
+	for k, v := range sms[0].Substitutions {
+		if subs[k], err = tmpl.Resolve(v, l.vals); err != nil {
+			return nil, fmt.Errorf("substitution %s: %w", k, err)
+		}
+	}
+	defPath := sms[0].DefinitionUri
+	if defPath == "" {
+		defPath = DefinitionFile
+	}
+	def, err := os.ReadFile(filepath.Join(s.opts.Root, defPath))
 	if err != nil {
 		return nil, fmt.Errorf("read workflow definition: %w", err)
 	}
-	def, err = workflow.Substitute(def, vars)
-	if err != nil {
+	if def, err = workflow.Substitute(def, subs); err != nil {
 		return nil, err
 	}
 	holds := &holds{clock: s.Clock, open: map[string]func(){}, max: s.opts.HumanHold}
@@ -102,10 +159,21 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		return nil, fmt.Errorf("create state machine: %w", err)
 	}
 	s.StateMachineArn = arn
-	env := s.functionEnv(secrets)
+	l.vals.Resources[sms[0].LogicalID] = arn
+	l.vals.Resources[sms[0].LogicalID+".Name"] = StateMachineName
 
-	// The workflow's task functions.
-	wcfg, err := parseEnv[workflow.Config](env)
+	// The workflow's task functions (their environments are the same; the
+	// first one's is read).
+	var taskEnv map[string]string
+	for _, f := range workflow.Functions() {
+		if taskEnv, err = l.env(f.Name); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	wcfg, err := parseEnv[workflow.Config](taskEnv)
 	if err != nil {
 		return nil, fmt.Errorf("workflow functions: %w", err)
 	}
@@ -118,6 +186,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	h.Verification.Now = s.Clock.Now
 	h.Operator.Now = s.Clock.Now
 	s.Workflow = h
+	byName := map[string]lambda.Handler{}
 	for _, f := range workflow.Functions() {
 		handler := lambda.NewHandler(f.Handler(h))
 		if humanWaits[f.Name] {
@@ -126,11 +195,20 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		if s.opts.WrapHandler != nil {
 			handler = s.opts.WrapHandler(f.Name, handler)
 		}
-		resolver[vars[f.ArnKey]] = handler
+		byName[f.Name] = handler
+	}
+	for _, f := range fns {
+		if handler, ok := byName[f.Name]; ok {
+			resolver[functionArn(f.LogicalID)] = handler
+		}
 	}
 
-	// intake-web behind the HTTP API.
-	webCfg, err := parseEnv[webintake.Config](env)
+	// intake-web.
+	webEnv, err := l.env("intake-web")
+	if err != nil {
+		return nil, err
+	}
+	webCfg, err := parseEnv[webintake.Config](webEnv)
 	if err != nil {
 		return nil, fmt.Errorf("intake-web: %w", err)
 	}
@@ -140,11 +218,51 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	web := webintake.NewHandler(webCfg, webintake.Clients{DynamoDB: s.DynamoDB, SFN: s.SFN}, log)
 	web.Now = s.Clock.Now
 	setIntakeClock(web.Intake, s.Clock)
+	if v, ok := web.Verification.(*verification.Service); ok {
+		v.Now = s.Clock.Now
+	}
+
+	// partner-callback.
+	cbEnv, err := l.env("partner-callback")
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := parseEnv[partner.FunctionConfig](cbEnv)
+	if err != nil {
+		return nil, fmt.Errorf("partner-callback: %w", err)
+	}
+	dispatcher, err := s.dispatcher(pcfg, cbEnv)
+	if err != nil {
+		return nil, err
+	}
+	callback := &partner.Callback{D: dispatcher}
+
+	// The HTTP API: the template's routes.
+	routes, err := tmpl.Routes()
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/", webintake.HTTPHandler(web.Handle, log))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"message":"Not Found"}`)
+	})
+	handlers := map[string]webintake.LambdaFunc{"intake-web": web.Handle, "partner-callback": callback.Handle}
+	for _, rt := range routes {
+		fn, ok := handlers[rt.Function]
+		if !ok {
+			return nil, fmt.Errorf("route %s: function %s is not served locally", rt.Key(), rt.Function)
+		}
+		mux.Handle(rt.Method+" "+muxPath(rt.Path), routeHandler(rt, fn, log))
+	}
 
 	// intake-mail, fed by the mail drop.
-	mailCfg, err := mailintake.LoadConfig(env)
+	mailEnv, err := l.env("intake-mail")
+	if err != nil {
+		return nil, err
+	}
+	mailCfg, err := mailintake.LoadConfig(mailEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +274,11 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	setIntakeClock(mh.Intake, s.Clock)
 
 	// The reconciler.
-	rcfg, err := reconcile.ConfigFrom(env)
+	recEnv, err := l.env("reconcile")
+	if err != nil {
+		return nil, err
+	}
+	rcfg, err := reconcile.ConfigFrom(recEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +294,77 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	s.Reconciler = rec
 
 	return &wired{sfnHandler: holds.observe(api), httpHandler: mux, mail: mh.Handle}, nil
+}
+
+// dispatcher builds the partner functions' dispatcher on the local clients,
+// as partner.NewAWSDispatcher does on AWS's.
+func (s *Stack) dispatcher(c partner.FunctionConfig, env map[string]string) (*partner.Dispatcher, error) {
+	pc, err := partner.LoadConfig(c.PartnersConfig)
+	if err != nil {
+		return nil, err
+	}
+	lookup := func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	}
+	return &partner.Dispatcher{
+		Store:           s.Store,
+		Config:          pc,
+		Secrets:         partner.NewSecrets(map[string]partner.SecretResolver{"env": partner.Env{Lookup: lookup}}),
+		Client:          &partner.Client{TryTimeout: c.PartnerTryTimeout},
+		SFN:             s.SFN,
+		CallbackBaseURL: c.PublicBaseURL,
+		Now:             s.Clock.Now,
+		Log:             s.log,
+	}, nil
+}
+
+// muxPath turns an API Gateway route path into a net/http pattern:
+// {name} stays, a greedy {name+} becomes {name...}, and a path ending in
+// "/" matches only itself ({$}), not everything below it.
+func muxPath(p string) string {
+	p = strings.ReplaceAll(p, "+}", "...}")
+	if strings.HasSuffix(p, "/") {
+		p += "{$}"
+	}
+	return p
+}
+
+// routeHandler invokes fn as API Gateway does for route rt: the event's
+// routeKey is the route and pathParameters hold the path's variables.
+func routeHandler(rt samtemplate.Route, fn webintake.LambdaFunc, log *slog.Logger) http.Handler {
+	var names []string
+	for _, seg := range strings.Split(rt.Path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			names = append(names, strings.TrimSuffix(strings.Trim(seg, "{}"), "+"))
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := webintake.EventFromHTTP(r)
+		if err != nil {
+			http.Error(w, `{"message":"Bad Request"}`, http.StatusBadRequest)
+			return
+		}
+		ev.RouteKey = rt.Key()
+		ev.RequestContext.RouteKey = rt.Key()
+		if len(names) > 0 {
+			ev.PathParameters = map[string]string{}
+			for _, n := range names {
+				ev.PathParameters[n] = r.PathValue(n)
+			}
+		}
+		resp, err := fn(r.Context(), ev)
+		if err != nil {
+			log.ErrorContext(r.Context(), "function error", "function", rt.Function, "route", rt.Key(), "error", err.Error())
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"message":"Internal Server Error"}`)
+			return
+		}
+		if err := webintake.WriteHTTP(w, resp); err != nil {
+			log.WarnContext(r.Context(), "write response", "route", rt.Key(), "error", err.Error())
+		}
+	})
 }
 
 // setIntakeClock points an intake service (and its store) at the clock.
