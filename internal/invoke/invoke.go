@@ -89,7 +89,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnknownFunction, err)
 	}
-	local, err := readLocal(o.LocalDir)
+	local, err := ReadLocal(o.LocalDir)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,9 @@ type Local struct {
 	Dir string
 }
 
-func readLocal(dir string) (Local, error) {
+// ReadLocal reads what the local stack in dir publishes (nothing when it
+// never ran there).
+func ReadLocal(dir string) (Local, error) {
 	env, err := readKV(filepath.Join(dir, "env"))
 	if err != nil {
 		return Local{}, err

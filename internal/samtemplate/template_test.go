@@ -2,6 +2,7 @@ package samtemplate_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -534,4 +535,157 @@ func nested(m map[string]any, keys ...string) any {
 		v = mm[k]
 	}
 	return v
+}
+
+// TestStateMachineObservability: Standard workflow, logs without execution
+// data (no personal data in CloudWatch), tracing on.
+func TestStateMachineObservability(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	for _, sm := range tpl.StateMachines() {
+		p := sm.Properties
+		if got := nested(p, "Type"); got != "STANDARD" {
+			t.Errorf("%s: Type = %v, want STANDARD", sm.LogicalID, got)
+		}
+		if got := nested(p, "Logging", "IncludeExecutionData"); got != false {
+			t.Errorf("%s: Logging.IncludeExecutionData = %v, want false", sm.LogicalID, got)
+		}
+		if lvl, _ := nested(p, "Logging", "Level").(string); lvl == "" || lvl == "OFF" {
+			t.Errorf("%s: Logging.Level = %q, want ALL, ERROR or FATAL", sm.LogicalID, lvl)
+		}
+		if dst, _ := nested(p, "Logging", "Destinations").([]any); len(dst) != 1 {
+			t.Errorf("%s: Logging.Destinations = %v, want one log group", sm.LogicalID, dst)
+		}
+		if got := nested(p, "Tracing", "Enabled"); got != true {
+			t.Errorf("%s: Tracing.Enabled = %v, want true", sm.LogicalID, got)
+		}
+	}
+}
+
+// TestMailbox: the bucket is encrypted, private, expires mail; intake-mail
+// is notified for inbox/ only (never for the attachments it writes), has a
+// destination for failed asynchronous invocations; the SES receipt rule is
+// conditional and off in aws-cn.
+func TestMailbox(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	fn, err := tpl.Function("intake-mail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bucket, prefix string
+	for name, e := range fn.Events {
+		if e.Type != "S3" {
+			continue
+		}
+		in, ok := samtemplate.AsIntrinsic(e.Properties["Bucket"])
+		if !ok || in.Func != "Ref" {
+			t.Errorf("event %s: Bucket is not a Ref to a bucket of the template", name)
+			continue
+		}
+		bucket = in.Target
+		rules, _ := nested(e.Properties, "Filter", "S3Key", "Rules").([]any)
+		for _, r := range rules {
+			m, _ := r.(map[string]any)
+			if strings.EqualFold(fmt.Sprint(m["Name"]), "prefix") {
+				prefix, _ = m["Value"].(string)
+			}
+		}
+	}
+	attachments, _ := fn.Environment["ATTACHMENT_PREFIX"].(string)
+	switch {
+	case bucket == "":
+		t.Fatal("intake-mail has no S3 event")
+	case prefix == "":
+		t.Error("intake-mail's S3 event has no prefix filter: it would see every object, its own attachments too")
+	case attachments == "" || strings.HasPrefix(attachments, prefix) || strings.HasPrefix(prefix, attachments):
+		t.Errorf("notification prefix %q and ATTACHMENT_PREFIX %q overlap", prefix, attachments)
+	}
+	if nested(map[string]any{"c": tpl.Resources[fn.LogicalID].Properties}, "c", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination") == nil {
+		t.Error("intake-mail: no EventInvokeConfig.DestinationConfig.OnFailure for failed S3 invocations")
+	}
+	b := tpl.Resources[bucket].Properties
+	if b == nil {
+		t.Fatalf("bucket %s is not a resource", bucket)
+	}
+	enc, _ := nested(b, "BucketEncryption", "ServerSideEncryptionConfiguration").([]any)
+	if len(enc) == 0 {
+		t.Errorf("%s: no default encryption", bucket)
+	}
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if nested(b, "PublicAccessBlockConfiguration", k) != true {
+			t.Errorf("%s: PublicAccessBlockConfiguration.%s is not true", bucket, k)
+		}
+	}
+	expires := map[string]bool{}
+	rules, _ := nested(b, "LifecycleConfiguration", "Rules").([]any)
+	for _, r := range rules {
+		m, _ := r.(map[string]any)
+		if m["ExpirationInDays"] != nil && m["Status"] == "Enabled" {
+			p, _ := m["Prefix"].(string)
+			expires[p] = true
+		}
+	}
+	if !expires[prefix] || !expires[attachments] {
+		t.Errorf("%s: lifecycle expiry for %q and %q = %v, want both", bucket, prefix, attachments, expires)
+	}
+	var rules2 int
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::SES::ReceiptRule" {
+			continue
+		}
+		rules2++
+		if r.Condition == "" {
+			t.Errorf("%s: the SES receipt rule must have a Condition (no SES in aws-cn)", id)
+		}
+		cond, _ := json.Marshal(tpl.Doc["Conditions"])
+		if !strings.Contains(string(cond), "aws-cn") {
+			t.Errorf("%s: no condition mentions the aws-cn partition", id)
+		}
+	}
+	if rules2 == 0 {
+		t.Error("no AWS::SES::ReceiptRule")
+	}
+}
+
+// TestAlarms: failed executions, requests past due and partner escalations
+// are alarmed on, the custom metrics with the names and namespace their
+// publishers use.
+func TestAlarms(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	type key struct{ ns, metric, dim string }
+	have := map[key]bool{}
+	for _, r := range tpl.Resources {
+		if r.Type != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		ns, _ := r.Properties["Namespace"].(string)
+		m, _ := r.Properties["MetricName"].(string)
+		dims, _ := r.Properties["Dimensions"].([]any)
+		for _, d := range dims {
+			dm, _ := d.(map[string]any)
+			v, _ := dm["Value"].(string)
+			if in, ok := samtemplate.AsIntrinsic(dm["Value"]); ok {
+				v = in.Target
+			}
+			have[key{ns, m, fmt.Sprint(dm["Name"]) + "=" + v}] = true
+		}
+		if acts, _ := r.Properties["AlarmActions"].([]any); len(acts) == 0 {
+			t.Errorf("alarm on %s %s has no AlarmActions", ns, m)
+		}
+	}
+	var sm string
+	for _, s := range tpl.StateMachines() {
+		sm = s.LogicalID
+	}
+	for _, want := range []key{
+		{"AWS/States", "ExecutionsFailed", "StateMachineArn=" + sm},
+		{reconcile.Namespace, reconcile.MetricRequestsPastDue, "Service=reconcile"},
+		{reconcile.Namespace, "PartnerEscalations", "Service=partner"},
+	} {
+		if !have[want] {
+			t.Errorf("no alarm on %+v", want)
+		}
+	}
 }
