@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -196,5 +198,104 @@ func TestBrowserSubmitInChinese(t *testing.T) {
 	}
 	if n := len(e.sfn.Calls()); n != 1 {
 		t.Errorf("StartExecution calls = %d, want 1", n)
+	}
+}
+
+// TestBrowserVerifyInChinese goes through identity verification in headless
+// Chromium, in Chinese, with JavaScript switched off, against the real
+// workflow: a request sent through the form, the code and the link read from
+// the message in the outbox, a mistyped code answered next to the field, the
+// right code accepted, and the execution moving on.
+func TestBrowserVerifyInChinese(t *testing.T) {
+	var web http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { web.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	f := newFlow(t, srv.URL)
+	web = HTTPHandler(f.web.Handle, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	ctx := browser(t)
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	submit := func(step string, click chromedp.Action[chromedp.Void]) int64 {
+		t.Helper()
+		resp, err := chromedp.RunResponse(ctx, click)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return resp.Status
+	}
+
+	do("send a request",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(1)),
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(css("#f-kind-access")),
+		chromedp.Click(css(`label[for="f-kind-access"]`)),
+		chromedp.Click(css(`label[for="f-role-self"]`)),
+		chromedp.SendKeys(css("#f-email"), "li.si@example.cn"),
+	)
+	if status := submit("send the form", chromedp.Click(css(`button[type="submit"]`))); status != http.StatusAccepted {
+		t.Fatalf("form post: HTTP %d, want 202", status)
+	}
+	id := text("#request-id")
+	if got := text("#verify-link"); got != "输入验证码" {
+		t.Errorf("verification link text = %q", got)
+	}
+
+	// The requester reads the message and follows its link.
+	code := f.awaitCode(id)
+	_, link := f.code(id, 1)
+	if !strings.HasPrefix(link, srv.URL+"/requests/"+id+"/verification?token=") {
+		t.Fatalf("link in the message = %q", link)
+	}
+	do("open the link", chromedp.Navigate(link), chromedp.WaitVisible(css("#f-code")), screenshot("verify-zh.png"))
+	if got := text("h1"); got != "验证您的身份" {
+		t.Errorf("heading = %q", got)
+	}
+	for attr, want := range map[string]string{"inputmode": "numeric", "autocomplete": "one-time-code"} {
+		v, err := chromedp.Run(ctx, chromedp.AttributeValue(css("#f-code"), attr))
+		if err != nil || v.Value != want {
+			t.Errorf("code field %s = %q (%v), want %q", attr, v.Value, err, want)
+		}
+	}
+
+	// A mistyped code, then the right one, typed with a space.
+	do("type a wrong code", chromedp.SendKeys(css("#f-code"), wrongCode(code)))
+	if status := submit("send the wrong code", chromedp.Click(css("#verify"))); status != http.StatusBadRequest {
+		t.Errorf("wrong code: HTTP %d, want 400", status)
+	}
+	do("see the error", chromedp.WaitVisible(css("#err-code")), screenshot("verify-zh-wrong.png"))
+	if got := text("#err-code"); got != "验证码不正确，您还可以尝试 4 次。" {
+		t.Errorf("error = %q", got)
+	}
+	do("type the code", chromedp.SendKeys(css("#f-code"), code[:3]+" "+code[3:]))
+	if status := submit("send the code", chromedp.Click(css("#verify"))); status != http.StatusOK {
+		body, _ := chromedp.Run(ctx, chromedp.Text(css("main")))
+		t.Fatalf("right code: HTTP %d, want 200; page:\n%s", status, body)
+	}
+	do("see the confirmation", chromedp.WaitVisible(css("#notice")), screenshot("verify-zh-done.png"))
+	if got := text("#notice"); !strings.HasPrefix(got, "感谢您，身份验证已完成") {
+		t.Errorf("notice = %q", got)
+	}
+	if st := f.done(id); st != sfntypes.ExecutionStatusSucceeded {
+		t.Errorf("execution %s, want SUCCEEDED; states %v", st, f.entered(id))
+	}
+	if status := submit("follow the status link", chromedp.Click(css("#status-link"))); status != http.StatusOK {
+		t.Errorf("status page: HTTP %d", status)
 	}
 }
