@@ -143,6 +143,7 @@ type state struct {
 
 	// Task
 	resource         string
+	target           taskTarget // how resource is called, from parseTarget
 	timeoutSeconds   int64
 	timeoutPath      *Path
 	heartbeatSeconds int64
@@ -636,6 +637,7 @@ func (c *checker) task(st *state, o *jobj, loc string) {
 		}
 	} else {
 		st.resource = res
+		st.target = parseTarget(res)
 		if !strings.HasPrefix(res, "arn:") {
 			c.add(join(loc, "Resource"), CodeInvalidValue, "Resource must be an ARN, got %q", res)
 		} else if strings.HasPrefix(res, "arn:aws:states:") && strings.Contains(res, ":activity:") {

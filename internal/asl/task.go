@@ -86,7 +86,7 @@ func (r *stateRun) seconds(fixed int64, p *Path, eff any, field string) (int64, 
 // HeartbeatSecondsPath read.
 func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	x, st := r.x, r.st
-	tgt := parseTarget(st.resource)
+	tgt := &st.target
 	timeout, err := r.seconds(st.timeoutSeconds, st.timeoutPath, pathInput, "TimeoutSecondsPath")
 	if err != nil {
 		return nil, err
@@ -356,6 +356,9 @@ func (e *Engine) handlerLock(h lambda.Handler) *sync.Mutex {
 	}
 	if base.PkgPath() != lambdaPkg || !t.Comparable() {
 		return nil
+	}
+	if v, ok := e.handlerLocks.Load(h); ok {
+		return v.(*sync.Mutex)
 	}
 	v, _ := e.handlerLocks.LoadOrStore(h, &sync.Mutex{})
 	return v.(*sync.Mutex)

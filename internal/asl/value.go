@@ -17,7 +17,15 @@ import (
 // stay integers). Values are never mutated in place once produced; every
 // transformation builds new containers, so they can be shared with history.
 
+// decodeJSON decodes one JSON value as encoding/json's Decoder does with
+// UseNumber. Plain documents (no \u escapes, valid UTF-8, nothing after the
+// value) are parsed directly; anything else, errors included, goes through
+// encoding/json.
 func decodeJSON(data []byte) (any, error) {
+	p := fastParser{s: data}
+	if v, ok := p.document(); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -422,4 +430,259 @@ func pointerEscape(s string) string {
 		return s
 	}
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// fastParser parses the JSON that encoding/json accepts and decodes the
+// same way, giving up (ok false) on what it does not handle itself: \u
+// escapes, invalid UTF-8, deep nesting and every error.
+type fastParser struct {
+	s     []byte
+	i     int
+	depth int
+}
+
+const fastMaxDepth = 1000
+
+func (p *fastParser) document() (any, bool) {
+	p.space()
+	v, ok := p.value()
+	if !ok {
+		return nil, false
+	}
+	p.space()
+	return v, p.i == len(p.s)
+}
+
+func (p *fastParser) space() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *fastParser) value() (any, bool) {
+	if p.i >= len(p.s) {
+		return nil, false
+	}
+	switch c := p.s[p.i]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		return p.str()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	case c == '-' || ('0' <= c && c <= '9'):
+		return p.number()
+	}
+	return nil, false
+}
+
+func (p *fastParser) literal(lit string) bool {
+	if len(p.s)-p.i < len(lit) || string(p.s[p.i:p.i+len(lit)]) != lit {
+		return false
+	}
+	p.i += len(lit)
+	return true
+}
+
+func (p *fastParser) object() (any, bool) {
+	if p.depth++; p.depth > fastMaxDepth {
+		return nil, false
+	}
+	p.i++ // {
+	m := make(map[string]any)
+	p.space()
+	if p.i < len(p.s) && p.s[p.i] == '}' {
+		p.i++
+		p.depth--
+		return m, true
+	}
+	for {
+		if p.i >= len(p.s) || p.s[p.i] != '"' {
+			return nil, false
+		}
+		k, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		p.space()
+		if p.i >= len(p.s) || p.s[p.i] != ':' {
+			return nil, false
+		}
+		p.i++
+		p.space()
+		v, ok := p.value()
+		if !ok {
+			return nil, false
+		}
+		m[k.(string)] = v
+		p.space()
+		if p.i >= len(p.s) {
+			return nil, false
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+			p.space()
+		case '}':
+			p.i++
+			p.depth--
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func (p *fastParser) array() (any, bool) {
+	if p.depth++; p.depth > fastMaxDepth {
+		return nil, false
+	}
+	p.i++ // [
+	a := make([]any, 0)
+	p.space()
+	if p.i < len(p.s) && p.s[p.i] == ']' {
+		p.i++
+		p.depth--
+		return a, true
+	}
+	for {
+		v, ok := p.value()
+		if !ok {
+			return nil, false
+		}
+		a = append(a, v)
+		p.space()
+		if p.i >= len(p.s) {
+			return nil, false
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+			p.space()
+		case ']':
+			p.i++
+			p.depth--
+			return a, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// str reads a string without \u escapes in valid UTF-8.
+func (p *fastParser) str() (any, bool) {
+	p.i++ // "
+	start := p.i
+	simple, ascii := true, true
+	for ; p.i < len(p.s); p.i++ {
+		c := p.s[p.i]
+		switch {
+		case c == '"':
+			raw := p.s[start:p.i]
+			p.i++
+			if !ascii && !utf8.Valid(raw) {
+				return nil, false
+			}
+			if simple {
+				return string(raw), true
+			}
+			return unescapeSimple(raw)
+		case c == '\\':
+			simple = false
+			p.i++
+			if p.i >= len(p.s) {
+				return nil, false
+			}
+			switch p.s[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			default: // \u escapes and invalid ones
+				return nil, false
+			}
+		case c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+func unescapeSimple(raw []byte) (any, bool) {
+	b := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			b = append(b, c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		default: // " \\ /
+			c = raw[i]
+		}
+		b = append(b, c)
+	}
+	return string(b), true
+}
+
+// number reads a JSON number (RFC 8259) as a json.Number.
+func (p *fastParser) number() (any, bool) {
+	s, start := p.s, p.i
+	i := p.i
+	if s[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		n := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > n
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		digits()
+	default:
+		return nil, false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return nil, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return nil, false
+		}
+	}
+	p.i = i
+	return json.Number(s[start:i]), true
 }

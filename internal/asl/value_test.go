@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,57 @@ func TestEncodeJSONMatchesEncodingJSON(t *testing.T) {
 		_, gerr := encodeJSON(bad)
 		if werr == nil || gerr == nil || werr.Error() != gerr.Error() {
 			t.Errorf("%v: encodeJSON error %v, encoding/json error %v", bad, gerr, werr)
+		}
+	}
+}
+
+// refDecode is decodeJSON without its fast path.
+func refDecode(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("unexpected data after JSON value")
+	}
+	return v, nil
+}
+
+func TestDecodeJSONMatchesEncodingJSON(t *testing.T) {
+	inputs := []string{
+		`{}`, `[]`, ` {"a" : [1, -0.5e+10, 2E3, true, false, null, "x"] , "b":{}} `, `"\"\\\/\b\f\n\r\t"`, `"隐私"`, `"\u00e9\ud83d\ude00"`,
+		`"\ud800"`, `{"a":1,"a":2}`, `0`, `-0`, `12345678901234567890123`, `"` + "\xff" + `"`, `"` + "\u2028" + `"`,
+		// Invalid, or accepted by encoding/json's Decoder in ways the fast
+		// path leaves to it.
+		``, ` `, `{`, `[1,]`, `{"a":1,}`, `{"a"}`, `{1:2}`, `01`, `1.`, `.5`, `1e`, `-`, `+1`, `tru`, `nul`, `"a`, `"\x"`, "\"\x01\"",
+		`1 2`, `1 ]`, `{} x`, `[1}`, `"\u12"`, strings.Repeat("[", 2000) + strings.Repeat("]", 2000),
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		v := map[string]any{"s": fmt.Sprint(rnd.Int()), "n": json.Number(fmt.Sprint(rnd.Float64())), "a": []any{rnd.IntN(2) == 0, nil, "x\ny"}}
+		b, _ := json.Marshal(v)
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		got, gerr := decodeJSON([]byte(in))
+		want, werr := refDecode([]byte(in))
+		if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+			t.Errorf("decodeJSON(%.60q) error %v, encoding/json %v", in, gerr, werr)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("decodeJSON(%.60q) = %#v, encoding/json %#v", in, got, want)
+		}
+	}
+}
+
+func TestFastParserTakesPlainDocuments(t *testing.T) {
+	for _, in := range []string{`{"a":[1,-2.5e3,true,false,null,"x\ny \"q\""],"隐私":{}}`, ` [] `, `"s"`, `0`} {
+		p := fastParser{s: []byte(in)}
+		if _, ok := p.document(); !ok {
+			t.Errorf("fast path gave up on %s", in)
 		}
 	}
 }
