@@ -1,5 +1,6 @@
 // Command intake-web is the privacy center's Lambda function: the request
-// form, new requests and the status page, behind an API Gateway HTTP API.
+// form, new requests, the status page and the identity verification page,
+// behind an API Gateway HTTP API.
 package main
 
 import (

@@ -34,6 +34,33 @@
 // match the derived token, the confirmation shows no link rather than a
 // broken one.
 //
+// # Identity verification
+//
+// While the workflow waits in VerifyIdentity, the requester types the
+// one-time code into /requests/{id}/verification (the code message links to
+// it; so do the confirmation and status pages). The page is a thin layer over
+// verification.Service, built directly from Config (no workflow.New): codes
+// are checked and signalled (SendTaskSuccess) there, new codes are sent
+// through SES or the outbox. The task token never leaves the service.
+// Posts are a form (token, code or action=resend, lang) or JSON
+// ({"token","code"} or {"token","action":"resend"}); a code may be typed with
+// spaces or dashes, or in full-width digits. Answers:
+//
+//	200 verified, or already verified (a repeat changes nothing)
+//	202 a new code was sent
+//	400 code missing, not six digits, wrong (attempts left), or expired
+//	404 unknown request, missing or wrong token (as the status page)
+//	409 the request does not wait for a code (manual verification, ended)
+//	423 locked after too many wrong codes (ask for a new code, or write to
+//	    the privacy team when none is left)
+//	429 no new code may be sent
+//	503 busy or the message could not be sent (Retry-After)
+//
+// JSON errors are {"errors":[{"field","code","message"}]} with the
+// counters (attemptsLeft, resendsLeft, expiresAt) beside them. The status
+// token is the request's stored one or, for mail requests that store none,
+// the one derived from StatusTokenSecret (StatusToken).
+//
 // # Failures
 //
 // When StartExecution fails after the request was written (intake.ErrStart),

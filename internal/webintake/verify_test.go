@@ -12,6 +12,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/intake"
 	"dsrflow/internal/notify"
 )
 
@@ -432,5 +433,58 @@ func TestVerifyAccessibility(t *testing.T) {
 		if problems := checkAccessibility(page, sampleOrigin); len(problems) > 0 {
 			t.Errorf("%s: %d problems:\n%s", name, len(problems), strings.Join(problems, "\n"))
 		}
+	}
+}
+
+// TestVerifyMailRequester: a request that came by mail stores no status
+// token; its requester gets the verification link (with the token derived
+// from STATUS_TOKEN_SECRET) in the code message, and the page, the posts and
+// the status page accept it.
+func TestVerifyMailRequester(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, "")
+	res, err := f.web.Intake.Submit(f.ctx, intake.Submission{
+		Validated: dsr.Validated{Kind: dsr.KindAccess, Role: dsr.RoleSelf, Email: "wang.wu@example.cn", Locale: dsr.LocaleZhCN},
+		Channel:   dsr.ChannelMail, NaturalKey: "mail:<abc@example.cn>", Source: "s3://mailbox/inbox/abc",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Request.ID
+	if res.Request.StatusTokenHash != "" {
+		t.Fatal("a mail request should store no status token hash")
+	}
+	code := f.awaitCode(id)
+	_, link := f.code(id, 1)
+	u, err := url.Parse(link)
+	if err != nil || u.Path != "/requests/"+id+"/verification" {
+		t.Fatalf("link in the code message = %q (%v)", link, err)
+	}
+	token := u.Query().Get("token")
+	if token != StatusToken(testTokenSecret, id) {
+		t.Fatalf("the link's token is not the derived status token")
+	}
+	if resp := f.do(verificationEvent(t, id, token, nil)); resp.StatusCode != http.StatusOK {
+		t.Errorf("page: HTTP %d", resp.StatusCode)
+	}
+	if resp := f.do(verificationEvent(t, id, StatusToken([]byte("another-secret-another-secret-0123"), id), nil)); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("page with a token from another secret: HTTP %d, want 404", resp.StatusCode)
+	}
+	ev := verificationEvent(t, id, token, nil)
+	ev.Headers["accept"] = "application/json"
+	j := f.do(ev)
+	got := decodeVerify(t, j.Body)
+	if want := flowStart.Add(30 * time.Minute); j.StatusCode != http.StatusOK || got.State != "pending" || got.AttemptsLeft != 5 || got.ResendsLeft != 3 ||
+		got.ExpiresAt == nil || !got.ExpiresAt.Equal(want) || got.RequestID != id {
+		t.Errorf("page as JSON: %d %+v, want pending, 5 attempts, 3 resends, expiring at %s", j.StatusCode, got, want)
+	}
+	if resp := f.do(postVerificationForm(t, id, codeForm(token, code, "zh-CN"))); resp.StatusCode != http.StatusOK {
+		t.Errorf("code: HTTP %d\n%s", resp.StatusCode, resp.Body)
+	}
+	if st := f.done(id); st != sfntypes.ExecutionStatusSucceeded {
+		t.Errorf("execution %s, want SUCCEEDED", st)
+	}
+	if resp := f.do(statusEvent(t, statusPath(id, token))); resp.StatusCode != http.StatusOK {
+		t.Errorf("status page with the derived token: HTTP %d", resp.StatusCode)
 	}
 }
