@@ -976,6 +976,8 @@ func (l *eventLog) add(ev *event) {
 		l.chunks = append(l.chunks, make([]record, 0, size))
 	}
 	last := &l.chunks[len(l.chunks)-1]
-	*last = append(*last, newRecord(ev))
+	n := len(*last)
+	*last = (*last)[:n+1]
+	(*last)[n].set(ev)
 	l.n++
 }

@@ -181,14 +181,16 @@ type record struct {
 	hasPay    bool
 }
 
-func newRecord(ev *event) record {
-	r := record{typ: ev.typ, name: ev.name, ts: ev.ts, id: ev.id, prev: ev.prev, payload: ev.payload, index: int32(ev.index), hasPay: ev.hasPay}
+// set fills a zero record with ev, field by field (a pointer write each,
+// rather than copying a whole record).
+func (r *record) set(ev *event) {
+	r.typ, r.name, r.ts, r.payload = ev.typ, ev.name, ev.ts, ev.payload
+	r.id, r.prev, r.index, r.hasPay = ev.id, ev.prev, int32(ev.index), ev.hasPay
 	if ev.encoded || ev.errName != "" || ev.cause != "" || ev.resType != "" || ev.resource != "" || ev.region != "" || ev.timeout != 0 || ev.heartbeat != 0 {
 		more := *ev
 		more.payload = nil
 		r.more = &more
 	}
-	return r
 }
 
 // public returns the event in the API's shape, keeping the payload's JSON
