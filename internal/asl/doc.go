@@ -22,11 +22,16 @@
 //     json.Number, ...). Numbers keep their text, so integers stay integers.
 //     Values are never mutated after creation (ResultPath copies the path it
 //     writes), so history events keep references and encode them only when
-//     History is read.
+//     History is read. History records keep the rarely used fields behind a
+//     pointer. These values are encoded, and plain JSON decoded, without
+//     encoding/json's reflection, with the same bytes and values (tests
+//     compare both on random documents); anything unusual goes through
+//     encoding/json.
 //   - Each execution runs its states in one goroutine; Parallel branches and
 //     Map iterations get their own. Handlers made by lambda.NewHandler run
 //     one invocation at a time each (their output buffer is reused), like a
-//     single Lambda instance.
+//     single Lambda instance; NewHandler keeps a pool of instances, so its
+//     invocations run at once, like Lambda's concurrent instances.
 //   - A Task handler learns which state it runs for from its context:
 //     TaskInfo (state name, retry count, execution ARN, task token) and
 //     StateName; WithTaskInfo builds such a context for tests.
