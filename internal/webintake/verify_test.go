@@ -488,3 +488,33 @@ func TestVerifyMailRequester(t *testing.T) {
 		t.Errorf("status page with the derived token: HTTP %d", resp.StatusCode)
 	}
 }
+
+// BenchmarkVerificationPage measures GET /requests/{id}/verification on
+// dynalite: the request and the verification item read, the page rendered.
+func BenchmarkVerificationPage(b *testing.B) {
+	f := newFlow(b, "")
+	id, token := f.submitSelf(dsr.LocaleZhCN, "bench")
+	f.awaitCode(id)
+	ev := verificationEvent(b, id, token, nil)
+	for b.Loop() {
+		if resp := f.do(ev); resp.StatusCode != http.StatusOK {
+			b.Fatalf("HTTP %d", resp.StatusCode)
+		}
+	}
+}
+
+// BenchmarkVerifyCodeRoundTrip measures a request from submission to the
+// right code accepted: intake, Admit and VerifyIdentity on the local engine,
+// the code read from the outbox, the post, SendTaskSuccess.
+func BenchmarkVerifyCodeRoundTrip(b *testing.B) {
+	f := newFlow(b, "")
+	n := 0
+	for b.Loop() {
+		n++
+		id, token := f.submitJSON(`{"kind":"access","role":"self","email":"bench`+itoa(n)+`@example.cn","locale":"zh-CN"}`, "round-"+itoa(n))
+		code := f.awaitCode(id)
+		if resp := f.do(postVerificationForm(b, id, codeForm(token, code, "zh-CN"))); resp.StatusCode != http.StatusOK {
+			b.Fatalf("HTTP %d", resp.StatusCode)
+		}
+	}
+}
