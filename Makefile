@@ -12,7 +12,7 @@ BUILD_DIR   := .build
 GOTEST_FLAGS ?= -count=1 -timeout 9m
 
 
-.PHONY: help test unit lint fmt build run clean deps
+.PHONY: help test unit lint fmt build run clean deps browser
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-test: deps lint unit ## lint, then every test (starts its own DynamoDB emulator)
+test: deps browser lint unit ## lint, then every test (starts its own DynamoDB emulator and headless Chromium)
+
+browser: ## Debian's chromium for the browser tests (installed with apt-get when missing)
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 unit: deps
 	$(GO) test $(GOTEST_FLAGS) ./...
