@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/notify"
@@ -26,6 +27,13 @@ type CloseInput struct {
 	Reason dsr.RefusalReason `json:"reason,omitempty"`
 	// LinkedRequestID is the open request this one duplicates (duplicate).
 	LinkedRequestID string `json:"linkedRequestId,omitempty"`
+	// Obligations are the account system's outstanding obligation codes
+	// (refused, reason outstanding_obligations): the refusal explains them.
+	Obligations []string `json:"obligations,omitempty"`
+	// Certificate (completed erasure or account closure, after the backup
+	// confirmation) issues the deletion certificate and sends the final
+	// confirmation.
+	Certificate bool `json:"certificate,omitempty"`
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -34,7 +42,9 @@ func asConflict(err error, sc **StatusConflict) bool { return errors.As(err, sc)
 
 // Close brings the request to its terminal status and, except for
 // completion (the reply was the answer), tells the requester why:
-//   - completed: after the reply (and, for erasure, the backup rotation);
+//   - completed: after the reply; for erasure and account closure, after
+//     the backup confirmation, with the deletion certificate and a final
+//     confirmation to the requester;
 //   - refused: with the reason code and its text (PIPL art. 50);
 //   - duplicate: linked to the open request that covers it;
 //   - expired: identity not verified in time, with a polite notice.
@@ -60,6 +70,9 @@ func (h *Handlers) Close(ctx context.Context, in CloseInput) (StatusOutput, erro
 		from = []dsr.Status{dsr.StatusReceived, dsr.StatusAwaitingVerification, dsr.StatusInReview, dsr.StatusInProgress, dsr.StatusEscalated}
 		mutate = func(r *dsr.Request) { r.RefusalReason = in.Reason }
 		data["reason"], data["policy"] = string(in.Reason), in.Reason.Policy()
+		if len(in.Obligations) > 0 {
+			data["obligations"] = strings.Join(in.Obligations, ",")
+		}
 	case OutcomeDuplicate:
 		if in.LinkedRequestID == "" || in.LinkedRequestID == id {
 			return StatusOutput{}, &InvalidInput{Field: "linkedRequestId", Problem: "required, and not the request itself"}
@@ -95,7 +108,22 @@ func (h *Handlers) Close(ctx context.Context, in CloseInput) (StatusOutput, erro
 	switch to {
 	case dsr.StatusRefused:
 		m := notify.Refused(id, r.Contact, l, r.Kind, r.RefusalReason, h.Team)
+		if len(in.Obligations) > 0 {
+			m.Body += obligationsText(l, in.Obligations)
+		}
 		msg = &m
+	case dsr.StatusCompleted:
+		if in.Certificate {
+			if !r.Kind.ErasesData() {
+				return StatusOutput{}, &InvalidInput{Field: "certificate", Problem: "request " + id + " is not an erasure or account closure"}
+			}
+			c, err := h.issueCertificate(ctx, r)
+			if err != nil {
+				return StatusOutput{}, err
+			}
+			m := h.finalConfirmation(r, c)
+			msg = &m
+		}
 	case dsr.StatusDuplicate:
 		m := notify.Duplicate(id, r.Contact, l, r.Kind, r.LinkedRequestID, h.Team)
 		msg = &m

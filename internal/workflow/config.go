@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	envparse "github.com/caarlos0/env/v11"
@@ -19,6 +20,8 @@ import (
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
+	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
@@ -48,9 +51,25 @@ type Config struct {
 	// RepeatLimit: requests of one subject in 12 months answered without
 	// manual review (policy 五.5).
 	RepeatLimit int `env:"REPEAT_LIMIT" envDefault:"3"`
-	// BackupRotation: how long until every backup has rotated out
-	// (placeholder until issue 6 configures backup systems).
+	// BackupRotation: how long our own backups that may hold the data (the
+	// request table's point-in-time recovery: 35 days) take to rotate out.
+	// The backup wait lasts until the later of this and the partners'
+	// backup retention after the deletion.
 	BackupRotation time.Duration `env:"BACKUP_ROTATION" envDefault:"840h"`
+	// PartnersConfig is the path of the partner configuration (JSON,
+	// config/partners.example.json), bundled with the function. Empty: no
+	// partners (the fan-out reaches nobody; account closure is not
+	// pre-checked).
+	PartnersConfig string `env:"PARTNERS_CONFIG"`
+	// PartnerTryTimeout bounds one call to a partner.
+	PartnerTryTimeout time.Duration `env:"PARTNER_TRY_TIMEOUT" envDefault:"10s"`
+	// Export storage for access and portability packages: the bucket, its
+	// server-side encryption (aws:kms or AES256), the KMS key, and how long
+	// the link in the reply works. Empty bucket: no export packages.
+	ExportBucket   string        `env:"EXPORT_BUCKET"`
+	ExportSSE      string        `env:"EXPORT_SSE" envDefault:"aws:kms"`
+	ExportKMSKeyID string        `env:"EXPORT_KMS_KEY_ID"`
+	ExportLinkTTL  time.Duration `env:"EXPORT_LINK_TTL" envDefault:"72h"`
 	// RetentionJSON replaces the shipped retention exceptions (see
 	// ParseRetention).
 	RetentionJSON string `env:"RETENTION_JSON"`
@@ -108,6 +127,14 @@ func (c Config) Check() error {
 	if c.BackupRotation <= 0 {
 		errs = append(errs, errors.New("BACKUP_ROTATION must be positive"))
 	}
+	if c.ExportBucket != "" {
+		if c.ExportSSE != export.SSEKMS && c.ExportSSE != export.SSES3 {
+			errs = append(errs, fmt.Errorf("EXPORT_SSE must be %s or %s", export.SSEKMS, export.SSES3))
+		}
+		if c.ExportLinkTTL <= 0 || c.ExportLinkTTL > export.MaxLinkTTL {
+			errs = append(errs, fmt.Errorf("EXPORT_LINK_TTL must be positive and at most %s", export.MaxLinkTTL))
+		}
+	}
 	if c.RetentionJSON != "" {
 		if _, err := ParseRetention([]byte(c.RetentionJSON)); err != nil {
 			errs = append(errs, fmt.Errorf("RETENTION_JSON: %w", err))
@@ -131,6 +158,15 @@ type Clients struct {
 	// SMS is the SMS provider; nil: requesters with a phone only are
 	// verified by hand.
 	SMS notify.SMSSender
+	// S3 and Presign reach the export bucket (with Config.ExportBucket).
+	S3      export.S3API
+	Presign export.Presigner
+	// Secrets resolves the partners' secret references; nil: env:
+	// references from the process environment (partner.NewSecrets).
+	Secrets partner.SecretSource
+	// PartnerClient calls the partners; nil: a client with
+	// Config.PartnerTryTimeout.
+	PartnerClient *partner.Client
 }
 
 // New wires the handlers from configuration and clients.
@@ -175,12 +211,49 @@ func New(c Config, cl Clients, logger *slog.Logger) (*Handlers, error) {
 	if err := ver.Validate(); err != nil {
 		return nil, err
 	}
-	return &Handlers{
+	h := &Handlers{
 		Store: st, DB: cl.DynamoDB, Table: c.TableName, Verification: ver,
 		Operator: &operator.Service{DB: cl.DynamoDB, Table: c.TableName, SFN: cl.SFN, Events: st},
 		Holds:    &legalhold.List{DB: cl.DynamoDB, Table: c.TableName},
 		Sender:   router, Team: team, Policy: policy, Logger: logger,
-	}, nil
+	}
+	if err := h.wirePartners(c, cl, st, logger); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// wirePartners builds the partner dispatcher and the export storage. The
+// dispatcher's clock is the handlers' (h.Now, set after New).
+func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *slog.Logger) error {
+	pc := &partner.Config{}
+	if c.PartnersConfig != "" {
+		loaded, err := partner.LoadConfig(c.PartnersConfig)
+		if err != nil {
+			return fmt.Errorf("config: PARTNERS_CONFIG: %w", err)
+		}
+		pc = loaded
+	}
+	secrets := cl.Secrets
+	if secrets == nil {
+		secrets = partner.NewSecrets(nil)
+	}
+	client := cl.PartnerClient
+	if client == nil {
+		client = &partner.Client{TryTimeout: c.PartnerTryTimeout}
+	}
+	sender, _ := cl.SFN.(partner.TaskSender)
+	d := &partner.Dispatcher{Store: st, Config: pc, Secrets: secrets, Client: client, SFN: sender, CallbackBaseURL: c.PublicBaseURL, Now: h.now, Log: logger}
+	if c.ExportBucket != "" {
+		if cl.S3 == nil || cl.Presign == nil {
+			return errors.New("config: EXPORT_BUCKET is set but no S3 client was given")
+		}
+		h.Exports = &export.Store{S3: cl.S3, Presign: cl.Presign, Bucket: c.ExportBucket, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
+		d.Exports = h.Exports
+		h.Assembler = &export.Assembler{Store: st, Exports: h.Exports, Names: h.partnerName, Now: h.now}
+	}
+	h.Partners = d
+	return nil
 }
 
 // FromEnv reads the configuration and builds the handlers with AWS clients
@@ -195,9 +268,12 @@ func FromEnv(ctx context.Context, logger *slog.Logger) (*Handlers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	s3c := s3.NewFromConfig(awsCfg)
 	return New(c, Clients{
 		DynamoDB: dynamodb.NewFromConfig(awsCfg),
 		SFN:      sfn.NewFromConfig(awsCfg),
 		SES:      sesv2.NewFromConfig(awsCfg),
+		S3:       s3c,
+		Presign:  s3.NewPresignClient(s3c),
 	}, logger)
 }

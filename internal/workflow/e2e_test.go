@@ -498,7 +498,9 @@ func TestNoPIIInStateOutputs(t *testing.T) {
 	id, token := e.submit(submission(dsr.KindErasure, dsr.RoleSelf, dsr.LocaleZhCN), "keys")
 	e.verify(id, token)
 	e.done(id)
-	allowed := map[string]bool{"requestId": true, "kind": true, "route": true, "routeCause": true, "verified": true, "decision": true, "reply": true, "closed": true, "error": true}
+	allowed := map[string]bool{"requestId": true, "kind": true, "route": true, "routeCause": true, "verified": true, "decision": true, "reply": true, "closed": true, "error": true,
+		// Partner steps: partner IDs, actions, statuses, deadlines, counts.
+		"fanout": true, "precheck": true, "export": true, "backups": true}
 	for _, ev := range e.history(id) {
 		if ev.StateExitedEventDetails == nil {
 			continue

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/partner"
 	"dsrflow/internal/store"
 )
 
@@ -83,10 +85,17 @@ func (e *NoDeliveryChannel) Error() string {
 	return fmt.Sprintf("request %s: no channel to send a verification code", e.RequestID)
 }
 
-// Names lists every error name a handler returns, for tests that check
+// Names lists every error name a handler returns, the partner task
+// handlers' included (partner.ErrorNames), for tests that check
 // statemachines/ERRORS.md and the definition against the code.
 func Names() []string {
-	return []string{"RequestNotFound", "InvalidInput", "StatusConflict", "ServiceUnavailable", "DeliveryFailed", "NoDeliveryChannel"}
+	names := []string{"RequestNotFound", "InvalidInput", "StatusConflict", "ServiceUnavailable", "DeliveryFailed", "NoDeliveryChannel"}
+	for _, n := range partner.ErrorNames() {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // named converts any error from the layers below into one of the named

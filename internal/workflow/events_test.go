@@ -15,6 +15,8 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/operator"
+	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export"
 )
 
 // inputTypes are the input types of the task functions.
@@ -26,6 +28,15 @@ var inputTypes = map[string]func() any{
 	"proceed":         func() any { return &RequestInput{} },
 	"reply":           func() any { return &RequestInput{} },
 	"close":           func() any { return &CloseInput{} },
+	// The partner task functions.
+	"escalate-backups":     func() any { return &EscalateBackupsInput{} },
+	"partner-plan":         func() any { return &partner.PlanInput{} },
+	"partner-dispatch":     func() any { return &partner.DispatchInput{} },
+	"partner-await":        func() any { return &partner.AwaitInput{} },
+	"partner-escalate":     func() any { return &partner.EscalateInput{} },
+	"account-precheck":     func() any { return &partner.PrecheckInput{} },
+	"confirm-backup-purge": func() any { return &partner.BackupWindowInput{} },
+	"export-assemble":      func() any { return &export.Input{} },
 }
 
 // eventFiles returns events/<function>*.json per function.
@@ -86,8 +97,11 @@ func TestSampleEvents(t *testing.T) {
 	}
 
 	// Record the inputs of real runs: code path (erasure, with backups),
-	// manual verification refused, manual review approved.
-	e := newEnv(t, func(p *Policy) { p.RepeatLimit = 1 })
+	// manual verification refused, manual review approved, with partners
+	// (sync, async, failing; account closure refused for obligations;
+	// backups confirmed late).
+	specs := standardFleet()
+	e, _ := newPartnerEnv(t, func(p *Policy) { p.RepeatLimit = 1 }, nil, specs...)
 	id1, tok1 := e.submit(submission(dsr.KindErasure, dsr.RoleSelf, dsr.LocaleZhCN), "shape-1")
 	e.verify(id1, tok1)
 	e.done(id1)
@@ -105,6 +119,21 @@ func TestSampleEvents(t *testing.T) {
 	id4, tok4 := e.submit(v, "shape-4")
 	e.verify(id4, tok4)
 	e.done(id4)
+	ids := []string{id1, id2, id3, id4}
+	// Account closure and backups escalated: a second fleet whose account
+	// system reports obligations and whose backups never rotate in time.
+	specs2 := standardFleet()[:2]
+	specs2[1].b.BackupRetention = 400 * 24 * time.Hour
+	e2, _ := newPartnerEnv(t, nil, nil, specs2...)
+	id5, tok5 := e2.submit(submission(dsr.KindErasure, dsr.RoleSelf, dsr.LocaleZhCN), "shape-5")
+	e2.verify(id5, tok5)
+	e2.waitTask(id5, "EscalateBackups")
+	specs3 := standardFleet()[:1]
+	specs3[0].b.Obligations = []partner.Obligation{{Code: partner.ObligationPendingOrder}}
+	e3, _ := newPartnerEnv(t, nil, nil, specs3...)
+	id6, tok6 := e3.submit(submission(dsr.KindAccountClosure, dsr.RoleSelf, dsr.LocaleZhCN), "shape-6")
+	e3.verify(id6, tok6)
+	e3.done(id6)
 
 	arnToName := map[string]string{}
 	for k, v := range LocalSubstitutions("aws", "cn-north-1", "123456789012") {
@@ -125,8 +154,16 @@ func TestSampleEvents(t *testing.T) {
 		}
 		seen[fn][ks] = true
 	}
-	for _, id := range []string{id1, id2, id3, id4} {
-		for _, ev := range e.history(id) {
+	type run struct {
+		e  *env
+		id string
+	}
+	runs := []run{{e2, id5}, {e3, id6}}
+	for _, id := range ids {
+		runs = append(runs, run{e, id})
+	}
+	for _, r := range runs {
+		for _, ev := range r.e.history(r.id) {
 			if d := ev.LambdaFunctionScheduledEventDetails; d != nil {
 				add(arnToName[aws.ToString(d.Resource)], []byte(aws.ToString(d.Input)))
 			}

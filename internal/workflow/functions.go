@@ -17,9 +17,10 @@ type Function struct {
 	Handler func(h *Handlers) any
 }
 
-// Functions lists the workflow's task functions.
+// Functions lists the workflow's task functions, the partner task
+// functions of the fan-out included.
 func Functions() []Function {
-	return []Function{
+	fs := []Function{
 		{Name: "admit", ArnKey: "AdmitFunctionArn", Handler: func(h *Handlers) any { return h.Admit }},
 		{Name: "verify-identity", ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.VerifyIdentity }},
 		{Name: "await-operator", ArnKey: "AwaitOperatorFunctionArn", Handler: func(h *Handlers) any { return h.AwaitOperator }},
@@ -27,7 +28,9 @@ func Functions() []Function {
 		{Name: "proceed", ArnKey: "ProceedFunctionArn", Handler: func(h *Handlers) any { return h.Proceed }},
 		{Name: "reply", ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
 		{Name: "close", ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
+		{Name: "escalate-backups", ArnKey: "EscalateBackupsFunctionArn", Handler: func(h *Handlers) any { return h.EscalateBackups }},
 	}
+	return append(fs, partnerFunctions()...)
 }
 
 // PartitionKey is the substitution holding the AWS partition ("aws",

@@ -104,6 +104,15 @@ func newEnv(t testing.TB, policy func(*Policy)) *env {
 // newEnvIn is newEnv with function and service ARNs in partition.
 func newEnvIn(t testing.TB, partition string, policy func(*Policy)) *env {
 	t.Helper()
+	return newEnvWith(t, partition, policy, nil, nil)
+}
+
+// newEnvWith is newEnvIn; setup, if given, completes the handlers (their
+// partners) before they are wired into the engine. The partner
+// dispatcher answers waiting states through the same Step Functions API.
+// wrap, if given, wraps each function's handler (fault injection).
+func newEnvWith(t testing.TB, partition string, policy func(*Policy), setup func(*Handlers), wrap func(name string, hd lambda.Handler) lambda.Handler) *env {
+	t.Helper()
 	ctx := context.Background()
 	clock := asl.VirtualClock(t0).(*asl.Virtual)
 	logs := &syncBuffer{}
@@ -121,10 +130,17 @@ func newEnvIn(t testing.TB, partition string, policy func(*Policy)) *env {
 	if policy != nil {
 		policy(&h.Policy)
 	}
+	if setup != nil {
+		setup(h)
+	}
 	resolver := asl.Handlers{}
 	vars := LocalSubstitutions(partition, "cn-north-1", "123456789012")
 	for _, f := range Functions() {
-		resolver[vars[f.ArnKey]] = lambda.NewHandler(f.Handler(h))
+		hd := lambda.NewHandler(f.Handler(h))
+		if wrap != nil {
+			hd = wrap(f.Name, hd)
+		}
+		resolver[vars[f.ArnKey]] = hd
 	}
 	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger, Region: "cn-north-1"})
 	srv := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Partition: partition, Region: "cn-north-1", Logger: logger, Now: clock.Now})
@@ -154,6 +170,7 @@ func newEnvIn(t testing.TB, partition string, policy func(*Policy)) *env {
 	ops := &operator.Service{DB: db, Table: table, SFN: client, Events: st, Now: clock.Now}
 	holds := &legalhold.List{DB: db, Table: table}
 	h.Verification, h.Operator, h.Holds = ver, ops, holds
+	h.Partners.SFN = client
 	in := &intake.Service{Store: st, SFN: client, StateMachineArn: smArn, SubjectSecret: subjectSecret, Now: clock.Now, Logger: logger}
 	return &env{t: t, ctx: ctx, clock: clock, table: table, st: st, outbox: outbox, logs: logs, sfn: client, smArn: smArn, intake: in, ver: ver, ops: ops, holds: holds, h: h}
 }

@@ -2,11 +2,14 @@ package workflow
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/store"
+	"dsrflow/internal/workday"
 )
 
 // ReplyOutput is the state after Reply.
@@ -20,11 +23,25 @@ type ReplyOutput struct {
 	Exceptions int `json:"exceptions"`
 	// Deferred is true when a legal hold defers erasure.
 	Deferred bool `json:"deferred"`
+	// Escalated lists the partners that failed (the reply says so; an
+	// operator follows up with `dsr retry`).
+	Escalated []string `json:"escalated,omitempty"`
+	// ExportLinked is true when the reply carries the link to an export
+	// package (the link itself is in the message only).
+	ExportLinked bool `json:"exportLinked,omitempty"`
 }
 
-// done lists what was done for a kind, in the requester's language. Until
-// the partner fan-out (issue 6) reports per-partner results, it states what
-// the workflow itself carried out.
+// exportLine offers the export package by its time-limited link.
+func exportLine(l dsr.Locale, link string, expires time.Time) string {
+	at := expires.In(workday.ChinaTime).Format("2006-01-02 15:04")
+	if l == dsr.LocaleEn {
+		return "Your data package (JSON, with a readable HTML page) can be downloaded until " + at + " (China time): " + link
+	}
+	return "您的个人信息副本（JSON 格式，附可直接阅读的 HTML 页面）可在 " + at + "（北京时间）前通过以下链接下载：" + link
+}
+
+// done lists what was done for a kind, in general terms, in the requester's
+// language; the partners' own results follow it line by line.
 func done(k dsr.Kind, l dsr.Locale, deferred bool) []string {
 	en := l == dsr.LocaleEn
 	pick := func(zh, e string) string {
@@ -58,9 +75,11 @@ func done(k dsr.Kind, l dsr.Locale, deferred bool) []string {
 }
 
 // Reply answers the request in the requester's language (policy 五.5): what
-// was done, what could not be done and why (retention exceptions, a legal
-// hold deferring erasure), and, for erasure, the date by which backups will
-// have rotated out. The request moves to replied, and erasure and account
+// was done where (each partner's result, what a correction or consent
+// withdrawal changed), what could not be done and why (retention
+// exceptions, partners that failed, a legal hold deferring erasure), the
+// export package's time-limited link for access and portability, and, for
+// erasure, the date by which backups will have rotated out. The request moves to replied, and erasure and account
 // closure on to awaiting_backup_rotation.
 func (h *Handlers) Reply(ctx context.Context, in RequestInput) (ReplyOutput, error) {
 	if err := checkID(in.RequestID); err != nil {
@@ -80,16 +99,38 @@ func (h *Handlers) Reply(ctx context.Context, in RequestInput) (ReplyOutput, err
 	out := ReplyOutput{RepliedAt: now}
 	out.Deferred = r.Kind.ErasesData() && hold != nil && hold.Action == legalhold.ActionDeferErasure
 	content := notify.ReplyContent{Kind: r.Kind, Done: done(r.Kind, l, out.Deferred)}
+	tasks, err := h.Store.ListPartnerTasks(ctx, id)
+	if err != nil {
+		return ReplyOutput{}, named(id, "list partner tasks", err)
+	}
+	partnerDone, partnerNotDone := h.partnerResults(tasks, l)
+	content.Done = append(content.Done, partnerDone...)
 	for _, e := range h.Policy.exceptions(r.Kind) {
 		content.NotDone = append(content.NotDone, notify.Exception{What: e.What[l], Reason: e.Reason[l]})
 	}
+	content.NotDone = append(content.NotDone, partnerNotDone...)
 	out.Exceptions = len(content.NotDone)
+	for _, t := range tasks {
+		if t.Status == store.PartnerFailed || t.Status == store.PartnerEscalated {
+			out.Escalated = append(out.Escalated, t.PartnerID)
+		}
+	}
+	if (r.Kind == dsr.KindAccess || r.Kind == dsr.KindPortability) && h.Exports != nil {
+		// The link is a capability: it goes into the message only, never
+		// into the output, the audit trail or the logs.
+		link, expires, err := h.Exports.Link(ctx, id)
+		if err != nil {
+			return ReplyOutput{}, &ServiceUnavailable{RequestID: id, Op: "link export package", Err: err}
+		}
+		content.Done = append(content.Done, exportLine(l, link, expires))
+		out.ExportLinked = true
+	}
 	if out.Deferred {
 		content.Deferred = hold.Reason.Text(l)
 	} else if r.Kind.ErasesData() {
-		purge := now.Add(h.Policy.BackupRotation).Truncate(time.Second)
-		if h.Policy.BackupRotation <= 0 {
-			purge = now.Add(DefaultPolicy().BackupRotation).Truncate(time.Second)
+		purge, err := h.purgeWindow(ctx, id)
+		if err != nil {
+			return ReplyOutput{}, err
 		}
 		out.PurgeAfter, content.BackupsGoneBy = &purge, &purge
 	}
@@ -107,10 +148,12 @@ func (h *Handlers) Reply(ctx context.Context, in RequestInput) (ReplyOutput, err
 	data := map[string]string{"exceptions": itoa(out.Exceptions), "locale": string(l)}
 	if out.PurgeAfter != nil {
 		data["purgeAfter"] = out.PurgeAfter.Format(time.RFC3339)
-		data["purgeAfterSource"] = "policy placeholder (issue 6: backup systems)"
 	}
 	if out.Deferred {
 		data["deferred"] = string(hold.Reason)
+	}
+	if len(out.Escalated) > 0 {
+		data["escalatedPartners"] = strings.Join(out.Escalated, ",")
 	}
 	if err := h.audit(ctx, id, "replied", ActorReply, data); err != nil {
 		return ReplyOutput{}, err

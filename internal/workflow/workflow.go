@@ -27,6 +27,8 @@ import (
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
+	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 	"dsrflow/internal/workday"
@@ -50,8 +52,16 @@ type Handlers struct {
 	Sender       notify.Sender
 	Team         notify.Contact
 	Policy       Policy
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// Partners holds the partner task handlers (FanOut, the account
+	// pre-check, the backup window and confirmation). New always sets it;
+	// with no partner configuration it reaches nobody.
+	Partners *partner.Dispatcher
+	// Assembler builds access and portability packages and Exports links
+	// to them; both nil without export storage.
+	Assembler *export.Assembler
+	Exports   *export.Store
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 func (h *Handlers) now() time.Time {
@@ -211,6 +221,13 @@ func locale(r *dsr.Request) dsr.Locale {
 const (
 	RouteCode   = "code"
 	RouteManual = "manual"
+	// RouteResume: a restarted execution (the reconciler's <id>-rN) of a
+	// request already in progress goes straight to the partner fan-out,
+	// which sends nothing again to partners that already answered.
+	RouteResume = "resume"
+	// RouteResumeReply: a restarted execution of a request already replied
+	// to goes to Reply (which sends nothing twice) and on to the backup wait.
+	RouteResumeReply = "resume_reply"
 )
 
 // AdmitOutput is the state after Admit: the request's ID and kind, and how
@@ -227,7 +244,8 @@ type AdmitOutput struct {
 }
 
 // Admit checks the request exists and is new, and chooses how its identity
-// is verified: a requester acting for someone else (PIPL art. 49) or sending
+// is verified (a restarted execution of a request past verification
+// resumes instead: RouteResume, RouteResumeReply): a requester acting for someone else (PIPL art. 49) or sending
 // documents as proof is verified by hand (policy 五.5 书面材料), as is one we
 // cannot send a code to.
 func (h *Handlers) Admit(ctx context.Context, in RequestInput) (AdmitOutput, error) {
@@ -238,13 +256,18 @@ func (h *Handlers) Admit(ctx context.Context, in RequestInput) (AdmitOutput, err
 	if err != nil {
 		return AdmitOutput{}, named(in.RequestID, "admit", err)
 	}
+	out := AdmitOutput{RequestID: r.ID, Kind: r.Kind, Route: RouteCode}
 	switch r.Status {
 	case dsr.StatusReceived, dsr.StatusAwaitingVerification, dsr.StatusInReview:
+	case dsr.StatusInProgress:
+		out.Route, out.RouteCause = RouteResume, string(r.Status)
+	case dsr.StatusReplied, dsr.StatusAwaitingBackupRotation:
+		out.Route, out.RouteCause = RouteResumeReply, string(r.Status)
 	default:
 		return AdmitOutput{}, &StatusConflict{RequestID: r.ID, Step: "admit", Status: r.Status}
 	}
-	out := AdmitOutput{RequestID: r.ID, Kind: r.Kind, Route: RouteCode}
 	switch {
+	case out.Route != RouteCode:
 	case r.Role.NeedsManualReview():
 		out.Route, out.RouteCause = RouteManual, "role_"+string(r.Role)
 	case len(r.Attachments) > 0:
