@@ -1,0 +1,24 @@
+// Command account-precheck is a task function of the request workflow
+// (statemachines/dsr.asl.json). It asks the account system for outstanding obligations before an account closure (state AccountPrecheck).
+// The logic is workflow.Handlers.AccountPrecheck (partner.Dispatcher.Precheck).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("account-precheck: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.AccountPrecheck)
+}

@@ -1,0 +1,24 @@
+// Command escalate-backups is a task function of the request workflow
+// (statemachines/dsr.asl.json). It escalates a backup confirmation given up on and keeps the token for dsr retry (state EscalateBackups).
+// The logic is workflow.Handlers.EscalateBackups in internal/workflow.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("escalate-backups: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.EscalateBackups)
+}

@@ -1,0 +1,24 @@
+// Command export-assemble is a task function of the request workflow
+// (statemachines/dsr.asl.json). It gathers the partners' exports into one encrypted package in S3 (state AssembleExport).
+// The logic is workflow.Handlers.ExportAssemble (export.Assembler).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("export-assemble: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.ExportAssemble)
+}

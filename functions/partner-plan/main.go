@@ -1,0 +1,24 @@
+// Command partner-plan is a task function of the request workflow
+// (statemachines/dsr.asl.json). It writes a pending task for every partner the request concerns and lists them for the Map (state PlanFanOut).
+// The logic is partner.Dispatcher.Plan in internal/partner.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/workflow"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := workflow.FromEnv(context.Background(), logger)
+	if err != nil {
+		logger.Error("partner-plan: start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Partners.Plan)
+}
