@@ -67,6 +67,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newVerifyCmd(s),
 		newLocalCmd(s),
 		newInvokeCmd(s),
+		newRetryCmd(s),
+		newCertificateCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
