@@ -36,6 +36,7 @@ func (f *localFlags) register(cmd *cobra.Command, httpDefault string) {
 	fl.DurationVar(&f.opts.Partners.Latency, "partner-latency", 0, "delay of every simulated partner answer")
 	fl.Float64Var(&f.opts.Partners.FailureRate, "partner-failure-rate", 0, "fraction of partner calls answered 503 (0 <= rate < 1)")
 	fl.StringVar(&f.opts.Partners.Mode, "partner-mode", "mixed", "simulated partners answer sync, async, or mixed (as configured)")
+	fl.DurationVar(&f.opts.Partners.CallbackDelay, "partner-callback-delay", time.Second, "how long an async partner takes to call back (real time)")
 	fl.StringVar(&f.logFile, "log", "", "log file (default <dir>/stack.log; - for stderr)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
@@ -202,6 +203,8 @@ Exit status 1 when a request was lost or duplicated.`,
 		_ = fl.Set(name, "127.0.0.1:0")
 		fl.Lookup(name).DefValue = "127.0.0.1:0"
 	}
+	_ = fl.Set("partner-callback-delay", "100ms")
+	fl.Lookup("partner-callback-delay").DefValue = "100ms"
 	_ = fl.Set("clock-scale", "864000")
 	fl.Lookup("clock-scale").DefValue = "864000"
 	fl.IntVar(&lo.Requests, "requests", 30, "how many distinct requests to send")

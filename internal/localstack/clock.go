@@ -18,7 +18,12 @@ import (
 // wait passes in seconds. It implements asl.Clock; the engine, the store and
 // every handler share it, so the dates they write agree.
 //
-// Two things make it fit for a person at the keyboard:
+// It runs fast only while something waits for it: while no timer is
+// pending (no Wait state, retry delay or timeout), it runs at real speed, so
+// an idle stack does not race years ahead (the working-day calendar covers a
+// limited number of years).
+//
+// Two more things make it fit for a person at the keyboard:
 //
 //   - While a workflow waits for a person (a .waitForTaskToken task: the
 //     verification code, an operator's decision), the clock runs at real
@@ -54,7 +59,7 @@ func NewClock(scale float64, start time.Time) *Clock {
 	if start.Before(now) {
 		start = now
 	}
-	return &Clock{scale: scale, baseVirtual: start, baseReal: now, rate: scale, wake: make(chan struct{}, 1)}
+	return &Clock{scale: scale, baseVirtual: start, baseReal: now, rate: 1, wake: make(chan struct{}, 1)}
 }
 
 // Scale is the clock's speed-up when nobody is being waited for.
@@ -77,18 +82,26 @@ func (c *Clock) nowLocked() time.Time {
 func (c *Clock) Hold() (release func()) {
 	c.mu.Lock()
 	c.holds++
-	c.setRateLocked(1)
+	c.updateRateLocked()
 	c.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			c.mu.Lock()
 			c.holds--
-			if c.holds == 0 {
-				c.setRateLocked(c.scale)
-			}
+			c.updateRateLocked()
 			c.mu.Unlock()
 		})
+	}
+}
+
+// updateRateLocked runs the clock fast while a timer is pending and nobody
+// is awaited, at real speed otherwise.
+func (c *Clock) updateRateLocked() {
+	if c.holds == 0 && len(c.timers) > 0 {
+		c.setRateLocked(c.scale)
+	} else {
+		c.setRateLocked(1)
 	}
 }
 
@@ -118,6 +131,7 @@ func (c *Clock) NewTimer(d time.Duration) asl.Timer {
 		return t
 	}
 	heap.Push(&c.timers, t)
+	c.updateRateLocked()
 	c.signal()
 	return t
 }
@@ -133,6 +147,7 @@ func (c *Clock) Run(ctx context.Context) {
 			t := heap.Pop(&c.timers).(*clockTimer)
 			t.ch <- now
 		}
+		c.updateRateLocked()
 		wait := time.Hour
 		if len(c.timers) > 0 {
 			wait = time.Duration(float64(c.timers[0].at.Sub(now))/c.rate) + time.Millisecond
@@ -170,6 +185,7 @@ func (t *clockTimer) Stop() bool {
 		return false
 	}
 	heap.Remove(&t.clock.timers, t.index)
+	t.clock.updateRateLocked()
 	return true
 }
 

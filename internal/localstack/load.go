@@ -54,9 +54,12 @@ type LoadReport struct {
 	Other map[string]int `json:"other,omitempty"`
 	// Lost: sent and accepted, but missing from the table or not finished
 	// by the deadline. Must be 0.
-	Lost       int      `json:"lost"`
-	LostIDs    []string `json:"lostIds,omitempty"`
-	Duplicated int      `json:"duplicated"`
+	Lost    int      `json:"lost"`
+	LostIDs []string `json:"lostIds,omitempty"`
+	// LostWhy says, for each lost request, its status and its latest
+	// execution's.
+	LostWhy    map[string]string `json:"lostWhy,omitempty"`
+	Duplicated int               `json:"duplicated"`
 	// Injected faults.
 	DuplicateSubmits  int           `json:"duplicateSubmits"`
 	DuplicateMails    int           `json:"duplicateMailDeliveries"`
@@ -223,6 +226,9 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 	for {
 		var err error
 		reqs, err = scanRequests(ctx, st)
+		if err != nil && ctx.Err() != nil {
+			break
+		}
 		if err != nil {
 			return rep, err
 		}
@@ -255,6 +261,14 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 		}
 	}
 	rep.Wall = time.Since(begin)
+	// The final count, even when the deadline has passed.
+	final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancelFinal()
+	ctx = final
+	reqs, err := scanRequests(ctx, st)
+	if err != nil {
+		return rep, err
+	}
 
 	// Count.
 	perChannel := map[dsr.Channel]int{}
@@ -291,6 +305,12 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 			rep.Lost += want - got
 		}
 	}
+	if len(rep.LostIDs) > 0 {
+		rep.LostWhy = map[string]string{}
+		for _, id := range rep.LostIDs {
+			rep.LostWhy[id] = lostWhy(ctx, st, reqs, id)
+		}
+	}
 	transitions, restarts, err := executionStats(ctx, st, reqs)
 	if err != nil {
 		return rep, err
@@ -308,6 +328,26 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 		}
 	}
 	return rep, nil
+}
+
+// lostWhy describes a lost request: its status and its latest execution's
+// status, error and cause.
+func lostWhy(ctx context.Context, st *Stack, reqs []dsr.Request, id string) string {
+	status := "missing from the table"
+	for _, r := range reqs {
+		if r.ID == id {
+			status = "status " + string(r.Status)
+		}
+	}
+	last := ""
+	for n := 0; ; n++ {
+		out, err := st.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(reconcile.ExecutionArn(st.StateMachineArn, reconcile.ExecutionName(id, n)))})
+		if err != nil {
+			break
+		}
+		last = fmt.Sprintf("; execution %s %s %s %s", aws.ToString(out.Name), out.Status, aws.ToString(out.Error), aws.ToString(out.Cause))
+	}
+	return status + last
 }
 
 // finished reports whether a request needs nothing more from the system.

@@ -76,6 +76,7 @@ const (
 	Account          = "000000000000"
 	TableName        = "dsrflow-requests"
 	MailboxBucket    = "dsrflow-mailbox"
+	ExportsBucket    = "dsrflow-export"
 	InboxPrefix      = "inbox/"
 	StateMachineName = "dsrflow-requests"
 	AccessKeyID      = "local"
@@ -181,6 +182,9 @@ type Stack struct {
 	Workflow   *workflow.Handlers
 	Reconciler *reconcile.Reconciler
 	Partners   *Partners
+	// Unserved lists the state machine's function substitutions that have
+	// no local handler (a task there fails).
+	Unserved []string
 	// MailHandler is intake-mail's handler (the mail drop calls it).
 	MailHandler func(context.Context, events.S3Event) error
 
@@ -264,7 +268,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.serve("S3 emulator", s3L, s3h)
-	if err := s.ensureBucket(ctx); err != nil {
+	if err := s.ensureBucket(ctx, MailboxBucket); err != nil {
 		return nil, err
 	}
 
@@ -484,6 +488,9 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  Step Functions API      %s  %s\n", s.SFNURL, s.StateMachineArn)
 	for _, p := range s.Partners.List() {
 		fmt.Fprintf(w, "  partner %-17s %s  (%s)\n", p.ID, p.Endpoint, p.Desc)
+	}
+	if len(s.Unserved) > 0 {
+		fmt.Fprintf(w, "  WARNING: no local handler for %s: those tasks fail\n", strings.Join(s.Unserved, ", "))
 	}
 	fmt.Fprintf(w, "\n  mail drop   %s/   drop an .eml here: it arrives as mail to the privacy mailbox\n", rel(s.MailDrop))
 	fmt.Fprintf(w, "  outbox      %s/     every message the system sends, as .eml\n", rel(s.Outbox))

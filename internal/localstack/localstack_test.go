@@ -277,8 +277,8 @@ func TestStackEndToEnd(t *testing.T) {
 }
 
 // TestStackRestart stops the stack while a request waits for its code and
-// starts it again on the same folder: the request is still there and its
-// execution is started again (a new code is sent).
+// starts it again on the same folder: the request is still there, its
+// execution is started again, and the code sent before the restart verifies.
 func TestStackRestart(t *testing.T) {
 	dir := t.TempDir()
 	logs := &syncBuffer{}
@@ -308,7 +308,22 @@ func TestStackRestart(t *testing.T) {
 	eventually(t, "the reconciler to restart the execution", func() bool {
 		return st.executionStatus(t, id) == sfntypes.ExecutionStatusRunning
 	})
-	eventually(t, "a second code", func() bool { return len(mailsOf(t, st.Outbox, id, "verification_code")) == 2 })
+	// The code sent before the restart still verifies: the new execution
+	// waits on it.
+	ms := mailsOf(t, st.Outbox, id, "verification_code")
+	m := codeRE.FindStringSubmatch(ms[0].text)
+	if m == nil {
+		t.Fatalf("no code in %s", ms[0].file)
+	}
+	token := verification.StatusToken([]byte(mustSecret(t, dir, "STATUS_TOKEN_SECRET")), id)
+	eventually(t, "the code to be accepted", func() bool {
+		return do(t, http.MethodPost, st.HTTPURL+"/requests/"+id+"/verification", "application/json",
+			fmt.Sprintf(`{"token":%q,"code":%q}`, token, m[1])).status == http.StatusOK
+	})
+	eventually(t, "the request to move on from verification", func() bool {
+		r, err := st.Store.GetRequest(context.Background(), id)
+		return err == nil && r.VerifiedAt != nil
+	})
 }
 
 type answer struct {
@@ -387,6 +402,12 @@ func TestClockHoldsAtRealSpeed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
+	// With nothing waiting for it, the clock runs at real speed.
+	idle := c.Now()
+	time.Sleep(50 * time.Millisecond)
+	if d := c.Now().Sub(idle); d > 5*time.Second {
+		t.Errorf("idle clock advanced %s in 50 ms, want real speed", d)
+	}
 	// A timer one clock-hour away fires in about 42 ms at full speed.
 	tm := c.NewTimer(time.Hour)
 	select {

@@ -29,14 +29,14 @@ func newS3(dir string) (http.Handler, error) {
 	return faker.Server(), nil
 }
 
-func (s *Stack) ensureBucket(ctx context.Context) error {
+func (s *Stack) ensureBucket(ctx context.Context, bucket string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := s.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(MailboxBucket)})
+	_, err := s.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	var owned *s3types.BucketAlreadyOwnedByYou
 	var exists *s3types.BucketAlreadyExists
 	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
-		return fmt.Errorf("create bucket %s: %w", MailboxBucket, err)
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
 	}
 	return nil
 }

@@ -10,18 +10,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	envparse "github.com/caarlos0/env/v11"
 
 	"dsrflow/internal/asl"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/mailintake"
 	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/samtemplate"
 	"dsrflow/internal/sfnapi"
@@ -57,6 +60,24 @@ const templateFile = "template.yaml"
 // functionArn is the local ARN of a function of the template.
 func functionArn(logicalID string) string {
 	return "arn:aws:lambda:" + Region + ":" + Account + ":function:" + logicalID
+}
+
+// bucketName is the local name of bucket resource logicalID: "dsrflow-"
+// and the ID in lower case without "Bucket" (ExportBucket: dsrflow-export).
+func bucketName(logicalID string) string {
+	return "dsrflow-" + strings.ToLower(strings.TrimSuffix(logicalID, "Bucket"))
+}
+
+// localArn is a made-up ARN for a resource that does not exist locally.
+func localArn(typ, name string) string {
+	service := "local"
+	if parts := strings.Split(typ, "::"); len(parts) == 3 {
+		service = strings.ToLower(parts[1])
+	}
+	if service == "s3" {
+		return "arn:aws:s3:::" + name
+	}
+	return "arn:aws:" + service + ":" + Region + ":" + Account + ":" + name
 }
 
 // parseEnv reads a function's configuration struct from env, as the
@@ -111,7 +132,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 			"PublicBaseUrl":          s.HTTPURL,
 			"MailFrom":               MailFrom,
 		},
-		Resources: map[string]string{"RequestsTable": TableName, "MailboxBucket": MailboxBucket},
+		Resources: map[string]string{"RequestsTable": TableName, "MailboxBucket": MailboxBucket, "MailboxBucket.Arn": "arn:aws:s3:::" + MailboxBucket},
 		Pseudo:    map[string]string{"AWS::Region": Region, "AWS::AccountId": Account, "AWS::Partition": "aws", "AWS::StackName": "dsrflow"},
 	}, overrides: map[string]string{
 		"OUTBOX_DIR":        s.Outbox,
@@ -125,6 +146,38 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		l.vals.Resources[f.LogicalID+".Arn"] = functionArn(f.LogicalID)
 		l.vals.Resources[f.LogicalID] = f.LogicalID
 	}
+	// Every other resource: its logical ID as its name, a local ARN; buckets
+	// get a local bucket of their own.
+	for id, r := range tmpl.Resources {
+		if _, ok := l.vals.Resources[id]; ok {
+			continue
+		}
+		name := id
+		if r.Type == "AWS::S3::Bucket" {
+			name = bucketName(id)
+			if err := s.ensureBucket(ctx, name); err != nil {
+				return nil, err
+			}
+		}
+		l.vals.Resources[id] = name
+		l.vals.Resources[id+".Name"] = name
+		l.vals.Resources[id+".Arn"] = localArn(r.Type, name)
+	}
+
+	// partner-callback and the partner task functions share one dispatcher.
+	cbEnv, err := l.env("partner-callback")
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := parseEnv[partner.FunctionConfig](cbEnv)
+	if err != nil {
+		return nil, fmt.Errorf("partner-callback: %w", err)
+	}
+	dispatcher, err := s.dispatcher(ctx, pcfg, cbEnv)
+	if err != nil {
+		return nil, err
+	}
+	callback := &partner.Callback{D: dispatcher}
 
 	// The state machine, with the template's substitutions.
 	sms := tmpl.StateMachines()
@@ -145,6 +198,23 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, fmt.Errorf("read workflow definition: %w", err)
 	}
+	// A task function the definition uses but the template does not list
+	// yet still runs locally under a local ARN.
+	taskNames := map[string]string{}
+	for _, f := range workflow.Functions() {
+		taskNames[f.ArnKey] = f.Name
+	}
+	for _, key := range samtemplate.Placeholders(def) {
+		if _, ok := subs[key]; ok {
+			continue
+		}
+		if name, ok := taskNames[key]; ok {
+			subs[key] = functionArn(name)
+			log.Warn("substitution missing from the template: a local ARN is used", "substitution", key)
+		} else if key == workflow.PartitionKey {
+			subs[key] = "aws"
+		}
+	}
 	if def, err = workflow.Substitute(def, subs); err != nil {
 		return nil, err
 	}
@@ -162,45 +232,85 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	l.vals.Resources[sms[0].LogicalID] = arn
 	l.vals.Resources[sms[0].LogicalID+".Name"] = StateMachineName
 
-	// The workflow's task functions (their environments are the same; the
-	// first one's is read).
-	var taskEnv map[string]string
+	// The workflow's task functions share one set of handlers, configured
+	// with the union of their environments in the template.
+	taskEnv := map[string]string{}
+	found := 0
 	for _, f := range workflow.Functions() {
-		if taskEnv, err = l.env(f.Name); err == nil {
-			break
+		if _, err := tmpl.Function(f.Name); err != nil {
+			continue
+		}
+		env, err := l.env(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		found++
+		for k, v := range env {
+			taskEnv[k] = v
 		}
 	}
-	if err != nil {
-		return nil, err
+	if found == 0 {
+		return nil, fmt.Errorf("%s: none of the workflow's task functions is defined", templateFile)
 	}
 	wcfg, err := parseEnv[workflow.Config](taskEnv)
 	if err != nil {
 		return nil, fmt.Errorf("workflow functions: %w", err)
 	}
-	h, err := workflow.New(wcfg, workflow.Clients{DynamoDB: s.DynamoDB, SFN: s.SFN}, log)
+	h, err := workflow.New(wcfg, workflow.Clients{
+		DynamoDB: s.DynamoDB, SFN: s.SFN, S3: s.S3, Presign: s3.NewPresignClient(s.S3),
+		Secrets: envSecrets(taskEnv),
+	}, log)
 	if err != nil {
 		return nil, err
+	}
+	if wcfg.ExportBucket != "" {
+		if err := s.ensureBucket(ctx, wcfg.ExportBucket); err != nil {
+			return nil, err
+		}
+	}
+	if h.Partners != nil {
+		h.Partners.Now = s.Clock.Now
+		h.Partners.Store = s.Store
+	}
+	if h.Assembler != nil {
+		h.Assembler.Now = s.Clock.Now
 	}
 	h.Now = s.Clock.Now
 	h.Store.Now = s.Clock.Now
 	h.Verification.Now = s.Clock.Now
 	h.Operator.Now = s.Clock.Now
 	s.Workflow = h
-	byName := map[string]lambda.Handler{}
+	// Task handlers by their substitution key (workflow.Function.ArnKey,
+	// partner.Function.ArnKey), resolved through the template's
+	// substitutions to the ARNs the definition names.
+	type task struct {
+		name    string
+		handler lambda.Handler
+	}
+	byKey := map[string]task{}
 	for _, f := range workflow.Functions() {
-		handler := lambda.NewHandler(f.Handler(h))
-		if humanWaits[f.Name] {
+		byKey[f.ArnKey] = task{f.Name, lambda.NewHandler(f.Handler(h))}
+	}
+	for key, arn := range subs {
+		t, ok := byKey[key]
+		if !ok {
+			if strings.HasSuffix(key, "FunctionArn") {
+				s.Unserved = append(s.Unserved, key)
+			}
+			continue
+		}
+		handler := t.handler
+		if humanWaits[t.name] {
 			handler = holds.wrap(handler)
 		}
 		if s.opts.WrapHandler != nil {
-			handler = s.opts.WrapHandler(f.Name, handler)
+			handler = s.opts.WrapHandler(t.name, handler)
 		}
-		byName[f.Name] = handler
+		resolver[arn] = handler
 	}
-	for _, f := range fns {
-		if handler, ok := byName[f.Name]; ok {
-			resolver[functionArn(f.LogicalID)] = handler
-		}
+	sort.Strings(s.Unserved)
+	if len(s.Unserved) > 0 {
+		log.Warn("state machine tasks without a local handler", "substitutions", s.Unserved)
 	}
 
 	// intake-web.
@@ -221,21 +331,6 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if v, ok := web.Verification.(*verification.Service); ok {
 		v.Now = s.Clock.Now
 	}
-
-	// partner-callback.
-	cbEnv, err := l.env("partner-callback")
-	if err != nil {
-		return nil, err
-	}
-	pcfg, err := parseEnv[partner.FunctionConfig](cbEnv)
-	if err != nil {
-		return nil, fmt.Errorf("partner-callback: %w", err)
-	}
-	dispatcher, err := s.dispatcher(pcfg, cbEnv)
-	if err != nil {
-		return nil, err
-	}
-	callback := &partner.Callback{D: dispatcher}
 
 	// The HTTP API: the template's routes.
 	routes, err := tmpl.Routes()
@@ -288,35 +383,50 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	}
 	rec.Now = s.Clock.Now
 	rec.Metrics = &logWriter{log: log}
-	// Locally, a request is in flight for a few real seconds at most.
-	rec.Grace = time.Duration(float64(10*time.Second) * s.Clock.Scale())
+	// Locally, a request is in flight for well under a second.
+	rec.Grace = 5 * time.Second
 	setIntakeClock(rec.Intake, s.Clock)
 	s.Reconciler = rec
 
 	return &wired{sfnHandler: holds.observe(api), httpHandler: mux, mail: mh.Handle}, nil
 }
 
-// dispatcher builds the partner functions' dispatcher on the local clients,
-// as partner.NewAWSDispatcher does on AWS's.
-func (s *Stack) dispatcher(c partner.FunctionConfig, env map[string]string) (*partner.Dispatcher, error) {
+// dispatcher builds partner-callback's dispatcher on the local clients, as
+// partner.NewAWSDispatcher does on AWS's; exports go to the local bucket.
+func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env map[string]string) (*partner.Dispatcher, error) {
 	pc, err := partner.LoadConfig(c.PartnersConfig)
 	if err != nil {
 		return nil, err
 	}
+	bucket := c.ExportBucket
+	if bucket == "" {
+		bucket = ExportsBucket
+	}
+	if err := s.ensureBucket(ctx, bucket); err != nil {
+		return nil, err
+	}
+	exports := &export.Store{S3: s.S3, Presign: s3.NewPresignClient(s.S3), Bucket: bucket, SSE: export.SSES3, KMSKeyID: "", LinkTTL: c.ExportLinkTTL}
+	d := &partner.Dispatcher{
+		Store:           s.Store,
+		Config:          pc,
+		Secrets:         envSecrets(env),
+		Client:          &partner.Client{TryTimeout: c.PartnerTryTimeout},
+		SFN:             s.SFN,
+		Exports:         exports,
+		CallbackBaseURL: c.PublicBaseURL,
+		Now:             s.Clock.Now,
+		Log:             s.log,
+	}
+	return d, nil
+}
+
+// envSecrets resolves env: secret references from a function's environment.
+func envSecrets(env map[string]string) *partner.Secrets {
 	lookup := func(name string) (string, bool) {
 		v, ok := env[name]
 		return v, ok
 	}
-	return &partner.Dispatcher{
-		Store:           s.Store,
-		Config:          pc,
-		Secrets:         partner.NewSecrets(map[string]partner.SecretResolver{"env": partner.Env{Lookup: lookup}}),
-		Client:          &partner.Client{TryTimeout: c.PartnerTryTimeout},
-		SFN:             s.SFN,
-		CallbackBaseURL: c.PublicBaseURL,
-		Now:             s.Clock.Now,
-		Log:             s.log,
-	}, nil
+	return partner.NewSecrets(map[string]partner.SecretResolver{"env": partner.Env{Lookup: lookup}})
 }
 
 // muxPath turns an API Gateway route path into a net/http pattern:
