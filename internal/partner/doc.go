@@ -63,8 +63,13 @@
 //
 // # Wiring (statemachines/dsr.asl.json)
 //
-// testdata/fanout.asl.json is the recommended FanOut, run by this package's
-// tests on the local engine: Task PlanFanOut (Dispatcher.Plan) → Map over
+// statemachines/dsr.asl.json carries this wiring (FanOut with MaxConcurrency
+// 40, its Map result dropped: outcomes are on the PARTNER# items), and
+// internal/workflow lists these handlers in workflow.Functions() (functions
+// partner-plan, partner-dispatch, partner-await, partner-escalate,
+// account-precheck, confirm-backup-purge, export-assemble), configured by
+// workflow.Config (PARTNERS_CONFIG, EXPORT_*). testdata/fanout.asl.json is
+// the FanOut alone, run by this package's tests on the local engine: Task PlanFanOut (Dispatcher.Plan) → Map over
 // $.fanout.partners: Dispatch (Dispatcher.Dispatch; Retry PartnerRetryable
 // IntervalSeconds 5, MaxAttempts 6, BackoffRate 2, MaxDelaySeconds 300,
 // JitterStrategy FULL; ServiceUnavailable and Lambda.* IntervalSeconds 2,
@@ -80,11 +85,13 @@
 //
 // Account closure: AccountPrecheck (Dispatcher.Precheck) → Choice on
 // $.precheck.clear; obligations are codes, explained by ObligationText.
-// Erasure and account closure after the reply: BackupWindow gives
-// {deletedAt, purgeAfter, systems} for a Wait's TimestampPath; then
-// ConfirmBackupPurge (Retry BackupsNotYetRotated IntervalSeconds 86400,
-// MaxAttempts N, BackoffRate 1; Catch → escalate); certificate.Build for
-// Close. Access and portability: export.Assembler builds the package; the
+// Erasure and account closure: Reply computes purgeAfter with BackupWindow
+// ({deletedAt, purgeAfter, systems}; no earlier than our own backups'
+// rotation) and returns it for the Wait's TimestampPath ($.reply.purgeAfter);
+// then ConfirmBackupPurge (Retry BackupsNotYetRotated IntervalSeconds 86400,
+// MaxAttempts 14, BackoffRate 1; Catch → EscalateBackups, which waits on a
+// token that `dsr retry ID` answers); Close issues certificate.Build's
+// certificate (stored as REQ#<id>/CERTIFICATE) and the final confirmation. Access and portability: export.Assembler builds the package; the
 // reply gets the link from export.Store.Link.
 //
 // # Guarantees
