@@ -176,9 +176,18 @@ type record struct {
 	ts        time.Time
 	id, prev  int64
 	payload   any
-	more      *event // the rare fields; nil when all are zero
+	more      *recordMore // the rare fields; nil when all are zero
 	index     int32
 	hasPay    bool
+}
+
+// recordMore holds an event's rare fields and its payload's JSON text once
+// encoded.
+type recordMore struct {
+	text                                      string
+	encoded                                   bool
+	errName, cause, resType, resource, region string
+	timeout, heartbeat                        int64
 }
 
 // set fills a zero record with ev, field by field (a pointer write each,
@@ -187,24 +196,23 @@ func (r *record) set(ev *event) {
 	r.typ, r.name, r.ts, r.payload = ev.typ, ev.name, ev.ts, ev.payload
 	r.id, r.prev, r.index, r.hasPay = ev.id, ev.prev, int32(ev.index), ev.hasPay
 	if ev.encoded || ev.errName != "" || ev.cause != "" || ev.resType != "" || ev.resource != "" || ev.region != "" || ev.timeout != 0 || ev.heartbeat != 0 {
-		more := *ev
-		more.payload = nil
-		r.more = &more
+		r.more = &recordMore{text: ev.text, encoded: ev.encoded, errName: ev.errName, cause: ev.cause,
+			resType: ev.resType, resource: ev.resource, region: ev.region, timeout: ev.timeout, heartbeat: ev.heartbeat}
 	}
 }
 
 // public returns the event in the API's shape, keeping the payload's JSON
 // text for the next call.
 func (r *record) public() HistoryEvent {
-	var ev event
-	if r.more != nil {
-		ev = *r.more
+	ev := event{typ: r.typ, name: r.name, ts: r.ts, id: r.id, prev: r.prev, payload: r.payload, index: int(r.index), hasPay: r.hasPay}
+	if m := r.more; m != nil {
+		ev.text, ev.encoded, ev.errName, ev.cause = m.text, m.encoded, m.errName, m.cause
+		ev.resType, ev.resource, ev.region, ev.timeout, ev.heartbeat = m.resType, m.resource, m.region, m.timeout, m.heartbeat
 	}
-	ev.typ, ev.name, ev.ts, ev.id, ev.prev, ev.payload, ev.index, ev.hasPay = r.typ, r.name, r.ts, r.id, r.prev, r.payload, int(r.index), r.hasPay
 	h := ev.public()
 	if ev.encoded && (r.more == nil || !r.more.encoded) {
 		if r.more == nil {
-			r.more = &event{}
+			r.more = &recordMore{}
 		}
 		r.more.text, r.more.encoded = ev.text, true
 	}

@@ -151,3 +151,24 @@ func TestTaskFailureIsReportedVerbatim(t *testing.T) {
 		wantSuccess(t, res, x, `{"e":{"Error":"Card.Declined","Cause":"code 51"}}`)
 	})
 }
+
+func TestHistoryReadTwiceIsTheSame(t *testing.T) {
+	// Payload texts are encoded on the first read and kept; error details
+	// live with them.
+	def := `{"StartAt":"T","States":{
+	  "T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f","Payload.$":"$"},"TimeoutSeconds":30,
+	    "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.e","Next":"D"}],"End":true},
+	  "D":{"Type":"Pass","End":true}}}`
+	res, x := run(t, def, `{"a":1}`, Handlers{"f": handler(func() error { return &TaskFailure{Name: "E", Cause: "c"} })})
+	wantSuccess(t, res, x, `{"a":1,"e":{"Error":"E","Cause":"c"}}`)
+	first, _ := json.Marshal(x.History())
+	second, _ := json.Marshal(x.History())
+	if string(first) != string(second) {
+		t.Errorf("second History differs:\n%s\n%s", first, second)
+	}
+	for _, want := range []string{`"parameters":"{\"FunctionName\":\"f\",\"Payload\":{\"a\":1}}"`, `"timeoutInSeconds":30`, `"error":"E","cause":"c"`, `"resourceType":"lambda"`, `"region":"us-east-1"`} {
+		if !strings.Contains(string(first), want) {
+			t.Errorf("history lacks %s: %s", want, first)
+		}
+	}
+}
