@@ -182,6 +182,8 @@ type Stack struct {
 	Workflow   *workflow.Handlers
 	Reconciler *reconcile.Reconciler
 	Partners   *Partners
+	// Routes are the HTTP API's route keys, from template.yaml.
+	Routes []string
 	// Unserved lists the state machine's function substitutions that have
 	// no local handler (a task there fails).
 	Unserved []string
@@ -482,7 +484,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	}
 	fmt.Fprintf(w, "dsrflow local stack is running (clock: %s of workflow time per second; real time for up to %s while a person is awaited)\n\n", scaleText(s.Clock.Scale()), s.opts.HumanHold)
 	fmt.Fprintf(w, "  privacy center (form)   %s/\n", s.HTTPURL)
-	fmt.Fprintf(w, "  HTTP API                %s  (POST /requests, GET /requests/{id})\n", s.HTTPURL)
+	fmt.Fprintf(w, "  HTTP API                %s  %s\n", s.HTTPURL, strings.Join(s.Routes, ", "))
 	fmt.Fprintf(w, "  DynamoDB (dynalite)     %s  table %s\n", s.DynamoDBURL, TableName)
 	fmt.Fprintf(w, "  S3 (gofakes3)           %s  bucket %s, mail under %s\n", s.S3URL, MailboxBucket, InboxPrefix)
 	fmt.Fprintf(w, "  Step Functions API      %s  %s\n", s.SFNURL, s.StateMachineArn)

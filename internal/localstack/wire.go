@@ -350,6 +350,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 			return nil, fmt.Errorf("route %s: function %s is not served locally", rt.Key(), rt.Function)
 		}
 		mux.Handle(rt.Method+" "+muxPath(rt.Path), routeHandler(rt, fn, log))
+		s.Routes = append(s.Routes, rt.Key())
 	}
 
 	// intake-mail, fed by the mail drop.
