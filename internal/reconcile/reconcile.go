@@ -3,7 +3,8 @@
 // EventBridge rule) and once when the local stack starts.
 //
 // One pass reads every open request (a Scan of the table filtered on SK =
-// REQUEST and a non-terminal status: requests arrive at a few per day, so a
+// REQUEST and a non-terminal status, projected to IDs, status, dates and
+// version, never the contact: requests arrive at a few per day, so a
 // Scan every few minutes is cheap; intake documents the same choice) and
 // sorts each into at most one action and at most one alarm:
 //
@@ -291,7 +292,11 @@ func (r *Reconciler) open(ctx context.Context) ([]dsr.Request, error) {
 	if len(terminal) > 0 {
 		filter = filter.And(expression.Not(expression.Name("status").In(terminal[0], terminal[1:]...)))
 	}
-	expr, err := expression.NewBuilder().WithFilter(filter).Build()
+	// Only what the passes need: no contact, no free text (data minimization).
+	proj := expression.NamesList(expression.Name("id"), expression.Name("kind"), expression.Name("status"),
+		expression.Name("executionStarted"), expression.Name("createdAt"), expression.Name("updatedAt"),
+		expression.Name("dueAt"), expression.Name("version"))
+	expr, err := expression.NewBuilder().WithFilter(filter).WithProjection(proj).Build()
 	if err != nil {
 		return nil, fmt.Errorf("scan open requests: %w", err)
 	}
@@ -300,6 +305,7 @@ func (r *Reconciler) open(ctx context.Context) ([]dsr.Request, error) {
 		FilterExpression:          expr.Filter(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
+		ProjectionExpression:      expr.Projection(),
 		ConsistentRead:            aws.Bool(true),
 	}
 	var out []dsr.Request

@@ -321,3 +321,18 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestScanReadsNoPersonalData(t *testing.T) {
+	f := newFixture(t)
+	f.put("r-pii", dsr.StatusReceived, false, t0, nil)
+	reqs, err := f.rec.open(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 1 || reqs[0].ID != "r-pii" || reqs[0].Status != dsr.StatusReceived || reqs[0].Version != 1 {
+		t.Fatalf("open = %+v, want r-pii, received, version 1", reqs)
+	}
+	if reqs[0].Contact != (dsr.Contact{}) {
+		t.Errorf("the scan read the contact: %+v", reqs[0].Contact)
+	}
+}
