@@ -1,6 +1,6 @@
 // Command partner-plan is a task function of the request workflow
 // (statemachines/dsr.asl.json). It writes a pending task for every partner the request concerns and lists them for the Map (state PlanFanOut).
-// The logic is partner.Dispatcher.Plan in internal/partner.
+// The logic is workflow.Handlers.PlanFanOut (partner.Dispatcher.Plan; none under a legal hold deferring erasure).
 package main
 
 import (
@@ -20,5 +20,5 @@ func main() {
 		logger.Error("partner-plan: start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Partners.Plan)
+	lambda.Start(h.PlanFanOut)
 }

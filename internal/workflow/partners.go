@@ -10,6 +10,7 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
@@ -48,6 +49,8 @@ func partnerFunctions() []Function {
 // partnerHandler is the handler of the partner task function key.
 func (h *Handlers) partnerHandler(key string) any {
 	switch key {
+	case "PartnerPlanFunctionArn":
+		return h.PlanFanOut
 	case "AccountPrecheckFunctionArn":
 		return h.AccountPrecheck
 	case "ExportAssembleFunctionArn":
@@ -63,6 +66,33 @@ func (h *Handlers) partnerHandler(key string) any {
 		}
 	}
 	return nil
+}
+
+// PlanFanOut plans the partner fan-out (partner.Dispatcher.Plan), except
+// for an erasure or account closure a legal hold defers (policy 五.1/五.2
+// 除非法律法规另有规定): then no partner is asked to delete anything, and
+// the reply says erasure is deferred.
+func (h *Handlers) PlanFanOut(ctx context.Context, in partner.PlanInput) (partner.PlanOutput, error) {
+	if err := checkID(in.RequestID); err != nil {
+		return partner.PlanOutput{}, err
+	}
+	r, err := h.Store.GetRequest(ctx, in.RequestID)
+	if err != nil {
+		return partner.PlanOutput{}, named(in.RequestID, "plan fan-out", err)
+	}
+	if r.Kind.ErasesData() && h.Holds != nil {
+		hold, err := h.Holds.Find(ctx, r.SubjectKeys)
+		if err != nil {
+			return partner.PlanOutput{}, named(r.ID, "look up legal holds", err)
+		}
+		if hold != nil && hold.Action == legalhold.ActionDeferErasure {
+			if err := h.audit(ctx, r.ID, "fanout.deferred", partner.Actor, map[string]string{"reason": string(hold.Reason)}); err != nil {
+				return partner.PlanOutput{}, err
+			}
+			return partner.PlanOutput{Partners: []partner.PlanItem{}}, nil
+		}
+	}
+	return h.Partners.Plan(ctx, in)
 }
 
 // AccountPrecheck asks the account system whether the account may be

@@ -17,6 +17,7 @@ import (
 
 	"dsrflow/internal/asl"
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/certificate"
@@ -394,5 +395,30 @@ func TestErasureWaitsForBackupsAndCertifies(t *testing.T) {
 	forged.Partners[0].Receipt = "forged"
 	if err := VerifyCertificate(e.ctx, e.st, e.h.DB.(Querier), e.table, forged); !errors.Is(err, certificate.ErrDigest) {
 		t.Errorf("forged certificate: err = %v, want ErrDigest", err)
+	}
+}
+
+// TestLegalHoldDefersPartnerErasure: a legal hold that defers erasure
+// keeps the fan-out from asking any partner to delete; the reply says so.
+func TestLegalHoldDefersPartnerErasure(t *testing.T) {
+	t.Parallel()
+	e, f := newPartnerEnv(t, nil, nil, standardFleet()[:2]...)
+	key := dsr.SubjectKey(subjectSecret, dsr.IdentifierEmail, piiEmail)
+	if err := e.holds.Put(e.ctx, legalhold.Hold{SubjectKey: key, Action: legalhold.ActionDeferErasure, CreatedAt: t0, CreatedBy: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	id, token := e.submit(submission(dsr.KindErasure, dsr.RoleSelf, dsr.LocaleEn), "defer-partners")
+	e.verify(id, token)
+	if d := e.done(id); d.Status != sfntypes.ExecutionStatusSucceeded || e.finalState(id) != "Completed" {
+		t.Fatalf("execution ended %s in %s", d.Status, e.finalState(id))
+	}
+	if n := len(f.calls(id)); n != 0 {
+		t.Errorf("%d partners were asked to delete under a legal hold, want 0", n)
+	}
+	if !slices.Contains(e.events(id), "fanout.deferred") {
+		t.Errorf("no fanout.deferred event in %v", e.events(id))
+	}
+	if _, err := LoadCertificate(e.ctx, e.h.DB, e.table, id); !errors.Is(err, ErrNoCertificate) {
+		t.Errorf("a deferred erasure has a deletion certificate (err %v)", err)
 	}
 }
