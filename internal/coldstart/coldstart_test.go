@@ -62,6 +62,15 @@ func build(b *testing.B) []target {
 			return
 		}
 		targets = append(targets, target{name: "hello-world", bin: bin, dir: hello, event: []byte(`{}`)})
+		sdk := filepath.Join(out, "hellosdk")
+		bin, err = invoke.BuildPackage(ctx, root, "./internal/coldstart/testdata/hellosdk", sdk, os.Stderr)
+		if err != nil {
+			buildErr = err
+			return
+		}
+		targets = append(targets, target{name: "hello-sdk-lazy", bin: bin, dir: sdk, event: []byte(`{}`), env: map[string]string{
+			"AWS_ENDPOINT_URL": stubURL, "AWS_ACCESS_KEY_ID": "coldstart", "AWS_SECRET_ACCESS_KEY": "coldstart", "AWS_REGION": "cn-north-1",
+		}})
 		tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
 		if err != nil {
 			buildErr = err

@@ -1,6 +1,9 @@
 // Package coldstart measures every function's cold start beside a
 // hello-world aws-lambda-go function built the same way (CGO_ENABLED=0,
-// lambda.norpc, -trimpath, -s -w; for this machine). Each run starts the
+// lambda.norpc, -trimpath, -s -w; for this machine), and beside
+// hello-sdk-lazy: hello-world linking the SDK clients the functions use and
+// building them on the first invocation (what lazy client construction can
+// reach). Each run starts the
 // bootstrap against a Runtime API on loopback (internal/lambdaruntime) and
 // records:
 //
