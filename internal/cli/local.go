@@ -41,6 +41,25 @@ func (f *localFlags) register(cmd *cobra.Command, httpDefault string) {
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
+// check reports bad flag values as usage errors (exit 2).
+func (f *localFlags) check() error {
+	switch f.opts.Partners.Mode {
+	case "sync", "async", "mixed":
+	default:
+		return usageErrorf("--partner-mode %q: want sync, async or mixed", f.opts.Partners.Mode)
+	}
+	if r := f.opts.Partners.FailureRate; r < 0 || r >= 1 {
+		return usageErrorf("--partner-failure-rate %v: want 0 <= rate < 1", r)
+	}
+	if f.opts.Partners.Latency < 0 {
+		return usageErrorf("--partner-latency must not be negative")
+	}
+	if f.opts.ClockScale < 1 {
+		return usageErrorf("--clock-scale %v: must be at least 1", f.opts.ClockScale)
+	}
+	return nil
+}
+
 // logger opens the stack's log; close it when done.
 func (f *localFlags) logger(s *streams) (*slog.Logger, func(), error) {
 	var level slog.Level
@@ -88,6 +107,9 @@ requests and restarts their executions.`,
 }
 
 func runLocal(ctx context.Context, s *streams, f *localFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	logger, closeLog, err := f.logger(s)
 	if err != nil {
 		return err
@@ -146,6 +168,9 @@ Exit status 1 when a request was lost or duplicated.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if lo.Requests < 1 {
 				return usageErrorf("--requests must be at least 1")
+			}
+			if err := f.check(); err != nil {
+				return err
 			}
 			if f.opts.Dir == "" {
 				dir, err := os.MkdirTemp("", "dsrflow-load-")
