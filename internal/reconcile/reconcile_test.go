@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -44,7 +46,7 @@ const definition = `{
 }`
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	now   func() time.Time
 	st    *store.Store
@@ -54,7 +56,7 @@ type fixture struct {
 	emf   *bytes.Buffer
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	// The reconciler's time stands still at t0; the engine runs on the wall
@@ -334,5 +336,48 @@ func TestScanReadsNoPersonalData(t *testing.T) {
 	}
 	if reqs[0].Contact != (dsr.Contact{}) {
 		t.Errorf("the scan read the contact: %+v", reqs[0].Contact)
+	}
+}
+
+// TestHandleScheduledEvent runs the handler on the sample scheduled event
+// (events/reconcile.json, EventBridge's shape).
+func TestHandleScheduledEvent(t *testing.T) {
+	f := newFixture(t)
+	f.put("r-old", dsr.StatusReceived, false, t0.Add(-time.Hour), nil)
+	b, err := os.ReadFile("../../events/reconcile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" || len(ev.Resources) != 1 {
+		t.Fatalf("sample event = %+v, want a scheduled event from aws.events naming its rule", ev)
+	}
+	rep, err := f.rec.Handle(f.ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rep.Started, []string{"r-old"}; !slices.Equal(got, want) {
+		t.Errorf("Started = %v, want %v", got, want)
+	}
+}
+
+// BenchmarkRun measures one pass over 100 open requests whose executions
+// run (a Scan and one DescribeExecution each).
+func BenchmarkRun(b *testing.B) {
+	f := newFixture(b)
+	old := t0.Add(-time.Hour)
+	for i := range 100 {
+		id := fmt.Sprintf("r-bench-%03d", i)
+		f.put(id, dsr.StatusInProgress, true, old, nil)
+		f.start(id, id)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := f.rec.Run(f.ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
