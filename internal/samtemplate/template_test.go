@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -665,6 +666,9 @@ func TestAlarms(t *testing.T) {
 		ns, _ := r.Properties["Namespace"].(string)
 		m, _ := r.Properties["MetricName"].(string)
 		dims, _ := r.Properties["Dimensions"].([]any)
+		if len(dims) == 0 {
+			have[key{ns, m, ""}] = true
+		}
 		for _, d := range dims {
 			dm, _ := d.(map[string]any)
 			v, _ := dm["Value"].(string)
@@ -684,10 +688,49 @@ func TestAlarms(t *testing.T) {
 	for _, want := range []key{
 		{"AWS/States", "ExecutionsFailed", "StateMachineArn=" + sm},
 		{reconcile.Namespace, reconcile.MetricRequestsPastDue, "Service=reconcile"},
-		{reconcile.Namespace, "PartnerEscalations", "Service=partner"},
+		{reconcile.Namespace, "PartnerEscalations", ""},
 	} {
 		if !have[want] {
 			t.Errorf("no alarm on %+v", want)
 		}
 	}
+
+	// Metrics from log lines: the message each filter counts is one the
+	// code logs.
+	root := repoRoot(t)
+	msg := regexp.MustCompile(`\$\.msg\s*=\s*"([^"]+)"`)
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::Logs::MetricFilter" {
+			continue
+		}
+		pattern, _ := r.Properties["FilterPattern"].(string)
+		m := msg.FindStringSubmatch(pattern)
+		if m == nil {
+			t.Errorf("%s: pattern %q does not match a log message ($.msg)", id, pattern)
+			continue
+		}
+		if !sourceContains(t, filepath.Join(root, "internal"), strconv.Quote(m[1])) {
+			t.Errorf("%s counts log message %q, which no package under internal/ logs", id, m[1])
+		}
+	}
+}
+
+// sourceContains reports whether a non-test Go file under dir contains s.
+func sourceContains(t *testing.T, dir, s string) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || found || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), s) {
+			found = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }
