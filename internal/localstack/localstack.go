@@ -67,6 +67,7 @@ import (
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/store"
 	"dsrflow/internal/store/tableschema"
+	"dsrflow/internal/workday"
 	"dsrflow/internal/workflow"
 )
 
@@ -490,6 +491,10 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  Step Functions API      %s  %s\n", s.SFNURL, s.StateMachineArn)
 	for _, p := range s.Partners.List() {
 		fmt.Fprintf(w, "  partner %-17s %s  (%s)\n", p.ID, p.Endpoint, p.Desc)
+	}
+	if _, last := workday.ChinaCoverage(); s.Clock.Now().In(workday.ChinaTime).Year() >= last {
+		fmt.Fprintf(w, "  WARNING: the local clock reads %s and the working-day calendar ends with %d: due dates will fail soon (make clean resets .local)\n",
+			s.Clock.Now().In(workday.ChinaTime).Format("2006-01-02"), last)
 	}
 	if len(s.Unserved) > 0 {
 		fmt.Fprintf(w, "  WARNING: no local handler for %s: those tasks fail\n", strings.Join(s.Unserved, ", "))
