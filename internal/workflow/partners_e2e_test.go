@@ -422,3 +422,40 @@ func TestLegalHoldDefersPartnerErasure(t *testing.T) {
 		t.Errorf("a deferred erasure has a deletion certificate (err %v)", err)
 	}
 }
+
+// TestSlowPartnerMissesDeadline: an async partner that does not call back
+// within its deadline is escalated (deadline_passed) and the request
+// replies without it; its late callback is still recorded, as late.
+func TestSlowPartnerMissesDeadline(t *testing.T) {
+	t.Parallel()
+	e, f := newPartnerEnv(t, nil, nil,
+		simSpec{id: "account", mode: partner.ModeSync},
+		simSpec{id: "slow", mode: partner.ModeAsync, b: partnersim.Behavior{ManualCallback: true}},
+	)
+	id, token := e.submit(submission(dsr.KindCorrection, dsr.RoleSelf, dsr.LocaleZhCN), "slow")
+	e.verify(id, token)
+	e.eventually("slow to wait for its callback", func() bool {
+		tk := e.tasks(id)["slow"]
+		return tk.Status == store.PartnerAwaitingCallback && tk.TaskToken != ""
+	})
+	e.waitTask(id, "AwaitCallback")
+	e.clock.Advance(2 * time.Hour) // past the partner's 1-hour deadline
+	e.done(id)
+	if got := e.finalState(id); got != "Completed" {
+		t.Fatalf("final state %s, want Completed", got)
+	}
+	tk := e.tasks(id)["slow"]
+	if tk.Status != store.PartnerEscalated || tk.LastError != "deadline_passed" {
+		t.Fatalf("slow partner %s (%s), want escalated (deadline_passed)", tk.Status, tk.LastError)
+	}
+	reply := e.mailsOf(id, notify.TemplateReply)[0].text
+	if !strings.Contains(reply, "deadline_passed") || !strings.Contains(reply, e.h.partnerName("slow", dsr.LocaleZhCN)) {
+		t.Errorf("reply does not say the slow partner missed its deadline:\n%s", reply)
+	}
+	if err := f.sims["slow"].Complete(context.Background(), id); err != nil {
+		t.Fatalf("late callback: %v", err)
+	}
+	if tk := e.tasks(id)["slow"]; tk.Status != store.PartnerCompleted || !tk.Late {
+		t.Errorf("after the late callback: %s late=%v, want completed, late", tk.Status, tk.Late)
+	}
+}
