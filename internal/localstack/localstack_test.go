@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/jhillyerd/enmime"
@@ -226,9 +227,30 @@ func TestStackEndToEnd(t *testing.T) {
 		_, err := os.Stat(filepath.Join(st.MailDrop, "processed", "request.eml"))
 		return err == nil
 	})
+	mailID := ""
 	eventually(t, "two executions (web and mail)", func() bool {
 		out, err := st.SFN.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(st.StateMachineArn)})
-		return err == nil && len(out.Executions) == 2
+		if err != nil || len(out.Executions) != 2 {
+			return false
+		}
+		for _, x := range out.Executions {
+			if n := aws.ToString(x.Name); n != id {
+				mailID = n
+			}
+		}
+		return true
+	})
+	r, err := st.Store.GetRequest(context.Background(), mailID)
+	if err != nil || r.Channel != dsr.ChannelMail || r.Kind != dsr.KindErasure {
+		t.Fatalf("mail request %s = %+v, %v; want an erasure by mail", mailID, r, err)
+	}
+	// The mail is in the bucket, as S3 would hold it.
+	objs, err := st.S3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(MailboxBucket), Prefix: aws.String(InboxPrefix)})
+	if err != nil || len(objs.Contents) != 1 {
+		t.Fatalf("inbox objects = %v, %v; want the dropped mail", objs, err)
+	}
+	eventually(t, "the mail requester's code in the outbox", func() bool {
+		return len(mailsOf(t, st.Outbox, mailID, "verification_code")) == 1
 	})
 
 	// The code, from the outbox.
@@ -264,7 +286,7 @@ func TestStackEndToEnd(t *testing.T) {
 		return st.executionStatus(t, id) == sfntypes.ExecutionStatusSucceeded
 	})
 	t.Logf("erasure from verification to completion: %s", time.Since(begin))
-	r, err := st.Store.GetRequest(context.Background(), id)
+	r, err = st.Store.GetRequest(context.Background(), id)
 	if err != nil || r.Status != dsr.StatusCompleted {
 		t.Fatalf("request after the execution = %+v, %v; want completed", r, err)
 	}
