@@ -12,6 +12,7 @@ import (
 
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/invoke"
+	"dsrflow/internal/localstack"
 	"dsrflow/internal/samtemplate"
 )
 
@@ -153,5 +154,61 @@ func TestRun(t *testing.T) {
 	_, err = invoke.Run(ctx, invoke.Options{Root: root, Function: "no-such-function", Event: event})
 	if !errors.Is(err, invoke.ErrUnknownFunction) {
 		t.Errorf("unknown function: error %v, want ErrUnknownFunction", err)
+	}
+}
+
+// TestRunAgainstLocalStack: with the local stack running, the function
+// built for this machine uses its endpoints, names and secrets: a JSON
+// request through intake-web lands in the stack's table and starts the
+// workflow in its Step Functions engine.
+func TestRunAgainstLocalStack(t *testing.T) {
+	_, root := template(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	st, err := localstack.Start(ctx, localstack.Options{
+		Dir: dir, Root: root, HTTPAddr: "127.0.0.1:0", DynamoDBAddr: "127.0.0.1:0", S3Addr: "127.0.0.1:0",
+		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ReconcileEvery: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.WriteEnvFile(); err != nil {
+		t.Fatal(err)
+	}
+	event, err := os.ReadFile(filepath.Join(root, "events", "intake-web-post-json.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	res, err := invoke.Run(ctx, invoke.Options{
+		Root: root, Function: "intake-web", Event: event, LocalDir: dir, BuildDir: t.TempDir(), Logs: &logs,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, logs.String())
+	}
+	if res.Err != nil {
+		t.Fatalf("function error: %v\n%s", res.Err, logs.String())
+	}
+	var resp struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err := json.Unmarshal(res.Payload, &resp); err != nil {
+		t.Fatalf("response %s: %v", res.Payload, err)
+	}
+	var body struct {
+		RequestID string `json:"requestId"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || resp.StatusCode != 202 || body.RequestID == "" {
+		t.Fatalf("status %d body %.300s: want 202 with a request ID\n%s", resp.StatusCode, resp.Body, logs.String())
+	}
+	req, err := st.Store.GetRequest(ctx, body.RequestID)
+	if err != nil {
+		t.Fatalf("request %s is not in the local stack's table: %v", body.RequestID, err)
+	}
+	if !req.ExecutionStarted {
+		t.Errorf("request %s: execution not started in the local engine", body.RequestID)
 	}
 }
