@@ -78,7 +78,7 @@ invoke: ## run one function on one event without Docker: make invoke FN=<name> E
 
 coldstart: ## cold-start benchmark: each function's init and warm invoke beside hello-world (builds binaries)
 	@mkdir -p $(BUILD_DIR)
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 30x ./internal/coldstart | tee $(BUILD_DIR)/coldstart.txt
+	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench . -benchtime 30x ./internal/coldstart | tee $(BUILD_DIR)/coldstart.txt
 
 # RUN_FLAGS passes flags to `dsr local`, e.g. make run RUN_FLAGS='--clock-scale 3600 --partner-failure-rate 0.2'
 run: deps ## start the whole system locally (dsr local; Ctrl-C stops it)
