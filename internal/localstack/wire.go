@@ -41,8 +41,9 @@ const DefinitionFile = "statemachines/dsr.asl.json"
 const MailFrom = "privacy@dsrflow.localhost"
 
 // humanWaits are the task functions that wait for a person: while one of
-// their task tokens is open, the clock runs at real speed.
-var humanWaits = map[string]bool{"verify-identity": true, "await-operator": true}
+// their task tokens is open, the clock runs at real speed (verification
+// codes, operator decisions, `dsr retry` of an escalated backup check).
+var humanWaits = map[string]bool{"verify-identity": true, "await-operator": true, "escalate-backups": true}
 
 // DefaultHumanHold bounds how long one human wait keeps the clock at real
 // speed.
