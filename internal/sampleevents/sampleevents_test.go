@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	env "github.com/caarlos0/env/v11"
 
@@ -128,6 +130,7 @@ func TestSampleEvents(t *testing.T) {
 	}
 	defer st.Close()
 	handlers := wire(ctx, t, tpl, st, dir)
+	t.Run("local table is the template's", func(t *testing.T) { checkTable(ctx, t, tpl, st) })
 
 	sort.Strings(files)
 	for _, f := range files {
@@ -293,5 +296,44 @@ func putObjects(ctx context.Context, t *testing.T, st *localstack.Stack, payload
 		if _, err := st.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(msg)}); err != nil {
 			t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
 		}
+	}
+}
+
+// checkTable compares the local stack's table with RequestsTable of the
+// template: key schema and global secondary indexes.
+func checkTable(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *localstack.Stack) {
+	out, err := st.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(localstack.TableName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(ks []dynamotypes.KeySchemaElement) string {
+		var parts []string
+		for _, k := range ks {
+			parts = append(parts, aws.ToString(k.AttributeName)+"/"+string(k.KeyType))
+		}
+		return strings.Join(parts, ",")
+	}
+	got := map[string]string{"": keys(out.Table.KeySchema)}
+	for _, g := range out.Table.GlobalSecondaryIndexes {
+		got[aws.ToString(g.IndexName)] = keys(g.KeySchema)
+	}
+	props := tpl.Resources["RequestsTable"].Properties
+	tplKeys := func(v any) string {
+		var parts []string
+		l, _ := v.([]any)
+		for _, e := range l {
+			m, _ := e.(map[string]any)
+			parts = append(parts, fmt.Sprint(m["AttributeName"])+"/"+fmt.Sprint(m["KeyType"]))
+		}
+		return strings.Join(parts, ",")
+	}
+	want := map[string]string{"": tplKeys(props["KeySchema"])}
+	gsis, _ := props["GlobalSecondaryIndexes"].([]any)
+	for _, g := range gsis {
+		m, _ := g.(map[string]any)
+		want[fmt.Sprint(m["IndexName"])] = tplKeys(m["KeySchema"])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("local table keys and indexes = %v, template's = %v", got, want)
 	}
 }
