@@ -69,6 +69,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newInvokeCmd(s),
 		newRetryCmd(s),
 		newCertificateCmd(s),
+		newRequestsCmd(s),
+		newHoldCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

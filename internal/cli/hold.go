@@ -1,0 +1,401 @@
+package cli
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"dsrflow/internal/dsr"
+	"dsrflow/internal/legalhold"
+	"dsrflow/internal/store"
+	"dsrflow/internal/workday"
+)
+
+// holdNoteMax bounds --note: a case reference, not a story.
+const holdNoteMax = 200
+
+// holdKeyShown is how much of a subject key the table shows.
+const holdKeyShown = 12
+
+// holdSubject is the subject of `dsr hold add|remove`: exactly one of the
+// identifier flags.
+type holdSubject struct {
+	email, phone, account string
+	cmd                   *cobra.Command
+}
+
+func (h *holdSubject) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&h.email, "subject-email", "", "the subject's email address")
+	cmd.Flags().StringVar(&h.phone, "subject-phone", "", "the subject's phone number (mainland China without a country code)")
+	cmd.Flags().StringVar(&h.account, "subject-account", "", "the subject's account ID")
+	h.cmd = cmd
+}
+
+// key normalizes the identifier and returns its type and subject key. The
+// errors never repeat the identifier.
+func (h *holdSubject) key() (dsr.IdentifierType, string, error) {
+	var t dsr.IdentifierType
+	var raw, flag string
+	set := 0
+	for _, f := range []struct {
+		name string
+		t    dsr.IdentifierType
+		v    string
+	}{
+		{"subject-email", dsr.IdentifierEmail, h.email},
+		{"subject-phone", dsr.IdentifierPhone, h.phone},
+		{"subject-account", dsr.IdentifierAccount, h.account},
+	} {
+		if h.cmd.Flags().Changed(f.name) {
+			set++
+			t, raw, flag = f.t, f.v, "--"+f.name
+		}
+	}
+	if set != 1 {
+		return "", "", usageErrorf("hold: name the subject with exactly one of --subject-email, --subject-phone, --subject-account")
+	}
+	secret, err := holdSecret()
+	if err != nil {
+		return "", "", err
+	}
+	normalized, err := dsr.ParseIdentifier(t, raw)
+	if err != nil {
+		// dsr's parse errors never contain the value parsed.
+		return "", "", usageErrorf("hold: %s: %v", flag, err)
+	}
+	return t, dsr.SubjectKey(secret, t, normalized), nil
+}
+
+// holdSecret reads SUBJECT_KEY_SECRET, the HMAC key the functions compute
+// subject keys with: a hold keyed with another secret would match nobody.
+func holdSecret() ([]byte, error) {
+	v, ok := os.LookupEnv("SUBJECT_KEY_SECRET")
+	if !ok || v == "" {
+		return nil, usageErrorf("hold: SUBJECT_KEY_SECRET is not set: set it to the secret the functions use (the subject key is its HMAC of the identifier)")
+	}
+	if len(v) < dsr.MinSubjectSecretLen {
+		return nil, usageErrorf("hold: SUBJECT_KEY_SECRET is %d bytes, want at least %d (the secret the functions use)", len(v), dsr.MinSubjectSecretLen)
+	}
+	return []byte(v), nil
+}
+
+// holdReasonCodes lists the reasons a hold may give.
+func holdReasonCodes() string {
+	var out []string
+	for _, r := range legalhold.Reasons() {
+		out = append(out, string(r))
+	}
+	return strings.Join(out, ", ")
+}
+
+// parseHoldAction reads --action: refuse, or defer (defer_erasure).
+func parseHoldAction(v string) (legalhold.Action, error) {
+	switch v {
+	case "refuse":
+		return legalhold.ActionRefuse, nil
+	case "defer", string(legalhold.ActionDeferErasure):
+		return legalhold.ActionDeferErasure, nil
+	}
+	return "", usageErrorf("hold add: unknown --action %q; use refuse or defer", v)
+}
+
+// checkHoldNote rejects a note that is too long or looks like it holds an
+// email address or a phone number: notes are case references, and the hold
+// list must stay free of personal data. The error does not repeat the note.
+func checkHoldNote(note string) error {
+	if n := utf8.RuneCountInString(note); n > holdNoteMax {
+		return usageErrorf("hold add: --note is %d characters, want at most %d (a case reference)", n, holdNoteMax)
+	}
+	for _, f := range strings.FieldsFunc(note, func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune(",;:<>\"'()[]{}，；：（）「」", r)
+	}) {
+		if strings.Contains(f, "@") {
+			if _, err := dsr.ParseEmail(strings.Trim(f, ".")); err == nil {
+				return usageErrorf("hold add: --note looks like it holds an email address; write a case reference, no personal data")
+			}
+		}
+	}
+	// Phone numbers are often written with spaces or dashes: look at runs of
+	// digits and phone punctuation.
+	var run strings.Builder
+	flush := func() error {
+		s := run.String()
+		run.Reset()
+		digits := 0
+		for _, r := range s {
+			if unicode.IsDigit(r) {
+				digits++
+			}
+		}
+		if digits >= 7 {
+			if _, err := dsr.ParsePhone(strings.TrimSpace(s)); err == nil {
+				return usageErrorf("hold add: --note looks like it holds a phone number; write a case reference, no personal data")
+			}
+		}
+		return nil
+	}
+	for _, r := range note + "\n" {
+		if unicode.IsDigit(r) || strings.ContainsRune("+- ", r) {
+			run.WriteRune(r)
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdView is a hold as `dsr hold` prints it (--json): the subject key in
+// full (a keyed hash, not an identifier), never the identifier.
+type holdView struct {
+	SubjectKey string            `json:"subjectKey"`
+	Action     legalhold.Action  `json:"action"`
+	Reason     dsr.RefusalReason `json:"reason"`
+	Note       string            `json:"note,omitempty"`
+	CreatedAt  time.Time         `json:"createdAt"`
+	CreatedBy  string            `json:"createdBy"`
+}
+
+func viewOf(h legalhold.Hold) holdView {
+	return holdView{SubjectKey: h.SubjectKey, Action: h.Action, Reason: h.Reason, Note: h.Reference, CreatedAt: h.CreatedAt, CreatedBy: h.CreatedBy}
+}
+
+// holdChange is what `dsr hold add|remove --json` prints.
+type holdChange struct {
+	// Result is added, replaced or removed.
+	Result string    `json:"result"`
+	Hold   holdView  `json:"hold"`
+	Was    *holdView `json:"was,omitempty"`
+}
+
+func shortKey(k string) string {
+	if len(k) <= holdKeyShown {
+		return k
+	}
+	return k[:holdKeyShown] + "…"
+}
+
+// holdDBErr names the endpoint when DynamoDB could not be reached (the
+// legal-hold list returns the SDK's errors as they are).
+func holdDBErr(op string, err error) error {
+	var ue *url.Error
+	var already *store.UnreachableError
+	if err == nil || errors.As(err, &already) || !errors.As(err, &ue) {
+		return err
+	}
+	endpoint := ue.URL
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		endpoint = u.Scheme + "://" + u.Host
+	}
+	return &store.UnreachableError{Endpoint: endpoint, Op: op, Err: err}
+}
+
+func newHoldCmd(s *streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hold",
+		Short: "manage legal holds: subjects whose requests are refused or whose erasure is deferred",
+		Long: "A legal hold keeps a subject's data (an investigation, a court order, a statutory duty;\n" +
+			"policy 五.1/五.2). The workflow's review refuses every request about a subject on hold with\n" +
+			"--action refuse; with --action defer, requests are answered but erasure is postponed. The\n" +
+			"requester is told the reason either way (PIPL art. 50).\n" +
+			"\n" +
+			"Holds are keyed by the subject key, the HMAC of the normalized identifier with\n" +
+			"SUBJECT_KEY_SECRET (the functions' secret), so no identifier is stored or printed.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usageErrorf("hold: missing subcommand: want \"dsr hold add|remove|list\"")
+		},
+	}
+	cmd.AddCommand(newHoldAddCmd(s), newHoldRemoveCmd(s), newHoldListCmd(s))
+	return cmd
+}
+
+func newHoldAddCmd(s *streams) *cobra.Command {
+	var subj holdSubject
+	var table, reason, action, note, actor string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "add --subject-email E | --subject-phone P | --subject-account A --reason CODE [--action refuse|defer] [--note TEXT]",
+		Short: "put a subject on legal hold (or change its hold)",
+		Long: "add puts the subject on hold, or replaces its hold. --reason is told to the requester: one of\n" +
+			holdReasonCodes() + ".\n" +
+			"--action refuse refuses every request about the subject; defer (the default) answers requests\n" +
+			"but defers erasure while the hold lasts. --note is a case reference (no personal data: a note\n" +
+			"that looks like an email address or phone number is refused).\n" +
+			"\n" +
+			"The identifier is normalized (dsr.ParseEmail, ParsePhone, ParseAccountID) and hashed with\n" +
+			"SUBJECT_KEY_SECRET; it is never stored or printed. The workflow reads holds when it reviews a\n" +
+			"request (refuse) and when it plans the partners and replies (defer); requests already past\n" +
+			"those steps are not changed. Exit 0 on success, 2 for bad flags or a missing secret, 3 when\n" +
+			"DynamoDB fails.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if reason == "" {
+				return usageErrorf("hold add: --reason CODE is required, one of: %s", holdReasonCodes())
+			}
+			r := dsr.RefusalReason(reason)
+			if !legalhold.ReasonFits(r) {
+				return usageErrorf("hold add: reason %q does not fit a legal hold; use one of: %s", reason, holdReasonCodes())
+			}
+			act, err := parseHoldAction(action)
+			if err != nil {
+				return err
+			}
+			if err := checkHoldNote(note); err != nil {
+				return err
+			}
+			if actor == "" {
+				actor = os.Getenv("USER")
+			}
+			if actor == "" {
+				return usageErrorf("hold add: no operator: pass --operator")
+			}
+			_, key, err := subj.key()
+			if err != nil {
+				return err
+			}
+			cl, err := newRequestClients(ctx, table)
+			if err != nil {
+				return err
+			}
+			list := &legalhold.List{DB: cl.db, Table: cl.table}
+			was, err := list.Find(ctx, []string{key})
+			if err != nil {
+				return holdDBErr("GetItem", err)
+			}
+			h := legalhold.Hold{SubjectKey: key, Action: act, Reason: r, Reference: note, CreatedAt: time.Now().UTC(), CreatedBy: actor}
+			if err := list.Put(ctx, h); err != nil {
+				return holdDBErr("PutItem", err)
+			}
+			out := holdChange{Result: "added", Hold: viewOf(h)}
+			if was != nil {
+				v := viewOf(*was)
+				out.Result, out.Was = "replaced", &v
+			}
+			return printHoldChange(s, out, asJSON)
+		},
+	}
+	subj.register(cmd)
+	tableFlag(cmd, &table)
+	cmd.Flags().StringVar(&reason, "reason", "", "reason code told to the requester: "+holdReasonCodes())
+	cmd.Flags().StringVar(&action, "action", "defer", "refuse (every request) or defer (erasure only)")
+	cmd.Flags().StringVar(&note, "note", "", "case reference (no personal data)")
+	cmd.Flags().StringVar(&actor, "operator", "", "operator ID recorded on the hold (default $USER)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newHoldRemoveCmd(s *streams) *cobra.Command {
+	var subj holdSubject
+	var table string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "remove --subject-email E | --subject-phone P | --subject-account A",
+		Short: "lift a subject's legal hold",
+		Long: "remove lifts the subject's hold. Requests refused under it stay refused; deferred erasures\n" +
+			"are not restarted by this command. Exit 0 when a hold was lifted, 1 when the subject had none,\n" +
+			"2 for bad flags or a missing secret, 3 when DynamoDB fails.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			_, key, err := subj.key()
+			if err != nil {
+				return err
+			}
+			cl, err := newRequestClients(ctx, table)
+			if err != nil {
+				return err
+			}
+			list := &legalhold.List{DB: cl.db, Table: cl.table}
+			was, err := list.Lift(ctx, key)
+			if err != nil {
+				return holdDBErr("DeleteItem", err)
+			}
+			if was == nil {
+				return failuref("hold remove: no hold on subject %s in table %s", shortKey(key), cl.table)
+			}
+			return printHoldChange(s, holdChange{Result: "removed", Hold: viewOf(*was)}, asJSON)
+		},
+	}
+	subj.register(cmd)
+	tableFlag(cmd, &table)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newHoldListCmd(s *streams) *cobra.Command {
+	var table string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "list legal holds (subject keys, never identifiers)",
+		Long: "list prints every hold, oldest first: SUBJECT (the subject key, shortened), ACTION, REASON,\n" +
+			"NOTE, CREATED (China time) and BY. --json prints an array of {subjectKey, action, reason, note,\n" +
+			"createdAt, createdBy} with the full subject key.\n" +
+			"\n" +
+			"Holds have no index of their own: list scans the whole table, reading every item (half a read\n" +
+			"capacity unit per 4 KB) however few holds there are. Exit 0 on success, 3 when DynamoDB fails.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cl, err := newRequestClients(ctx, table)
+			if err != nil {
+				return err
+			}
+			holds, err := legalhold.All(ctx, cl.db, cl.table)
+			if err != nil {
+				return holdDBErr("Scan", err)
+			}
+			views := make([]holdView, 0, len(holds))
+			for _, h := range holds {
+				views = append(views, viewOf(h))
+			}
+			if asJSON {
+				enc := json.NewEncoder(s.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(views)
+			}
+			if len(views) == 0 {
+				fmt.Fprintln(s.out, "no legal holds")
+				return nil
+			}
+			w := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "SUBJECT\tACTION\tREASON\tNOTE\tCREATED\tBY")
+			for _, v := range views {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", shortKey(v.SubjectKey), v.Action, v.Reason, cmp.Or(v.Note, "-"),
+					v.CreatedAt.In(workday.ChinaTime).Format("2006-01-02 15:04"), v.CreatedBy)
+			}
+			return w.Flush()
+		},
+	}
+	tableFlag(cmd, &table)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printHoldChange(s *streams, c holdChange, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	}
+	h := c.Hold
+	fmt.Fprintf(s.out, "hold %s: subject %s, action %s, reason %s", c.Result, shortKey(h.SubjectKey), h.Action, h.Reason)
+	if c.Was != nil {
+		fmt.Fprintf(s.out, " (was %s, %s)", c.Was.Action, c.Was.Reason)
+	}
+	fmt.Fprintln(s.out)
+	return nil
+}
