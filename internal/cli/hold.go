@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -371,13 +371,13 @@ func newHoldListCmd(s *streams) *cobra.Command {
 				fmt.Fprintln(s.out, "no legal holds")
 				return nil
 			}
-			w := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "SUBJECT\tACTION\tREASON\tNOTE\tCREATED\tBY")
-			for _, v := range views {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", shortKey(v.SubjectKey), v.Action, v.Reason, cmp.Or(v.Note, "-"),
-					v.CreatedAt.In(workday.ChinaTime).Format("2006-01-02 15:04"), v.CreatedBy)
-			}
-			return w.Flush()
+			return writeAligned(s.out, func(w io.Writer) {
+				fmt.Fprintln(w, "SUBJECT\tACTION\tREASON\tNOTE\tCREATED\tBY")
+				for _, v := range views {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", shortKey(v.SubjectKey), v.Action, v.Reason, cmp.Or(v.Note, "-"),
+						v.CreatedAt.In(workday.ChinaTime).Format("2006-01-02 15:04"), v.CreatedBy)
+				}
+			})
 		},
 	}
 	tableFlag(cmd, &table)

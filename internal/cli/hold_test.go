@@ -271,3 +271,36 @@ func unsetEnv(t *testing.T, k string) {
 		t.Fatal(err)
 	}
 }
+
+// testHoldInWorkflow: a hold added with dsr hold add (and the functions'
+// SUBJECT_KEY_SECRET) makes the real workflow refuse the subject's request
+// with the hold's reason; dsr requests list and dsr show then show it.
+func testHoldInWorkflow(t *testing.T, emu *dynamotest.Emulator) {
+	s := newRequestStack(t, emu)
+	// The stack's intake hashes subjects with "k"×32.
+	t.Setenv("SUBJECT_KEY_SECRET", strings.Repeat("k", 32))
+	if code, out, errOut := runDSR(t, "hold", "add", "--subject-email", "Wang.Fang.CLI@example.cn", "--reason", "criminal_proceedings", "--action", "refuse", "--note", "CASE-9"); code != ExitOK {
+		t.Fatalf("hold add: exit %d, %q, %q", code, out, errOut)
+	}
+	id := s.submit(dsr.RoleSelf, "hold-wf-1")
+	code := s.code(id)
+	s.waitState(id, "VerifyIdentity")
+	if res, err := s.h.Verification.SubmitCode(context.Background(), id, s.statusToken(id), code); err != nil || res.Outcome != "verified" {
+		t.Fatalf("SubmitCode: %+v, %v", res, err)
+	}
+	s.waitState(id, "Refused")
+
+	pii := []string{"wang.fang.cli@example.cn", "王芳"}
+	c, out, errOut := runDSR(t, "requests", "list", "--status", "refused")
+	if c != ExitOK {
+		t.Fatalf("requests list: exit %d, %s", c, errOut)
+	}
+	if ids, _ := tableRows(t, out); len(ids) != 1 || ids[0] != id {
+		t.Errorf("refused requests %v, want [%s]\n%s", ids, id, out)
+	}
+	checkNoPII(t, out+errOut, pii)
+	c, out, _ = runDSR(t, "show", id)
+	if c != ExitOK || !strings.Contains(out, "refusal reason           criminal_proceedings") || !strings.Contains(out, "legalHold=refuse") {
+		t.Errorf("dsr show of the held request: exit %d\n%s", c, out)
+	}
+}

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -136,8 +138,7 @@ func newRequestsListCmd(s *streams) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
-			printRequestRows(s, rows)
-			return nil
+			return printRequestRows(s, rows)
 		},
 	}
 	tableFlag(cmd, &table)
@@ -276,24 +277,41 @@ func listScanned(ctx context.Context, db store.Scanner, table string, statuses [
 	return reqs, false, scanned, units, nil
 }
 
-func printRequestRows(s *streams, rows []requestRow) {
+func printRequestRows(s *streams, rows []requestRow) error {
 	if len(rows) == 0 {
-		fmt.Fprintln(s.out, "no requests")
-		return
+		_, err := fmt.Fprintln(s.out, "no requests")
+		return err
 	}
-	w := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tKIND\tSTATUS\tCHANNEL\tCREATED\tDUE\tLATE")
-	for _, r := range rows {
-		due := "-"
-		if r.DueAt != nil {
-			due = r.DueAt.In(workday.ChinaTime).Format(time.DateOnly)
+	return writeAligned(s.out, func(w io.Writer) {
+		fmt.Fprintln(w, "ID\tKIND\tSTATUS\tCHANNEL\tCREATED\tDUE\tLATE")
+		for _, r := range rows {
+			due := "-"
+			if r.DueAt != nil {
+				due = r.DueAt.In(workday.ChinaTime).Format(time.DateOnly)
+			}
+			late := ""
+			if r.Late {
+				late = "LATE"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Channel,
+				r.CreatedAt.In(workday.ChinaTime).Format("2006-01-02 15:04"), due, late)
 		}
-		late := ""
-		if r.Late {
-			late = "LATE"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Channel,
-			r.CreatedAt.In(workday.ChinaTime).Format("2006-01-02 15:04"), due, late)
+	})
+}
+
+// writeAligned writes the tab-separated lines fill prints as aligned columns,
+// without the padding an empty last column leaves at the end of a line.
+func writeAligned(out io.Writer, fill func(w io.Writer)) error {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fill(tw)
+	if err := tw.Flush(); err != nil {
+		return err
 	}
-	w.Flush()
+	for line := range strings.Lines(b.String()) {
+		if _, err := fmt.Fprintln(out, strings.TrimRight(line, " \n")); err != nil {
+			return err
+		}
+	}
+	return nil
 }

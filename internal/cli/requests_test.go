@@ -27,6 +27,7 @@ func TestRequestsAndHoldCommands(t *testing.T) {
 	t.Cleanup(emu.Stop)
 	t.Run("RequestsList", func(t *testing.T) { testRequestsList(t, emu) })
 	t.Run("Hold", func(t *testing.T) { testHold(t, emu) })
+	t.Run("HoldRefusesInWorkflow", func(t *testing.T) { testHoldInWorkflow(t, emu) })
 }
 
 // setAWSEnv points the standard AWS configuration at endpoint, with table
@@ -161,6 +162,11 @@ func testRequestsList(t *testing.T, emu *dynamotest.Emulator) {
 					t.Errorf("stdout on failure: %q", out)
 				}
 				return
+			}
+			for l := range strings.Lines(out) {
+				if strings.HasSuffix(strings.TrimSuffix(l, "\n"), " ") {
+					t.Errorf("line ends in spaces: %q", l)
+				}
 			}
 			if tt.wantIDs != nil {
 				ids, late := tableRows(t, out)
