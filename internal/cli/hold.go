@@ -187,8 +187,9 @@ func shortKey(k string) string {
 }
 
 // holdDBErr names the endpoint when DynamoDB could not be reached (the
-// legal-hold list returns the SDK's errors as they are).
-func holdDBErr(op string, err error) error {
+// legal-hold list returns the SDK's errors as they are), after what the
+// command was doing.
+func holdDBErr(what, op string, err error) error {
 	var ue *url.Error
 	var already *store.UnreachableError
 	if err == nil || errors.As(err, &already) || !errors.As(err, &ue) {
@@ -198,7 +199,7 @@ func holdDBErr(op string, err error) error {
 	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
 		endpoint = u.Scheme + "://" + u.Host
 	}
-	return &store.UnreachableError{Endpoint: endpoint, Op: op, Err: err}
+	return fmt.Errorf("%s: %w", what, &store.UnreachableError{Endpoint: endpoint, Op: op, Err: err})
 }
 
 func newHoldCmd(s *streams) *cobra.Command {
@@ -273,11 +274,11 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 			list := &legalhold.List{DB: cl.db, Table: cl.table}
 			was, err := list.Find(ctx, []string{key})
 			if err != nil {
-				return holdDBErr("GetItem", err)
+				return holdDBErr("hold add: look up the current hold", "GetItem", err)
 			}
 			h := legalhold.Hold{SubjectKey: key, Action: act, Reason: r, Reference: note, CreatedAt: time.Now().UTC(), CreatedBy: actor}
 			if err := list.Put(ctx, h); err != nil {
-				return holdDBErr("PutItem", err)
+				return holdDBErr("hold add", "PutItem", err)
 			}
 			out := holdChange{Result: "added", Hold: viewOf(h)}
 			if was != nil {
@@ -321,7 +322,7 @@ func newHoldRemoveCmd(s *streams) *cobra.Command {
 			list := &legalhold.List{DB: cl.db, Table: cl.table}
 			was, err := list.Lift(ctx, key)
 			if err != nil {
-				return holdDBErr("DeleteItem", err)
+				return holdDBErr("hold remove", "DeleteItem", err)
 			}
 			if was == nil {
 				return failuref("hold remove: no hold on subject %s in table %s", shortKey(key), cl.table)
@@ -356,7 +357,7 @@ func newHoldListCmd(s *streams) *cobra.Command {
 			}
 			holds, err := legalhold.All(ctx, cl.db, cl.table)
 			if err != nil {
-				return holdDBErr("Scan", err)
+				return holdDBErr("hold list", "Scan", err)
 			}
 			views := make([]holdView, 0, len(holds))
 			for _, h := range holds {

@@ -246,6 +246,18 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 			t.Errorf("--json: exit %d, %q; want 0, []", code, out)
 		}
 	})
+	t.Run("no such table", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"hold", "add", "--subject-email", "Zhou.Min@Example.CN", "--reason", "legal_hold", "--table", "no-such-table"},
+			{"hold", "list", "--table", "no-such-table"},
+		} {
+			code, out, errOut := runDSR(t, args...)
+			if code != ExitError || out != "" || !strings.Contains(errOut, "ResourceNotFoundException") {
+				t.Errorf("dsr %v: exit %d, stdout %q, stderr %q; want 3, ResourceNotFoundException", args[:2], code, out, errOut)
+			}
+			checkNoPII(t, out+errOut, holdPII)
+		}
+	})
 	t.Run("unreachable", func(t *testing.T) {
 		endpoint := closedEndpoint(t)
 		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)

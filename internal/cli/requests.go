@@ -73,8 +73,8 @@ func newRequestsListCmd(s *streams) *cobra.Command {
 			"is read or shown. --json prints an array of {id, kind, status, channel, createdAt, dueAt, late}.\n" +
 			"\n" +
 			"Without --status it lists the open requests that have a due date (identity verified), earliest\n" +
-			"due first, from the open-by-due index (GSI2): a cheap Query. --status " + joinStatuses(indexedStatuses) + "\n" +
-			"are answered from the same index.\n" +
+			"due first, from the open-by-due index (GSI2): a cheap Query. These statuses are answered from\n" +
+			"the same index: " + joinStatuses(indexedStatuses) + ".\n" +
 			"\n" +
 			"Any other status (completed, refused, expired, duplicate, and received, awaiting_verification\n" +
 			"and in_review, which may have no due date yet) needs a Scan of the whole table, filtered and\n" +
@@ -84,7 +84,9 @@ func newRequestsListCmd(s *streams) *cobra.Command {
 			"\n" +
 			"--due-before keeps requests due strictly before a moment: YYYY-MM-DD is that day's start in\n" +
 			"China time, or give an RFC 3339 time. --limit caps the lines (default 100); stderr says when\n" +
-			"more matched. Statuses: " + statusNames() + ".\n" +
+			"more matched.\n" +
+			"\n" +
+			"Statuses: " + statusNames() + ".\n" +
 			"\n" +
 			"Exit 0 on success (even with no match), 2 for a bad status, date or limit, 3 when DynamoDB\n" +
 			"cannot be reached (the error names the endpoint). The table is --table or $DSR_TABLE.",

@@ -227,6 +227,14 @@ func testRequestsList(t *testing.T, emu *dynamotest.Emulator) {
 			t.Errorf("exit %d, %q; want 2, no table", code, errOut)
 		}
 	})
+	t.Run("no such table", func(t *testing.T) {
+		for _, args := range [][]string{{"requests", "list", "--table", "no-such-table"}, {"requests", "list", "--status", "completed", "--table", "no-such-table"}} {
+			code, out, errOut := runDSR(t, args...)
+			if code != ExitError || out != "" || !strings.Contains(errOut, "ResourceNotFoundException") {
+				t.Errorf("dsr %v: exit %d, stdout %q, stderr %q; want 3, ResourceNotFoundException", args, code, out, errOut)
+			}
+		}
+	})
 	t.Run("unreachable", func(t *testing.T) {
 		endpoint := closedEndpoint(t)
 		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
