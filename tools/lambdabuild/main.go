@@ -17,19 +17,20 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"dsrflow/internal/samtemplate"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "lambdabuild:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("lambdabuild", flag.ContinueOnError)
 	tpl := fs.String("t", "template.yaml", "the SAM template")
 	if err := fs.Parse(args); err != nil {
@@ -56,9 +57,9 @@ func run(args []string) error {
 			return err
 		}
 		if args[0] == "main" {
-			fmt.Println(f.Main)
+			fmt.Fprintln(stdout, f.Main)
 		} else if v, ok := f.Environment[args[2]].(string); ok {
-			fmt.Println(v)
+			fmt.Fprintln(stdout, v)
 		}
 		return nil
 	}
@@ -67,7 +68,7 @@ func run(args []string) error {
 		return err
 	}
 	for _, f := range fns {
-		fmt.Println(f.LogicalID, f.Main)
+		fmt.Fprintln(stdout, f.LogicalID, f.Main)
 	}
 	return nil
 }
