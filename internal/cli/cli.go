@@ -90,7 +90,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // isUsageError tells cobra's own argument and flag errors apart from failures.
 func isUsageError(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag"} {
+	for _, p := range []string{
+		"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument",
+		"invalid argument", "accepts ", "requires at least", "requires at most", "required flag",
+		// flag groups (MarkFlagsOneRequired, MarkFlagsMutuallyExclusive, MarkFlagsRequiredTogether)
+		"at least one of the flags in the group", "if any flags in the group",
+	} {
 		if strings.Contains(msg, p) {
 			return true
 		}
