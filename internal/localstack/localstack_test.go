@@ -508,6 +508,10 @@ func TestLoad(t *testing.T) {
 	if rep.HandlerCrashes != 1 || rep.Restarts < 1 {
 		t.Errorf("crashes %d, restarts %d; want 1 crash recovered by at least one restart", rep.HandlerCrashes, rep.Restarts)
 	}
+	// 10 web requests: the 8th is a guardian's, approved by the operator.
+	if rep.Manual != 1 {
+		t.Errorf("manual %d, want 1", rep.Manual)
+	}
 	done := rep.Completed + rep.Refused + rep.Escalated
 	for _, n := range rep.Other {
 		done += n
