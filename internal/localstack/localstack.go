@@ -506,6 +506,8 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	for _, kv := range s.Env() {
 		fmt.Fprintf(w, "  export %s=%s\n", kv[0], kv[1])
 	}
+	fmt.Fprintf(w, "\nTry it: submit the form at %s/, enter the code from the newest .eml in %s/,\n", s.HTTPURL, rel(s.Outbox))
+	fmt.Fprintf(w, "then, with the exports above, `go run ./cmd/dsr show <request ID>` (README.md: Running locally).\n")
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n")
 }
 
