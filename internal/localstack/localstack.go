@@ -458,6 +458,7 @@ func (s *Stack) Env() [][2]string {
 		{"AWS_ACCESS_KEY_ID", AccessKeyID},
 		{"AWS_SECRET_ACCESS_KEY", SecretAccessKey},
 		{"AWS_REGION", Region},
+		{"AWS_DEFAULT_REGION", Region}, // the aws CLI reads this one
 		{"DSR_TABLE", TableName},
 		{"DSR_STATE_MACHINE_ARN", s.StateMachineArn},
 		{"DSR_MAILBOX_BUCKET", MailboxBucket},
@@ -499,9 +500,19 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	if len(s.Unserved) > 0 {
 		fmt.Fprintf(w, "  WARNING: no local handler for %s: those tasks fail\n", strings.Join(s.Unserved, ", "))
 	}
-	fmt.Fprintf(w, "\n  mail drop   %s/   drop an .eml here: it arrives as mail to the privacy mailbox\n", rel(s.MailDrop))
-	fmt.Fprintf(w, "  outbox      %s/     every message the system sends, as .eml\n", rel(s.Outbox))
-	fmt.Fprintf(w, "  data        %s/          DynamoDB, S3, secrets, partners.json, stack.log\n", rel(s.DataDir))
+	folders := [][2]string{
+		{rel(s.MailDrop) + "/", "drop an .eml here: it arrives as mail to the privacy mailbox"},
+		{rel(s.Outbox) + "/", "every message the system sends, as .eml"},
+		{rel(s.DataDir) + "/", "DynamoDB, S3, secrets, partners.json, stack.log (the logs)"},
+	}
+	width := 0
+	for _, f := range folders {
+		width = max(width, len(f[0]))
+	}
+	fmt.Fprintln(w)
+	for i, label := range []string{"mail drop", "outbox", "data"} {
+		fmt.Fprintf(w, "  %-10s %-*s  %s\n", label, width, folders[i][0], folders[i][1])
+	}
 	fmt.Fprintf(w, "\nFor the aws CLI and dsr (also in %s):\n\n", rel(filepath.Join(s.DataDir, "env")))
 	for _, kv := range s.Env() {
 		fmt.Fprintf(w, "  export %s=%s\n", kv[0], kv[1])
