@@ -537,3 +537,57 @@ func TestMuxPath(t *testing.T) {
 		}
 	}
 }
+
+// shape lists the JSON paths of a document (objects' keys, arrays as []).
+func shape(prefix string, v any, out map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			shape(prefix+"."+k, e, out)
+		}
+	case []any:
+		for _, e := range x {
+			shape(prefix+"[]", e, out)
+		}
+	default:
+		out[prefix] = true
+	}
+}
+
+// TestObjectCreatedShape checks the mail drop's S3 event against the
+// sample event of events/intake-mail.json: the same fields, as S3 sends them.
+func TestObjectCreatedShape(t *testing.T) {
+	st := &Stack{Clock: NewClock(1, time.Time{})}
+	raw := []byte("From: a@example.com\r\n\r\nhi")
+	var got, want any
+	if err := json.Unmarshal(st.ObjectCreatedJSON("inbox/abc def", raw), &got); err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile("../../events/intake-mail.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(sample, &want); err != nil {
+		t.Fatal(err)
+	}
+	gotShape, wantShape := map[string]bool{}, map[string]bool{}
+	shape("", got, gotShape)
+	shape("", want, wantShape)
+	for p := range wantShape {
+		if !gotShape[p] {
+			t.Errorf("event lacks %s", p)
+		}
+	}
+	for p := range gotShape {
+		if !wantShape[p] {
+			t.Errorf("event has %s, which S3 does not send", p)
+		}
+	}
+	// What the handler gets, decoded as the Lambda runtime decodes it.
+	ev := st.ObjectCreated("inbox/abc def", raw)
+	rec := ev.Records[0]
+	if rec.S3.Object.Key != "inbox/abc+def" || rec.S3.Object.URLDecodedKey != "inbox/abc def" || rec.EventName != "ObjectCreated:Put" ||
+		rec.S3.Bucket.Name != MailboxBucket || rec.S3.Object.Size != int64(len(raw)) || rec.EventTime.IsZero() {
+		t.Errorf("record = %+v", rec)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -111,43 +112,52 @@ func (s *Stack) putMail(ctx context.Context, raw []byte) (string, error) {
 }
 
 // ObjectCreated is the S3 event notification (event version 2.1) for a
-// new object, in the shape S3 sends it: the key URL-encoded with '+' for
-// spaces.
+// new object, as the Lambda runtime hands it to intake-mail: the JSON S3
+// sends (ObjectCreatedJSON), decoded by aws-lambda-go.
 func (s *Stack) ObjectCreated(key string, raw []byte) events.S3Event {
+	var ev events.S3Event
+	// The document is built here from strings and numbers: it always decodes.
+	_ = json.Unmarshal(s.ObjectCreatedJSON(key, raw), &ev)
+	return ev
+}
+
+// ObjectCreatedJSON is the S3 event notification for a new object exactly
+// as S3 sends it: the key URL-encoded with '+' for spaces.
+func (s *Stack) ObjectCreatedJSON(key string, raw []byte) []byte {
 	sum := md5.Sum(raw)
 	seq := make([]byte, 8)
 	_, _ = rand.Read(seq)
 	now := s.Clock.Now().UTC()
-	return events.S3Event{Records: []events.S3EventRecord{{
-		EventVersion: "2.1",
-		EventSource:  "aws:s3",
-		AWSRegion:    Region,
-		EventTime:    now,
-		EventName:    "ObjectCreated:Put",
-		PrincipalID:  events.S3UserIdentity{PrincipalID: "AWS:AROALOCALSTACKMAIL:ses"},
-		RequestParameters: events.S3RequestParameters{
-			SourceIPAddress: "127.0.0.1",
-		},
-		ResponseElements: map[string]string{
+	doc := map[string]any{"Records": []any{map[string]any{
+		"eventVersion":      "2.1",
+		"eventSource":       "aws:s3",
+		"awsRegion":         Region,
+		"eventTime":         now.Format("2006-01-02T15:04:05.000Z"),
+		"eventName":         "ObjectCreated:Put",
+		"userIdentity":      map[string]any{"principalId": "AWS:AROALOCALSTACKMAIL:ses"},
+		"requestParameters": map[string]any{"sourceIPAddress": "127.0.0.1"},
+		"responseElements": map[string]any{
 			"x-amz-request-id": strings.ToUpper(hex.EncodeToString(seq)),
 			"x-amz-id-2":       hex.EncodeToString(sum[:]),
 		},
-		S3: events.S3Entity{
-			SchemaVersion:   "1.0",
-			ConfigurationID: "dsrflow-mailbox-inbox",
-			Bucket: events.S3Bucket{
-				Name:          MailboxBucket,
-				OwnerIdentity: events.S3UserIdentity{PrincipalID: "LOCALSTACKOWNER"},
-				Arn:           "arn:aws:s3:::" + MailboxBucket,
+		"s3": map[string]any{
+			"s3SchemaVersion": "1.0",
+			"configurationId": "dsrflow-mailbox-inbox",
+			"bucket": map[string]any{
+				"name":          MailboxBucket,
+				"ownerIdentity": map[string]any{"principalId": "LOCALSTACKOWNER"},
+				"arn":           "arn:aws:s3:::" + MailboxBucket,
 			},
-			Object: events.S3Object{
-				Key:       eventKey(key),
-				Size:      int64(len(raw)),
-				ETag:      hex.EncodeToString(sum[:]),
-				Sequencer: strings.ToUpper(hex.EncodeToString(seq)),
+			"object": map[string]any{
+				"key":       eventKey(key),
+				"size":      len(raw),
+				"eTag":      hex.EncodeToString(sum[:]),
+				"sequencer": strings.ToUpper(hex.EncodeToString(seq)),
 			},
 		},
 	}}}
+	b, _ := json.Marshal(doc)
+	return b
 }
 
 // eventKey encodes an object key as S3 event notifications do: URL-encoded
