@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -14,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/store"
 )
@@ -46,9 +44,9 @@ type Config struct {
 // LoadConfig reads Config from environ, or from the process environment
 // when environ is nil, and checks it.
 func LoadConfig(environ map[string]string) (Config, error) {
-	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: environ})
+	cfg, err := envconfig.ParseFrom[Config](environ)
 	if err != nil {
-		return Config{}, fmt.Errorf("intake-mail config: %w", nameVariables(err))
+		return Config{}, fmt.Errorf("intake-mail config: %w", err)
 	}
 	if _, err := intake.ParseSubjectSecret(cfg.SubjectKeySecret); err != nil {
 		return Config{}, fmt.Errorf("intake-mail config: SUBJECT_KEY_SECRET: %w", err)
@@ -67,28 +65,6 @@ func LoadConfig(environ map[string]string) (Config, error) {
 type DynamoDB interface {
 	store.DB
 	DB
-}
-
-// nameVariables rewrites env's parse errors, which name the Go field and
-// quote the value, into errors naming the variable and its type only.
-func nameVariables(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	out := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			name := pe.Name
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
-			}
-			e = fmt.Errorf("%s: not a valid %s", name, pe.Type)
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
 }
 
 // Clients are the AWS clients a Handler needs.

@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	envparse "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/store"
 )
@@ -33,33 +31,11 @@ type Config struct {
 
 // ConfigFrom reads Config from environ (the process environment when nil).
 func ConfigFrom(environ map[string]string) (Config, error) {
-	c, err := envparse.ParseAsWithOptions[Config](envparse.Options{Environment: environ})
+	c, err := envconfig.ParseFrom[Config](environ)
 	if err != nil {
-		return Config{}, fmt.Errorf("reconcile config: %w", envError(err))
+		return Config{}, fmt.Errorf("reconcile config: %w", err)
 	}
 	return c, c.Check()
-}
-
-// envError names the variable of a value that did not parse, without
-// quoting the value.
-func envError(err error) error {
-	var agg envparse.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	out := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe envparse.ParseError
-		if errors.As(e, &pe) {
-			name := pe.Name
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
-			}
-			e = fmt.Errorf("%s: not a valid %s", name, pe.Type)
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
 }
 
 // Check reports configuration mistakes, naming the variable, never a secret.

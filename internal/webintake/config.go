@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
-	"net/url"
-	"reflect"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	env "github.com/caarlos0/env/v11"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/store"
@@ -60,53 +57,23 @@ type Config struct {
 
 // ConfigFromEnv reads and checks the configuration.
 func ConfigFromEnv() (Config, error) {
-	c, err := env.ParseAs[Config]()
+	c, err := envconfig.Parse[Config]()
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", envError(err))
+		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, c.Check()
-}
-
-// envError names the variable of a value that did not parse, without quoting
-// the value (env's parse errors name the Go field and quote the value).
-func envError(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	out := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			name := pe.Name
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
-			}
-			e = fmt.Errorf("%s: not a valid %s", name, pe.Type)
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
 }
 
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	if len(c.SubjectKeySecret) < dsr.MinSubjectSecretLen {
-		errs = append(errs, fmt.Errorf("SUBJECT_KEY_SECRET must be at least %d bytes", dsr.MinSubjectSecretLen))
-	}
-	if len(c.StatusTokenSecret) < MinTokenSecretLen {
-		errs = append(errs, fmt.Errorf("STATUS_TOKEN_SECRET must be at least %d bytes", MinTokenSecretLen))
-	}
+	errs = append(errs,
+		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen),
+		envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, MinTokenSecretLen))
 	if c.PublicBaseURL != "" {
-		u, err := url.Parse(c.PublicBaseURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			errs = append(errs, errors.New("PUBLIC_BASE_URL must be an absolute http(s) URL without query or fragment"))
-		}
+		errs = append(errs, envconfig.CheckBaseURL("PUBLIC_BASE_URL", c.PublicBaseURL))
 	}
-	if len(c.VerificationCodeSecret) < verification.MinSecretLen {
-		errs = append(errs, fmt.Errorf("VERIFICATION_CODE_SECRET must be at least %d bytes", verification.MinSecretLen))
-	}
+	errs = append(errs, envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.VerificationCodeSecret, verification.MinSecretLen))
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, errors.New("MAIL_FROM must be an email address"))
 	}

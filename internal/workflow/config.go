@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -15,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	envparse "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/envconfig"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
@@ -77,49 +74,22 @@ type Config struct {
 
 // ConfigFromEnv reads and checks the configuration.
 func ConfigFromEnv() (Config, error) {
-	c, err := envparse.ParseAs[Config]()
+	c, err := envconfig.Parse[Config]()
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", envError(err))
+		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, c.Check()
-}
-
-// envError names the variable of a value that did not parse, without
-// quoting the value.
-func envError(err error) error {
-	var agg envparse.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	out := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe envparse.ParseError
-		if errors.As(e, &pe) {
-			name := pe.Name
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
-			}
-			e = fmt.Errorf("%s: not a valid %s", name, pe.Type)
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
 }
 
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	if len(c.CodeSecret) < verification.MinSecretLen {
-		errs = append(errs, fmt.Errorf("VERIFICATION_CODE_SECRET must be at least %d bytes", verification.MinSecretLen))
-	}
-	if c.StatusTokenSecret != "" && len(c.StatusTokenSecret) < 32 {
-		errs = append(errs, errors.New("STATUS_TOKEN_SECRET must be at least 32 bytes"))
+	errs = append(errs, envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen))
+	if c.StatusTokenSecret != "" {
+		errs = append(errs, envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, 32))
 	}
 	if c.PublicBaseURL != "" {
-		u, err := url.Parse(c.PublicBaseURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			errs = append(errs, errors.New("PUBLIC_BASE_URL must be an absolute http(s) URL without query or fragment"))
-		}
+		errs = append(errs, envconfig.CheckBaseURL("PUBLIC_BASE_URL", c.PublicBaseURL))
 	}
 	if c.RepeatLimit < 1 {
 		errs = append(errs, errors.New("REPEAT_LIMIT must be at least 1"))
