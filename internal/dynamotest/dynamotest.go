@@ -97,13 +97,9 @@ func StartEmulator(ctx context.Context) (*Emulator, error) {
 
 // startIn starts the dynalite installed under root/node_modules.
 func startIn(ctx context.Context, root string) (*Emulator, error) {
-	node, err := exec.LookPath("node")
+	node, script, err := findDynalite(root)
 	if err != nil {
-		return nil, errors.New("node not found on PATH: install Node.js, then run `make deps` to install dynalite")
-	}
-	script := filepath.Join(root, "node_modules", ".bin", "dynalite")
-	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("dynalite is not installed (%s missing): run `make deps`", script)
+		return nil, err
 	}
 	// A port picked by the kernel can be taken again before dynalite binds it;
 	// try a few times.
@@ -121,6 +117,20 @@ func startIn(ctx context.Context, root string) (*Emulator, error) {
 	return nil, lastErr
 }
 
+// findDynalite returns node's path and the dynalite script under
+// root/node_modules, or an error saying what to install.
+func findDynalite(root string) (node, script string, err error) {
+	node, err = exec.LookPath("node")
+	if err != nil {
+		return "", "", errors.New("node not found on PATH: install Node.js, then run `make deps` to install dynalite")
+	}
+	script = filepath.Join(root, "node_modules", ".bin", "dynalite")
+	if _, err := os.Stat(script); err != nil {
+		return "", "", fmt.Errorf("dynalite is not installed (%s missing): run `make deps`", script)
+	}
+	return node, script, nil
+}
+
 var listening = regexp.MustCompile(`Dynalite listening at: (\S+)`)
 
 func start(ctx context.Context, root, node, script string) (*Emulator, error) {
@@ -128,12 +138,20 @@ func start(ctx context.Context, root, node, script string) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)
 	}
-	cmd := exec.Command(node, script,
+	return launch(ctx, root, node, script, port, nil, "")
+}
+
+// launch runs dynalite on 127.0.0.1:port with extra arguments and waits
+// until it listens. exitHint follows "exited before listening" in the error
+// when the process ends first.
+func launch(ctx context.Context, root, node, script string, port int, extra []string, exitHint string) (*Emulator, error) {
+	args := []string{script,
 		"--host", "127.0.0.1",
 		"--port", strconv.Itoa(port),
 		// Tables are ACTIVE at once (the default keeps them CREATING for 500ms).
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0",
-	)
+	}
+	cmd := exec.Command(node, append(args, extra...)...)
 	cmd.Dir = root
 	cmd.SysProcAttr = sysProcAttr()
 	stdout, err := cmd.StdoutPipe()
@@ -145,13 +163,13 @@ func start(ctx context.Context, root, node, script string) (*Emulator, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	ready := make(chan string, 1)
+	ready := make(chan struct{}, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			if listening.MatchString(sc.Text()) {
 				select {
-				case ready <- m[1]:
+				case ready <- struct{}{}:
 				default:
 				}
 			}
@@ -169,7 +187,7 @@ func start(ctx context.Context, root, node, script string) (*Emulator, error) {
 		e.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
 		return e, nil
 	case <-e.done:
-		return nil, fmt.Errorf("dynalite on port %d exited before listening: %s", port, e.stderr.tail())
+		return nil, fmt.Errorf("dynalite on port %d exited before listening%s: %s", port, exitHint, e.stderr.tail())
 	case <-ctx.Done():
 		e.Stop()
 		return nil, fmt.Errorf("dynalite on port %d: %w", port, ctx.Err())

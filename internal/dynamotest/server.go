@@ -1,16 +1,9 @@
 package dynamotest
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"time"
 )
 
 // ServerOptions configure a long-running emulator (the local stack's
@@ -36,13 +29,9 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Emulator, error) {
 		}
 		root = r
 	}
-	node, err := exec.LookPath("node")
+	node, script, err := findDynalite(root)
 	if err != nil {
-		return nil, errors.New("node not found on PATH: install Node.js, then run `make deps` to install dynalite")
-	}
-	script := filepath.Join(root, "node_modules", ".bin", "dynalite")
-	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("dynalite is not installed (%s missing): run `make deps`", script)
+		return nil, err
 	}
 	port := opts.Port
 	if port == 0 {
@@ -50,58 +39,14 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Emulator, error) {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 	}
-	args := []string{script, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}
+	var extra []string
 	if opts.Path != "" {
 		if err := os.MkdirAll(opts.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("dynalite data folder: %w", err)
 		}
-		args = append(args, "--path", opts.Path)
+		extra = []string{"--path", opts.Path}
 	}
-	cmd := exec.Command(node, args...)
-	cmd.Dir = root
-	cmd.SysProcAttr = sysProcAttr()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	e := &Emulator{Root: root, cmd: cmd, done: make(chan struct{}), stderr: &lockedBuffer{}}
-	cmd.Stderr = e.stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start dynalite: %w", err)
-	}
-	ready := make(chan struct{}, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if listening.MatchString(sc.Text()) {
-				select {
-				case ready <- struct{}{}:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() {
-		_ = cmd.Wait()
-		close(e.done)
-	}()
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case <-ready:
-		e.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
-		return e, nil
-	case <-e.done:
-		return nil, fmt.Errorf("dynalite on port %d exited before listening (port busy, or data folder locked by another dynalite?): %s", port, e.stderr.tail())
-	case <-ctx.Done():
-		e.Stop()
-		return nil, fmt.Errorf("dynalite on port %d: %w", port, ctx.Err())
-	case <-timer.C:
-		e.Stop()
-		return nil, fmt.Errorf("dynalite on port %d did not listen within %s: %s", port, startTimeout, e.stderr.tail())
-	}
+	return launch(ctx, root, node, script, port, extra, " (port busy, or data folder locked by another dynalite?)")
 }
 
 // Done is closed when the emulator's process has exited.
