@@ -75,8 +75,8 @@ func (e *BackupsNotYetRotated) Error() string {
 	return fmt.Sprintf("request %s: backups not yet rotated at %v", e.RequestID, e.Partners)
 }
 
-// RequestNotFound: the request ID names no request (same name as the
-// workflow's).
+// RequestNotFound: the request ID names no request. The workflow's
+// RequestNotFound, InvalidInput and ServiceUnavailable are aliases of these.
 type RequestNotFound struct{ RequestID string }
 
 func (e *RequestNotFound) Error() string { return fmt.Sprintf("request %s not found", e.RequestID) }

@@ -20,19 +20,17 @@ import (
 // Error messages carry request IDs, statuses and codes only, never personal
 // data: they appear in the execution history as the error's cause.
 
+// RequestNotFound, InvalidInput and ServiceUnavailable are the partner
+// handlers' types (aliases: the same Go type, so the same Step Functions
+// error name and message); the workflow cannot be imported by partner.
+
 // RequestNotFound: the request ID in the task input names no request.
 // Not retried; the execution fails.
-type RequestNotFound struct{ RequestID string }
-
-func (e *RequestNotFound) Error() string { return fmt.Sprintf("request %s not found", e.RequestID) }
+type RequestNotFound = partner.RequestNotFound
 
 // InvalidInput: the task input is malformed (a missing request ID, an
 // unknown outcome or refusal reason). Not retried; the execution fails.
-type InvalidInput struct{ Field, Problem string }
-
-func (e *InvalidInput) Error() string {
-	return fmt.Sprintf("invalid task input: %s: %s", e.Field, e.Problem)
-}
+type InvalidInput = partner.InvalidInput
 
 // StatusConflict: the request is in a status this step cannot act on (an
 // operator closed it meanwhile, or it was verified in the last second before
@@ -51,17 +49,7 @@ func (e *StatusConflict) Error() string {
 // ServiceUnavailable: DynamoDB or Step Functions failed or was unreachable
 // (throttling, timeouts, lost races beyond the retries inside the handler).
 // Transient: retried with backoff.
-type ServiceUnavailable struct {
-	RequestID string
-	Op        string
-	Err       error
-}
-
-func (e *ServiceUnavailable) Error() string {
-	return fmt.Sprintf("%s for request %s: %v", e.Op, e.RequestID, e.Err)
-}
-
-func (e *ServiceUnavailable) Unwrap() error { return e.Err }
+type ServiceUnavailable = partner.ServiceUnavailable
 
 // DeliveryFailed: a message to the requester could not be sent (SES
 // throttling, the SMS gateway down, the outbox folder not writable).
