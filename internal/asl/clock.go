@@ -1,7 +1,6 @@
 package asl
 
 import (
-	"container/heap"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -64,7 +63,7 @@ func (s *scaledClock) NewTimer(d time.Duration) Timer {
 type Virtual struct {
 	mu     sync.Mutex
 	now    time.Time
-	timers timerHeap
+	timers TimerQueue
 	// cur is a copy of now that Now reads without the lock (the engine
 	// reads the time for every event). It is updated at the end of
 	// Advance; while advancing is set, Now takes the lock, so whoever a
@@ -76,6 +75,7 @@ type Virtual struct {
 // VirtualClock returns a *Virtual clock starting at start.
 func VirtualClock(start time.Time) Clock {
 	v := &Virtual{now: start}
+	v.timers.Lock = &v.mu
 	v.cur.Store(&start)
 	return v
 }
@@ -96,13 +96,7 @@ func (v *Virtual) Now() time.Time {
 func (v *Virtual) NewTimer(d time.Duration) Timer {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	t := &virtualTimer{clock: v, at: v.now.Add(d), ch: make(chan time.Time, 1), index: -1}
-	if d <= 0 {
-		t.ch <- v.now
-		return t
-	}
-	heap.Push(&v.timers, t)
-	return t
+	return v.timers.Add(v.now, d)
 }
 
 // Advance moves the clock forward by d, firing due timers in order.
@@ -112,13 +106,12 @@ func (v *Virtual) Advance(d time.Duration) {
 	v.advancing.Store(true)
 	defer v.advancing.Store(false)
 	target := v.now.Add(d)
-	for len(v.timers) > 0 && !v.timers[0].at.After(target) {
-		t := heap.Pop(&v.timers).(*virtualTimer)
-		if t.at.After(v.now) {
-			v.now = t.at
+	v.timers.FireDue(target, func(at time.Time) time.Time {
+		if at.After(v.now) {
+			v.now = at
 		}
-		t.ch <- t.at
-	}
+		return at
+	})
 	if target.After(v.now) {
 		v.now = target
 	}
@@ -128,48 +121,6 @@ func (v *Virtual) Advance(d time.Duration) {
 
 // Sleep advances the clock by d and returns at once.
 func (v *Virtual) Sleep(d time.Duration) { v.Advance(d) }
-
-type virtualTimer struct {
-	clock *Virtual
-	at    time.Time
-	ch    chan time.Time
-	index int
-}
-
-func (t *virtualTimer) C() <-chan time.Time { return t.ch }
-
-func (t *virtualTimer) Stop() bool {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	if t.index < 0 {
-		return false
-	}
-	heap.Remove(&t.clock.timers, t.index)
-	return true
-}
-
-type timerHeap []*virtualTimer
-
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *timerHeap) Push(x any) {
-	t := x.(*virtualTimer)
-	t.index = len(*h)
-	*h = append(*h, t)
-}
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	t.index = -1
-	*h = old[:len(old)-1]
-	return t
-}
 
 // sleeper is implemented by clocks whose sleeps pass at once.
 type sleeper interface{ Sleep(d time.Duration) }

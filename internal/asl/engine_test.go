@@ -656,7 +656,7 @@ func waitForTimerAt(t *testing.T, c *Virtual, at time.Time) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()
-		for _, tm := range c.timers {
+		for _, tm := range c.timers.h {
 			if tm.at.Equal(at) {
 				c.mu.Unlock()
 				return

@@ -1,7 +1,6 @@
 package localstack
 
 import (
-	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,7 +42,7 @@ type Clock struct {
 	baseReal    time.Time
 	rate        float64
 	holds       int
-	timers      clockTimers
+	timers      asl.TimerQueue
 	wake        chan struct{}
 }
 
@@ -59,7 +58,9 @@ func NewClock(scale float64, start time.Time) *Clock {
 	if start.Before(now) {
 		start = now
 	}
-	return &Clock{scale: scale, baseVirtual: start, baseReal: now, rate: 1, wake: make(chan struct{}, 1)}
+	c := &Clock{scale: scale, baseVirtual: start, baseReal: now, rate: 1, wake: make(chan struct{}, 1)}
+	c.timers.Lock, c.timers.OnStop = &c.mu, c.updateRateLocked
+	return c
 }
 
 // Scale is the clock's speed-up when nobody is being waited for.
@@ -98,7 +99,7 @@ func (c *Clock) Hold() (release func()) {
 // updateRateLocked runs the clock fast while a timer is pending and nobody
 // is awaited, at real speed otherwise.
 func (c *Clock) updateRateLocked() {
-	if c.holds == 0 && len(c.timers) > 0 {
+	if c.holds == 0 && c.timers.Len() > 0 {
 		c.setRateLocked(c.scale)
 	} else {
 		c.setRateLocked(1)
@@ -124,13 +125,10 @@ func (c *Clock) signal() {
 func (c *Clock) NewTimer(d time.Duration) asl.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.nowLocked()
-	t := &clockTimer{clock: c, at: now.Add(d), ch: make(chan time.Time, 1), index: -1}
+	t := c.timers.Add(c.nowLocked(), d)
 	if d <= 0 {
-		t.ch <- now
 		return t
 	}
-	heap.Push(&c.timers, t)
 	c.updateRateLocked()
 	c.signal()
 	return t
@@ -143,14 +141,11 @@ func (c *Clock) Run(ctx context.Context) {
 	for {
 		c.mu.Lock()
 		now := c.nowLocked()
-		for len(c.timers) > 0 && !c.timers[0].at.After(now) {
-			t := heap.Pop(&c.timers).(*clockTimer)
-			t.ch <- now
-		}
+		c.timers.FireDue(now, func(time.Time) time.Time { return now })
 		c.updateRateLocked()
 		wait := time.Hour
-		if len(c.timers) > 0 {
-			wait = time.Duration(float64(c.timers[0].at.Sub(now))/c.rate) + time.Millisecond
+		if next, ok := c.timers.Next(); ok {
+			wait = time.Duration(float64(next.Sub(now))/c.rate) + time.Millisecond
 		}
 		c.mu.Unlock()
 		real.Reset(wait)
@@ -167,49 +162,6 @@ func (c *Clock) Run(ctx context.Context) {
 		case <-real.C:
 		}
 	}
-}
-
-type clockTimer struct {
-	clock *Clock
-	at    time.Time
-	ch    chan time.Time
-	index int
-}
-
-func (t *clockTimer) C() <-chan time.Time { return t.ch }
-
-func (t *clockTimer) Stop() bool {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	if t.index < 0 {
-		return false
-	}
-	heap.Remove(&t.clock.timers, t.index)
-	t.clock.updateRateLocked()
-	return true
-}
-
-type clockTimers []*clockTimer
-
-func (h clockTimers) Len() int           { return len(h) }
-func (h clockTimers) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h clockTimers) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *clockTimers) Push(x any) {
-	t := x.(*clockTimer)
-	t.index = len(*h)
-	*h = append(*h, t)
-}
-func (h *clockTimers) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	t.index = -1
-	*h = old[:len(old)-1]
-	return t
 }
 
 // clockFile is what the clock saves between runs.
