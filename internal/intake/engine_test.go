@@ -2,18 +2,14 @@ package intake_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"dsrflow/internal/asl"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
-	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/intake/intaketest"
 )
 
 // TestRestartAfterLostFlag runs against the project's Step Functions API and
@@ -24,20 +20,7 @@ import (
 func TestRestartAfterLostFlag(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	logger := slog.New(slog.DiscardHandler)
-	srv := sfnapi.New(sfnapi.ASL(asl.NewEngine(asl.Options{Logger: logger})), sfnapi.Options{Logger: logger})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	smArn, err := srv.CreateStateMachine(ctx, "dsrflow-requests",
-		`{"StartAt":"Admit","States":{"Admit":{"Type":"Pass","End":true}}}`,
-		"arn:aws:iam::123456789012:role/dsrflow-requests")
-	if err != nil {
-		t.Fatalf("CreateStateMachine: %v", err)
-	}
-	client := sfn.New(sfn.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
+	client, smArn := intaketest.NewLocal(t)
 	f := newFixture(t, 3)
 	f.svc.SFN = client
 	f.svc.StateMachineArn = smArn

@@ -4,19 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
 	"reflect"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"dsrflow/internal/asl"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/intake/intaketest"
 	"dsrflow/internal/mailintake"
-	"dsrflow/internal/sfnapi"
 )
 
 // TestAgainstLocalStepFunctions runs the handler against the project's Step
@@ -28,19 +25,7 @@ func TestAgainstLocalStepFunctions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	srv := sfnapi.New(sfnapi.ASL(asl.NewEngine(asl.Options{Logger: logger})), sfnapi.Options{Logger: logger})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	smArn, err := srv.CreateStateMachine(ctx, "dsrflow-requests",
-		`{"StartAt":"Admit","States":{"Admit":{"Type":"Pass","End":true}}}`,
-		"arn:aws:iam::123456789012:role/dsrflow-requests")
-	if err != nil {
-		t.Fatalf("CreateStateMachine: %v", err)
-	}
-	client := sfn.New(sfn.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
+	client, smArn := intaketest.NewLocal(t)
 
 	table := emu.NewTable(t)
 	s3c, _ := fakeS3(t)
