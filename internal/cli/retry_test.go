@@ -146,6 +146,31 @@ func TestRetryAndCertificateCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("show lists partners", func(t *testing.T) {
+		code, out, errOut := runDSR(t, "show", "r-done-1")
+		if code != ExitOK {
+			t.Fatalf("dsr show: exit %d, %s", code, errOut)
+		}
+		for _, want := range []string{"partners:", "PARTNER", "voice", "correct", "completed", "rcpt-voice-1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("dsr show output lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "li.na.cli") {
+			t.Errorf("dsr show prints personal data:\n%s", out)
+		}
+		code, out, errOut = runDSR(t, "show", "r-done-1", "--json")
+		if code != ExitOK {
+			t.Fatalf("dsr show --json: exit %d, %s", code, errOut)
+		}
+		var got showOutput
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Partners) != 1 || got.Partners[0].PartnerID != "voice" || got.Partners[0].Status != store.PartnerCompleted || got.Partners[0].Receipt != "rcpt-voice-1" {
+			t.Errorf("show --json partners = %+v, want voice completed with receipt rcpt-voice-1", got.Partners)
+		}
+	})
 	t.Run("certificate", func(t *testing.T) {
 		ctx := context.Background()
 		p.request("r-cert-1", dsr.KindErasure, dsr.StatusAwaitingBackupRotation, store.PartnerCompleted)

@@ -52,11 +52,13 @@ func newRequestClients(ctx context.Context, table string) (*requestClients, erro
 
 // showOutput is `dsr show --json`.
 type showOutput struct {
-	Request *dsr.Request      `json:"request"`
-	Late    bool              `json:"late"`
-	Events  []store.Event     `json:"events"`
-	Chain   store.ChainReport `json:"chain"`
-	ChainOK bool              `json:"chainOk"`
+	Request *dsr.Request  `json:"request"`
+	Late    bool          `json:"late"`
+	Events  []store.Event `json:"events"`
+	// Partners are the request's partner tasks (fan-out results); no personal data.
+	Partners []store.PartnerTask `json:"partners"`
+	Chain    store.ChainReport   `json:"chain"`
+	ChainOK  bool                `json:"chainOk"`
 }
 
 func newShowCmd(s *streams) *cobra.Command {
@@ -65,10 +67,11 @@ func newShowCmd(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "print a request's timeline, status and due date, and check its audit chain",
-		Long: "show prints a request's current status, due date and timeline (its audit events: time,\n" +
+		Long: "show prints a request's current status, due date, its partners (each partner's action,\n" +
+			"status, attempts, last error code and receipt) and timeline (its audit events: time,\n" +
 			"actor, what changed), then whether the audit hash chain verifies. It exits 1 when the chain\n" +
 			"is broken, naming the event where it breaks. Personal data (contact, details) is never shown.\n" +
-			"--json prints {request, late, events, chain, chainOk}.",
+			"--json prints {request, late, events, partners, chain, chainOk}.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -89,14 +92,21 @@ func newShowCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			partners, err := st.ListPartnerTasks(ctx, id)
+			if err != nil {
+				return err
+			}
 			rep, err := st.VerifyChain(ctx, id)
 			if err != nil {
 				return err
 			}
-			out := showOutput{Request: r, Events: events, Chain: rep, ChainOK: rep.OK()}
+			out := showOutput{Request: r, Events: events, Partners: partners, Chain: rep, ChainOK: rep.OK()}
 			out.Late = r.Status.Open() && r.DueAt != nil && time.Now().After(*r.DueAt)
 			if out.Events == nil {
 				out.Events = []store.Event{}
+			}
+			if out.Partners == nil {
+				out.Partners = []store.PartnerTask{}
 			}
 			if asJSON {
 				enc := json.NewEncoder(s.out)
@@ -148,6 +158,17 @@ func printShow(s *streams, o showOutput) {
 	}
 	w.Flush()
 	fmt.Fprintln(s.out)
+	if len(o.Partners) > 0 {
+		fmt.Fprintln(s.out, "partners:")
+		w = tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "  PARTNER\tACTION\tSTATUS\tATTEMPTS\tLAST ERROR\tRECEIPT\tCOMPLETED")
+		for _, p := range o.Partners {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.PartnerID, p.Action, p.Status, p.Attempts,
+				dash(p.LastError), dash(p.Receipt), fmtTime(p.CompletedAt))
+		}
+		w.Flush()
+		fmt.Fprintln(s.out)
+	}
 	fmt.Fprintln(s.out, "timeline:")
 	w = tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
 	for _, e := range o.Events {
