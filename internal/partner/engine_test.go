@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,15 +12,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/asl"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partnersim"
 	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 )
 
@@ -49,9 +46,7 @@ func newEngine(t *testing.T, f *fixture) *engineRun {
 			arn("dsr-partner-escalate"): lambda.NewHandler(f.d.Escalate),
 		},
 	})
-	api := httptest.NewServer(sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Logger: quiet}))
-	t.Cleanup(api.Close)
-	f.d.SFN = sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(api.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	f.d.SFN, _ = sfnapitest.Serve(t, sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Logger: quiet}), "us-east-1")
 
 	def, err := os.ReadFile(filepath.Join("testdata", "fanout.asl.json"))
 	if err != nil {

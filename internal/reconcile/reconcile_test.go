@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -24,6 +22,7 @@ import (
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 )
 
@@ -68,10 +67,7 @@ func newFixture(t testing.TB) *fixture {
 	st.Now = now
 	engine := asl.NewEngine(asl.Options{Clock: asl.RealClock(), Resolver: asl.Handlers{}, Logger: logger})
 	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Logger: logger})
-	hs := httptest.NewServer(api)
-	t.Cleanup(hs.Close)
-	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")})
+	client, _ := sfnapitest.Serve(t, api, "us-east-1")
 	smArn, err := api.CreateStateMachine(ctx, "reconcile-test", definition, "arn:aws:iam::123456789012:role/r")
 	if err != nil {
 		t.Fatal(err)

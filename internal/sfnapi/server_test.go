@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,12 +16,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"dsrflow/internal/asl"
 	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/sfnapi/sfnapitest"
 )
 
 const passDef = `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`
@@ -81,18 +80,8 @@ func newClient(t *testing.T, opts sfnapi.Options) (*sfn.Client, *tokens, string)
 		Logger:   opts.Logger,
 	})
 	srv := sfnapi.New(sfnapi.ASL(engine), opts)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	region := opts.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	client := sfn.New(sfn.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(hs.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
-	})
-	return client, tk, hs.URL
+	client, url := sfnapitest.Serve(t, srv, opts.Region)
+	return client, tk, url
 }
 
 // waitDone waits until an execution has closed and returns its description.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -33,6 +31,7 @@ import (
 	"dsrflow/internal/intake"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workflow"
 )
@@ -103,13 +102,7 @@ func newFlow(t testing.TB, base string) *flow {
 	vars := workflow.LocalSubstitutions("aws", "cn-north-1", "123456789012")
 	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger, Region: "cn-north-1"})
 	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Region: "cn-north-1", Account: "123456789012", Logger: logger, Now: clock.Now})
-	hs := httptest.NewServer(api)
-	t.Cleanup(hs.Close)
-	client := sfn.New(sfn.Options{
-		Region:       "cn-north-1",
-		BaseEndpoint: aws.String(hs.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
-	})
+	client, _ := sfnapitest.Serve(t, api, "cn-north-1")
 	raw, err := os.ReadFile(filepath.Join(emu.Root, "statemachines", "dsr.asl.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/jhillyerd/enmime"
@@ -33,6 +31,7 @@ import (
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
 	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
@@ -144,13 +143,7 @@ func newEnvWith(t testing.TB, partition string, policy func(*Policy), setup func
 	}
 	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger, Region: "cn-north-1"})
 	srv := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Partition: partition, Region: "cn-north-1", Logger: logger, Now: clock.Now})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	client := sfn.New(sfn.Options{
-		Region:       "cn-north-1",
-		BaseEndpoint: aws.String(hs.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
-	})
+	client, _ := sfnapitest.Serve(t, srv, "cn-north-1")
 	def, err := Substitute(definition(t), vars)
 	if err != nil {
 		t.Fatal(err)

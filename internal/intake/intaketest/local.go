@@ -3,15 +3,13 @@ package intaketest
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/asl"
 	"dsrflow/internal/sfnapi"
+	"dsrflow/internal/sfnapi/sfnapitest"
 )
 
 // NewLocal starts the project's Step Functions API (internal/sfnapi in front
@@ -24,17 +22,12 @@ func NewLocal(tb testing.TB) (client *sfn.Client, stateMachineArn string) {
 	tb.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	srv := sfnapi.New(sfnapi.ASL(asl.NewEngine(asl.Options{Logger: logger})), sfnapi.Options{Logger: logger})
-	hs := httptest.NewServer(srv)
-	tb.Cleanup(hs.Close)
+	client, _ = sfnapitest.Serve(tb, srv, "us-east-1")
 	smArn, err := srv.CreateStateMachine(context.Background(), "dsrflow-requests",
 		`{"StartAt":"Admit","States":{"Admit":{"Type":"Pass","End":true}}}`,
 		"arn:aws:iam::123456789012:role/dsrflow-requests")
 	if err != nil {
 		tb.Fatalf("CreateStateMachine: %v", err)
 	}
-	client = sfn.New(sfn.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
 	return client, smArn
 }
