@@ -448,7 +448,7 @@ func (d *Dispatcher) answer(ctx context.Context, t *store.PartnerTask) error {
 	}
 	switch {
 	case err == nil:
-	case tokenGone(err):
+	case TokenGone(err):
 		if aerr := d.audit(ctx, t.RequestID, "partner.token_gone", t.PartnerID, map[string]string{"status": string(t.Status)}); aerr != nil {
 			return aerr
 		}
@@ -462,8 +462,9 @@ func (d *Dispatcher) answer(ctx context.Context, t *store.PartnerTask) error {
 	return nil
 }
 
-// tokenGone: Step Functions no longer waits on the token.
-func tokenGone(err error) bool {
+// TokenGone reports whether a SendTask* error means Step Functions no
+// longer waits on the token: TaskTimedOut, TaskDoesNotExist or InvalidToken.
+func TokenGone(err error) bool {
 	var (
 		to *sfntypes.TaskTimedOut
 		ne *sfntypes.TaskDoesNotExist

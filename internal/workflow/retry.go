@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
@@ -195,12 +194,7 @@ func (rt *Retrier) RetryBackups(ctx context.Context, id string) (partner.Confirm
 		return out, err
 	}
 	_, err = rt.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(tok), Output: aws.String(string(body))})
-	var (
-		to *sfntypes.TaskTimedOut
-		ne *sfntypes.TaskDoesNotExist
-		it *sfntypes.InvalidToken
-	)
-	if errors.As(err, &to) || errors.As(err, &ne) || errors.As(err, &it) {
+	if partner.TokenGone(err) {
 		return out, fmt.Errorf("request %s: %w", id, ErrWorkflowGone)
 	}
 	if err != nil {
