@@ -21,7 +21,7 @@ func TestTokenGone(t *testing.T) {
 		{"does not exist", &sfntypes.TaskDoesNotExist{}, true},
 		{"invalid token", &sfntypes.InvalidToken{}, true},
 		{"wrapped", fmt.Errorf("send: %w", &sfntypes.TaskDoesNotExist{}), true},
-		{"throttled", &sfntypes.InvalidOutput{}, false},
+		{"invalid output", &sfntypes.InvalidOutput{}, false},
 		{"other", errors.New("connection reset"), false},
 	}
 	for _, tt := range tests {
