@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,28 +23,11 @@ import (
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/logtest"
 	"dsrflow/internal/verification"
 )
 
-// syncBuffer collects logs from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func start(t *testing.T, dir string, scale float64, hold time.Duration, logs *syncBuffer) *Stack {
+func start(t *testing.T, dir string, scale float64, hold time.Duration, logs *logtest.Buffer) *Stack {
 	t.Helper()
 	root, err := dynamotest.RepoRoot()
 	if err != nil {
@@ -181,7 +163,7 @@ func (st *Stack) executionStatus(t *testing.T, name string) sfntypes.ExecutionSt
 // clean shutdown.
 func TestStackEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	// Ten days per second: the 35-day backup wait takes 3.5 s.
 	// The mail request's code is never entered: its hold ends after 2 s.
 	st := start(t, dir, 864000, 2*time.Second, logs)
@@ -303,7 +285,7 @@ func TestStackEndToEnd(t *testing.T) {
 // execution is started again, and the code sent before the restart verifies.
 func TestStackRestart(t *testing.T) {
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	defer func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", logs.String())
@@ -466,7 +448,7 @@ func TestClockHoldsAtRealSpeed(t *testing.T) {
 // handler, failing partners; nothing may be lost or duplicated.
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	defer func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", logs.String())

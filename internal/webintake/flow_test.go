@@ -1,7 +1,6 @@
 package webintake
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +27,7 @@ import (
 	"dsrflow/internal/asl"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/logtest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/sfnapi"
 	"dsrflow/internal/sfnapi/sfnapitest"
@@ -44,24 +43,6 @@ var testCodeSecret = []byte("verification-code-secret-for-tests-0123")
 
 const flowMailFrom = "privacy@example.cn"
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // flow is the whole system on one machine, wired as it is deployed: dynalite,
 // the local Step Functions engine (internal/asl) behind the Step Functions API
 // (internal/sfnapi) running statemachines/dsr.asl.json with the workflow's
@@ -76,7 +57,7 @@ type flow struct {
 	sfn    *sfn.Client
 	smArn  string
 	outbox string
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	web    *Handler
 	wf     *workflow.Handlers
 	// base is the privacy center's public URL (links in messages).
@@ -92,7 +73,7 @@ func newFlow(t testing.TB, base string) *flow {
 	}
 	ctx := context.Background()
 	clock := asl.VirtualClock(flowStart).(*asl.Virtual)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	table := emu.NewTable(t)
 	db := emu.Client()

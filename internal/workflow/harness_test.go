@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/legalhold"
+	"dsrflow/internal/logtest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
 	"dsrflow/internal/sfnapi"
@@ -58,24 +57,6 @@ const (
 	piiDetails = "我是张伟测试，住在北京市测试路一号"
 )
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is the whole workflow on one machine: dynalite, the local engine
 // behind the Step Functions API (httptest), the real handlers and an outbox.
 type env struct {
@@ -85,7 +66,7 @@ type env struct {
 	table  string
 	st     *store.Store
 	outbox string
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	sfn    *sfn.Client
 	smArn  string
 	intake *intake.Service
@@ -114,7 +95,7 @@ func newEnvWith(t testing.TB, partition string, policy func(*Policy), setup func
 	t.Helper()
 	ctx := context.Background()
 	clock := asl.VirtualClock(t0).(*asl.Virtual)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	table := emu.NewTable(t)
 	db := emu.Client()
