@@ -3,12 +3,9 @@ package partner_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -17,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/partnertest"
 	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 )
@@ -155,39 +152,9 @@ func newFixtureTB(t testing.TB, specs ...simSpec) *fixture {
 		Log: slog.New(slog.NewJSONHandler(f.logs, nil)),
 	}
 	f.cb = &partner.Callback{D: f.d}
-	cbSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, _ := f.cb.Handle(r.Context(), apiEvent(t, r))
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.WriteString(w, resp.Body)
-	}))
-	t.Cleanup(cbSrv.Close)
+	cbSrv := partnertest.CallbackServer(t, func() *partner.Callback { return f.cb })
 	f.d.CallbackBaseURL = cbSrv.URL
 	return f
-}
-
-// apiEvent turns an HTTP request into the API Gateway HTTP API (2.0) event
-// the Lambda receives: lower-case headers, base64 body.
-func apiEvent(t testing.TB, r *http.Request) events.APIGatewayV2HTTPRequest {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		t.Error(err)
-	}
-	h := map[string]string{}
-	for k, v := range r.Header {
-		h[strings.ToLower(k)] = strings.Join(v, ",")
-	}
-	partnerID := ""
-	if parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/"); len(parts) == 3 && parts[0] == "partners" && parts[2] == "callbacks" {
-		partnerID = parts[1]
-	}
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "POST /partners/{partner}/callbacks", RawPath: r.URL.Path,
-		Headers: h, PathParameters: map[string]string{"partner": partnerID},
-		Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true,
-	}
-	ev.RequestContext.HTTP.Method = r.Method
-	ev.RequestContext.HTTP.Path = r.URL.Path
-	return ev
 }
 
 var reqSeq atomic.Int64

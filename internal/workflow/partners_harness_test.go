@@ -2,15 +2,11 @@ package workflow
 
 import (
 	"context"
-	"encoding/base64"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -21,6 +17,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/partnertest"
 	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 )
@@ -93,12 +90,7 @@ func newPartnerEnv(t *testing.T, policy func(*Policy), wrap func(string, lambda.
 	}
 	s3c := fakeS3(t)
 	var cb *partner.Callback
-	cbSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, _ := cb.Handle(r.Context(), apiEvent(t, r))
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.WriteString(w, resp.Body)
-	}))
-	t.Cleanup(cbSrv.Close)
+	cbSrv := partnertest.CallbackServer(t, func() *partner.Callback { return cb })
 	setup := func(h *Handlers) {
 		sec := partner.NewSecrets(nil)
 		sec.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }}
@@ -129,31 +121,6 @@ func fakeS3(t *testing.T) *s3.Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// apiEvent turns an HTTP request into the API Gateway HTTP API (2.0) event
-// partner-callback receives: lower-case headers, base64 body.
-func apiEvent(t testing.TB, r *http.Request) events.APIGatewayV2HTTPRequest {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		t.Error(err)
-	}
-	h := map[string]string{}
-	for k, v := range r.Header {
-		h[strings.ToLower(k)] = strings.Join(v, ",")
-	}
-	partnerID := ""
-	if parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/"); len(parts) == 3 && parts[0] == "partners" && parts[2] == "callbacks" {
-		partnerID = parts[1]
-	}
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "POST /partners/{partner}/callbacks", RawPath: r.URL.Path,
-		Headers: h, PathParameters: map[string]string{"partner": partnerID},
-		Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true,
-	}
-	ev.RequestContext.HTTP.Method = r.Method
-	ev.RequestContext.HTTP.Path = r.URL.Path
-	return ev
 }
 
 // tasks returns the request's partner tasks by partner ID.
