@@ -25,6 +25,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/reconcile"
 	"dsrflow/internal/workflow"
 )
 
@@ -108,7 +109,7 @@ func (s *requestStack) submit(role dsr.Role, key string) string {
 }
 
 func (s *requestStack) execArn(id string) string {
-	return strings.Replace(s.smArn, ":stateMachine:", ":execution:", 1) + ":" + id
+	return reconcile.ExecutionArn(s.smArn, id)
 }
 
 // waitState waits until the execution has entered state (and, for a task,

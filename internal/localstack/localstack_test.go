@@ -24,6 +24,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/logtest"
+	"dsrflow/internal/reconcile"
 	"dsrflow/internal/verification"
 )
 
@@ -150,7 +151,7 @@ func submit(t *testing.T, st *Stack, key string) (id, statusURL string) {
 
 func (st *Stack) executionStatus(t *testing.T, name string) sfntypes.ExecutionStatus {
 	t.Helper()
-	out, err := st.SFN.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(strings.Replace(st.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name)})
+	out, err := st.SFN.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(reconcile.ExecutionArn(st.StateMachineArn, name))})
 	if err != nil {
 		return ""
 	}

@@ -29,6 +29,7 @@ import (
 	"dsrflow/internal/intake"
 	"dsrflow/internal/logtest"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/reconcile"
 	"dsrflow/internal/sfnapi"
 	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
@@ -232,7 +233,7 @@ func resendForm(token, lang string) url.Values {
 }
 
 func (f *flow) execArn(id string) string {
-	return strings.Replace(f.smArn, ":stateMachine:", ":execution:", 1) + ":" + id
+	return reconcile.ExecutionArn(f.smArn, id)
 }
 
 // eventually polls cond for up to 20 s of real time.

@@ -29,6 +29,7 @@ import (
 	"dsrflow/internal/logtest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
+	"dsrflow/internal/reconcile"
 	"dsrflow/internal/sfnapi"
 	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
@@ -181,7 +182,7 @@ func (e *env) submit(v dsr.Validated, naturalKey string) (id, token string) {
 }
 
 func (e *env) execArn(id string) string {
-	return strings.Replace(e.smArn, ":stateMachine:", ":execution:", 1) + ":" + id
+	return reconcile.ExecutionArn(e.smArn, id)
 }
 
 // eventually polls cond for up to 20 s of real time.
