@@ -252,16 +252,7 @@ func (f *flow) eventually(what string, cond func() bool) {
 // history is the execution's history.
 func (f *flow) history(id string) []sfntypes.HistoryEvent {
 	f.t.Helper()
-	var out []sfntypes.HistoryEvent
-	p := sfn.NewGetExecutionHistoryPaginator(f.sfn, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(f.execArn(id)), IncludeExecutionData: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(f.ctx)
-		if err != nil {
-			f.t.Fatalf("GetExecutionHistory %s: %v", id, err)
-		}
-		out = append(out, page.Events...)
-	}
-	return out
+	return sfnapitest.History(f.ctx, f.t, f.sfn, f.execArn(id))
 }
 
 // entered lists the states the execution entered, in order.

@@ -224,16 +224,7 @@ func (e *env) describeHistory(id string) string {
 // history returns every event of the request's execution.
 func (e *env) history(id string) []sfntypes.HistoryEvent {
 	e.t.Helper()
-	var out []sfntypes.HistoryEvent
-	p := sfn.NewGetExecutionHistoryPaginator(e.sfn, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(e.execArn(id)), IncludeExecutionData: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(e.ctx)
-		if err != nil {
-			e.t.Fatalf("GetExecutionHistory %s: %v", id, err)
-		}
-		out = append(out, page.Events...)
-	}
-	return out
+	return sfnapitest.History(e.ctx, e.t, e.sfn, e.execArn(id))
 }
 
 // waitTask waits until the execution waits on a task token in state name

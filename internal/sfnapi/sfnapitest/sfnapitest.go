@@ -5,6 +5,7 @@
 package sfnapitest
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // DefaultRegion is the client's region when Serve is given none.
@@ -33,4 +35,20 @@ func Serve(tb testing.TB, api http.Handler, region string) (client *sfn.Client, 
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
 	})
 	return client, hs.URL
+}
+
+// History returns every event of execution arn (all pages, oldest first,
+// with input and output data), failing tb on an error.
+func History(ctx context.Context, tb testing.TB, client *sfn.Client, arn string) []sfntypes.HistoryEvent {
+	tb.Helper()
+	var out []sfntypes.HistoryEvent
+	p := sfn.NewGetExecutionHistoryPaginator(client, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			tb.Fatalf("GetExecutionHistory %s: %v", arn, err)
+		}
+		out = append(out, page.Events...)
+	}
+	return out
 }
