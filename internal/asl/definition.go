@@ -126,7 +126,8 @@ type state struct {
 	end     bool
 	pointer string
 
-	enteredType, exitedType, abortedType string // history event types
+	enteredType, exitedType, abortedType string  // history event types
+	enteredDesc, exitedDesc              *evDesc // the same, shared by this state's history records
 
 	inputPath      *Path
 	inputNull      bool
@@ -461,6 +462,8 @@ func (c *checker) state(name string, v any, loc string) *state {
 	}
 	st := &state{name: name, typ: typ, kind: kind, pointer: loc,
 		enteredType: typ + "StateEntered", exitedType: typ + "StateExited", abortedType: typ + "StateAborted"}
+	st.enteredDesc = &evDesc{typ: st.enteredType, name: name}
+	st.exitedDesc = &evDesc{typ: st.exitedType, name: name}
 	legal := stateFields[kind]
 	for _, k := range o.keys {
 		switch {

@@ -348,6 +348,23 @@ func (x *Execution) addEventAt(sc *scope, ev event) (time.Time, error) {
 	return ev.ts, nil
 }
 
+// addStateEvent is addEventAt for a state's entered or exited event (d),
+// without building an event.
+func (x *Execution) addStateEvent(sc *scope, d *evDesc, payload any) (time.Time, error) {
+	x.mu.Lock()
+	if x.terminal || x.events.n >= x.e.opts.MaxHistoryEvents {
+		x.mu.Unlock()
+		return x.addEventAt(sc, event{typ: d.typ, name: d.name, desc: d, payload: payload, hasPay: true})
+	}
+	ts := x.e.opts.Clock.Now()
+	rec := x.events.slot(ts)
+	rec.desc, rec.ts, rec.payload, rec.prev = d, ts.UnixNano(), payload, int32(sc.prev)
+	id := int64(x.events.n)
+	x.mu.Unlock()
+	sc.prev = id
+	return ts, nil
+}
+
 // Wait blocks until the execution ends or ctx is done.
 func (x *Execution) Wait(ctx context.Context) (Result, error) {
 	select {
@@ -387,7 +404,7 @@ func (x *Execution) History() []HistoryEvent {
 	out := make([]HistoryEvent, 0, x.events.n)
 	for _, chunk := range x.events.chunks {
 		for i := range chunk {
-			out = append(out, chunk[i].public())
+			out = append(out, chunk[i].public(int64(len(out)+1), x.events.loc))
 		}
 	}
 	return out
@@ -402,7 +419,7 @@ func (x *Execution) Stop(errName, cause string) {
 
 func (x *Execution) runMachine(ctx context.Context, m *machine, input any, sc *scope) (any, error) {
 	st := m.start
-	r := &stateRun{}
+	r := &stateRun{x: x, sc: sc}
 	for {
 		out, next, err := x.runState(ctx, r, st, input, sc)
 		if err != nil {
@@ -459,8 +476,16 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 		return nil, nil, errTerminated
 	}
 	x.transitions.Add(1)
-	*r = stateRun{x: x, st: st, input: input, sc: sc}
-	entered, err := x.addEventAt(sc, event{typ: st.enteredType, name: st.name, payload: input, hasPay: true})
+	// Reset r for st field by field (r.x and r.sc stay): cheaper than
+	// storing a whole stateRun.
+	r.st, r.input, r.retries = st, input, 0
+	if r.token != "" {
+		r.token = ""
+	}
+	if r.ctxCache != nil {
+		r.ctxCache = nil
+	}
+	entered, err := x.addStateEvent(sc, st.enteredDesc, input)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -501,7 +526,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 			return nil, nil, newStateError(ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)
 		}
 	}
-	if err := x.addEvent(sc, event{typ: st.exitedType, name: st.name, payload: out, hasPay: true}); err != nil {
+	if _, err := x.addStateEvent(sc, st.exitedDesc, out); err != nil {
 		return nil, nil, err
 	}
 	return out, next, nil
@@ -962,12 +987,31 @@ func newTaskToken() string {
 const taskTokenPrefix = "AQB"
 
 // eventLog stores events in chunks, so a long history never gets copied.
+// An event's ID is its position plus one.
 type eventLog struct {
 	chunks [][]record
 	n      int
+	loc    *time.Location     // the location of the timestamps, from the first event
+	descs  map[evDesc]*evDesc // shared type and name pairs of events without a state's own
 }
 
 func (l *eventLog) add(ev *event) {
+	if ev.desc == nil {
+		d, ok := l.descs[evDesc{typ: ev.typ, name: ev.name}]
+		if !ok {
+			if l.descs == nil {
+				l.descs = map[evDesc]*evDesc{}
+			}
+			d = &evDesc{typ: ev.typ, name: ev.name}
+			l.descs[*d] = d
+		}
+		ev.desc = d
+	}
+	l.slot(ev.ts).set(ev)
+}
+
+// slot appends a zero record, stamped at ts, and returns it.
+func (l *eventLog) slot(ts time.Time) *record {
 	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == cap(l.chunks[len(l.chunks)-1]) {
 		size := 16
 		if len(l.chunks) > 0 {
@@ -975,9 +1019,12 @@ func (l *eventLog) add(ev *event) {
 		}
 		l.chunks = append(l.chunks, make([]record, 0, size))
 	}
+	if l.loc == nil {
+		l.loc = ts.Location()
+	}
 	last := &l.chunks[len(l.chunks)-1]
 	n := len(*last)
 	*last = (*last)[:n+1]
-	(*last)[n].set(ev)
 	l.n++
+	return &(*last)[n]
 }

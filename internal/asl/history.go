@@ -146,10 +146,11 @@ const (
 	EvExecutionTimedOut  = "ExecutionTimedOut"
 )
 
-// event is the compact internal record; payloads are kept as values and
-// encoded only when History is read.
+// event is an event as the engine reports it; the log keeps it as a
+// record. Payloads are kept as values and encoded only when History is read.
 type event struct {
 	typ       string
+	desc      *evDesc // typ and name, shared; nil to have the log find or make one
 	ts        time.Time
 	id, prev  int64
 	name      string
@@ -167,18 +168,25 @@ type event struct {
 	index     int
 }
 
-// record is how an event is stored: the fields every event has, and the
-// rest (task and execution details, the encoded payload) behind a pointer
-// that state, Map and Parallel events leave nil. Long histories then take
-// less than half the memory, and appending copies fewer pointers.
-type record struct {
+// evDesc is an event's type and state name, shared by every record of a
+// state's events rather than copied into each.
+type evDesc struct {
 	typ, name string
-	ts        time.Time
-	id, prev  int64
-	payload   any
-	more      *recordMore // the rare fields; nil when all are zero
-	index     int32
-	hasPay    bool
+}
+
+// record is how an event is stored: 48 bytes holding the fields every event
+// has, and the rest (task and execution details, the encoded payload)
+// behind a pointer that state, Map and Parallel events leave nil. The ID is
+// the record's position in the log, and the timestamp is kept as Unix
+// nanoseconds (the log keeps the location). Long histories then take little
+// memory, and the garbage collector has few pointers to follow.
+type record struct {
+	desc    *evDesc
+	ts      int64
+	payload any
+	more    *recordMore // the rare fields; nil when all are zero
+	prev    int32
+	index   int32
 }
 
 // recordMore holds an event's rare fields and its payload's JSON text once
@@ -190,21 +198,20 @@ type recordMore struct {
 	timeout, heartbeat                        int64
 }
 
-// set fills a zero record with ev, field by field (a pointer write each,
-// rather than copying a whole record).
+// set fills a zero record with ev (whose desc is set), field by field.
 func (r *record) set(ev *event) {
-	r.typ, r.name, r.ts, r.payload = ev.typ, ev.name, ev.ts, ev.payload
-	r.id, r.prev, r.index, r.hasPay = ev.id, ev.prev, int32(ev.index), ev.hasPay
+	r.desc, r.ts, r.payload = ev.desc, ev.ts.UnixNano(), ev.payload
+	r.prev, r.index = int32(ev.prev), int32(ev.index)
 	if ev.encoded || ev.errName != "" || ev.cause != "" || ev.resType != "" || ev.resource != "" || ev.region != "" || ev.timeout != 0 || ev.heartbeat != 0 {
 		r.more = &recordMore{text: ev.text, encoded: ev.encoded, errName: ev.errName, cause: ev.cause,
 			resType: ev.resType, resource: ev.resource, region: ev.region, timeout: ev.timeout, heartbeat: ev.heartbeat}
 	}
 }
 
-// public returns the event in the API's shape, keeping the payload's JSON
-// text for the next call.
-func (r *record) public() HistoryEvent {
-	ev := event{typ: r.typ, name: r.name, ts: r.ts, id: r.id, prev: r.prev, payload: r.payload, index: int(r.index), hasPay: r.hasPay}
+// public returns the event with the given ID in the API's shape, keeping
+// the payload's JSON text for the next call.
+func (r *record) public(id int64, loc *time.Location) HistoryEvent {
+	ev := event{typ: r.desc.typ, name: r.desc.name, ts: time.Unix(0, r.ts).In(loc), id: id, prev: int64(r.prev), payload: r.payload, index: int(r.index)}
 	if m := r.more; m != nil {
 		ev.text, ev.encoded, ev.errName, ev.cause = m.text, m.encoded, m.errName, m.cause
 		ev.resType, ev.resource, ev.region, ev.timeout, ev.heartbeat = m.resType, m.resource, m.region, m.timeout, m.heartbeat
