@@ -885,8 +885,11 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 	results := make([]any, len(items))
 	// The context object is built once, before the workers share it.
 	var baseCtx map[string]any
+	itemOnly := false
 	if st.itemSelector != nil && st.itemSelector.usesCtx {
-		baseCtx = r.context().(map[string]any)
+		if itemOnly = readsMapItemOnly(st.itemSelector); !itemOnly {
+			baseCtx = r.context().(map[string]any)
+		}
 	}
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -898,6 +901,15 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 	)
 	worker := func() {
 		defer wg.Done()
+		// When the ItemSelector reads only $$.Map.Item.Value and .Index
+		// (below them), each worker's iterations share one context object:
+		// what the selector takes from it is the item, part of it or the
+		// index, never the shared maps.
+		var ic *itemCtx
+		if itemOnly {
+			ic = &itemCtx{item: map[string]any{}}
+			ic.root = map[string]any{"Map": map[string]any{"Item": ic.item}}
+		}
 		for {
 			i := int(next.Add(1) - 1)
 			if i >= len(items) || mctx.Err() != nil {
@@ -908,7 +920,7 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 				once.Do(func() { firstErr = err; cancel() })
 				return
 			}
-			out, err := r.iteration(mctx, eff, items[i], i, baseCtx, sc)
+			out, err := r.iteration(mctx, eff, items[i], i, baseCtx, ic, sc)
 			if err != nil {
 				if mctx.Err() != nil && !isStateErr(err) || errors.Is(err, errTerminated) {
 					_ = x.addEvent(sc, event{typ: "MapIterationAborted", name: st.name, index: i})
@@ -956,12 +968,55 @@ func isStateErr(err error) bool {
 	return errors.As(err, &se)
 }
 
-func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, base map[string]any, sc *scope) (any, error) {
+// itemCtx is a Map worker's reused context object {"Map":{"Item":item}}.
+type itemCtx struct {
+	root, item map[string]any
+}
+
+// readsMapItemOnly tells whether every context path of t is a reference
+// path below $$.Map.Item.Value or $$.Map.Item.Index, and no intrinsic
+// function reads the context object.
+func readsMapItemOnly(t *tmpl) bool {
+	switch t.kind {
+	case tmplPath:
+		p := t.path
+		if !p.context {
+			return true
+		}
+		if !p.refPath || len(p.segs) < 3 {
+			return false
+		}
+		s := p.segs
+		return s[0].kind == segName && s[0].name == "Map" && !s[0].desc &&
+			s[1].kind == segName && s[1].name == "Item" && !s[1].desc &&
+			s[2].kind == segName && (s[2].name == "Value" || s[2].name == "Index") && !s[2].desc
+	case tmplCall:
+		return !t.usesCtx
+	case tmplObject:
+		for _, f := range t.fields {
+			if !readsMapItemOnly(f.t) {
+				return false
+			}
+		}
+	case tmplArray:
+		for _, it := range t.items {
+			if !readsMapItemOnly(it) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, base map[string]any, ic *itemCtx, sc *scope) (any, error) {
 	st := r.st
 	input := item
 	if st.itemSelector != nil {
 		var ctxObj any
-		if base != nil {
+		if ic != nil {
+			ic.item["Index"], ic.item["Value"] = intNumber(int64(i)), item
+			ctxObj = ic.root
+		} else if base != nil {
 			c := make(map[string]any, len(base)+1)
 			for k, v := range base {
 				c[k] = v
