@@ -202,13 +202,20 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	if timeoutC == nil {
 		out, herr = x.e.callHandler(hctx, h, in)
 	} else {
+		// The goroutine writes its own variables, so out and herr stay
+		// on the stack on the path without a timeout.
+		var (
+			gOut []byte
+			gErr error
+		)
 		done := make(chan struct{})
 		go func() {
-			out, herr = x.e.callHandler(hctx, h, in)
+			gOut, gErr = x.e.callHandler(hctx, h, in)
 			close(done)
 		}()
 		select {
 		case <-done:
+			out, herr = gOut, gErr
 		case <-timeoutC:
 			return timedOut()
 		case <-ctx.Done():

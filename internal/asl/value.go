@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -511,7 +512,7 @@ func (p *fastParser) object() (any, bool) {
 		if p.i >= len(p.s) || p.s[p.i] != '"' {
 			return nil, false
 		}
-		k, ok := p.str()
+		k, ok := p.key()
 		if !ok {
 			return nil, false
 		}
@@ -525,7 +526,7 @@ func (p *fastParser) object() (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		m[k.(string)] = v
+		m[k] = v
 		p.space()
 		if p.i >= len(p.s) {
 			return nil, false
@@ -616,6 +617,52 @@ func (p *fastParser) str() (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// key reads an object key: str, returning the string itself and sharing
+// short keys without escapes through keyCache.
+func (p *fastParser) key() (string, bool) {
+	start := p.i + 1
+	for j := start; j < len(p.s) && j-start <= maxCachedKey; j++ {
+		c := p.s[j]
+		if c == '"' {
+			p.i = j + 1
+			return cachedKey(p.s[start:j]), true
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	v, ok := p.str()
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
+}
+
+// maxCachedKey is the longest object key keyCache holds.
+const maxCachedKey = 32
+
+// keyCache holds recently decoded short ASCII object keys, so decoding
+// the same keys again (every handler output, every item) does not allocate
+// them again. Slots are picked by a hash of the key; a collision replaces
+// the slot.
+var keyCache [1024]atomic.Pointer[string]
+
+// cachedKey returns raw (printable ASCII without escapes) as a string,
+// shared with earlier calls for the same key when it is in keyCache.
+func cachedKey(raw []byte) string {
+	h := uint32(2166136261)
+	for _, c := range raw {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &keyCache[h%uint32(len(keyCache))]
+	if k := slot.Load(); k != nil && *k == string(raw) {
+		return *k
+	}
+	k := string(raw)
+	slot.Store(&k)
+	return k
 }
 
 func unescapeSimple(raw []byte) (any, bool) {

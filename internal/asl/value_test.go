@@ -137,3 +137,46 @@ func TestFastParserTakesPlainDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeJSONKeys checks object keys, which the decoder shares through a
+// cache when they are short ASCII without escapes: every kind of key, and
+// thousands of distinct keys (so cache slots collide and get replaced),
+// decode as encoding/json decodes them.
+func TestDecodeJSONKeys(t *testing.T) {
+	docs := []string{
+		`{"a":1,"ok":true,"a\"b":2,"\u00e9t\u00e9":3,"été":4,"":5,"` + strings.Repeat("k", 32) + `":6,"` + strings.Repeat("k", 33) + `":7,"a\\":8}`,
+		`{"ok":{"ok":{"ok":"ok"}},"index":[{"index":0},{"index":1}]}`,
+	}
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := range 5000 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"key%d":{"k%d":%d}`, i, i%7, i)
+	}
+	sb.WriteString("}")
+	docs = append(docs, sb.String(), sb.String())
+	for i, doc := range docs {
+		for range 2 {
+			got, err := decodeJSON([]byte(doc))
+			if err != nil {
+				t.Fatalf("doc %d: decodeJSON: %v", i, err)
+			}
+			var want any
+			d := json.NewDecoder(strings.NewReader(doc))
+			d.UseNumber()
+			if err := d.Decode(&want); err != nil {
+				t.Fatalf("doc %d: encoding/json: %v", i, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("doc %d: decodeJSON = %v, want %v", i, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{`{"a` + "\x01" + `":1}`, `{"a":1,"b`, `{"ab}`} {
+		if _, err := decodeJSON([]byte(bad)); err == nil {
+			t.Errorf("decodeJSON(%q): no error", bad)
+		}
+	}
+}
