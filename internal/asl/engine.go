@@ -418,8 +418,14 @@ func (x *Execution) Stop(errName, cause string) {
 // ---- running states
 
 func (x *Execution) runMachine(ctx context.Context, m *machine, input any, sc *scope) (any, error) {
+	return x.runMachineWith(ctx, m, input, sc, &stateRun{})
+}
+
+// runMachineWith is runMachine running its states in r, which it resets
+// (a Map worker reuses one for all its iterations).
+func (x *Execution) runMachineWith(ctx context.Context, m *machine, input any, sc *scope, r *stateRun) (any, error) {
 	st := m.start
-	r := &stateRun{x: x, sc: sc}
+	*r = stateRun{x: x, sc: sc}
 	for {
 		out, next, err := x.runState(ctx, r, st, input, sc)
 		if err != nil {
@@ -905,6 +911,13 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 		// (below them), each worker's iterations share one context object:
 		// what the selector takes from it is the item, part of it or the
 		// index, never the shared maps.
+		// Each iteration runs to its end (a nested Map or Parallel waits
+		// for its own) before the worker takes the next, so one scope and
+		// one stateRun serve them all.
+		var (
+			wsc scope
+			wr  stateRun
+		)
 		var ic *itemCtx
 		if itemOnly {
 			ic = &itemCtx{item: map[string]any{}}
@@ -915,12 +928,13 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 			if i >= len(items) || mctx.Err() != nil {
 				return
 			}
-			sc := &scope{prev: startID}
+			wsc = scope{prev: startID}
+			sc := &wsc
 			if err := x.addEvent(sc, event{typ: "MapIterationStarted", name: st.name, index: i}); err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 				return
 			}
-			out, err := r.iteration(mctx, eff, items[i], i, baseCtx, ic, sc)
+			out, err := r.iteration(mctx, eff, items[i], i, baseCtx, ic, sc, &wr)
 			if err != nil {
 				if mctx.Err() != nil && !isStateErr(err) || errors.Is(err, errTerminated) {
 					_ = x.addEvent(sc, event{typ: "MapIterationAborted", name: st.name, index: i})
@@ -1008,7 +1022,7 @@ func readsMapItemOnly(t *tmpl) bool {
 	return true
 }
 
-func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, base map[string]any, ic *itemCtx, sc *scope) (any, error) {
+func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, base map[string]any, ic *itemCtx, sc *scope, run *stateRun) (any, error) {
 	st := r.st
 	input := item
 	if st.itemSelector != nil {
@@ -1030,7 +1044,7 @@ func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, base map
 		}
 		input = v
 	}
-	return r.x.runMachine(ctx, st.iterator, input, sc)
+	return r.x.runMachineWith(ctx, st.iterator, input, sc, run)
 }
 
 func newTaskToken() string {
