@@ -2,11 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -140,32 +137,11 @@ type scanCursor struct {
 }
 
 func encodeScanCursor(lek map[string]types.AttributeValue) (string, error) {
-	var k scanCursor
-	if err := attributevalue.UnmarshalMap(lek, &k); err != nil {
-		return "", fmt.Errorf("encode cursor: %w", err)
-	}
-	b, err := json.Marshal(k)
-	if err != nil {
-		return "", fmt.Errorf("encode cursor: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return encodeKey[scanCursor](lek)
 }
 
 // decodeScanCursor reads a cursor ScanByStatus issued; anything else
 // (including a ListOpenByDue cursor) is ErrBadCursor.
 func decodeScanCursor(c string) (map[string]types.AttributeValue, error) {
-	if c == "" {
-		return nil, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return nil, ErrBadCursor
-	}
-	var k scanCursor
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&k); err != nil || k.PK == "" || k.SK == "" {
-		return nil, ErrBadCursor
-	}
-	return attributevalue.MarshalMap(k)
+	return decodeKey(c, func(k scanCursor) bool { return k.PK != "" && k.SK != "" })
 }

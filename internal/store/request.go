@@ -540,7 +540,13 @@ type cursorKey struct {
 }
 
 func encodeCursor(lek map[string]types.AttributeValue) (string, error) {
-	var k cursorKey
+	return encodeKey[cursorKey](lek)
+}
+
+// encodeKey turns a last evaluated key into an opaque cursor, keeping only
+// the attributes of K.
+func encodeKey[K any](lek map[string]types.AttributeValue) (string, error) {
+	var k K
 	if err := attributevalue.UnmarshalMap(lek, &k); err != nil {
 		return "", fmt.Errorf("encode cursor: %w", err)
 	}
@@ -555,6 +561,14 @@ func encodeCursor(lek map[string]types.AttributeValue) (string, error) {
 var ErrBadCursor = errors.New("invalid cursor")
 
 func decodeCursor(c string) (map[string]types.AttributeValue, error) {
+	return decodeKey(c, func(k cursorKey) bool {
+		return k.GSI2PK == openPK && strings.HasPrefix(k.PK, pkPrefix) && k.SK == skRequest && k.GSI2SK != ""
+	})
+}
+
+// decodeKey reads a cursor encodeKey issued for K; an empty cursor is the
+// first page, and anything not valid for K is ErrBadCursor.
+func decodeKey[K any](c string, valid func(K) bool) (map[string]types.AttributeValue, error) {
 	if c == "" {
 		return nil, nil
 	}
@@ -562,10 +576,10 @@ func decodeCursor(c string) (map[string]types.AttributeValue, error) {
 	if err != nil {
 		return nil, ErrBadCursor
 	}
-	var k cursorKey
+	var k K
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&k); err != nil || k.GSI2PK != openPK || !strings.HasPrefix(k.PK, pkPrefix) || k.SK != skRequest || k.GSI2SK == "" {
+	if err := dec.Decode(&k); err != nil || !valid(k) {
 		return nil, ErrBadCursor
 	}
 	return attributevalue.MarshalMap(k)
