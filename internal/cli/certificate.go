@@ -34,9 +34,7 @@ func newCertificateCmd(s *streams) *cobra.Command {
 				return err
 			}
 			st := store.New(cl.db, cl.table)
-			if _, err := st.GetRequest(ctx, id); errors.Is(err, store.ErrNotFound) {
-				return failuref("request %s not found in table %s", id, cl.table)
-			} else if err != nil {
+			if _, err := getRequest(ctx, st, cl.table, id); err != nil {
 				return err
 			}
 			c, err := workflow.LoadCertificate(ctx, cl.db, cl.table, id)

@@ -83,9 +83,7 @@ func newRetryCmd(s *streams) *cobra.Command {
 				return err
 			}
 			st := store.New(cl.db, cl.table)
-			if _, err := st.GetRequest(ctx, id); errors.Is(err, store.ErrNotFound) {
-				return failuref("request %s not found in table %s", id, cl.table)
-			} else if err != nil {
+			if _, err := getRequest(ctx, st, cl.table, id); err != nil {
 				return err
 			}
 			d := &partner.Dispatcher{Store: st, Config: pc, Secrets: partner.NewSecrets(nil), Client: &partner.Client{}, SFN: cl.sfn, CallbackBaseURL: os.Getenv("PUBLIC_BASE_URL"),

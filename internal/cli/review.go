@@ -80,10 +80,7 @@ func newDecisionCmd(s *streams, stage operator.Stage, approve bool) *cobra.Comma
 				return err
 			}
 			st := store.New(cl.db, cl.table)
-			r, err := st.GetRequest(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return failuref("request %s not found in table %s", id, cl.table)
-			}
+			r, err := getRequest(ctx, st, cl.table, id)
 			if err != nil {
 				return err
 			}

@@ -50,6 +50,15 @@ func newRequestClients(ctx context.Context, table string) (*requestClients, erro
 	return &requestClients{db: dynamodb.NewFromConfig(cfg), sfn: sfn.NewFromConfig(cfg), table: table}, nil
 }
 
+// getRequest reads a request; a missing one is a failure (exit 1) naming the table.
+func getRequest(ctx context.Context, st *store.Store, table, id string) (*dsr.Request, error) {
+	r, err := st.GetRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, failuref("request %s not found in table %s", id, table)
+	}
+	return r, err
+}
+
 // showOutput is `dsr show --json`.
 type showOutput struct {
 	Request *dsr.Request  `json:"request"`
@@ -81,10 +90,7 @@ func newShowCmd(s *streams) *cobra.Command {
 			}
 			id := args[0]
 			st := store.New(cl.db, cl.table)
-			r, err := st.GetRequest(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return failuref("request %s not found in table %s", id, cl.table)
-			}
+			r, err := getRequest(ctx, st, cl.table, id)
 			if err != nil {
 				return err
 			}
