@@ -21,9 +21,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"dsrflow/internal/store/tableschema"
 )
 
 // Resource types this package reads.
@@ -54,10 +55,6 @@ type Resource struct {
 	Properties map[string]any
 }
 
-// processMu serialises goformation's YAML processing: it registers its tag
-// resolvers in a package-level map on every call (see tableschema).
-var processMu sync.Mutex
-
 // Load reads and parses the template at path.
 func Load(p string) (*Template, error) {
 	data, err := os.ReadFile(p)
@@ -74,9 +71,7 @@ func Load(p string) (*Template, error) {
 
 // Parse parses a YAML or JSON template.
 func Parse(data []byte) (*Template, error) {
-	processMu.Lock()
-	out, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
-	processMu.Unlock()
+	out, err := tableschema.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}

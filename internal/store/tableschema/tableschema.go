@@ -35,10 +35,19 @@ type Table struct {
 	Properties *cfndynamodb.Table
 }
 
-// processMu serialises goformation's YAML processing: it registers its tag
-// resolvers in a package-level map on every call, which is not safe for
-// concurrent use.
+// processMu serialises goformation's YAML processing: intrinsics.ProcessYAML
+// registers its tag resolvers in a package-level map on every call, so two
+// concurrent calls anywhere in the process race ("concurrent map iteration
+// and map write"). Every caller in this module goes through ProcessYAML.
 var processMu sync.Mutex
+
+// ProcessYAML is goformation's intrinsics.ProcessYAML behind the one lock
+// that every caller in the process shares.
+func ProcessYAML(template []byte, opts *intrinsics.ProcessorOptions) ([]byte, error) {
+	processMu.Lock()
+	defer processMu.Unlock()
+	return intrinsics.ProcessYAML(template, opts)
+}
 
 // Load reads the template at path and returns the table resource logicalID.
 func Load(path, logicalID string) (*Table, error) {
@@ -63,9 +72,7 @@ func Parse(template []byte, logicalID string) (*Table, error) {
 			"Ref": ref,
 		},
 	}
-	processMu.Lock()
-	processed, err := intrinsics.ProcessYAML(template, opts)
-	processMu.Unlock()
+	processed, err := ProcessYAML(template, opts)
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
