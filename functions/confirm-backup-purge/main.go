@@ -4,21 +4,23 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/lazyinit"
+	"dsrflow/internal/partner"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(context.Background(), logger)
+	h, err := workflow.FromEnv(logger)
 	if err != nil {
-		logger.Error("confirm-backup-purge: start", "error", err.Error())
+		logger.Error("confirm-backup-purge: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Partners.ConfirmBackupPurge)
+	d := lazyinit.Derive(h, func(h *workflow.Handlers) *partner.Dispatcher { return h.Partners })
+	lambda.Start(lazyinit.Handler(d, (*partner.Dispatcher).ConfirmBackupPurge))
 }

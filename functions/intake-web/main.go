@@ -4,12 +4,12 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/webintake"
 )
 
@@ -20,10 +20,6 @@ func main() {
 		logger.Error("intake-web: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h, err := webintake.NewAWSHandler(context.Background(), cfg, logger)
-	if err != nil {
-		logger.Error("intake-web: start", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
+	h := webintake.NewAWSHandler(cfg, logger)
+	lambda.Start(lazyinit.Handler(h, (*webintake.Handler).Handle))
 }

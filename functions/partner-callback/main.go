@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/partner"
 )
 
@@ -20,10 +21,13 @@ func main() {
 		logger.Error("partner-callback: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d, _, err := partner.NewAWSDispatcher(context.Background(), cfg, logger)
-	if err != nil {
-		logger.Error("partner-callback: start", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start((&partner.Callback{D: d}).Handle)
+	// The dispatcher's clients are built on the first invocation.
+	cb := lazyinit.New(func(ctx context.Context) (*partner.Callback, error) {
+		d, _, err := partner.NewAWSDispatcher(ctx, cfg, logger)
+		if err != nil {
+			return nil, err
+		}
+		return &partner.Callback{D: d}, nil
+	})
+	lambda.Start(lazyinit.Handler(cb, (*partner.Callback).Handle))
 }

@@ -4,21 +4,21 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(context.Background(), logger)
+	h, err := workflow.FromEnv(logger)
 	if err != nil {
-		logger.Error("proceed: start", "error", err.Error())
+		logger.Error("proceed: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Proceed)
+	lambda.Start(lazyinit.Handler(h, (*workflow.Handlers).Proceed))
 }

@@ -5,21 +5,21 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/reconcile"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	r, err := reconcile.FromEnv(context.Background(), logger)
+	r, err := reconcile.FromEnv(logger)
 	if err != nil {
-		logger.Error("reconcile: start", "error", err.Error())
+		logger.Error("reconcile: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(r.Handle)
+	lambda.Start(lazyinit.Handler(r, (*reconcile.Reconciler).Handle))
 }

@@ -17,6 +17,7 @@ import (
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/legalhold"
+	"dsrflow/internal/phone"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
 )
@@ -68,7 +69,7 @@ func (h *holdSubject) key() (dsr.IdentifierType, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	normalized, err := dsr.ParseIdentifier(t, raw)
+	normalized, err := dsr.ParseIdentifier(t, raw, phone.Parse)
 	if err != nil {
 		// dsr's parse errors never contain the value parsed.
 		return "", "", usageErrorf("hold: %s: %v", flag, err)
@@ -138,7 +139,7 @@ func checkHoldNote(note string) error {
 			}
 		}
 		if digits >= 7 {
-			if _, err := dsr.ParsePhone(strings.TrimSpace(s)); err == nil {
+			if _, err := phone.Parse(strings.TrimSpace(s)); err == nil {
 				return usageErrorf("hold add: --note looks like it holds a phone number; write a case reference, no personal data")
 			}
 		}
@@ -235,7 +236,7 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 			"but defers erasure while the hold lasts. --note is a case reference (no personal data: a note\n" +
 			"that looks like an email address or phone number is refused).\n" +
 			"\n" +
-			"The identifier is normalized (dsr.ParseEmail, ParsePhone, ParseAccountID) and hashed with\n" +
+			"The identifier is normalized (dsr.ParseEmail, phone.Parse, dsr.ParseAccountID) and hashed with\n" +
 			"SUBJECT_KEY_SECRET; it is never stored or printed. The workflow reads holds when it reviews a\n" +
 			"request (refuse) and when it plans the partners and replies (defer); requests already past\n" +
 			"those steps are not changed. Exit 0 on success, 2 for bad flags or a missing secret, 3 when\n" +

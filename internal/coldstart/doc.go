@@ -18,4 +18,7 @@
 //	init-x     init-ms divided by hello-world's (target: at most 2)
 //
 // Run with `make coldstart` (it builds every function; not part of make test).
+// TestFunctionsLinkNoHeavyInit, which is, keeps packages with a costly
+// initialisation (libphonenumber's metadata) out of the functions that do not
+// need them.
 package coldstart

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"dsrflow/internal/phone"
 )
 
 func TestParseEmail(t *testing.T) {
@@ -62,55 +64,6 @@ func TestParseEmailRejects(t *testing.T) {
 	}
 }
 
-func TestParsePhone(t *testing.T) {
-	tests := []struct {
-		in, want string
-	}{
-		{"13800138000", "+8613800138000"},
-		{"138 0013 8000", "+8613800138000"},
-		{"138-0013-8000", "+8613800138000"},
-		{"+86 138 0013 8000", "+8613800138000"},
-		{"+8613800138000", "+8613800138000"},
-		{"008613800138000", "+8613800138000"},
-		{"(+86) 138-0013-8000", "+8613800138000"},
-		{"１３８００１３８０００", "+8613800138000"},  // full-width digits from a Chinese IME
-		{"010-6552 9988", "+861065529988"}, // Beijing landline
-		{"+852 6123 4567", "+85261234567"}, // Hong Kong mobile
-		{"+1 415 555 2671", "+14155552671"},
-	}
-	for _, tt := range tests {
-		got, err := ParsePhone(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("ParsePhone(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-}
-
-func TestParsePhoneRejects(t *testing.T) {
-	tests := []struct{ name, in string }{
-		{"empty", ""},
-		{"letters", "call me"},
-		{"too short", "12345"},
-		{"one digit short", "1380013800"},
-		{"one digit long", "138001380001"},
-		{"unassigned prefix", "12000138000"},
-		{"extension", "+86 10 6552 9988 ext. 12"},
-		{"overlong input", strings.Repeat("1", 41)},
-		{"invalid for its country", "+1 123 456 7890"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParsePhone(tt.in)
-			if !errors.Is(err, ErrInvalidPhone) {
-				t.Fatalf("ParsePhone(%q) = %q, %v; want ErrInvalidPhone", tt.in, got, err)
-			}
-			if tt.in != "" && strings.Contains(err.Error(), tt.in) {
-				t.Errorf("error %q echoes the input", err)
-			}
-		})
-	}
-}
-
 func TestParseAccountID(t *testing.T) {
 	good := map[string]string{
 		"1234567890":               "1234567890",
@@ -142,13 +95,16 @@ func TestParseIdentifier(t *testing.T) {
 		{IdentifierAccount, "u_1", "u_1"},
 	}
 	for _, tt := range tests {
-		got, err := ParseIdentifier(tt.t, tt.in)
+		got, err := ParseIdentifier(tt.t, tt.in, phone.Parse)
 		if err != nil || got != tt.want {
 			t.Errorf("ParseIdentifier(%s, %q) = %q, %v; want %q", tt.t, tt.in, got, err, tt.want)
 		}
 	}
-	if _, err := ParseIdentifier("passport", "E1234"); err == nil {
+	if _, err := ParseIdentifier("passport", "E1234", phone.Parse); err == nil {
 		t.Error("ParseIdentifier(passport) succeeded, want an error")
+	}
+	if _, err := ParseIdentifier(IdentifierPhone, "13800138000", nil); err == nil {
+		t.Error("ParseIdentifier(phone) without a parser succeeded, want an error")
 	}
 }
 
@@ -157,7 +113,7 @@ func TestSubjectKey(t *testing.T) {
 	// The same phone typed three ways gives one key.
 	var keys []string
 	for _, in := range []string{"13800138000", "+86 138-0013-8000", "008613800138000"} {
-		p, err := ParsePhone(in)
+		p, err := phone.Parse(in)
 		if err != nil {
 			t.Fatal(err)
 		}

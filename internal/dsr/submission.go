@@ -130,7 +130,7 @@ func (fe FieldErrors) Has(field string, code Code) bool {
 }
 
 // Validated is a Submission that passed Validate, normalized: known kind, role
-// and ground; email lower-cased (ParseEmail), phone in E.164 (ParsePhone);
+// and ground; email lower-cased (ParseEmail), phone in E.164 (the PhoneParser);
 // free text trimmed; empty list entries dropped; purposes de-duplicated.
 type Validated struct {
 	Kind          Kind
@@ -155,7 +155,10 @@ type Validated struct {
 // least one correction, consent_withdrawal at least one purpose, and other
 // kinds must not give them; free text must be valid UTF-8 with no control
 // characters other than tab and newline, within the Max* limits.
-func (s Submission) Validate() (Validated, error) {
+//
+// parsePhone reads the phone field (phone.Parse in the programs that take
+// submissions); when it is nil, a given phone number is reported invalid.
+func (s Submission) Validate(parsePhone PhoneParser) (Validated, error) {
 	var errs FieldErrors
 	add := func(field string, code Code) { errs = append(errs, FieldError{Field: field, Code: code}) }
 	addMax := func(field string, code Code, max int) {
@@ -202,7 +205,9 @@ func (s Submission) Validate() (Validated, error) {
 	}
 	if phone != "" {
 		var err error
-		if v.Phone, err = ParsePhone(phone); err != nil {
+		if parsePhone == nil {
+			add(FieldPhone, CodeInvalidPhone)
+		} else if v.Phone, err = parsePhone(phone); err != nil {
 			add(FieldPhone, CodeInvalidPhone)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"dsrflow/internal/phone"
 )
 
 func TestValidateNormalizes(t *testing.T) {
@@ -52,7 +54,7 @@ func TestValidateNormalizes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.in.Validate()
+			got, err := tt.in.Validate(phone.Parse)
 			if err != nil {
 				t.Fatalf("Validate() error = %v", err)
 			}
@@ -160,7 +162,7 @@ func TestValidateReportsEveryError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.in.Validate()
+			got, err := tt.in.Validate(phone.Parse)
 			var fe FieldErrors
 			if !errors.As(err, &fe) {
 				t.Fatalf("Validate() = %+v, %v; want FieldErrors", got, err)
@@ -177,7 +179,7 @@ func TestValidateReportsEveryError(t *testing.T) {
 
 func TestFieldErrorsCarryNoPII(t *testing.T) {
 	in := Submission{Kind: "access", Role: "self", Email: "zhang.san@@qq.com", Phone: "+86 138 0013 800", AccountID: "secret acct", Details: "住址\x00"}
-	_, err := in.Validate()
+	_, err := in.Validate(phone.Parse)
 	if err == nil {
 		t.Fatal("Validate() succeeded, want errors")
 	}
@@ -261,7 +263,7 @@ func TestEveryCodeHasMessages(t *testing.T) {
 
 func TestValidatedFill(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	v, err := Submission{Kind: "erasure", Role: "self", ErasureGround: "no_consent", Email: "A@Example.cn", Phone: "13800138000", AccountID: "u1", Locale: "en", Details: "d"}.Validate()
+	v, err := Submission{Kind: "erasure", Role: "self", ErasureGround: "no_consent", Email: "A@Example.cn", Phone: "13800138000", AccountID: "u1", Locale: "en", Details: "d"}.Validate(phone.Parse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,7 @@ func TestValidatedFill(t *testing.T) {
 func BenchmarkValidate(b *testing.B) {
 	s := Submission{Kind: "erasure", Role: "self", ErasureGround: "stopped_using", Email: "Zhang.San@QQ.com", Phone: "+86 138 0013 8000", AccountID: "u_42", Locale: "zh-CN", Details: "请删除我的全部数据"}
 	for b.Loop() {
-		if _, err := s.Validate(); err != nil {
+		if _, err := s.Validate(phone.Parse); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/intake/intaketest"
+	"dsrflow/internal/phone"
 	"dsrflow/internal/store"
 )
 
@@ -25,7 +26,7 @@ func BenchmarkSubmit(b *testing.B) {
 		Store: store.New(emu.Client(), table), SFN: fake.Client(), StateMachineArn: intaketest.StateMachineArn,
 		SubjectSecret: secret, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
-	v, err := dsr.Submission{Kind: "access", Role: "self", Email: "bench@example.cn"}.Validate()
+	v, err := dsr.Submission{Kind: "access", Role: "self", Email: "bench@example.cn"}.Validate(phone.Parse)
 	if err != nil {
 		b.Fatal(err)
 	}

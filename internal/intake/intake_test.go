@@ -23,6 +23,7 @@ import (
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/intake/intaketest"
+	"dsrflow/internal/phone"
 	"dsrflow/internal/store"
 )
 
@@ -71,9 +72,9 @@ func newFixture(t *testing.T, maxOpen int) *fixture {
 	}
 }
 
-func validated(t *testing.T, email, phone string) dsr.Validated {
+func validated(t *testing.T, email, phoneNumber string) dsr.Validated {
 	t.Helper()
-	v, err := dsr.Submission{Kind: "access", Role: "self", Email: email, Phone: phone, Locale: "en"}.Validate()
+	v, err := dsr.Submission{Kind: "access", Role: "self", Email: email, Phone: phoneNumber, Locale: "en"}.Validate(phone.Parse)
 	if err != nil {
 		t.Fatalf("Validate: %v", err)
 	}

@@ -43,6 +43,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/phone"
 )
 
 // MaxSize is the largest raw message Parse reads; a larger one is recorded as
@@ -464,10 +465,10 @@ func attachments(env *enmime.Envelope, skipRoot bool) []Attachment {
 var phoneCandidate = regexp.MustCompile(`(?:\+\d{1,3}[\s-]?)?(?:\(?\d{2,4}\)?[\s-]?)?\d{3,4}[\s-]?\d{4}`)
 
 // findPhone returns the first valid phone number in text, in E.164, checked by
-// dsr.ParsePhone (numbers without a country code are mainland China numbers).
+// phone.Parse (numbers without a country code are mainland China numbers).
 func findPhone(text string) string {
 	for _, c := range phoneCandidate.FindAllString(text, 20) {
-		if e164, err := dsr.ParsePhone(c); err == nil {
+		if e164, err := phone.Parse(c); err == nil {
 			return e164
 		}
 	}

@@ -59,6 +59,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/mail"
+	"dsrflow/internal/phone"
 )
 
 // ObjectStore is the part of the S3 client the handler uses.
@@ -313,7 +314,7 @@ func Validate(cls mail.Classification) (dsr.Validated, error) {
 		Role:   string(role),
 		Email:  cls.From,
 		Locale: string(cls.Locale()),
-	}.Validate()
+	}.Validate(phone.Parse)
 	if err != nil {
 		return dsr.Validated{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/store"
 )
 
@@ -81,16 +82,19 @@ func New(c Config, cl Clients, logger *slog.Logger) (*Reconciler, error) {
 	}, nil
 }
 
-// FromEnv builds the reconciler from the environment and the default AWS
+// FromEnv reads and checks the configuration now and returns the reconciler
+// to be built on the first invocation, with clients from the default AWS
 // configuration (AWS_ENDPOINT_URL_* for local endpoints).
-func FromEnv(ctx context.Context, logger *slog.Logger) (*Reconciler, error) {
+func FromEnv(logger *slog.Logger) (*lazyinit.Value[*Reconciler], error) {
 	c, err := ConfigFrom(nil)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	return New(c, Clients{DynamoDB: dynamodb.NewFromConfig(awsCfg), SFN: sfn.NewFromConfig(awsCfg)}, logger)
+	return lazyinit.New(func(ctx context.Context) (*Reconciler, error) {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		return New(c, Clients{DynamoDB: dynamodb.NewFromConfig(awsCfg), SFN: sfn.NewFromConfig(awsCfg)}, logger)
+	}), nil
 }

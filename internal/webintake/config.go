@@ -15,6 +15,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
@@ -153,17 +154,19 @@ func NewHandler(c Config, cl Clients, logger *slog.Logger) *Handler {
 	return h
 }
 
-// NewAWSHandler loads the AWS SDK's default configuration (environment,
-// including AWS_ENDPOINT_URL_* for local endpoints; no network call) and
-// wires the handler with real clients.
-func NewAWSHandler(ctx context.Context, c Config, logger *slog.Logger) (*Handler, error) {
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	return NewHandler(c, Clients{
-		DynamoDB: dynamodb.NewFromConfig(awsCfg),
-		SFN:      sfn.NewFromConfig(awsCfg),
-		SES:      sesv2.NewFromConfig(awsCfg),
-	}, logger), nil
+// NewAWSHandler returns the handler to be built on the first invocation,
+// with clients from the AWS SDK's default configuration (environment,
+// including AWS_ENDPOINT_URL_* for local endpoints; no network call).
+func NewAWSHandler(c Config, logger *slog.Logger) *lazyinit.Value[*Handler] {
+	return lazyinit.New(func(ctx context.Context) (*Handler, error) {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS config: %w", err)
+		}
+		return NewHandler(c, Clients{
+			DynamoDB: dynamodb.NewFromConfig(awsCfg),
+			SFN:      sfn.NewFromConfig(awsCfg),
+			SES:      sesv2.NewFromConfig(awsCfg),
+		}, logger), nil
+	})
 }

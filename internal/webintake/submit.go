@@ -14,6 +14,7 @@ import (
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/phone"
 )
 
 // Sources recorded on a request (intake.Submission.Source).
@@ -237,7 +238,7 @@ func validate(sub dsr.Submission, correctionsRunes int) (dsr.Validated, dsr.Fiel
 	if correctionsRunes > maxCorrectionsInput {
 		caps = append(caps, dsr.FieldError{Field: dsr.FieldCorrections, Code: dsr.CodeTooLong, Max: maxCorrectionsInput})
 	}
-	v, err := sub.Validate()
+	v, err := sub.Validate(phone.Parse)
 	var errs dsr.FieldErrors
 	if err != nil && !errors.As(err, &errs) {
 		errs = dsr.FieldErrors{{Code: CodeInternal}}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/envconfig"
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
@@ -226,24 +227,28 @@ func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *s
 	return nil
 }
 
-// FromEnv reads the configuration and builds the handlers with AWS clients
-// from the standard AWS configuration (AWS_ENDPOINT_URL_* for local
-// endpoints, DESIGN.md rule 4). It is all a task function's main needs.
-func FromEnv(ctx context.Context, logger *slog.Logger) (*Handlers, error) {
+// FromEnv reads and checks the configuration now and returns the handlers
+// to be built on the first invocation, with AWS clients from the standard AWS
+// configuration (AWS_ENDPOINT_URL_* for local endpoints, DESIGN.md rule 4):
+// a task function's init does no I/O beyond the environment. It is all a task
+// function's main needs.
+func FromEnv(logger *slog.Logger) (*lazyinit.Value[*Handlers], error) {
 	c, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	s3c := s3.NewFromConfig(awsCfg)
-	return New(c, Clients{
-		DynamoDB: dynamodb.NewFromConfig(awsCfg),
-		SFN:      sfn.NewFromConfig(awsCfg),
-		SES:      sesv2.NewFromConfig(awsCfg),
-		S3:       s3c,
-		Presign:  s3.NewPresignClient(s3c),
-	}, logger)
+	return lazyinit.New(func(ctx context.Context) (*Handlers, error) {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		s3c := s3.NewFromConfig(awsCfg)
+		return New(c, Clients{
+			DynamoDB: dynamodb.NewFromConfig(awsCfg),
+			SFN:      sfn.NewFromConfig(awsCfg),
+			SES:      sesv2.NewFromConfig(awsCfg),
+			S3:       s3c,
+			Presign:  s3.NewPresignClient(s3c),
+		}, logger)
+	}), nil
 }
