@@ -11,16 +11,15 @@ import (
 
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger)
+	cfg, err := partner.FunctionConfigFromEnv()
 	if err != nil {
 		logger.Error("confirm-backup-purge: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d := lazyinit.Derive(h, func(h *workflow.Handlers) *partner.Dispatcher { return h.Partners })
+	d := partner.LazyAWSDispatcher(cfg, logger)
 	lambda.Start(lazyinit.Handler(d, (*partner.Dispatcher).ConfirmBackupPurge))
 }

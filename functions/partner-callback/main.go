@@ -4,7 +4,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
@@ -21,13 +20,7 @@ func main() {
 		logger.Error("partner-callback: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	// The dispatcher's clients are built on the first invocation.
-	cb := lazyinit.New(func(ctx context.Context) (*partner.Callback, error) {
-		d, _, err := partner.NewAWSDispatcher(ctx, cfg, logger)
-		if err != nil {
-			return nil, err
-		}
-		return &partner.Callback{D: d}, nil
-	})
+	d := partner.LazyAWSDispatcher(cfg, logger)
+	cb := lazyinit.Derive(d, func(d *partner.Dispatcher) *partner.Callback { return &partner.Callback{D: d} })
 	lambda.Start(lazyinit.Handler(cb, (*partner.Callback).Handle))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	env "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/partner/export"
 	"dsrflow/internal/store"
 )
@@ -55,6 +56,15 @@ func FunctionConfigFromEnv() (FunctionConfig, error) {
 		return FunctionConfig{}, fmt.Errorf("config: EXPORT_LINK_TTL must be positive and at most %s", export.MaxLinkTTL)
 	}
 	return c, nil
+}
+
+// LazyAWSDispatcher is NewAWSDispatcher on the first invocation (internal/lazyinit):
+// a function's init reads only its environment.
+func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger) *lazyinit.Value[*Dispatcher] {
+	return lazyinit.New(func(ctx context.Context) (*Dispatcher, error) {
+		d, _, err := NewAWSDispatcher(ctx, c, logger)
+		return d, err
+	})
 }
 
 // NewAWSDispatcher builds the dispatcher and export store on AWS SDK

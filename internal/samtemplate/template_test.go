@@ -33,12 +33,24 @@ var configTypes = map[string]reflect.Type{
 	"intake-web":       reflect.TypeFor[webintake.Config](),
 	"intake-mail":      reflect.TypeFor[mailintake.Config](),
 	"partner-callback": reflect.TypeFor[partner.FunctionConfig](),
-	"reconcile":        reflect.TypeFor[reconcile.Config](),
+	// The partner task functions of the fan-out need only the partner
+	// configuration, not the workflow's secrets and mail settings.
+	"partner-dispatch":     reflect.TypeFor[partner.FunctionConfig](),
+	"partner-await":        reflect.TypeFor[partner.FunctionConfig](),
+	"partner-escalate":     reflect.TypeFor[partner.FunctionConfig](),
+	"confirm-backup-purge": reflect.TypeFor[partner.FunctionConfig](),
+	"reconcile":            reflect.TypeFor[reconcile.Config](),
 }
+
+// signsPartnerCalls are the functions that call partners (signing) or
+// verify their callbacks, and so need every partner's secret.
+var signsPartnerCalls = map[string]bool{"partner-callback": true, "partner-dispatch": true, "confirm-backup-purge": true}
 
 func init() {
 	for _, f := range workflow.Functions() {
-		configTypes[f.Name] = reflect.TypeFor[workflow.Config]()
+		if _, ok := configTypes[f.Name]; !ok {
+			configTypes[f.Name] = reflect.TypeFor[workflow.Config]()
+		}
 	}
 }
 
@@ -395,11 +407,11 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 			continue
 		}
 		tags := envTags(typ)
-		// They are required where verifying signatures is the function's
-		// job (partner-callback), allowed wherever the configuration is.
+		// They are required where signing calls or verifying signatures is
+		// the function's job, allowed wherever the configuration is.
 		if _, ok := f.Environment["PARTNERS_CONFIG"]; ok {
 			for k := range partnerSecrets {
-				tags[k] = envTag{required: typ == reflect.TypeFor[partner.FunctionConfig]()}
+				tags[k] = envTag{required: signsPartnerCalls[f.Name]}
 			}
 		}
 		for name := range f.Environment {
