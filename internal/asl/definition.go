@@ -126,8 +126,9 @@ type state struct {
 	end     bool
 	pointer string
 
-	enteredType, exitedType, abortedType string  // history event types
-	enteredDesc, exitedDesc              *evDesc // the same, shared by this state's history records
+	enteredType, exitedType, abortedType string      // history event types
+	enteredDesc, exitedDesc              *evDesc     // the same, shared by this state's history records
+	descs                                *stateDescs // a Task's or Map's other events
 
 	inputPath      *Path
 	inputNull      bool
@@ -563,6 +564,7 @@ func (c *checker) state(name string, v any, loc string) *state {
 	if strings.HasSuffix(st.resource, ".waitForTaskToken") {
 		st.needsCtx = true
 	}
+	st.descs = newStateDescs(st)
 	st.growsData = st.kind == kindTask || st.kind == kindParallel || st.kind == kindMap ||
 		st.parameters != nil || st.hasResult || (st.resultPath != nil && len(st.resultPath.segs) > 0)
 	return st

@@ -348,21 +348,28 @@ func (x *Execution) addEventAt(sc *scope, ev event) (time.Time, error) {
 	return ev.ts, nil
 }
 
-// addStateEvent is addEventAt for a state's entered or exited event (d),
-// without building an event.
-func (x *Execution) addStateEvent(sc *scope, d *evDesc, payload any) (time.Time, error) {
+// addRecord is addEventAt for an event that d describes fully, but for its
+// payload and index (a state's entered and exited events, a Map's events,
+// a Task's), without building an event.
+func (x *Execution) addRecord(sc *scope, d *evDesc, payload any, index int) (time.Time, error) {
 	x.mu.Lock()
 	if x.terminal || x.events.n >= x.e.opts.MaxHistoryEvents {
 		x.mu.Unlock()
-		return x.addEventAt(sc, event{typ: d.typ, name: d.name, desc: d, payload: payload, hasPay: true})
+		return x.addEventAt(sc, event{typ: d.typ, name: d.name, desc: d, payload: payload, hasPay: payload != nil, index: index})
 	}
 	ts := x.e.opts.Clock.Now()
 	rec := x.events.slot(ts)
-	rec.desc, rec.ts, rec.payload, rec.prev = d, ts.UnixNano(), payload, int32(sc.prev)
+	rec.desc, rec.ts, rec.payload, rec.prev, rec.index = d, ts.UnixNano(), payload, int32(sc.prev), int32(index)
 	id := int64(x.events.n)
 	x.mu.Unlock()
 	sc.prev = id
 	return ts, nil
+}
+
+// addRecordErr is addRecord without the timestamp.
+func (x *Execution) addRecordErr(sc *scope, d *evDesc, payload any, index int) error {
+	_, err := x.addRecord(sc, d, payload, index)
+	return err
 }
 
 // Wait blocks until the execution ends or ctx is done.
@@ -491,7 +498,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 	if r.ctxCache != nil {
 		r.ctxCache = nil
 	}
-	entered, err := x.addStateEvent(sc, st.enteredDesc, input)
+	entered, err := x.addRecord(sc, st.enteredDesc, input, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -532,7 +539,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 			return nil, nil, newStateError(ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)
 		}
 	}
-	if _, err := x.addStateEvent(sc, st.exitedDesc, out); err != nil {
+	if _, err := x.addRecord(sc, st.exitedDesc, out, 0); err != nil {
 		return nil, nil, err
 	}
 	return out, next, nil
@@ -884,7 +891,7 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 	if limit == 0 || limit > x.e.opts.MaxMapConcurrency {
 		limit = x.e.opts.MaxMapConcurrency
 	}
-	if err := x.addEvent(r.sc, event{typ: "MapStateStarted", name: st.name, index: len(items)}); err != nil {
+	if err := x.addRecordErr(r.sc, st.descs.mapStarted, nil, len(items)); err != nil {
 		return nil, err
 	}
 	startID := r.sc.prev
@@ -930,7 +937,7 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 			}
 			wsc = scope{prev: startID}
 			sc := &wsc
-			if err := x.addEvent(sc, event{typ: "MapIterationStarted", name: st.name, index: i}); err != nil {
+			if err := x.addRecordErr(sc, st.descs.iterStarted, nil, i); err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 				return
 			}
@@ -945,7 +952,7 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 				return
 			}
 			results[i] = out
-			if err := x.addEvent(sc, event{typ: "MapIterationSucceeded", name: st.name, index: i}); err != nil {
+			if err := x.addRecordErr(sc, st.descs.iterSucceeded, nil, i); err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 				return
 			}
@@ -971,7 +978,7 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 		}
 		return nil, firstErr
 	}
-	if err := x.addEvent(r.sc, event{typ: "MapStateSucceeded", name: st.name}); err != nil {
+	if err := x.addRecordErr(r.sc, st.descs.mapSucceeded, nil, 0); err != nil {
 		return nil, err
 	}
 	return results, nil

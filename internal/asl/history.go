@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -169,9 +170,67 @@ type event struct {
 }
 
 // evDesc is an event's type and state name, shared by every record of a
-// state's events rather than copied into each.
+// state's events rather than copied into each. A desc made for one state's
+// Task events also holds their details that do not change from one call to
+// the next (resource, region, timeouts); records of such events then need
+// no recordMore of their own. A desc is never modified once made.
 type evDesc struct {
-	typ, name string
+	typ, name                 string
+	resType, resource, region string
+	timeout, heartbeat        int64
+}
+
+// stateDescs are the descs of a Task or Map state's own events, made when
+// the definition is parsed.
+type stateDescs struct {
+	// Task: TaskStarted / LambdaFunctionStarted and TaskSucceeded /
+	// LambdaFunctionSucceeded.
+	taskStarted, taskSucceeded *evDesc
+	// Task: the last TaskScheduled / LambdaFunctionScheduled desc used;
+	// its region and timeouts depend on the engine and the input, so it is
+	// replaced when they differ.
+	taskScheduled atomic.Pointer[evDesc]
+	// Map: MapStateStarted, MapIterationStarted, MapIterationSucceeded and
+	// MapStateSucceeded.
+	mapStarted, iterStarted, iterSucceeded, mapSucceeded *evDesc
+}
+
+// newStateDescs makes the descs of st's Task or Map events (nil for other
+// states).
+func newStateDescs(st *state) *stateDescs {
+	switch st.kind {
+	case kindTask:
+		tgt := &st.target
+		if tgt.direct {
+			return &stateDescs{taskStarted: &evDesc{typ: "LambdaFunctionStarted"}, taskSucceeded: &evDesc{typ: "LambdaFunctionSucceeded"}}
+		}
+		return &stateDescs{
+			taskStarted:   &evDesc{typ: "TaskStarted", resType: tgt.resourceType, resource: tgt.resource},
+			taskSucceeded: &evDesc{typ: "TaskSucceeded", resType: tgt.resourceType, resource: tgt.resource},
+		}
+	case kindMap:
+		return &stateDescs{
+			mapStarted: &evDesc{typ: "MapStateStarted", name: st.name}, mapSucceeded: &evDesc{typ: "MapStateSucceeded", name: st.name},
+			iterStarted: &evDesc{typ: "MapIterationStarted", name: st.name}, iterSucceeded: &evDesc{typ: "MapIterationSucceeded", name: st.name},
+		}
+	}
+	return nil
+}
+
+// scheduledDesc returns the desc of a Task's TaskScheduled (or, for a
+// Lambda function ARN, LambdaFunctionScheduled) event.
+func (d *stateDescs) scheduledDesc(st *state, region string, timeout, heartbeat int64) *evDesc {
+	want := evDesc{typ: "TaskScheduled", resType: st.target.resourceType, resource: st.target.resource, region: region, timeout: timeout, heartbeat: heartbeat}
+	if st.target.direct {
+		want = evDesc{typ: "LambdaFunctionScheduled", resource: st.resource, timeout: timeout}
+	}
+	if cur := d.taskScheduled.Load(); cur != nil && *cur == want {
+		return cur
+	}
+	nd := new(evDesc)
+	*nd = want
+	d.taskScheduled.Store(nd)
+	return nd
 }
 
 // record is how an event is stored: 48 bytes holding the fields every event
@@ -211,10 +270,14 @@ func (r *record) set(ev *event) {
 // public returns the event with the given ID in the API's shape, keeping
 // the payload's JSON text for the next call.
 func (r *record) public(id int64, loc *time.Location) HistoryEvent {
-	ev := event{typ: r.desc.typ, name: r.desc.name, ts: time.Unix(0, r.ts).In(loc), id: id, prev: int64(r.prev), payload: r.payload, index: int(r.index)}
+	d := r.desc
+	ev := event{typ: d.typ, name: d.name, ts: time.Unix(0, r.ts).In(loc), id: id, prev: int64(r.prev), payload: r.payload, index: int(r.index),
+		resType: d.resType, resource: d.resource, region: d.region, timeout: d.timeout, heartbeat: d.heartbeat}
 	if m := r.more; m != nil {
 		ev.text, ev.encoded, ev.errName, ev.cause = m.text, m.encoded, m.errName, m.cause
-		ev.resType, ev.resource, ev.region, ev.timeout, ev.heartbeat = m.resType, m.resource, m.region, m.timeout, m.heartbeat
+		if m.resType != "" || m.resource != "" || m.region != "" || m.timeout != 0 || m.heartbeat != 0 {
+			ev.resType, ev.resource, ev.region, ev.timeout, ev.heartbeat = m.resType, m.resource, m.region, m.timeout, m.heartbeat
+		}
 	}
 	h := ev.public()
 	if ev.encoded && (r.more == nil || !r.more.encoded) {

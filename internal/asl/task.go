@@ -104,15 +104,9 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	base := event{resType: tgt.resourceType, resource: tgt.resource}
 	if tgt.direct {
 		failType, timedOutType = "LambdaFunctionFailed", "LambdaFunctionTimedOut"
-		if err := x.addEvent(r.sc, event{typ: "LambdaFunctionScheduled", resource: st.resource, payload: eff, hasPay: true, timeout: timeout}); err != nil {
-			return nil, err
-		}
-	} else {
-		ev := base
-		ev.typ, ev.region, ev.payload, ev.hasPay, ev.timeout, ev.heartbeat = "TaskScheduled", x.e.opts.Region, eff, true, timeout, heartbeat
-		if err := x.addEvent(r.sc, ev); err != nil {
-			return nil, err
-		}
+	}
+	if err := x.addRecordErr(r.sc, st.descs.scheduledDesc(st, x.e.opts.Region, timeout, heartbeat), eff, 0); err != nil {
+		return nil, err
 	}
 	fail := func(typ string, se *stateError) (any, error) {
 		ev := base
@@ -151,12 +145,7 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 		}
 		return fail(startFailed, newStateError(name, "Function not found: %s", key))
 	}
-	startEv := base
-	startEv.typ = "TaskStarted"
-	if tgt.direct {
-		startEv = event{typ: "LambdaFunctionStarted"}
-	}
-	if err := x.addEvent(r.sc, startEv); err != nil {
+	if err := x.addRecordErr(r.sc, st.descs.taskStarted, nil, 0); err != nil {
 		return nil, err
 	}
 	in, err := encodeJSON(payload)
@@ -183,20 +172,27 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 		defer x.e.closeToken(r.token)
 	}
 
-	// Invoke, with the Lambda context a function would see.
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Invoke, with the Lambda context a function would see. A handler that
+	// may be left running (a timeout) or whose task outlives its call (a
+	// task token) gets a context canceled when the task ends; otherwise the
+	// call returns before the task does, and the execution's context serves.
+	parent := ctx
+	if timeout > 0 || heartbeat > 0 || pend != nil {
+		var cancel context.CancelFunc
+		parent, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
 	reqID := x.e.opts.NewID()
 	fnArn := st.resource
 	if tgt.lambdaInvoke {
 		fnArn = key
 	}
-	hctx = context.WithValue(hctx, taskCallKey{}, &TaskCall{
+	tc := &taskCtx{Context: parent, call: TaskCall{
 		StateName: st.name, RetryCount: r.retries, EnteredTime: r.entered,
 		ExecutionArn: x.in.ExecutionArn, StateMachineArn: x.in.StateMachineArn,
 		Resource: st.resource, TaskToken: r.token,
-	})
-	hctx = lambdacontext.NewContext(hctx, &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fnArn})
+	}, lc: lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fnArn}}
+	hctx := lambdacontext.NewContext(tc, &tc.lc)
 	var out []byte
 	var herr error
 	if timeoutC == nil {
@@ -288,16 +284,8 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 		}
 	}
 
-	if tgt.direct {
-		if err := x.addEvent(r.sc, event{typ: "LambdaFunctionSucceeded", payload: result, hasPay: true}); err != nil {
-			return nil, err
-		}
-	} else {
-		ev := base
-		ev.typ, ev.payload, ev.hasPay = "TaskSucceeded", result, true
-		if err := x.addEvent(r.sc, ev); err != nil {
-			return nil, err
-		}
+	if err := x.addRecordErr(r.sc, st.descs.taskSucceeded, result, 0); err != nil {
+		return nil, err
 	}
 	return result, nil
 }

@@ -3,6 +3,8 @@ package asl
 import (
 	"context"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // TaskCall tells a Task handler which state of which execution it runs for.
@@ -27,6 +29,24 @@ type TaskCall struct {
 }
 
 type taskCallKey struct{}
+
+// taskCtx is the context the engine passes to a Task handler: its parent
+// with the TaskCall (and the handler's LambdaContext) in one allocation,
+// instead of a context.WithValue and a TaskCall of its own.
+type taskCtx struct {
+	context.Context
+	call TaskCall
+	lc   lambdacontext.LambdaContext
+}
+
+// Value answers taskCallKey with the TaskCall and asks the parent for the
+// rest.
+func (c *taskCtx) Value(key any) any {
+	if _, ok := key.(taskCallKey); ok {
+		return &c.call
+	}
+	return c.Context.Value(key)
+}
 
 // WithTaskInfo returns a context carrying c, as the engine passes to Task
 // handlers; it lets a handler be called outside the engine (in tests).
