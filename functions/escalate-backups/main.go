@@ -15,7 +15,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger)
+	h, err := workflow.FromEnv(logger, nil)
 	if err != nil {
 		logger.Error("escalate-backups: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -1,7 +1,7 @@
-// Package notify sends messages to requesters: email through Amazon SES v2,
-// text messages through an SMS provider behind an interface, or, when an
-// outbox folder is configured, RFC 5322 .eml files written to that folder
-// (the local stack). Messages are composed with github.com/jhillyerd/enmime's
+// Package notify sends messages to requesters: email through an EmailSender
+// (Amazon SES v2 in package sesmail), text messages through an SMS provider
+// behind an interface, or, when an outbox folder is configured, RFC 5322 .eml
+// files written to that folder (the local stack). Messages are composed with github.com/jhillyerd/enmime's
 // builder (UTF-8, quoted-printable or base64 as needed, proper MIME headers).
 //
 // Message bodies and addresses are personal data: nothing here logs them, and

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/smithy-go"
 	"github.com/jhillyerd/enmime"
 
 	"dsrflow/internal/dsr"
@@ -47,36 +45,6 @@ func TestComposeRoundTrip(t *testing.T) {
 		if !strings.Contains(env.Text, want) {
 			t.Errorf("body lacks %q:\n%s", want, env.Text)
 		}
-	}
-}
-
-type fakeSES struct {
-	in  *sesv2.SendEmailInput
-	err error
-}
-
-func (f *fakeSES) SendEmail(ctx context.Context, in *sesv2.SendEmailInput, _ ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
-	f.in = in
-	return &sesv2.SendEmailOutput{}, f.err
-}
-
-func TestSES(t *testing.T) {
-	ses := &fakeSES{}
-	r := &Router{From: "privacy@example.cn", Email: &SES{Client: ses, ConfigurationSet: "dsr"}, Now: func() time.Time { return at }}
-	m := Expired("r-2", dsr.Contact{Email: "li@example.cn"}, dsr.LocaleEn, 7, Contact{})
-	ch, err := r.Send(context.Background(), m)
-	if err != nil || ch != ChannelEmail {
-		t.Fatalf("Send: %s, %v", ch, err)
-	}
-	if ses.in.Content.Raw == nil || !bytes.Contains(ses.in.Content.Raw.Data, []byte("X-Dsrflow-Request: r-2")) || *ses.in.ConfigurationSetName != "dsr" {
-		t.Errorf("SendEmail input: %+v", ses.in)
-	}
-	// SES errors can quote the address; only the code is kept.
-	ses.err = &smithy.GenericAPIError{Code: "MessageRejected", Message: "Email address is not verified: li@example.cn"}
-	_, err = r.Send(context.Background(), m)
-	var de *DeliveryError
-	if !errors.As(err, &de) || de.Code != "MessageRejected" || strings.Contains(err.Error(), "li@example.cn") {
-		t.Errorf("error %v: want a DeliveryError with code MessageRejected and no address", err)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/dsr"
@@ -17,6 +16,7 @@ import (
 	"dsrflow/internal/intake"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/notify/sesmail"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
@@ -102,9 +102,10 @@ type Clients struct {
 		intake.Starter
 		verification.SFN
 	}
-	// SES sends new codes when OutboxDir is empty; nil then means the
-	// verification page cannot send codes (they fail as delivery errors).
-	SES notify.SESAPI
+	// Email sends new codes when OutboxDir is empty (sesmail.Sender on
+	// AWS); nil then means the verification page cannot send codes (they
+	// fail as delivery errors).
+	Email notify.EmailSender
 }
 
 // NewHandler wires a Handler from configuration and clients. The
@@ -117,7 +118,7 @@ func NewHandler(c Config, cl Clients, logger *slog.Logger) *Handler {
 		box := &notify.Outbox{Dir: c.OutboxDir, From: c.MailFrom, FromName: c.MailFromName}
 		router.Email, router.SMS = box, box
 	} else {
-		router.Email = &notify.SES{Client: cl.SES, ConfigurationSet: c.SESConfigurationSet}
+		router.Email = cl.Email
 	}
 	team := notify.Contact{Email: c.PrivacyContact}
 	if team.Email == "" {
@@ -166,7 +167,7 @@ func NewAWSHandler(c Config, logger *slog.Logger) *lazyinit.Value[*Handler] {
 		return NewHandler(c, Clients{
 			DynamoDB: dynamodb.NewFromConfig(awsCfg),
 			SFN:      sfn.NewFromConfig(awsCfg),
-			SES:      sesv2.NewFromConfig(awsCfg),
+			Email:    sesmail.FromConfig(awsCfg, c.SESConfigurationSet),
 		}, logger), nil
 	})
 }

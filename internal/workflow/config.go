@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/envconfig"
@@ -124,8 +124,9 @@ type Clients struct {
 		legalhold.DB
 	}
 	SFN verification.SFN
-	// SES is used when OutboxDir is empty.
-	SES notify.SESAPI
+	// Email sends email when OutboxDir is empty (sesmail.Sender on AWS);
+	// nil: email fails as a delivery error, for the functions that send none.
+	Email notify.EmailSender
 	// SMS is the SMS provider; nil: requesters with a phone only are
 	// verified by hand.
 	SMS notify.SMSSender
@@ -162,7 +163,7 @@ func New(c Config, cl Clients, logger *slog.Logger) (*Handlers, error) {
 			router.SMS = box
 		}
 	} else {
-		router.Email = &notify.SES{Client: cl.SES, ConfigurationSet: c.SESConfigurationSet}
+		router.Email = cl.Email
 	}
 	team := notify.Contact{Email: c.PrivacyContact}
 	if team.Email == "" {
@@ -227,12 +228,20 @@ func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *s
 	return nil
 }
 
+// EmailFactory makes the email sender of a function that writes to
+// requesters from the AWS configuration and SES_CONFIGURATION_SET;
+// sesmail.FromConfig is the one for SES.
+type EmailFactory func(awsCfg aws.Config, configurationSet string) notify.EmailSender
+
 // FromEnv reads and checks the configuration now and returns the handlers
 // to be built on the first invocation, with AWS clients from the standard AWS
 // configuration (AWS_ENDPOINT_URL_* for local endpoints, DESIGN.md rule 4):
 // a task function's init does no I/O beyond the environment. It is all a task
 // function's main needs.
-func FromEnv(logger *slog.Logger) (*lazyinit.Value[*Handlers], error) {
+//
+// email is nil for the functions that send no message to requesters, so
+// that they do not link an email client (see internal/coldstart).
+func FromEnv(logger *slog.Logger, email EmailFactory) (*lazyinit.Value[*Handlers], error) {
 	c, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
@@ -243,12 +252,15 @@ func FromEnv(logger *slog.Logger) (*lazyinit.Value[*Handlers], error) {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
 		s3c := s3.NewFromConfig(awsCfg)
-		return New(c, Clients{
+		cl := Clients{
 			DynamoDB: dynamodb.NewFromConfig(awsCfg),
 			SFN:      sfn.NewFromConfig(awsCfg),
-			SES:      sesv2.NewFromConfig(awsCfg),
 			S3:       s3c,
 			Presign:  s3.NewPresignClient(s3c),
-		}, logger)
+		}
+		if email != nil && c.OutboxDir == "" {
+			cl.Email = email(awsCfg, c.SESConfigurationSet)
+		}
+		return New(c, cl, logger)
 	}), nil
 }

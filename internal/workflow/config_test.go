@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/notify"
+	"dsrflow/internal/notify/sesmail"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -58,7 +59,7 @@ func TestConfigFromEnv(t *testing.T) {
 }
 
 // TestNewUsesOutbox: OUTBOX_DIR selects the outbox for email and SMS; without
-// it email goes to SES and SMS is absent.
+// it email goes to Clients.Email and SMS is absent.
 func TestNewUsesOutbox(t *testing.T) {
 	c := Config{TableName: "t", CodeSecret: strings.Repeat("c", 32), MailFrom: "privacy@example.cn", RepeatLimit: 3, BackupRotation: 1, OutboxDir: t.TempDir()}
 	h, err := New(c, Clients{DynamoDB: emu.Client(), SFN: sfn.New(sfn.Options{Region: "cn-north-1"})}, nil)
@@ -73,12 +74,13 @@ func TestNewUsesOutbox(t *testing.T) {
 		t.Errorf("SMS sender %T, want *notify.Outbox", r.SMS)
 	}
 	c.OutboxDir = ""
-	h, err = New(c, Clients{DynamoDB: emu.Client(), SFN: sfn.New(sfn.Options{Region: "cn-north-1"})}, nil)
+	ses := &sesmail.Sender{}
+	h, err = New(c, Clients{DynamoDB: emu.Client(), SFN: sfn.New(sfn.Options{Region: "cn-north-1"}), Email: ses}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r = h.Sender.(*notify.Router)
-	if _, ok := r.Email.(*notify.SES); !ok || r.SMS != nil {
-		t.Errorf("senders %T / %v, want *notify.SES and no SMS", r.Email, r.SMS)
+	if r.Email != ses || r.SMS != nil {
+		t.Errorf("senders %T / %v, want Clients.Email and no SMS", r.Email, r.SMS)
 	}
 }

@@ -541,7 +541,7 @@ func TestSMSOnly(t *testing.T) {
 func TestNoSMSProviderGoesManual(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	e.h.Sender.(*notify.Router).SMS = nil
+	e.h.Sender.(*mailGuard).next.(*notify.Router).SMS = nil
 	v := submission(dsr.KindAccess, dsr.RoleSelf, dsr.LocaleZhCN)
 	v.Email = ""
 	id, _ := e.submit(v, "nosms")

@@ -15,6 +15,10 @@ type Function struct {
 	// ArnKey is the ${...} placeholder of the function's ARN.
 	ArnKey  string
 	Handler func(h *Handlers) any
+	// SendsMail: the function writes to requesters, so its main passes an
+	// EmailFactory to FromEnv; the others link no email client. The
+	// workflow's tests fail when a function not marked sends a message.
+	SendsMail bool
 }
 
 // Functions lists the workflow's task functions, the partner task
@@ -22,12 +26,12 @@ type Function struct {
 func Functions() []Function {
 	fs := []Function{
 		{Name: "admit", ArnKey: "AdmitFunctionArn", Handler: func(h *Handlers) any { return h.Admit }},
-		{Name: "verify-identity", ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.VerifyIdentity }},
+		{Name: "verify-identity", SendsMail: true, ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.VerifyIdentity }},
 		{Name: "await-operator", ArnKey: "AwaitOperatorFunctionArn", Handler: func(h *Handlers) any { return h.AwaitOperator }},
 		{Name: "review", ArnKey: "ReviewFunctionArn", Handler: func(h *Handlers) any { return h.Review }},
 		{Name: "proceed", ArnKey: "ProceedFunctionArn", Handler: func(h *Handlers) any { return h.Proceed }},
-		{Name: "reply", ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
-		{Name: "close", ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
+		{Name: "reply", SendsMail: true, ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
+		{Name: "close", SendsMail: true, ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
 		{Name: "escalate-backups", ArnKey: "EscalateBackupsFunctionArn", Handler: func(h *Handlers) any { return h.EscalateBackups }},
 	}
 	return append(fs, partnerFunctions()...)

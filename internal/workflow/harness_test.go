@@ -104,7 +104,8 @@ func newEnvWith(t testing.TB, partition string, policy func(*Policy), setup func
 	st.Now = clock.Now
 	outbox := filepath.Join(t.TempDir(), "outbox")
 	box := &notify.Outbox{Dir: outbox, From: "privacy@example.cn", FromName: "隐私团队", Now: clock.Now}
-	sender := &notify.Router{From: "privacy@example.cn", FromName: "隐私团队", Email: box, SMS: box, Now: clock.Now}
+	router := &notify.Router{From: "privacy@example.cn", FromName: "隐私团队", Email: box, SMS: box, Now: clock.Now}
+	sender := &mailGuard{t: t, next: router}
 	team := notify.Contact{Email: "privacy@example.cn"}
 
 	h := &Handlers{Store: st, DB: db, Table: table, Sender: sender, Team: team, Policy: DefaultPolicy(), Now: clock.Now, Logger: logger}
@@ -117,7 +118,7 @@ func newEnvWith(t testing.TB, partition string, policy func(*Policy), setup func
 	resolver := asl.Handlers{}
 	vars := LocalSubstitutions(partition, "cn-north-1", "123456789012")
 	for _, f := range Functions() {
-		hd := lambda.NewHandler(f.Handler(h))
+		var hd lambda.Handler = inFunction{f, lambda.NewHandler(f.Handler(h))}
 		if wrap != nil {
 			hd = wrap(f.Name, hd)
 		}
@@ -148,6 +149,33 @@ func newEnvWith(t testing.TB, partition string, policy func(*Policy), setup func
 	h.Partners.SFN = client
 	in := &intake.Service{Store: st, SFN: client, StateMachineArn: smArn, SubjectSecret: subjectSecret, Now: clock.Now, Logger: logger}
 	return &env{t: t, ctx: ctx, clock: clock, table: table, st: st, outbox: outbox, logs: logs, sfn: client, smArn: smArn, intake: in, ver: ver, ops: ops, holds: holds, h: h}
+}
+
+// functionKey is the context key of the task function being invoked.
+type functionKey struct{}
+
+// inFunction invokes a task function's handler with the function in ctx.
+type inFunction struct {
+	f  Function
+	hd lambda.Handler
+}
+
+func (i inFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return i.hd.Invoke(context.WithValue(ctx, functionKey{}, i.f), payload)
+}
+
+// mailGuard fails the test when a task function not marked SendsMail sends
+// a message: its main builds the handlers without an email client.
+type mailGuard struct {
+	t    testing.TB
+	next notify.Sender
+}
+
+func (g *mailGuard) Send(ctx context.Context, m notify.Message) (notify.Channel, error) {
+	if f, ok := ctx.Value(functionKey{}).(Function); ok && !f.SendsMail {
+		g.t.Errorf("function %s sent %s, but workflow.Functions does not mark it SendsMail", f.Name, m.Template)
+	}
+	return g.next.Send(ctx, m)
 }
 
 // submission is a web request with the recognizable personal data.
