@@ -142,6 +142,9 @@ type state struct {
 	hasResult      bool
 	needsCtx       bool
 	growsData      bool
+	// outputIsResult: the state's output is its Task, Map or Parallel
+	// result as it is (no ResultSelector, ResultPath or OutputPath).
+	outputIsResult bool
 
 	// Task
 	resource         string
@@ -565,6 +568,8 @@ func (c *checker) state(name string, v any, loc string) *state {
 		st.needsCtx = true
 	}
 	st.descs = newStateDescs(st)
+	st.outputIsResult = st.resultSelector == nil && !st.resultDiscard && (st.resultPath == nil || len(st.resultPath.segs) == 0) &&
+		st.outputPath == nil && !st.outputNull
 	st.growsData = st.kind == kindTask || st.kind == kindParallel || st.kind == kindMap ||
 		st.parameters != nil || st.hasResult || (st.resultPath != nil && len(st.resultPath.segs) > 0)
 	return st

@@ -87,7 +87,8 @@ type Engine struct {
 	opts Options
 	log  *slog.Logger
 
-	handlerLocks sync.Map // lambda.Handler -> *sync.Mutex
+	handlerLocks sync.Map                     // lambda.Handler -> *sync.Mutex
+	lastLock     atomic.Pointer[handlerMutex] // the last of handlerLocks used
 
 	mu          sync.Mutex
 	pending     map[string]*pendingTask
@@ -116,7 +117,7 @@ func NewEngine(opts Options) *Engine {
 		opts.Resolver = Handlers{}
 	}
 	if opts.NewID == nil {
-		opts.NewID = newUUID
+		opts.NewID = newFastUUID
 	}
 	log := opts.Logger
 	if log == nil {
@@ -454,6 +455,10 @@ type stateRun struct {
 	retries  int
 	token    string
 	ctxCache any
+	// resultSize is the JSON size of what the Map state's iterations
+	// returned, -1 when unknown; outSize is that of the last state's
+	// output, -1 when it was not measured.
+	resultSize, outSize int
 }
 
 // context builds the context object ($$) for the current state.
@@ -491,7 +496,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 	x.transitions.Add(1)
 	// Reset r for st field by field (r.x and r.sc stay): cheaper than
 	// storing a whole stateRun.
-	r.st, r.input, r.retries = st, input, 0
+	r.st, r.input, r.retries, r.resultSize = st, input, 0, -1
 	if r.token != "" {
 		r.token = ""
 	}
@@ -534,10 +539,18 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 		}
 		return nil, nil, err
 	}
+	r.outSize = -1
 	if st.growsData {
-		if n := jsonSize(out, x.e.opts.MaxPayloadBytes); n > x.e.opts.MaxPayloadBytes {
+		n := -1
+		if r.resultSize >= 0 && st.outputIsResult {
+			n = r.resultSize
+		} else {
+			n = jsonSize(out, x.e.opts.MaxPayloadBytes)
+		}
+		if n > x.e.opts.MaxPayloadBytes {
 			return nil, nil, newStateError(ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)
 		}
+		r.outSize = n
 	}
 	if _, err := x.addRecord(sc, st.exitedDesc, out, 0); err != nil {
 		return nil, nil, err
@@ -754,6 +767,7 @@ func (r *stateRun) withRetry(ctx context.Context) (any, *state, error) {
 			if !se.matches(c.errors) {
 				continue
 			}
+			r.resultSize = -1
 			errOut := map[string]any{"Error": se.Name, "Cause": se.Cause}
 			out, perr := applyResultPath(c.resultPath, c.discard, r.input, errOut, st.name)
 			if perr != nil {
@@ -800,6 +814,7 @@ func (r *stateRun) attempt(ctx context.Context) (any, error) {
 		}
 	}
 	var result any
+	r.resultSize = -1
 	switch st.kind {
 	case kindTask:
 		result, err = r.task(ctx, eff, pathInput)
@@ -911,9 +926,19 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 		once     sync.Once
 		firstErr error
 		wg       sync.WaitGroup
+		// The sum of the iterations' output sizes, when all are known.
+		sizeSum     atomic.Int64
+		sizeUnknown atomic.Bool
 	)
 	worker := func() {
 		defer wg.Done()
+		sum, known := 0, true
+		defer func() {
+			sizeSum.Add(int64(sum))
+			if !known {
+				sizeUnknown.Store(true)
+			}
+		}()
 		// When the ItemSelector reads only $$.Map.Item.Value and .Index
 		// (below them), each worker's iterations share one context object:
 		// what the selector takes from it is the item, part of it or the
@@ -952,6 +977,11 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 				return
 			}
 			results[i] = out
+			if wr.outSize >= 0 {
+				sum += wr.outSize
+			} else {
+				known = false
+			}
 			if err := x.addRecordErr(sc, st.descs.iterSucceeded, nil, i); err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 				return
@@ -980,6 +1010,10 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 	}
 	if err := x.addRecordErr(r.sc, st.descs.mapSucceeded, nil, 0); err != nil {
 		return nil, err
+	}
+	if !sizeUnknown.Load() {
+		// [a,b,...]: the items, the commas between them and the brackets.
+		r.resultSize = int(sizeSum.Load()) + max(len(results)-1, 0) + 2
 	}
 	return results, nil
 }

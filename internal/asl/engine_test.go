@@ -907,3 +907,52 @@ func TestHistoryThreadsInParallelAndMap(t *testing.T) {
 		}
 	}
 }
+
+// TestMapOutputQuota checks the Map state's output size at the quota's
+// edge (a later state shrinks the data, so only the Map's check can fail),
+// whether the iterations' output sizes are known (they end in a Task)
+// or not (they end in a Pass state).
+func TestMapOutputQuota(t *testing.T) {
+	// Three items of a string of 330 bytes: 3 × 332 + 2 commas + 2
+	// brackets = 1,000 bytes.
+	const n = 330
+	for _, tc := range []struct {
+		name    string
+		last    string
+		limit   int
+		wantErr string
+	}{
+		{"task at the quota", "task", 1000, ""},
+		{"task a byte over the quota", "task", 999, ErrDataLimitExceeded},
+		{"pass at the quota", "pass", 1000, ""},
+		{"pass a byte over the quota", "pass", 999, ErrDataLimitExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			call := `"Call":{"Type":"Task","Resource":"` + fnArn + `s","End":true}`
+			if tc.last == "pass" {
+				call = `"Call":{"Type":"Task","Resource":"` + fnArn + `s","Next":"Keep"},"Keep":{"Type":"Pass","End":true}`
+			}
+			def := `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items",
+			  "ItemProcessor":{"StartAt":"Call","States":{` + call + `}},"Next":"Shrink"},
+			  "Shrink":{"Type":"Pass","Result":"ok","End":true}}}`
+			sm, err := Parse([]byte(def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := strings.Repeat("x", n)
+			h := Handlers{"s": handler(func() (string, error) { return s, nil })}
+			e := NewEngine(Options{Clock: VirtualClock(testStart), Resolver: h, MaxPayloadBytes: tc.limit})
+			res, x := runOn(t, e, sm, `{"items":[1,2,3]}`)
+			if tc.wantErr != "" {
+				wantFailure(t, res, x, tc.wantErr)
+				return
+			}
+			wantSuccess(t, res, x, `"ok"`)
+			for _, ev := range x.History() {
+				if d := ev.StateExitedEventDetails; d != nil && d.Name == "M" && len(d.Output) != tc.limit {
+					t.Errorf("the Map's output is %d bytes, want %d", len(d.Output), tc.limit)
+				}
+			}
+		})
+	}
+}

@@ -177,3 +177,25 @@ func TestIntrinsicSyntaxErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestUUIDGenerators(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	for _, tc := range []struct {
+		name string
+		gen  func() string
+	}{{"newUUID", newUUID}, {"newFastUUID", newFastUUID}} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := map[string]bool{}
+			for range 100 {
+				u := tc.gen()
+				if !re.MatchString(u) {
+					t.Fatalf("%s() = %q, not a v4 UUID", tc.name, u)
+				}
+				if seen[u] {
+					t.Fatalf("%s() repeated %q", tc.name, u)
+				}
+				seen[u] = true
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package asl
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -731,9 +732,10 @@ func setSegs(cur any, segs []pathSeg, value any) (any, error) {
 		var m map[string]any
 		switch x := cur.(type) {
 		case map[string]any:
-			m = make(map[string]any, len(x)+1)
-			for k, v := range x {
-				m[k] = v
+			// Cloning copies the table, rather than inserting key by key.
+			m = maps.Clone(x)
+			if m == nil {
+				m = map[string]any{}
 			}
 		case nil:
 			m = map[string]any{}

@@ -344,6 +344,26 @@ func (e *Engine) callHandler(ctx context.Context, h lambda.Handler, in []byte) (
 const lambdaPkg = "github.com/aws/aws-lambda-go/lambda"
 
 func (e *Engine) handlerLock(h lambda.Handler) *sync.Mutex {
+	// The last handler looked up is remembered: a Map calls the same one
+	// over and over. Only comparable handlers are remembered, so comparing
+	// h with it cannot panic (values of different types compare unequal).
+	if last := e.lastLock.Load(); last != nil && last.h == h {
+		return last.mu
+	}
+	mu := e.lookupHandlerLock(h)
+	if mu != nil {
+		e.lastLock.Store(&handlerMutex{h: h, mu: mu})
+	}
+	return mu
+}
+
+// handlerMutex is a handler and its lock.
+type handlerMutex struct {
+	h  lambda.Handler
+	mu *sync.Mutex
+}
+
+func (e *Engine) lookupHandlerLock(h lambda.Handler) *sync.Mutex {
 	t := reflect.TypeOf(h)
 	base := t
 	if base.Kind() == reflect.Pointer {

@@ -72,20 +72,22 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		if x == nil {
 			return append(b, "null"...), nil
 		}
-		var arr [16]string
-		keys := arr[:0]
-		for k := range x {
-			keys = append(keys, k)
+		// Keys and values are taken in one pass, so no value is looked
+		// up again, and sorted by key.
+		var arr [16]keyValue
+		kvs := arr[:0]
+		for k, v := range x {
+			kvs = append(kvs, keyValue{k, v})
 		}
-		slices.Sort(keys)
+		sortKeyValues(kvs)
 		b = append(b, '{')
-		for i, k := range keys {
+		for i := range kvs {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = appendJSONString(b, kvs[i].k)
 			b = append(b, ':')
-			if b, err = appendJSON(b, x[k]); err != nil {
+			if b, err = appendJSON(b, kvs[i].v); err != nil {
 				return nil, err
 			}
 		}
@@ -112,6 +114,26 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
+}
+
+// keyValue is one member of an object being encoded.
+type keyValue struct {
+	k string
+	v any
+}
+
+// sortKeyValues sorts kvs by key (keys are distinct): by insertion for the
+// few members most objects have.
+func sortKeyValues(kvs []keyValue) {
+	if len(kvs) > 12 {
+		slices.SortFunc(kvs, func(a, b keyValue) int { return strings.Compare(a.k, b.k) })
+		return
+	}
+	for i := 1; i < len(kvs); i++ {
+		for j := i; j > 0 && kvs[j].k < kvs[j-1].k; j-- {
+			kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
+		}
+	}
 }
 
 const hexDigits = "0123456789abcdef"
