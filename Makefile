@@ -85,7 +85,7 @@ run: deps ## start the whole system locally (dsr local; Ctrl-C stops it)
 	$(GO) run ./cmd/dsr local $(RUN_FLAGS)
 
 clean: ## remove build output and local state
-	rm -rf $(BUILD_DIR) .local
+	rm -rf $(BUILD_DIR) .local .aws-sam
 
 # ---- ASL conformance (not part of `make test`: needs npm packages and Debian's awscli, and takes minutes)
 ASLC      := tools/aslconformance

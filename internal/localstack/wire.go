@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	envparse "github.com/caarlos0/env/v11"
 
 	"dsrflow/internal/asl"
+	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/mailintake"
 	"dsrflow/internal/partner"
@@ -84,7 +84,7 @@ func localArn(typ, name string) string {
 // parseEnv reads a function's configuration struct from env, as the
 // function's main reads it from its environment.
 func parseEnv[T any](env map[string]string) (T, error) {
-	return envparse.ParseAsWithOptions[T](envparse.Options{Environment: env})
+	return envconfig.ParseFrom[T](env)
 }
 
 // local is the template as the local stack reads it: function environments

@@ -176,3 +176,19 @@ func TestSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionConfigFromEnvNamesVariables: a value that does not parse is
+// reported by its variable, never quoted (a value may be a secret).
+func TestFunctionConfigFromEnvNamesVariables(t *testing.T) {
+	t.Setenv("TABLE_NAME", "dsr")
+	t.Setenv("PARTNERS_CONFIG", "partners.json")
+	t.Setenv("EXPORT_LINK_TTL", "s3cr3t-value")
+	_, err := partner.FunctionConfigFromEnv()
+	if err == nil || !strings.Contains(err.Error(), "EXPORT_LINK_TTL") || strings.Contains(err.Error(), "s3cr3t-value") {
+		t.Fatalf("FunctionConfigFromEnv error = %v; want one naming EXPORT_LINK_TTL without its value", err)
+	}
+	t.Setenv("EXPORT_LINK_TTL", "24h")
+	if c, err := partner.FunctionConfigFromEnv(); err != nil || c.ExportLinkTTL != 24*time.Hour || c.TableName != "dsr" {
+		t.Fatalf("FunctionConfigFromEnv = %+v, %v", c, err)
+	}
+}

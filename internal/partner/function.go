@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	env "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/envconfig"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/partner/export"
 	"dsrflow/internal/store"
@@ -39,7 +39,7 @@ type FunctionConfig struct {
 
 // FunctionConfigFromEnv reads and checks the configuration.
 func FunctionConfigFromEnv() (FunctionConfig, error) {
-	c, err := env.ParseAs[FunctionConfig]()
+	c, err := envconfig.Parse[FunctionConfig]()
 	if err != nil {
 		return FunctionConfig{}, fmt.Errorf("config: %w", err)
 	}
