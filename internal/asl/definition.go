@@ -145,6 +145,9 @@ type state struct {
 	// outputIsResult: the state's output is its Task, Map or Parallel
 	// result as it is (no ResultSelector, ResultPath or OutputPath).
 	outputIsResult bool
+	// Shapes of the objects in the state's output, its input after
+	// Parameters and a Task's payload, for measuring and encoding them.
+	outShape, paramShape, payloadShape shapeHint
 
 	// Task
 	resource         string

@@ -268,14 +268,17 @@ func (x *Execution) sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (x *Execution) run(sc *scope) {
-	out, err := x.runMachine(x.ctx, x.sm.root, x.input, sc)
+	var r stateRun
+	out, err := x.runMachineWith(x.ctx, x.sm.root, x.input, sc, &r)
 	if x.pastDeadline() {
 		return
 	}
 	var se *stateError
 	switch {
 	case err == nil:
-		b, encErr := encodeJSON(out)
+		// The last state's output size, when it measured it, is the
+		// exact size of the encoding.
+		b, encErr := encodeJSONHint(out, &shapeHint{}, r.outSize)
 		if encErr != nil {
 			x.end(StatusFailed, EvExecutionFailed, ErrRuntime, "cannot encode the execution output", nil)
 		} else if len(b) > x.e.opts.MaxPayloadBytes {
@@ -545,7 +548,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 		if r.resultSize >= 0 && st.outputIsResult {
 			n = r.resultSize
 		} else {
-			n = jsonSize(out, x.e.opts.MaxPayloadBytes)
+			n = jsonSizeHint(out, x.e.opts.MaxPayloadBytes, &st.outShape)
 		}
 		if n > x.e.opts.MaxPayloadBytes {
 			return nil, nil, newStateError(ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)
@@ -809,7 +812,7 @@ func (r *stateRun) attempt(ctx context.Context) (any, error) {
 		if eff, err = st.parameters.eval(eff, r.ctxObj()); err != nil {
 			return nil, err
 		}
-		if n := jsonSize(eff, r.x.e.opts.MaxPayloadBytes); n > r.x.e.opts.MaxPayloadBytes {
+		if n := jsonSizeHint(eff, r.x.e.opts.MaxPayloadBytes, &st.paramShape); n > r.x.e.opts.MaxPayloadBytes {
 			return nil, newStateError(ErrDataLimitExceeded, "The state input of '%s' after Parameters is larger than the maximum number of bytes service limit.", st.name)
 		}
 	}

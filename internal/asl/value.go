@@ -44,10 +44,53 @@ func decodeJSON(data []byte) (any, error) {
 // are encoded directly, without reflection; any other type goes through
 // encoding/json.
 func encodeJSON(v any) ([]byte, error) {
-	return appendJSON(make([]byte, 0, 128), v)
+	return encodeJSONHint(v, &shapeHint{}, 128)
 }
 
-func appendJSON(b []byte, v any) ([]byte, error) {
+// encodeJSONHint is encodeJSON with a shape hint (shared with earlier
+// encodings of values like v) and the expected size.
+func encodeJSONHint(v any, h *shapeHint, size int) ([]byte, error) {
+	return appendJSON(make([]byte, 0, max(size, 16)), v, h, 0, "")
+}
+
+// shapeHint remembers the sorted keys of objects met at each place of a
+// value (its depth and the key it is under), so that the next object of
+// the same shape there (the next item of an array, a Task's next input) is
+// read by looking its keys up in that order rather than iterating over the
+// map, which costs more (a random start, and sorting). A wrong guess costs
+// the lookups only: every key must be there, and the counts must match.
+// It is safe for concurrent use; the key lists it holds are not modified.
+type shapeHint struct {
+	slots [16]atomic.Pointer[[]string]
+}
+
+// maxHintedKeys is the most keys an object may have to be remembered.
+const maxHintedKeys = 16
+
+// slot returns the hint for objects at depth under key.
+func (h *shapeHint) slot(depth int, key string) *atomic.Pointer[[]string] {
+	n := uint(depth) + uint(len(key))*7
+	if key != "" {
+		n += uint(key[0])*3 + uint(key[len(key)-1])
+	}
+	return &h.slots[n%uint(len(h.slots))]
+}
+
+// remember stores the sorted keys of kvs as the hint at p.
+func (h *shapeHint) remember(p *atomic.Pointer[[]string], kvs []keyValue) {
+	if len(kvs) == 0 || len(kvs) > maxHintedKeys {
+		return
+	}
+	ks := make([]string, len(kvs))
+	for i := range kvs {
+		ks[i] = kvs[i].k
+	}
+	p.Store(&ks)
+}
+
+// appendJSON appends v's encoding; the object or array holding it (at
+// depth, under key; "" for array items) finds shapes in h.
+func appendJSON(b []byte, v any, h *shapeHint, depth int, key string) ([]byte, error) {
 	var err error
 	switch x := v.(type) {
 	case nil:
@@ -72,14 +115,40 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		if x == nil {
 			return append(b, "null"...), nil
 		}
+		p := h.slot(depth, key)
+		if ks := p.Load(); ks != nil && len(*ks) == len(x) {
+			start := len(b)
+			b = append(b, '{')
+			hit := true
+			for i, k := range *ks {
+				e, ok := x[k]
+				if !ok {
+					hit = false
+					break
+				}
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, k)
+				b = append(b, ':')
+				if b, err = appendJSON(b, e, h, depth+1, k); err != nil {
+					return nil, err
+				}
+			}
+			if hit {
+				return append(b, '}'), nil
+			}
+			b = b[:start]
+		}
 		// Keys and values are taken in one pass, so no value is looked
 		// up again, and sorted by key.
 		var arr [16]keyValue
 		kvs := arr[:0]
-		for k, v := range x {
-			kvs = append(kvs, keyValue{k, v})
+		for k, e := range x {
+			kvs = append(kvs, keyValue{k, e})
 		}
 		sortKeyValues(kvs)
+		h.remember(p, kvs)
 		b = append(b, '{')
 		for i := range kvs {
 			if i > 0 {
@@ -87,7 +156,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			}
 			b = appendJSONString(b, kvs[i].k)
 			b = append(b, ':')
-			if b, err = appendJSON(b, kvs[i].v); err != nil {
+			if b, err = appendJSON(b, kvs[i].v, h, depth+1, kvs[i].k); err != nil {
 				return nil, err
 			}
 		}
@@ -101,7 +170,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = appendJSON(b, e); err != nil {
+			if b, err = appendJSON(b, e, h, depth+1, ""); err != nil {
 				return nil, err
 			}
 		}
@@ -337,59 +406,102 @@ func jsonEqual(a, b any) bool {
 // jsonSize returns the size of v encoded as JSON, stopping early once it
 // exceeds limit (the returned value is then > limit but not exact).
 func jsonSize(v any, limit int) int {
-	n := 0
-	var walk func(v any) bool
-	walk = func(v any) bool {
-		switch x := v.(type) {
-		case nil:
-			n += 4
-		case bool:
-			if x {
-				n += 4
-			} else {
-				n += 5
-			}
-		case string:
-			n += strSize(x)
-		case json.Number:
-			n += max(len(x), 1) // the empty Number encodes as 0
-		case map[string]any:
-			if x == nil {
-				n += 4
-				break
-			}
-			n += 2
-			if len(x) > 0 {
-				n += len(x) - 1
-			}
-			for k, e := range x {
-				n += strSize(k) + 1
-				if !walk(e) {
-					return false
-				}
-			}
-		case []any:
-			if x == nil {
-				n += 4
-				break
-			}
-			n += 2
-			if len(x) > 0 {
-				n += len(x) - 1
-			}
-			for _, e := range x {
-				if !walk(e) {
-					return false
-				}
-			}
-		default:
-			b, _ := encodeJSON(x)
-			n += len(b)
+	return jsonSizeHint(v, limit, &shapeHint{})
+}
+
+// jsonSizeHint is jsonSize with a shape hint shared with earlier calls for
+// values like v.
+func jsonSizeHint(v any, limit int, h *shapeHint) int {
+	m := sizer{limit: limit, h: h}
+	m.walk(v, 0, "")
+	return m.n
+}
+
+// sizer adds up the JSON size of a value; the shape hint tells which keys
+// objects have, so they are read without iterating over them.
+type sizer struct {
+	n, limit int
+	h        *shapeHint
+}
+
+// walk adds v's size and reports whether the total is still within the
+// limit.
+func (m *sizer) walk(v any, depth int, key string) bool {
+	switch x := v.(type) {
+	case nil:
+		m.n += 4
+	case bool:
+		if x {
+			m.n += 4
+		} else {
+			m.n += 5
 		}
-		return n <= limit
+	case string:
+		m.n += strSize(x)
+	case json.Number:
+		m.n += max(len(x), 1) // the empty Number encodes as 0
+	case map[string]any:
+		if x == nil {
+			m.n += 4
+			break
+		}
+		m.n += 2
+		if len(x) > 0 {
+			m.n += len(x) - 1
+		}
+		p := m.h.slot(depth, key)
+		if ks := p.Load(); ks != nil && len(*ks) == len(x) {
+			start, hit := m.n, true
+			for _, k := range *ks {
+				e, ok := x[k]
+				if !ok {
+					hit = false
+					break
+				}
+				m.n += strSize(k) + 1
+				if !m.walk(e, depth+1, k) {
+					return false
+				}
+			}
+			if hit {
+				break
+			}
+			m.n = start
+		}
+		var arr [16]keyValue
+		kvs := arr[:0]
+		for k, e := range x {
+			if len(kvs) < maxHintedKeys {
+				kvs = append(kvs, keyValue{k: k})
+			}
+			m.n += strSize(k) + 1
+			if !m.walk(e, depth+1, k) {
+				return false
+			}
+		}
+		if len(kvs) == len(x) {
+			sortKeyValues(kvs)
+			m.h.remember(p, kvs)
+		}
+	case []any:
+		if x == nil {
+			m.n += 4
+			break
+		}
+		m.n += 2
+		if len(x) > 0 {
+			m.n += len(x) - 1
+		}
+		for _, e := range x {
+			if !m.walk(e, depth+1, "") {
+				return false
+			}
+		}
+	default:
+		b, _ := encodeJSON(x)
+		m.n += len(b)
 	}
-	walk(v)
-	return n
+	return m.n <= m.limit
 }
 
 func strSize(s string) int {

@@ -68,14 +68,23 @@ func TestEncodeJSONMatchesEncodingJSON(t *testing.T) {
 	for range 300 {
 		fixed = append(fixed, gen(0))
 	}
+	// Shape hints shared by all the values, as a state's are by its
+	// outputs, must not change a byte.
+	encShapes, sizeShapes := &shapeHint{}, &shapeHint{}
 	for i, v := range fixed {
 		want, werr := stdJSON(v)
 		got, gerr := encodeJSON(v)
 		if werr != nil || gerr != nil || string(got) != want {
 			t.Errorf("value %d: encodeJSON = %s, %v; encoding/json = %s, %v", i, got, gerr, want, werr)
 		}
+		if got, gerr := encodeJSONHint(v, encShapes, 0); werr != nil || gerr != nil || string(got) != want {
+			t.Errorf("value %d: encodeJSONHint = %s, %v; encoding/json = %s, %v", i, got, gerr, want, werr)
+		}
 		if n := jsonSize(v, math.MaxInt); werr == nil && n != len(want) {
 			t.Errorf("value %d: jsonSize = %d, encoded length %d (%s)", i, n, len(want), want)
+		}
+		if n := jsonSizeHint(v, math.MaxInt, sizeShapes); werr == nil && n != len(want) {
+			t.Errorf("value %d: jsonSizeHint = %d, encoded length %d (%s)", i, n, len(want), want)
 		}
 	}
 	for _, bad := range []any{json.Number("1x"), json.Number("-"), json.Number("01"), json.Number(".5"), map[string]any{"a": []any{json.Number("1e")}}, math.NaN()} {
@@ -178,5 +187,63 @@ func TestDecodeJSONKeys(t *testing.T) {
 		if _, err := decodeJSON([]byte(bad)); err == nil {
 			t.Errorf("decodeJSON(%q): no error", bad)
 		}
+	}
+}
+
+// TestShapeHints encodes and measures sequences of values through one
+// shape hint, so later values meet the shapes earlier ones left: the same
+// keys, as many keys but others, fewer or more keys, other nested shapes.
+func TestShapeHints(t *testing.T) {
+	obj := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	n := func(s string) json.Number { return json.Number(s) }
+	for _, tc := range []struct {
+		name string
+		seq  []any
+	}{
+		{"same keys", []any{obj("b", n("1"), "a", "x"), obj("a", "y", "b", n("2")), obj("b", true, "a", nil)}},
+		{"as many keys, others", []any{obj("a", n("1"), "b", n("2")), obj("a", n("1"), "c", n("3")), obj("c", n("3"), "d", n("4"))}},
+		{"fewer and more keys", []any{obj("a", n("1"), "b", n("2")), obj("a", n("1")), obj("a", n("1"), "b", n("2"), "c", n("3")), obj()}},
+		{"nested", []any{
+			obj("result", obj("ok", true, "index", n("1")), "partner", "p1"),
+			obj("result", obj("ok", true, "index", n("2")), "partner", "p2"),
+			obj("result", obj("ok", true, "other", n("2")), "partner", "p3"),
+			obj("result", []any{obj("ok", false)}, "partner", obj("ok", true, "index", n("3"))),
+		}},
+		{"arrays of objects", []any{
+			[]any{obj("i", n("0"), "v", "a"), obj("i", n("1"), "v", "b"), obj("i", n("2"), "w", "c"), obj("v", "d"), "s", nil},
+			[]any{[]any{obj("i", n("0"))}, obj("i", n("1"), "v", obj("i", n("2"), "v", "x"))},
+		}},
+		{"escaped keys", []any{obj("a\"b", n("1"), "\u2028", n("2")), obj("a\"b", n("3"), "\u2028", "<&>")}},
+		{"more keys than are remembered", []any{
+			obj("a", n("1"), "b", n("2"), "c", n("3"), "d", n("4"), "e", n("5"), "f", n("6"), "g", n("7"), "h", n("8"), "i", n("9"),
+				"j", n("10"), "k", n("11"), "l", n("12"), "m", n("13"), "n", n("14"), "o", n("15"), "p", n("16"), "q", n("17")),
+			obj("a", n("1"), "b", n("2"), "c", n("3"), "d", n("4"), "e", n("5"), "f", n("6"), "g", n("7"), "h", n("8"), "i", n("9"),
+				"j", n("10"), "k", n("11"), "l", n("12"), "m", n("13"), "n", n("14"), "o", n("15"), "p", n("16"), "r", n("17")),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, size := &shapeHint{}, &shapeHint{}
+			for round := range 2 {
+				for i, v := range tc.seq {
+					want, err := stdJSON(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := encodeJSONHint(v, enc, 0)
+					if err != nil || string(got) != want {
+						t.Errorf("round %d, value %d: encodeJSONHint = %s, %v; want %s", round, i, got, err, want)
+					}
+					if n := jsonSizeHint(v, math.MaxInt, size); n != len(want) {
+						t.Errorf("round %d, value %d: jsonSizeHint = %d, want %d (%s)", round, i, n, len(want), want)
+					}
+				}
+			}
+		})
 	}
 }
