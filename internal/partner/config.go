@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"dsrflow/internal/dsr"
@@ -176,9 +177,11 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// The patterns compile when a configuration is first checked, not at
+// start: the {0,62} repetition is most of this package's init time.
 var (
-	idPattern        = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	secretRefPattern = regexp.MustCompile(`^[a-z][a-z0-9]*:.+$`)
+	idPattern        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`) })
+	secretRefPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9]*:.+$`) })
 )
 
 // Validate checks the configuration and returns a *ConfigError listing every
@@ -197,7 +200,7 @@ func (c *Config) Validate() error {
 		switch {
 		case p.ID == "":
 			add(at+".id", "required")
-		case !idPattern.MatchString(p.ID):
+		case !idPattern().MatchString(p.ID):
 			add(at+".id", "%q: want 1-63 of a-z, 0-9, _ and -, starting with a letter or digit", p.ID)
 		default:
 			if j, dup := seen[p.ID]; dup {
@@ -252,7 +255,7 @@ func (c *Config) Validate() error {
 		}
 		if p.SecretRef == "" {
 			add(at+".secretRef", "required")
-		} else if !secretRefPattern.MatchString(p.SecretRef) {
+		} else if !secretRefPattern().MatchString(p.SecretRef) {
 			add(at+".secretRef", "want a reference such as env:NAME or ssm:/path, not a secret")
 		}
 		if p.BackupRetention < 0 {
