@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -126,58 +127,83 @@ func sampleEvent(root, name string) ([]byte, error) {
 	return nil, fmt.Errorf("no sample event events/%s*.json", name)
 }
 
-// BenchmarkColdStart starts each function b.N times.
+// run is one cold start of tg: its init time, the AWS calls made during
+// init, and one warm invocation's latency.
+func run(b *testing.B, tg target) (initDur, warm time.Duration, calls int64) {
+	b.Helper()
+	before := awsCalls.Load()
+	inst, err := lambdaruntime.Start(lambdaruntime.Function{
+		Path: tg.bin, Name: tg.name, Env: tg.env, Dir: tg.dir, Stdout: io.Discard, Stderr: io.Discard, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inst.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	initDur, err = inst.InitDuration(ctx)
+	if err != nil {
+		b.Fatalf("%s: %v", tg.name, err)
+	}
+	calls = awsCalls.Load() - before
+	// The first invocation builds lazily created clients; the second is warm.
+	if _, err := inst.Invoke(ctx, tg.event); err != nil {
+		b.Fatalf("%s: %v", tg.name, err)
+	}
+	start := time.Now()
+	if _, err := inst.Invoke(ctx, tg.event); err != nil {
+		b.Fatalf("%s: %v", tg.name, err)
+	}
+	return initDur, time.Since(start), calls
+}
+
+// median of xs in milliseconds.
+func median(xs []time.Duration) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return float64(m.Microseconds()) / 1000
+}
+
+// BenchmarkColdStart starts each function b.N times. Every start of a
+// function is paired with a start of hello-world just before it, so that a
+// change in the machine's load moves both: init-x is the median of the
+// per-pair ratios, and init-ms, hello-ms and warm-ms are medians.
 func BenchmarkColdStart(b *testing.B) {
 	ts := build(b)
-	var helloInit float64
+	hello := ts[0]
 	for _, tg := range ts {
 		b.Run(tg.name, func(b *testing.B) {
 			st, err := os.Stat(tg.bin)
 			if err != nil {
 				b.Fatal(err)
 			}
-			var initTotal, warmTotal time.Duration
+			var inits, hellos, warms []time.Duration
+			var ratios []float64
 			var initCalls int64
 			for b.Loop() {
-				before := awsCalls.Load()
-				inst, err := lambdaruntime.Start(lambdaruntime.Function{
-					Path: tg.bin, Name: tg.name, Env: tg.env, Dir: tg.dir, Stdout: io.Discard, Stderr: io.Discard, Timeout: 10 * time.Second,
-				})
-				if err != nil {
-					b.Fatal(err)
+				if tg.name != hello.name {
+					h, _, _ := run(b, hello)
+					hellos = append(hellos, h)
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				d, err := inst.InitDuration(ctx)
-				if err != nil {
-					cancel()
-					inst.Stop()
-					b.Fatalf("%s: %v", tg.name, err)
+				d, warm, calls := run(b, tg)
+				inits, warms = append(inits, d), append(warms, warm)
+				initCalls += calls
+				if tg.name != hello.name {
+					ratios = append(ratios, float64(d)/float64(hellos[len(hellos)-1]))
 				}
-				initCalls += awsCalls.Load() - before
-				initTotal += d
-				// The first invocation builds lazily created clients; the
-				// second is warm.
-				if _, err := inst.Invoke(ctx, tg.event); err != nil {
-					b.Fatalf("%s: %v", tg.name, err)
-				}
-				start := time.Now()
-				if _, err := inst.Invoke(ctx, tg.event); err != nil {
-					b.Fatalf("%s: %v", tg.name, err)
-				}
-				warmTotal += time.Since(start)
-				cancel()
-				inst.Stop()
 			}
-			n := float64(b.N)
-			initMS := float64(initTotal.Microseconds()) / 1000 / n
-			b.ReportMetric(initMS, "init-ms")
-			b.ReportMetric(float64(warmTotal.Microseconds())/1000/n, "warm-ms")
+			b.ReportMetric(median(inits), "init-ms")
+			b.ReportMetric(median(warms), "warm-ms")
 			b.ReportMetric(float64(st.Size())/1e6, "MB")
-			b.ReportMetric(float64(initCalls)/n, "init-aws")
-			if tg.name == "hello-world" {
-				helloInit = initMS
-			} else if helloInit > 0 {
-				b.ReportMetric(initMS/helloInit, "init-x")
+			b.ReportMetric(float64(initCalls)/float64(b.N), "init-aws")
+			if len(ratios) > 0 {
+				b.ReportMetric(median(hellos), "hello-ms")
+				slices.Sort(ratios)
+				b.ReportMetric(ratios[len(ratios)/2], "init-x")
 			}
 			b.ReportMetric(0, "ns/op")
 		})

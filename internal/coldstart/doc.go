@@ -5,7 +5,7 @@
 // building them on the first invocation (what lazy client construction can
 // reach). Each run starts the
 // bootstrap against a Runtime API on loopback (internal/lambdaruntime) and
-// records:
+// records medians over the runs:
 //
 //	init-ms    process start to the first GET /runtime/invocation/next
 //	warm-ms    one invocation after the first, on the function's first sample
@@ -15,7 +15,10 @@
 //	MB         the binary's size
 //	init-aws   AWS requests made before the first /next (must be 0: no
 //	           network calls at init)
-//	init-x     init-ms divided by hello-world's (target: at most 2)
+//	hello-ms   hello-world's init, started just before each start of the
+//	           function (pairs, so that the machine's load moves both)
+//	init-x     the median over the pairs of the function's init divided by
+//	           hello-world's (target: at most 2)
 //
 // Run with `make coldstart` (it builds every function; not part of make test).
 // TestFunctionsLinkNoHeavyInit, which is, keeps packages with a costly
