@@ -1072,7 +1072,7 @@ func (r *stateRun) iteration(ctx context.Context, eff, item any, i int, base map
 	if st.itemSelector != nil {
 		var ctxObj any
 		if ic != nil {
-			ic.item["Index"], ic.item["Value"] = intNumber(int64(i)), item
+			ic.item["Index"], ic.item["Value"] = intValue(int64(i)), item
 			ctxObj = ic.root
 		} else if base != nil {
 			c := make(map[string]any, len(base)+1)
@@ -1123,12 +1123,18 @@ func (l *eventLog) add(ev *event) {
 	l.slot(ev.ts).set(ev)
 }
 
+// maxChunk is the most records a chunk holds: 512 of 48 bytes make 24 KiB,
+// below the runtime's 32 KiB large-object size, so chunks come from size
+// classes rather than spans of their own that the scavenger returns to the
+// OS and that must be faulted back in.
+const maxChunk = 512
+
 // slot appends a zero record, stamped at ts, and returns it.
 func (l *eventLog) slot(ts time.Time) *record {
 	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == cap(l.chunks[len(l.chunks)-1]) {
 		size := 16
 		if len(l.chunks) > 0 {
-			size = min(2*cap(l.chunks[len(l.chunks)-1]), 1024)
+			size = min(2*cap(l.chunks[len(l.chunks)-1]), maxChunk)
 		}
 		l.chunks = append(l.chunks, make([]record, 0, size))
 	}

@@ -193,20 +193,21 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 		Resource: st.resource, TaskToken: r.token,
 	}, lc: lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fnArn}}
 	hctx := lambdacontext.NewContext(tc, &tc.lc)
-	var out []byte
+	limit := x.e.opts.MaxPayloadBytes
+	var out handlerOutput
 	var herr error
 	if timeoutC == nil {
-		out, herr = x.e.callHandler(hctx, h, in)
+		out, herr = x.e.callHandler(hctx, h, in, limit, tgt.lambdaInvoke)
 	} else {
 		// The goroutine writes its own variables, so out and herr stay
 		// on the stack on the path without a timeout.
 		var (
-			gOut []byte
+			gOut handlerOutput
 			gErr error
 		)
 		done := make(chan struct{})
 		go func() {
-			gOut, gErr = x.e.callHandler(hctx, h, in)
+			gOut, gErr = x.e.callHandler(hctx, h, in, limit, tgt.lambdaInvoke)
 			close(done)
 		}()
 		select {
@@ -224,19 +225,12 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	if herr != nil {
 		return fail(failType, handlerError(herr))
 	}
-	if len(out) > x.e.opts.MaxPayloadBytes {
-		return fail(failType, newStateError(ErrDataLimitExceeded, "The task of state '%s' returned %d bytes, more than the %d-byte quota.", st.name, len(out), x.e.opts.MaxPayloadBytes))
+	if out.size > limit {
+		return fail(failType, newStateError(ErrDataLimitExceeded, "The task of state '%s' returned %d bytes, more than the %d-byte quota.", st.name, out.size, limit))
 	}
-	if len(bytes.TrimSpace(out)) == 0 {
-		out = []byte("null")
-	}
-	result, derr := decodeJSON(out)
-	if derr != nil {
-		if tgt.lambdaInvoke {
-			result = string(out)
-		} else {
-			return fail(failType, newStateError(ErrRuntime, "The task of state '%s' returned invalid JSON", st.name))
-		}
+	result := out.result
+	if out.invalid {
+		return fail(failType, newStateError(ErrRuntime, "The task of state '%s' returned invalid JSON", st.name))
 	}
 	if tgt.lambdaInvoke {
 		result = lambdaInvokeOutput(result, reqID)
@@ -312,16 +306,16 @@ func lambdaInvokeOutput(payload any, reqID string) any {
 	}
 }
 
-// callHandler invokes a handler, turning a panic into the error the Lambda
-// Go runtime would report.
+// callHandler invokes a handler and reads its output (see readOutput),
+// turning a panic into the error the Lambda Go runtime would report.
 //
 // Handlers made by aws-lambda-go's lambda.NewHandler return bytes that alias
 // a pooled buffer, reused by the handler's next invocation: like a Lambda
 // function instance, each of them therefore runs one invocation at a time
-// here, and the output is copied before the next may start (NewHandler
-// makes handlers that run concurrently). Other Handler implementations run
-// concurrently; the engine only reads their outputs.
-func (e *Engine) callHandler(ctx context.Context, h lambda.Handler, in []byte) (out []byte, err error) {
+// here, and the output is decoded before the next may start, so it needs
+// no copy (NewHandler makes handlers that run concurrently). Other Handler
+// implementations run concurrently; the engine only reads their outputs.
+func (e *Engine) callHandler(ctx context.Context, h lambda.Handler, in []byte, limit int, textOK bool) (out handlerOutput, err error) {
 	mu := e.handlerLock(h)
 	if mu != nil {
 		mu.Lock()
@@ -329,16 +323,45 @@ func (e *Engine) callHandler(ctx context.Context, h lambda.Handler, in []byte) (
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			out = nil
+			out = handlerOutput{}
 			err = messages.InvokeResponse_Error{Message: fmt.Sprint(p), Type: errorTypeName(p)}
 		}
 	}()
-	out, err = h.Invoke(ctx, in)
-	if out != nil && mu != nil {
-		// Other handlers' outputs are only read (decoded) by the engine.
-		out = bytes.Clone(out)
+	b, err := h.Invoke(ctx, in)
+	if err != nil {
+		return handlerOutput{}, err
 	}
-	return out, err
+	return readOutput(b, limit, textOK), nil
+}
+
+// handlerOutput is what the engine takes from a handler's output bytes.
+type handlerOutput struct {
+	size    int  // their length
+	result  any  // decoded, unless size is over the quota
+	invalid bool // not JSON (and not to be taken as text)
+}
+
+// readOutput decodes a handler's output of at most limit bytes; empty
+// output is null. Output that is not JSON is a string when textOK (the
+// Payload of lambda:invoke), else invalid.
+func readOutput(b []byte, limit int, textOK bool) handlerOutput {
+	o := handlerOutput{size: len(b)}
+	if o.size > limit {
+		return o
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return o // null
+	}
+	v, err := decodeJSON(b)
+	switch {
+	case err == nil:
+		o.result = v
+	case textOK:
+		o.result = string(b)
+	default:
+		o.invalid = true
+	}
+	return o
 }
 
 const lambdaPkg = "github.com/aws/aws-lambda-go/lambda"

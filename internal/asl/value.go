@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -360,6 +361,28 @@ func isNumber(v any) bool {
 }
 
 func intNumber(i int64) json.Number { return json.Number(strconv.FormatInt(i, 10)) }
+
+// numSmall is how many small numbers smallNumbers holds.
+const numSmall = 1024
+
+// smallNumbers holds json.Number 0 to numSmall-1 already in interfaces, so
+// small integers (indexes, counts) flow between states without an
+// allocation each. Made on first use.
+var smallNumbers = sync.OnceValue(func() *[numSmall]any {
+	var a [numSmall]any
+	for i := range a {
+		a[i] = intNumber(int64(i))
+	}
+	return &a
+})
+
+// intValue is intNumber(i) in an interface.
+func intValue(i int64) any {
+	if 0 <= i && i < numSmall {
+		return smallNumbers()[i]
+	}
+	return intNumber(i)
+}
 
 // jsonEqual compares two values by meaning (numbers by value).
 func jsonEqual(a, b any) bool {
@@ -865,5 +888,19 @@ func (p *fastParser) number() (any, bool) {
 		}
 	}
 	p.i = i
+	// Small integers written plainly (digits only) are shared.
+	if n := i - start; n <= 4 {
+		v := 0
+		for _, c := range s[start:i] {
+			if c < '0' || c > '9' {
+				v = -1
+				break
+			}
+			v = v*10 + int(c-'0')
+		}
+		if 0 <= v && v < numSmall && (n == 1 || s[start] != '0') {
+			return smallNumbers()[v], true
+		}
+	}
 	return json.Number(s[start:i]), true
 }

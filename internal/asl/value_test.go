@@ -114,6 +114,8 @@ func TestDecodeJSONMatchesEncodingJSON(t *testing.T) {
 	inputs := []string{
 		`{}`, `[]`, ` {"a" : [1, -0.5e+10, 2E3, true, false, null, "x"] , "b":{}} `, `"\"\\\/\b\f\n\r\t"`, `"隐私"`, `"\u00e9\ud83d\ude00"`,
 		`"\ud800"`, `{"a":1,"a":2}`, `0`, `-0`, `12345678901234567890123`, `"` + "\xff" + `"`, `"` + "\u2028" + `"`,
+		// Small integers come from a shared table; others around them do not.
+		`[0,7,10,99,100,999,1000,1023,1024,9999,10000,-1,-0,0.0,1.5,1e2,5E1]`, `[00]`, `[1023]`, `[007]`,
 		// Invalid, or accepted by encoding/json's Decoder in ways the fast
 		// path leaves to it.
 		``, ` `, `{`, `[1,]`, `{"a":1,}`, `{"a"}`, `{1:2}`, `01`, `1.`, `.5`, `1e`, `-`, `+1`, `tru`, `nul`, `"a`, `"\x"`, "\"\x01\"",
@@ -139,7 +141,7 @@ func TestDecodeJSONMatchesEncodingJSON(t *testing.T) {
 }
 
 func TestFastParserTakesPlainDocuments(t *testing.T) {
-	for _, in := range []string{`{"a":[1,-2.5e3,true,false,null,"x\ny \"q\""],"隐私":{}}`, ` [] `, `"s"`, `0`} {
+	for _, in := range []string{`{"a":[1,-2.5e3,true,false,null,"x\ny \"q\""],"隐私":{}}`, ` [] `, `"s"`, `0`, `[7,1023,1024,-1,0.5]`} {
 		p := fastParser{s: []byte(in)}
 		if _, ok := p.document(); !ok {
 			t.Errorf("fast path gave up on %s", in)
