@@ -10,13 +10,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dsrflow/internal/lazyinit"
-	"dsrflow/internal/notify/sesmail"
+	"dsrflow/internal/notify/mailtransport"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, sesmail.FromConfig)
+	h, err := workflow.FromEnv(logger, mailtransport.FromConfig)
 	if err != nil {
 		logger.Error("reply: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -64,7 +64,7 @@ func TestFunctionsLinkNoHeavyInit(t *testing.T) {
 		fn := strings.TrimPrefix(fields[0], "dsrflow/functions/")
 		// A function that writes to requesters must get an email client.
 		if sends[fn] && !slices.Contains(fields[1:], sesv2) {
-			t.Errorf("function %s is marked SendsMail but does not link %s: its main must pass sesmail.FromConfig to workflow.FromEnv", fn, sesv2)
+			t.Errorf("function %s is marked SendsMail but does not link %s: its main must pass mailtransport.FromConfig to workflow.FromEnv", fn, sesv2)
 		}
 		for pkg, allowed := range heavyInit {
 			if slices.Contains(fields[1:], pkg) && !slices.Contains(allowed, fn) {

@@ -16,7 +16,7 @@ import (
 	"dsrflow/internal/intake"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify"
-	"dsrflow/internal/notify/sesmail"
+	"dsrflow/internal/notify/mailtransport"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
@@ -52,8 +52,9 @@ type Config struct {
 	// OutboxDir, when set, writes messages as .eml files there instead of
 	// sending them through SES (the local stack).
 	OutboxDir string `env:"OUTBOX_DIR"`
-	// SESConfigurationSet is optional.
-	SESConfigurationSet string `env:"SES_CONFIGURATION_SET"`
+	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	notify.Transport
 }
 
 // ConfigFromEnv reads and checks the configuration.
@@ -68,6 +69,7 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
+	errs = append(errs, c.Transport.Check())
 	errs = append(errs,
 		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen),
 		envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, MinTokenSecretLen))
@@ -164,10 +166,12 @@ func NewAWSHandler(c Config, logger *slog.Logger) *lazyinit.Value[*Handler] {
 		if err != nil {
 			return nil, fmt.Errorf("load AWS config: %w", err)
 		}
-		return NewHandler(c, Clients{
-			DynamoDB: dynamodb.NewFromConfig(awsCfg),
-			SFN:      sfn.NewFromConfig(awsCfg),
-			Email:    sesmail.FromConfig(awsCfg, c.SESConfigurationSet),
-		}, logger), nil
+		cl := Clients{DynamoDB: dynamodb.NewFromConfig(awsCfg), SFN: sfn.NewFromConfig(awsCfg)}
+		if c.OutboxDir == "" {
+			if cl.Email, err = mailtransport.FromConfig(awsCfg, c.Transport, c.MailFrom); err != nil {
+				return nil, fmt.Errorf("email transport: %w", err)
+			}
+		}
+		return NewHandler(c, cl, logger), nil
 	})
 }

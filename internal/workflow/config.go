@@ -44,8 +44,9 @@ type Config struct {
 	// PrivacyContact is the address messages tell requesters to write to
 	// (default MAIL_FROM).
 	PrivacyContact string `env:"PRIVACY_CONTACT"`
-	// SESConfigurationSet is optional.
-	SESConfigurationSet string `env:"SES_CONFIGURATION_SET"`
+	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	notify.Transport
 	// RepeatLimit: requests of one subject in 12 months answered without
 	// manual review (policy 五.5).
 	RepeatLimit int `env:"REPEAT_LIMIT" envDefault:"3"`
@@ -85,6 +86,7 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
+	errs = append(errs, c.Transport.Check())
 	errs = append(errs, envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen))
 	if c.StatusTokenSecret != "" {
 		errs = append(errs, envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, 32))
@@ -229,9 +231,9 @@ func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *s
 }
 
 // EmailFactory makes the email sender of a function that writes to
-// requesters from the AWS configuration and SES_CONFIGURATION_SET;
-// sesmail.FromConfig is the one for SES.
-type EmailFactory func(awsCfg aws.Config, configurationSet string) notify.EmailSender
+// requesters from the AWS configuration, the transport settings and the
+// envelope sender; mailtransport.FromConfig picks SES or the SMTP relay.
+type EmailFactory func(awsCfg aws.Config, t notify.Transport, from string) (notify.EmailSender, error)
 
 // FromEnv reads and checks the configuration now and returns the handlers
 // to be built on the first invocation, with AWS clients from the standard AWS
@@ -259,7 +261,9 @@ func FromEnv(logger *slog.Logger, email EmailFactory) (*lazyinit.Value[*Handlers
 			Presign:  s3.NewPresignClient(s3c),
 		}
 		if email != nil && c.OutboxDir == "" {
-			cl.Email = email(awsCfg, c.SESConfigurationSet)
+			if cl.Email, err = email(awsCfg, c.Transport, c.MailFrom); err != nil {
+				return nil, fmt.Errorf("email transport: %w", err)
+			}
 		}
 		return New(c, cl, logger)
 	}), nil

@@ -1,0 +1,67 @@
+package notify
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTransportSMTPEndpoint(t *testing.T) {
+	tests := []struct {
+		url      string
+		addr     string
+		implicit bool
+	}{
+		{"smtps://smtpdm.aliyun.com", "smtpdm.aliyun.com:465", true},
+		{"smtps://smtp.qcloudmail.com:465", "smtp.qcloudmail.com:465", true},
+		{"smtp://mail.example.cn", "mail.example.cn:587", false},
+		{"smtp://mail.example.cn:25/", "mail.example.cn:25", false},
+		{"smtp://[2001:db8::1]:587", "[2001:db8::1]:587", false},
+	}
+	for _, tt := range tests {
+		tr := Transport{SMTPURL: tt.url}
+		addr, implicit, err := tr.SMTPEndpoint()
+		if err != nil || addr != tt.addr || implicit != tt.implicit {
+			t.Errorf("SMTPEndpoint(%s) = %s, %v, %v; want %s, %v", tt.url, addr, implicit, err, tt.addr, tt.implicit)
+		}
+		if err := tr.Check(); err != nil {
+			t.Errorf("Check(%s) = %v", tt.url, err)
+		}
+	}
+}
+
+func TestTransportCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		tr   Transport
+		want string // in the error; "" for valid
+	}{
+		{"SES by default", Transport{}, ""},
+		{"SES with a configuration set", Transport{SESConfigurationSet: "dsr"}, ""},
+		{"SMTP with credentials", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPUsername: "u", SMTPPassword: "p4ss"}, ""},
+		{"plain scheme", Transport{SMTPURL: "http://smtp.example.cn"}, "smtps://"},
+		{"not a URL", Transport{SMTPURL: "smtps://%zz"}, "not a URL"},
+		{"credentials in the URL", Transport{SMTPURL: "smtps://u:p4ss@smtp.example.cn"}, "must not hold credentials"},
+		{"a path", Transport{SMTPURL: "smtps://smtp.example.cn/x"}, "nothing more"},
+		{"no host", Transport{SMTPURL: "smtps://:465"}, "nothing more"},
+		{"password without user", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPPassword: "p4ss"}, "go together"},
+		{"credentials without URL", Transport{SMTPUsername: "u", SMTPPassword: "p4ss"}, "SMTP_URL is not"},
+		{"control character", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPUsername: "u\r\nRCPT", SMTPPassword: "p4ss"}, "control character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.tr.Check()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Check = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Check = %v; want an error containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "p4ss") {
+				t.Errorf("error %q quotes the password", err)
+			}
+		})
+	}
+}
