@@ -51,7 +51,15 @@ func encodeJSON(v any) ([]byte, error) {
 // encodeJSONHint is encodeJSON with a shape hint (shared with earlier
 // encodings of values like v) and the expected size.
 func encodeJSONHint(v any, h *shapeHint, size int) ([]byte, error) {
-	return appendJSON(make([]byte, 0, max(size, 16)), v, h, 0, "")
+	if size <= 0 {
+		// Like the last value encoded, with room to spare.
+		size = int(h.size.Load()) * 5 / 4
+	}
+	b, err := appendJSON(make([]byte, 0, max(size, 16)), v, h, 0, "")
+	if err == nil && int64(len(b)) != h.size.Load() {
+		h.size.Store(int64(len(b)))
+	}
+	return b, err
 }
 
 // shapeHint remembers the sorted keys of objects met at each place of a
@@ -63,6 +71,9 @@ func encodeJSONHint(v any, h *shapeHint, size int) ([]byte, error) {
 // It is safe for concurrent use; the key lists it holds are not modified.
 type shapeHint struct {
 	slots [16]atomic.Pointer[[]string]
+	// size is the length of the last encoding made with the hint, for
+	// sizing the next one's buffer.
+	size atomic.Int64
 }
 
 // maxHintedKeys is the most keys an object may have to be remembered.
