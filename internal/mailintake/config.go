@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -15,6 +14,7 @@ import (
 
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/store"
 )
 
@@ -105,23 +105,15 @@ func New(cfg Config, clients Clients, logger *slog.Logger) (*Handler, error) {
 // first invocation, not at start-up (no network or file access during a
 // cold start's init phase), with the default configuration chain: region,
 // credentials and the standard AWS_ENDPOINT_URL_<SERVICE> variables. If
-// building them fails, the invocation fails and the next one tries again.
+// building them fails, the invocation fails and the next one tries again
+// (internal/lazyinit).
 func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Event) error {
-	var (
-		mu sync.Mutex
-		h  *Handler
-	)
-	get := func(ctx context.Context) (*Handler, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if h != nil {
-			return h, nil
-		}
+	h := lazyinit.New(func(ctx context.Context) (*Handler, error) {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		built, err := New(cfg, Clients{
+		return New(cfg, Clients{
 			DynamoDB: dynamodb.NewFromConfig(awsCfg),
 			S3: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 				o.UsePathStyle = cfg.S3UsePathStyle
@@ -130,17 +122,6 @@ func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Even
 			}),
 			SFN: sfn.NewFromConfig(awsCfg),
 		}, logger)
-		if err != nil {
-			return nil, err
-		}
-		h = built
-		return h, nil
-	}
-	return func(ctx context.Context, ev events.S3Event) error {
-		handler, err := get(ctx)
-		if err != nil {
-			return err
-		}
-		return handler.Handle(ctx, ev)
-	}
+	})
+	return lazyinit.Action(h, (*Handler).Handle)
 }
