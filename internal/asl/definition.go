@@ -145,9 +145,9 @@ type state struct {
 	// outputIsResult: the state's output is its Task, Map or Parallel
 	// result as it is (no ResultSelector, ResultPath or OutputPath).
 	outputIsResult bool
-	// Shapes of the objects in the state's output, its input after
-	// Parameters and a Task's payload, for measuring and encoding them.
-	outShape, paramShape, payloadShape shapeHint
+	// shapes of the objects in the state's data, behind a pointer so the
+	// fields states read on every transition stay close together.
+	shapes *stateShapes
 
 	// Task
 	resource         string
@@ -571,6 +571,7 @@ func (c *checker) state(name string, v any, loc string) *state {
 		st.needsCtx = true
 	}
 	st.descs = newStateDescs(st)
+	st.shapes = &stateShapes{}
 	st.outputIsResult = st.resultSelector == nil && !st.resultDiscard && (st.resultPath == nil || len(st.resultPath.segs) == 0) &&
 		st.outputPath == nil && !st.outputNull
 	st.growsData = st.kind == kindTask || st.kind == kindParallel || st.kind == kindMap ||

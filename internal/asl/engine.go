@@ -352,6 +352,24 @@ func (x *Execution) addEventAt(sc *scope, ev event) (time.Time, error) {
 	return ev.ts, nil
 }
 
+// addStateEvent is addEventAt for a state's entered or exited event (d),
+// without building an event: addRecord without an index, for the path
+// every state takes.
+func (x *Execution) addStateEvent(sc *scope, d *evDesc, payload any) (time.Time, error) {
+	x.mu.Lock()
+	if x.terminal || x.events.n >= x.e.opts.MaxHistoryEvents {
+		x.mu.Unlock()
+		return x.addEventAt(sc, event{typ: d.typ, name: d.name, desc: d, payload: payload, hasPay: true})
+	}
+	ts := x.e.opts.Clock.Now()
+	rec := x.events.slot(ts)
+	rec.desc, rec.ts, rec.payload, rec.prev = d, ts.UnixNano(), payload, int32(sc.prev)
+	id := int64(x.events.n)
+	x.mu.Unlock()
+	sc.prev = id
+	return ts, nil
+}
+
 // addRecord is addEventAt for an event that d describes fully, but for its
 // payload and index (a state's entered and exited events, a Map's events,
 // a Task's), without building an event.
@@ -506,7 +524,7 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 	if r.ctxCache != nil {
 		r.ctxCache = nil
 	}
-	entered, err := x.addRecord(sc, st.enteredDesc, input, 0)
+	entered, err := x.addStateEvent(sc, st.enteredDesc, input)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -548,14 +566,14 @@ func (x *Execution) runState(ctx context.Context, r *stateRun, st *state, input 
 		if r.resultSize >= 0 && st.outputIsResult {
 			n = r.resultSize
 		} else {
-			n = jsonSizeHint(out, x.e.opts.MaxPayloadBytes, &st.outShape)
+			n = jsonSizeHint(out, x.e.opts.MaxPayloadBytes, &st.shapes.out)
 		}
 		if n > x.e.opts.MaxPayloadBytes {
 			return nil, nil, newStateError(ErrDataLimitExceeded, "The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)
 		}
 		r.outSize = n
 	}
-	if _, err := x.addRecord(sc, st.exitedDesc, out, 0); err != nil {
+	if _, err := x.addStateEvent(sc, st.exitedDesc, out); err != nil {
 		return nil, nil, err
 	}
 	return out, next, nil
@@ -812,7 +830,7 @@ func (r *stateRun) attempt(ctx context.Context) (any, error) {
 		if eff, err = st.parameters.eval(eff, r.ctxObj()); err != nil {
 			return nil, err
 		}
-		if n := jsonSizeHint(eff, r.x.e.opts.MaxPayloadBytes, &st.paramShape); n > r.x.e.opts.MaxPayloadBytes {
+		if n := jsonSizeHint(eff, r.x.e.opts.MaxPayloadBytes, &st.shapes.param); n > r.x.e.opts.MaxPayloadBytes {
 			return nil, newStateError(ErrDataLimitExceeded, "The state input of '%s' after Parameters is larger than the maximum number of bytes service limit.", st.name)
 		}
 	}

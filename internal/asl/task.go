@@ -148,7 +148,7 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	if err := x.addRecordErr(r.sc, st.descs.taskStarted, nil, 0); err != nil {
 		return nil, err
 	}
-	in, err := encodeJSONHint(payload, &st.payloadShape, 0)
+	in, err := encodeJSONHint(payload, &st.shapes.payload, 0)
 	if err != nil {
 		return fail(failType, newStateError(ErrRuntime, "cannot encode the task input: %v", err))
 	}

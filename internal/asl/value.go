@@ -53,7 +53,9 @@ func encodeJSON(v any) ([]byte, error) {
 func encodeJSONHint(v any, h *shapeHint, size int) ([]byte, error) {
 	if size <= 0 {
 		// Like the last value encoded, with room to spare.
-		size = int(h.size.Load()) * 5 / 4
+		if size = int(h.size.Load()) * 5 / 4; size == 0 {
+			size = 128
+		}
 	}
 	b, err := appendJSON(make([]byte, 0, max(size, 16)), v, h, 0, "")
 	if err == nil && int64(len(b)) != h.size.Load() {
@@ -74,6 +76,12 @@ type shapeHint struct {
 	// size is the length of the last encoding made with the hint, for
 	// sizing the next one's buffer.
 	size atomic.Int64
+}
+
+// stateShapes are a state's shape hints: for its output, its input after
+// Parameters and a Task's payload, which it measures or encodes.
+type stateShapes struct {
+	out, param, payload shapeHint
 }
 
 // maxHintedKeys is the most keys an object may have to be remembered.
