@@ -69,8 +69,7 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check())
-	errs = append(errs,
+	errs = append(errs, c.Transport.Check(),
 		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen),
 		envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, MinTokenSecretLen))
 	if c.PublicBaseURL != "" {
@@ -104,9 +103,9 @@ type Clients struct {
 		intake.Starter
 		verification.SFN
 	}
-	// Email sends new codes when OutboxDir is empty (sesmail.Sender on
-	// AWS); nil then means the verification page cannot send codes (they
-	// fail as delivery errors).
+	// Email sends new codes when OutboxDir is empty (from mailtransport:
+	// SES or the SMTP relay); nil then means the verification page cannot
+	// send codes (they fail as delivery errors).
 	Email notify.EmailSender
 }
 

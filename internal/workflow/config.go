@@ -86,8 +86,7 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check())
-	errs = append(errs, envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen))
+	errs = append(errs, c.Transport.Check(), envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen))
 	if c.StatusTokenSecret != "" {
 		errs = append(errs, envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, 32))
 	}
@@ -126,8 +125,9 @@ type Clients struct {
 		legalhold.DB
 	}
 	SFN verification.SFN
-	// Email sends email when OutboxDir is empty (sesmail.Sender on AWS);
-	// nil: email fails as a delivery error, for the functions that send none.
+	// Email sends email when OutboxDir is empty (from mailtransport: SES or
+	// the SMTP relay); nil: email fails as a delivery error, for the
+	// functions that send none.
 	Email notify.EmailSender
 	// SMS is the SMS provider; nil: requesters with a phone only are
 	// verified by hand.
