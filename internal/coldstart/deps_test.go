@@ -1,6 +1,7 @@
 package coldstart
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,11 +49,13 @@ func TestFunctionsLinkNoHeavyInit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	allowedBy := maps.Clone(heavyInit)
+	allowedBy[sesv2] = slices.Clone(heavyInit[sesv2])
 	sends := map[string]bool{}
 	for _, f := range workflow.Functions() {
 		sends[f.Name] = f.SendsMail
 		if f.SendsMail {
-			heavyInit[sesv2] = append(heavyInit[sesv2], f.Name)
+			allowedBy[sesv2] = append(allowedBy[sesv2], f.Name)
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
@@ -66,7 +69,7 @@ func TestFunctionsLinkNoHeavyInit(t *testing.T) {
 		if sends[fn] && !slices.Contains(fields[1:], sesv2) {
 			t.Errorf("function %s is marked SendsMail but does not link %s: its main must pass mailtransport.FromConfig to workflow.FromEnv", fn, sesv2)
 		}
-		for pkg, allowed := range heavyInit {
+		for pkg, allowed := range allowedBy {
 			if slices.Contains(fields[1:], pkg) && !slices.Contains(allowed, fn) {
 				t.Errorf("function %s links %s; only %v may (see internal/coldstart)", fn, pkg, allowed)
 			}
