@@ -911,7 +911,7 @@ func (r *stateRun) mapItems(ctx context.Context, eff any) (any, error) {
 		}
 		itemsV = v
 	}
-	items, ok := itemsV.([]any)
+	items, ok := resolve(itemsV).([]any)
 	if !ok {
 		return nil, newStateError(ErrRuntime, "Map state '%s': the ItemsPath must reference a JSON array, got %s", st.name, typeName(itemsV))
 	}

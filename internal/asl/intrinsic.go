@@ -290,7 +290,7 @@ func (c *intrinsicCall) eval(input, ctx any) (any, error) {
 			if !ok {
 				return nil, intrinsicFailure("The JsonPath argument for the field '%s' could not be found in the input in %s", a.path.raw, c.name)
 			}
-			vals[i] = v
+			vals[i] = resolve(v)
 		case argCall:
 			v, err := a.call.eval(input, ctx)
 			if err != nil {

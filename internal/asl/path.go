@@ -285,6 +285,7 @@ func (p *Path) get(root any) (any, bool) {
 	cur := root
 	for i := range p.segs {
 		sg := &p.segs[i]
+		cur = resolve(cur)
 		switch sg.kind {
 		case segName:
 			m, ok := cur.(map[string]any)
@@ -346,7 +347,7 @@ func applySeg(sg *pathSeg, nodes []any, root any) []any {
 
 func appendDescendants(out []any, n any) []any {
 	out = append(out, n)
-	switch x := n.(type) {
+	switch x := resolve(n).(type) {
 	case map[string]any:
 		for _, k := range sortedKeys(x) {
 			out = appendDescendants(out, x[k])
@@ -360,6 +361,7 @@ func appendDescendants(out []any, n any) []any {
 }
 
 func selectSeg(sg *pathSeg, n any, root any, out []any) []any {
+	n = resolve(n)
 	switch sg.kind {
 	case segName:
 		if m, ok := n.(map[string]any); ok {
@@ -727,6 +729,7 @@ func setSegs(cur any, segs []pathSeg, value any) (any, error) {
 		return value, nil
 	}
 	sg := &segs[0]
+	cur = resolve(cur)
 	switch sg.kind {
 	case segName:
 		var m map[string]any

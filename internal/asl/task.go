@@ -121,7 +121,7 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	key := tgt.resolveKey
 	var payload any = eff
 	if tgt.lambdaInvoke {
-		m, _ := eff.(map[string]any)
+		m, _ := resolve(eff).(map[string]any)
 		fn, _ := m["FunctionName"].(string)
 		if fn == "" {
 			return fail("TaskStartFailed", newStateError(ErrRuntime, "The lambda:invoke task of state '%s' needs Parameters.FunctionName", st.name))
@@ -351,6 +351,12 @@ func readOutput(b []byte, limit int, textOK bool) handlerOutput {
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return o // null
+	}
+	// An object or array written as the engine would write it is kept
+	// raw (copied: a handler may reuse its buffer) and decoded on demand.
+	if t := bytes.Trim(b, " \t\r\n"); canonicalJSON(t) {
+		o.result = &rawJSON{b: bytes.Clone(t)}
+		return o
 	}
 	v, err := decodeJSON(b)
 	switch {

@@ -113,6 +113,8 @@ func (h *shapeHint) remember(p *atomic.Pointer[[]string], kvs []keyValue) {
 func appendJSON(b []byte, v any, h *shapeHint, depth int, key string) ([]byte, error) {
 	var err error
 	switch x := v.(type) {
+	case *rawJSON:
+		return append(b, x.b...), nil
 	case nil:
 		return append(b, "null"...), nil
 	case bool:
@@ -405,6 +407,7 @@ func intValue(i int64) any {
 
 // jsonEqual compares two values by meaning (numbers by value).
 func jsonEqual(a, b any) bool {
+	a, b = resolve(a), resolve(b)
 	switch x := a.(type) {
 	case nil:
 		return b == nil
@@ -470,6 +473,8 @@ type sizer struct {
 // limit.
 func (m *sizer) walk(v any, depth int, key string) bool {
 	switch x := v.(type) {
+	case *rawJSON:
+		m.n += len(x.b)
 	case nil:
 		m.n += 4
 	case bool:
@@ -574,6 +579,7 @@ func strSize(s string) int {
 }
 
 func typeName(v any) string {
+	v = resolve(v)
 	switch v.(type) {
 	case nil:
 		return "null"
