@@ -387,6 +387,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	rec.Metrics = &logWriter{log: log}
 	// Locally, a request is in flight for well under a second.
 	rec.Grace = 5 * time.Second
+	// It passes every few seconds: a late request is logged once, not
+	// on every pass (the banner's counts and the metrics still show it).
+	rec.QuietRepeats = true
 	setIntakeClock(rec.Intake, s.Clock)
 	s.Reconciler = rec
 

@@ -42,6 +42,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -111,6 +112,15 @@ type Reconciler struct {
 	Logger      *slog.Logger
 	// Metrics receives one EMF line per pass (default os.Stdout).
 	Metrics io.Writer
+	// QuietRepeats logs a request's due-date warning (past due, due soon,
+	// outside the calendar) only when it first appears or changes, not on
+	// every pass; the report and the metrics still count it every pass. For
+	// a long-running reconciler that passes every few seconds (the local
+	// stack); on AWS each scheduled pass logs what it finds.
+	QuietRepeats bool
+
+	mu     sync.Mutex
+	warned map[string]string // request ID -> the warning last logged
 }
 
 // Report is what one pass found and did; lists hold request IDs.
@@ -142,13 +152,16 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	}
 	rep.Open = len(reqs)
 	var errs []error
+	seen := make(map[string]bool, len(reqs))
 	for i := range reqs {
 		req := &reqs[i]
+		seen[req.ID] = true
 		if err := r.one(ctx, now, req, &rep); err != nil {
 			rep.Errors++
 			errs = append(errs, err)
 		}
 	}
+	r.forgetWarnings(seen)
 	r.emit(now, rep)
 	level := slog.LevelInfo
 	if len(rep.Started)+len(rep.Restarted)+len(rep.Stuck)+len(rep.DueSoon)+len(rep.PastDue)+rep.Errors == 0 {
@@ -159,6 +172,39 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	return rep, errors.Join(errs...)
 }
 
+// shouldWarn reports whether warning (a kind; "" for none) is to be logged
+// for request id: always, unless QuietRepeats and it was the last logged.
+func (r *Reconciler) shouldWarn(id, warning string) bool {
+	if !r.QuietRepeats {
+		return warning != ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.warned == nil {
+		r.warned = map[string]string{}
+	}
+	if r.warned[id] == warning {
+		return false
+	}
+	if warning == "" {
+		delete(r.warned, id)
+	} else {
+		r.warned[id] = warning
+	}
+	return warning != ""
+}
+
+// forgetWarnings drops the warnings of requests no longer open.
+func (r *Reconciler) forgetWarnings(open map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range r.warned {
+		if !open[id] {
+			delete(r.warned, id)
+		}
+	}
+}
+
 func (r *Reconciler) one(ctx context.Context, now time.Time, req *dsr.Request, rep *Report) error {
 	grace := r.Grace
 	if grace == 0 {
@@ -167,13 +213,21 @@ func (r *Reconciler) one(ctx context.Context, now time.Time, req *dsr.Request, r
 	if req.DueAt != nil {
 		switch soon, err := r.dueSoon(now, *req.DueAt); {
 		case err != nil:
-			r.log().WarnContext(ctx, "due date outside the working-day calendar", "requestId", req.ID, "error", err.Error())
+			if r.shouldWarn(req.ID, "calendar") {
+				r.log().WarnContext(ctx, "due date outside the working-day calendar", "requestId", req.ID, "error", err.Error())
+			}
 		case !req.DueAt.After(now):
 			rep.PastDue = append(rep.PastDue, req.ID)
-			r.log().WarnContext(ctx, "request past due", "requestId", req.ID, "status", string(req.Status))
+			if r.shouldWarn(req.ID, "pastDue") {
+				r.log().WarnContext(ctx, "request past due", "requestId", req.ID, "status", string(req.Status))
+			}
 		case soon:
 			rep.DueSoon = append(rep.DueSoon, req.ID)
-			r.log().InfoContext(ctx, "request due soon", "requestId", req.ID, "status", string(req.Status))
+			if r.shouldWarn(req.ID, "dueSoon") {
+				r.log().InfoContext(ctx, "request due soon", "requestId", req.ID, "status", string(req.Status))
+			}
+		default:
+			r.shouldWarn(req.ID, "")
 		}
 	}
 	if !req.ExecutionStarted {

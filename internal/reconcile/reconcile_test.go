@@ -21,6 +21,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/logtest"
 	"dsrflow/internal/sfnapi"
 	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
@@ -374,6 +375,36 @@ func BenchmarkRun(b *testing.B) {
 	for b.Loop() {
 		if _, err := f.rec.Run(f.ctx); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestQuietRepeats: with QuietRepeats a past-due request is logged on the
+// first pass only, while every pass still reports and counts it; without,
+// every pass logs it.
+func TestQuietRepeats(t *testing.T) {
+	for _, quiet := range []bool{false, true} {
+		f := newFixture(t)
+		logs := &logtest.Buffer{}
+		f.rec.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		f.rec.QuietRepeats = quiet
+		due := t0.Add(-2 * time.Hour)
+		f.put("r-late", dsr.StatusInProgress, true, t0.Add(-time.Hour), &due)
+		f.start("r-late", "r-late")
+		for range 3 {
+			if rep := f.run(); !slices.Equal(rep.PastDue, []string{"r-late"}) {
+				t.Fatalf("quiet=%v: PastDue = %v, want [r-late] on every pass", quiet, rep.PastDue)
+			}
+			if m := f.metrics(); m[MetricRequestsPastDue] != 1 {
+				t.Fatalf("quiet=%v: RequestsPastDue = %v, want 1 on every pass", quiet, m[MetricRequestsPastDue])
+			}
+		}
+		want := 3
+		if quiet {
+			want = 1
+		}
+		if got := strings.Count(logs.String(), `"msg":"request past due"`); got != want {
+			t.Errorf("quiet=%v: %d past-due warnings in 3 passes, want %d", quiet, got, want)
 		}
 	}
 }
