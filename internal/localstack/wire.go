@@ -388,7 +388,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	// Locally, a request is in flight for well under a second.
 	rec.Grace = 5 * time.Second
 	// It passes every few seconds: a late request is logged once, not
-	// on every pass (the banner's counts and the metrics still show it).
+	// on every pass (the metrics, at debug level, still count it).
 	rec.QuietRepeats = true
 	setIntakeClock(rec.Intake, s.Clock)
 	s.Reconciler = rec

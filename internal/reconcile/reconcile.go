@@ -121,6 +121,7 @@ type Reconciler struct {
 
 	mu     sync.Mutex
 	warned map[string]string // request ID -> the warning last logged
+	logged int               // warnings logged in the current pass
 }
 
 // Report is what one pass found and did; lists hold request IDs.
@@ -152,6 +153,9 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	}
 	rep.Open = len(reqs)
 	var errs []error
+	r.mu.Lock()
+	r.logged = 0
+	r.mu.Unlock()
 	seen := make(map[string]bool, len(reqs))
 	for i := range reqs {
 		req := &reqs[i]
@@ -161,10 +165,12 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 			errs = append(errs, err)
 		}
 	}
-	r.forgetWarnings(seen)
+	warnedNow := r.forgetWarnings(seen)
 	r.emit(now, rep)
 	level := slog.LevelInfo
-	if len(rep.Started)+len(rep.Restarted)+len(rep.Stuck)+len(rep.DueSoon)+len(rep.PastDue)+rep.Errors == 0 {
+	acted := len(rep.Started)+len(rep.Restarted)+len(rep.Stuck)+rep.Errors > 0
+	late := len(rep.DueSoon)+len(rep.PastDue) > 0
+	if !acted && (!late || (r.QuietRepeats && !warnedNow)) {
 		level = slog.LevelDebug
 	}
 	r.log().Log(ctx, level, "reconcile pass", "open", rep.Open, "started", len(rep.Started), "restarted", len(rep.Restarted),
@@ -188,14 +194,16 @@ func (r *Reconciler) shouldWarn(id, warning string) bool {
 	}
 	if warning == "" {
 		delete(r.warned, id)
-	} else {
-		r.warned[id] = warning
+		return false
 	}
-	return warning != ""
+	r.warned[id] = warning
+	r.logged++
+	return true
 }
 
-// forgetWarnings drops the warnings of requests no longer open.
-func (r *Reconciler) forgetWarnings(open map[string]bool) {
+// forgetWarnings drops the warnings of requests no longer open and
+// reports whether the pass logged any.
+func (r *Reconciler) forgetWarnings(open map[string]bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id := range r.warned {
@@ -203,6 +211,7 @@ func (r *Reconciler) forgetWarnings(open map[string]bool) {
 			delete(r.warned, id)
 		}
 	}
+	return r.logged > 0
 }
 
 func (r *Reconciler) one(ctx context.Context, now time.Time, req *dsr.Request, rep *Report) error {

@@ -379,9 +379,9 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
-// TestQuietRepeats: with QuietRepeats a past-due request is logged on the
-// first pass only, while every pass still reports and counts it; without,
-// every pass logs it.
+// TestQuietRepeats: with QuietRepeats a past-due request (and the pass
+// summary) is logged on the first pass only, while every pass still reports
+// and counts it; without, every pass logs it.
 func TestQuietRepeats(t *testing.T) {
 	for _, quiet := range []bool{false, true} {
 		f := newFixture(t)
@@ -405,6 +405,10 @@ func TestQuietRepeats(t *testing.T) {
 		}
 		if got := strings.Count(logs.String(), `"msg":"request past due"`); got != want {
 			t.Errorf("quiet=%v: %d past-due warnings in 3 passes, want %d", quiet, got, want)
+		}
+		// The pass summary is at Info only when the pass logged something.
+		if got := strings.Count(logs.String(), `"msg":"reconcile pass"`); got != want {
+			t.Errorf("quiet=%v: %d pass summaries at Info in 3 passes, want %d", quiet, got, want)
 		}
 	}
 }
