@@ -20,6 +20,10 @@ func main() {
 		logger.Error("confirm-backup-purge: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d := partner.LazyAWSDispatcher(cfg, logger)
+	d, err := partner.LazyAWSDispatcher(cfg, logger)
+	if err != nil {
+		logger.Error("confirm-backup-purge: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
 	lambda.Start(lazyinit.Handler(d, (*partner.Dispatcher).ConfirmBackupPurge))
 }

@@ -20,6 +20,10 @@ func main() {
 		logger.Error("partner-await: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d := partner.LazyAWSDispatcher(cfg, logger)
+	d, err := partner.LazyAWSDispatcher(cfg, logger)
+	if err != nil {
+		logger.Error("partner-await: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
 	lambda.Start(lazyinit.Action(d, (*partner.Dispatcher).Await))
 }

@@ -20,7 +20,11 @@ func main() {
 		logger.Error("partner-callback: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d := partner.LazyAWSDispatcher(cfg, logger)
+	d, err := partner.LazyAWSDispatcher(cfg, logger)
+	if err != nil {
+		logger.Error("partner-callback: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
 	cb := lazyinit.Derive(d, func(d *partner.Dispatcher) *partner.Callback { return &partner.Callback{D: d} })
 	lambda.Start(lazyinit.Handler(cb, (*partner.Callback).Handle))
 }

@@ -3,6 +3,8 @@ package partner_test
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,5 +192,29 @@ func TestFunctionConfigFromEnvNamesVariables(t *testing.T) {
 	t.Setenv("EXPORT_LINK_TTL", "24h")
 	if c, err := partner.FunctionConfigFromEnv(); err != nil || c.ExportLinkTTL != 24*time.Hour || c.TableName != "dsr" {
 		t.Fatalf("FunctionConfigFromEnv = %+v, %v", c, err)
+	}
+}
+
+// TestLazyAWSDispatcherReadsConfigAtInit: a missing or bad partner
+// configuration fails LazyAWSDispatcher (the function's init); a good one
+// is read then, and nothing else is built until the first invocation.
+func TestLazyAWSDispatcherReadsConfigAtInit(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"partners":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{bad, filepath.Join(dir, "missing.json")} {
+		if _, err := partner.LazyAWSDispatcher(partner.FunctionConfig{TableName: "dsr", PartnersConfig: path}, slog.New(slog.DiscardHandler)); err == nil {
+			t.Errorf("LazyAWSDispatcher(%s) succeeded, want an error", filepath.Base(path))
+		}
+	}
+	root, err := dynamotest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := partner.LazyAWSDispatcher(partner.FunctionConfig{TableName: "dsr", PartnersConfig: filepath.Join(root, "config", "partners.example.json")}, slog.New(slog.DiscardHandler))
+	if err != nil || d == nil {
+		t.Fatalf("LazyAWSDispatcher(example) = %v, %v", d, err)
 	}
 }

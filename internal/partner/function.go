@@ -58,13 +58,18 @@ func FunctionConfigFromEnv() (FunctionConfig, error) {
 	return c, nil
 }
 
-// LazyAWSDispatcher is NewAWSDispatcher on the first invocation (internal/lazyinit):
-// a function's init reads only its environment.
-func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger) *lazyinit.Value[*Dispatcher] {
+// LazyAWSDispatcher reads and checks the partner configuration file now, so
+// that a bad one fails the function's init, and builds the dispatcher's AWS
+// clients on the first invocation (internal/lazyinit).
+func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger) (*lazyinit.Value[*Dispatcher], error) {
+	pc, err := LoadConfig(c.PartnersConfig)
+	if err != nil {
+		return nil, err
+	}
 	return lazyinit.New(func(ctx context.Context) (*Dispatcher, error) {
-		d, _, err := NewAWSDispatcher(ctx, c, logger)
+		d, _, err := newAWSDispatcher(ctx, c, pc, logger)
 		return d, err
-	})
+	}), nil
 }
 
 // NewAWSDispatcher builds the dispatcher and export store on AWS SDK
@@ -76,6 +81,10 @@ func NewAWSDispatcher(ctx context.Context, c FunctionConfig, logger *slog.Logger
 	if err != nil {
 		return nil, nil, err
 	}
+	return newAWSDispatcher(ctx, c, pc, logger)
+}
+
+func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger) (*Dispatcher, *export.Store, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load AWS config: %w", err)

@@ -141,6 +141,9 @@ type Clients struct {
 	// PartnerClient calls the partners; nil: a client with
 	// Config.PartnerTryTimeout.
 	PartnerClient *partner.Client
+	// Partners is the partner configuration; nil: read from
+	// Config.PartnersConfig.
+	Partners *partner.Config
 }
 
 // New wires the handlers from configuration and clients.
@@ -197,16 +200,28 @@ func New(c Config, cl Clients, logger *slog.Logger) (*Handlers, error) {
 	return h, nil
 }
 
+// partnerConfig is cl.Partners, else the file of PARTNERS_CONFIG, else no
+// partners.
+func partnerConfig(c Config, cl Clients) (*partner.Config, error) {
+	if cl.Partners != nil {
+		return cl.Partners, nil
+	}
+	if c.PartnersConfig == "" {
+		return &partner.Config{}, nil
+	}
+	pc, err := partner.LoadConfig(c.PartnersConfig)
+	if err != nil {
+		return nil, fmt.Errorf("config: PARTNERS_CONFIG: %w", err)
+	}
+	return pc, nil
+}
+
 // wirePartners builds the partner dispatcher and the export storage. The
 // dispatcher's clock is the handlers' (h.Now, set after New).
 func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *slog.Logger) error {
-	pc := &partner.Config{}
-	if c.PartnersConfig != "" {
-		loaded, err := partner.LoadConfig(c.PartnersConfig)
-		if err != nil {
-			return fmt.Errorf("config: PARTNERS_CONFIG: %w", err)
-		}
-		pc = loaded
+	pc, err := partnerConfig(c, cl)
+	if err != nil {
+		return err
 	}
 	secrets := cl.Secrets
 	if secrets == nil {
@@ -238,13 +253,18 @@ type EmailFactory func(awsCfg aws.Config, t notify.Transport, from string) (noti
 // FromEnv reads and checks the configuration now and returns the handlers
 // to be built on the first invocation, with AWS clients from the standard AWS
 // configuration (AWS_ENDPOINT_URL_* for local endpoints, DESIGN.md rule 4):
-// a task function's init does no I/O beyond the environment. It is all a task
+// a task function's init reads only the environment and the partner
+// configuration file (so that a bad one fails init). It is all a task
 // function's main needs.
 //
 // email is nil for the functions that send no message to requesters, so
 // that they do not link an email client (see internal/coldstart).
 func FromEnv(logger *slog.Logger, email EmailFactory) (*lazyinit.Value[*Handlers], error) {
 	c, err := ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := partnerConfig(c, Clients{})
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +279,7 @@ func FromEnv(logger *slog.Logger, email EmailFactory) (*lazyinit.Value[*Handlers
 			SFN:      sfn.NewFromConfig(awsCfg),
 			S3:       s3c,
 			Presign:  s3.NewPresignClient(s3c),
+			Partners: pc,
 		}
 		if email != nil && c.OutboxDir == "" {
 			if cl.Email, err = email(awsCfg, c.Transport, c.MailFrom); err != nil {

@@ -1,11 +1,15 @@
 package workflow
 
 import (
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/sesmail"
 )
@@ -82,5 +86,32 @@ func TestNewUsesOutbox(t *testing.T) {
 	r = h.Sender.(*notify.Router)
 	if r.Email != ses || r.SMS != nil {
 		t.Errorf("senders %T / %v, want Clients.Email and no SMS", r.Email, r.SMS)
+	}
+}
+
+// TestFromEnvReadsPartnersAtInit: a bad partner configuration file fails
+// FromEnv (the function's init), not its first invocation; a good one is
+// read then and the AWS clients wait for the first invocation.
+func TestFromEnvReadsPartnersAtInit(t *testing.T) {
+	t.Setenv("TABLE_NAME", "dsr-requests")
+	t.Setenv("VERIFICATION_CODE_SECRET", strings.Repeat("c", 32))
+	t.Setenv("MAIL_FROM", "privacy@example.cn")
+	bad := filepath.Join(t.TempDir(), "partners.json")
+	if err := os.WriteFile(bad, []byte(`{"partners":[{"id":"Not An ID"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{bad, filepath.Join(t.TempDir(), "missing.json")} {
+		t.Setenv("PARTNERS_CONFIG", path)
+		if _, err := FromEnv(slog.New(slog.DiscardHandler), nil); err == nil || !strings.Contains(err.Error(), "PARTNERS_CONFIG") {
+			t.Errorf("FromEnv with PARTNERS_CONFIG=%s: %v, want an error naming PARTNERS_CONFIG", filepath.Base(path), err)
+		}
+	}
+	root, err := dynamotest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PARTNERS_CONFIG", filepath.Join(root, "config", "partners.example.json"))
+	if _, err := FromEnv(slog.New(slog.DiscardHandler), nil); err != nil {
+		t.Fatalf("FromEnv with the example partners: %v", err)
 	}
 }
