@@ -403,7 +403,7 @@ func (s *Stack) ensureTable(ctx context.Context, db *dynamodb.Client) error {
 }
 
 // Close stops everything: the HTTP servers (letting requests in flight
-// finish), the mail drop, the reconciler, the engine's clock and dynalite;
+// finish for up to 5 s, then cutting them off), the mail drop, the reconciler, the engine's clock and dynalite;
 // it saves the clock. It is safe to call more than once.
 func (s *Stack) Close() error {
 	s.once.Do(func() {
@@ -412,7 +412,12 @@ func (s *Stack) Close() error {
 		var errs []error
 		for _, srv := range s.servers {
 			if err := srv.Shutdown(ctx); err != nil {
-				errs = append(errs, err)
+				// Requests still running after the grace period, or a
+				// connection accepted just before the listener closed
+				// (http.Server waits up to 5 s for its first request),
+				// are cut off rather than holding the stack open.
+				s.log.Warn("closing connections still open at shutdown", "error", err.Error())
+				_ = srv.Close()
 			}
 		}
 		s.cancel()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -572,5 +573,31 @@ func TestObjectCreatedShape(t *testing.T) {
 	if rec.S3.Object.Key != "inbox/abc+def" || rec.S3.Object.URLDecodedKey != "inbox/abc def" || rec.EventName != "ObjectCreated:Put" ||
 		rec.S3.Bucket.Name != MailboxBucket || rec.S3.Object.Size != int64(len(raw)) || rec.EventTime.IsZero() {
 		t.Errorf("record = %+v", rec)
+	}
+}
+
+// TestCloseCutsOffStalledConnections: a client that opened a request and
+// stalled does not keep Close from finishing: after the grace period the
+// connection is cut off and Close succeeds.
+func TestCloseCutsOffStalledConnections(t *testing.T) {
+	logs := &logtest.Buffer{}
+	st := start(t, t.TempDir(), 1, 0, logs)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(st.HTTPURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Half a request: the connection is active until the header ends.
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	begin := time.Now()
+	stop(t, st)
+	if d := time.Since(begin); d > 8*time.Second {
+		t.Errorf("Close took %s with a stalled connection", d)
+	}
+	if !strings.Contains(logs.String(), "closing connections still open at shutdown") {
+		t.Errorf("no warning about the connection cut off")
 	}
 }
