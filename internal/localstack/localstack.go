@@ -403,8 +403,9 @@ func (s *Stack) ensureTable(ctx context.Context, db *dynamodb.Client) error {
 }
 
 // Close stops everything: the HTTP servers (letting requests in flight
-// finish for up to 5 s, then cutting them off), the mail drop, the reconciler, the engine's clock and dynalite;
-// it saves the clock. It is safe to call more than once.
+// finish for up to 5 s, then cutting them off), the mail drop, the
+// reconciler, the engine's clock and dynalite; it saves the clock. It is
+// safe to call more than once.
 func (s *Stack) Close() error {
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
