@@ -255,19 +255,29 @@ func (e *env) history(id string) []sfntypes.HistoryEvent {
 	return sfnapitest.History(e.ctx, e.t, e.sfn, e.execArn(id))
 }
 
-// waitTask waits until the execution waits on a task token in state name
-// (its n-th TaskSubmitted there, counting from 1).
+// waitTask waits until the execution waits on a task token in state name.
+// The state of a TaskSubmitted event is found by following its
+// previousEventId chain to the state entered on its own thread: the events
+// of a Map's or a Parallel's iterations interleave in the history.
 func (e *env) waitTask(id, state string) {
 	e.t.Helper()
 	e.eventually("execution "+id+" to wait in "+state, func() bool {
 		h := e.history(id)
-		entered := ""
+		byID := make(map[int64]sfntypes.HistoryEvent, len(h))
 		for _, ev := range h {
-			if ev.StateEnteredEventDetails != nil {
-				entered = aws.ToString(ev.StateEnteredEventDetails.Name)
+			byID[ev.Id] = ev
+		}
+		for _, ev := range h {
+			if ev.Type != sfntypes.HistoryEventTypeTaskSubmitted {
+				continue
 			}
-			if ev.Type == sfntypes.HistoryEventTypeTaskSubmitted && entered == state {
-				return true
+			for p, ok := byID[ev.PreviousEventId]; ok; p, ok = byID[p.PreviousEventId] {
+				if p.StateEnteredEventDetails != nil {
+					if aws.ToString(p.StateEnteredEventDetails.Name) == state {
+						return true
+					}
+					break
+				}
 			}
 		}
 		return false
