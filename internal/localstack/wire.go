@@ -397,7 +397,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 }
 
 // dispatcher builds partner-callback's dispatcher on the local clients, as
-// partner.NewAWSDispatcher does on AWS's; exports go to the local bucket.
+// partner.LazyAWSDispatcher does on AWS's; exports go to the local bucket.
 func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env map[string]string) (*partner.Dispatcher, error) {
 	pc, err := partner.LoadConfig(c.PartnersConfig)
 	if err != nil {

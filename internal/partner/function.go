@@ -67,32 +67,17 @@ func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger) (*lazyinit.Value[*
 		return nil, err
 	}
 	return lazyinit.New(func(ctx context.Context) (*Dispatcher, error) {
-		d, _, err := newAWSDispatcher(ctx, c, pc, logger)
-		return d, err
+		return newAWSDispatcher(ctx, c, pc, logger)
 	}), nil
 }
 
-// NewAWSDispatcher builds the dispatcher and export store on AWS SDK
-// clients (endpoints from the standard AWS_ENDPOINT_URL_* variables
-// locally). Secrets resolve env: references; add resolvers to
-// d.Secrets.(*Secrets).Schemes for others.
-func NewAWSDispatcher(ctx context.Context, c FunctionConfig, logger *slog.Logger) (*Dispatcher, *export.Store, error) {
-	pc, err := LoadConfig(c.PartnersConfig)
-	if err != nil {
-		return nil, nil, err
-	}
-	return newAWSDispatcher(ctx, c, pc, logger)
-}
-
-func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger) (*Dispatcher, *export.Store, error) {
+// newAWSDispatcher builds the dispatcher on AWS SDK clients (endpoints from
+// the standard AWS_ENDPOINT_URL_* variables locally). Secrets resolve env:
+// references; add resolvers to d.Secrets.(*Secrets).Schemes for others.
+func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger) (*Dispatcher, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	var ex *export.Store
-	if c.ExportBucket != "" {
-		s3c := s3.NewFromConfig(awsCfg)
-		ex = &export.Store{S3: s3c, Presign: s3.NewPresignClient(s3c), Bucket: c.ExportBucket, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
+		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	d := &Dispatcher{
 		Store:           store.New(dynamodb.NewFromConfig(awsCfg), c.TableName),
@@ -103,8 +88,9 @@ func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger 
 		CallbackBaseURL: c.PublicBaseURL,
 		Log:             logger,
 	}
-	if ex != nil {
-		d.Exports = ex
+	if c.ExportBucket != "" {
+		s3c := s3.NewFromConfig(awsCfg)
+		d.Exports = &export.Store{S3: s3c, Presign: s3.NewPresignClient(s3c), Bucket: c.ExportBucket, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
 	}
-	return d, ex, nil
+	return d, nil
 }

@@ -217,7 +217,11 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *loca
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _, err := partner.NewAWSDispatcher(ctx, cbCfg, logger)
+	lazy, err := partner.LazyAWSDispatcher(cbCfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := lazy.Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
