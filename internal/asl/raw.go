@@ -67,65 +67,34 @@ func (c *canonChecker) value(depth int) bool {
 		return false
 	}
 	switch ch := c.s[c.i]; ch {
-	case '{':
+	case '{', '[':
 		if depth >= maxRawDepth {
 			return false
 		}
+		closer := byte('}')
+		if ch == '[' {
+			closer = ']'
+		}
 		c.i++
-		if c.i < len(c.s) && c.s[c.i] == '}' {
-			c.i++
+		if c.skip(closer) {
 			return true
 		}
 		var prev []byte
 		for first := true; ; first = false {
-			k, ok := c.str()
-			if !ok || (!first && bytes.Compare(prev, k) >= 0) {
-				return false
+			if ch == '{' {
+				k, ok := c.str()
+				if !ok || (!first && bytes.Compare(prev, k) >= 0) || !c.skip(':') {
+					return false
+				}
+				prev = k
 			}
-			prev = k
-			if c.i >= len(c.s) || c.s[c.i] != ':' {
-				return false
-			}
-			c.i++
 			if !c.value(depth + 1) {
 				return false
 			}
-			if c.i >= len(c.s) {
-				return false
-			}
-			switch c.s[c.i] {
-			case ',':
-				c.i++
-			case '}':
-				c.i++
+			if c.skip(closer) {
 				return true
-			default:
-				return false
 			}
-		}
-	case '[':
-		if depth >= maxRawDepth {
-			return false
-		}
-		c.i++
-		if c.i < len(c.s) && c.s[c.i] == ']' {
-			c.i++
-			return true
-		}
-		for {
-			if !c.value(depth + 1) {
-				return false
-			}
-			if c.i >= len(c.s) {
-				return false
-			}
-			switch c.s[c.i] {
-			case ',':
-				c.i++
-			case ']':
-				c.i++
-				return true
-			default:
+			if !c.skip(',') {
 				return false
 			}
 		}
@@ -140,6 +109,15 @@ func (c *canonChecker) value(depth int) bool {
 		return c.literal("null")
 	}
 	return c.number()
+}
+
+// skip consumes b if it comes next.
+func (c *canonChecker) skip(b byte) bool {
+	if c.i < len(c.s) && c.s[c.i] == b {
+		c.i++
+		return true
+	}
+	return false
 }
 
 func (c *canonChecker) literal(lit string) bool {

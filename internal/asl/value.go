@@ -492,10 +492,7 @@ func (m *sizer) walk(v any, depth int, key string) bool {
 			m.n += 4
 			break
 		}
-		m.n += 2
-		if len(x) > 0 {
-			m.n += len(x) - 1
-		}
+		m.n += 2 + max(len(x)-1, 0) // brackets and commas
 		p := m.h.slot(depth, key)
 		if ks := p.Load(); ks != nil && len(*ks) == len(x) {
 			start, hit := m.n, true
@@ -535,10 +532,7 @@ func (m *sizer) walk(v any, depth int, key string) bool {
 			m.n += 4
 			break
 		}
-		m.n += 2
-		if len(x) > 0 {
-			m.n += len(x) - 1
-		}
+		m.n += 2 + max(len(x)-1, 0) // brackets and commas
 		for _, e := range x {
 			if !m.walk(e, depth+1, "") {
 				return false

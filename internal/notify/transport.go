@@ -2,7 +2,6 @@ package notify
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -70,7 +69,7 @@ func (t Transport) Check() error {
 		return errors.New("SMTP_USERNAME and SMTP_PASSWORD go together: set both or neither")
 	}
 	if strings.ContainsAny(t.SMTPUsername, "\r\n\x00") {
-		return fmt.Errorf("SMTP_USERNAME has a control character")
+		return errors.New("SMTP_USERNAME has a control character")
 	}
 	return nil
 }
