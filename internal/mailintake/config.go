@@ -7,11 +7,11 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/awsenv"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/lazyinit"
@@ -109,7 +109,7 @@ func New(cfg Config, clients Clients, logger *slog.Logger) (*Handler, error) {
 // (internal/lazyinit).
 func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Event) error {
 	h := lazyinit.New(func(ctx context.Context) (*Handler, error) {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		awsCfg, err := awsenv.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}

@@ -1,21 +1,18 @@
 // Package notify sends messages to requesters: email through an EmailSender
 // (Amazon SES v2 in package sesmail), text messages through an SMS provider
 // behind an interface, or, when an outbox folder is configured, RFC 5322 .eml
-// files written to that folder (the local stack). Messages are composed with github.com/jhillyerd/enmime's
-// builder (UTF-8, quoted-printable or base64 as needed, proper MIME headers).
+// files written to that folder (the local stack). Messages are composed by
+// Compose (compose.go) with the standard library's MIME encoders.
 //
 // Message bodies and addresses are personal data: nothing here logs them, and
 // errors name only the request, the channel and an error code.
 package notify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jhillyerd/enmime"
 
 	"dsrflow/internal/dsr"
 )
@@ -134,27 +131,3 @@ func (r *Router) now() time.Time {
 	return time.Now()
 }
 
-// Compose builds the RFC 5322 message for an email (text/plain, UTF-8).
-func Compose(m Message, fromName, from string, date time.Time) ([]byte, error) {
-	if m.To.Email == "" {
-		return nil, fmt.Errorf("compose message for request %s: no email address", m.RequestID)
-	}
-	p, err := enmime.Builder().
-		From(fromName, from).
-		To("", m.To.Email).
-		Subject(m.Subject).
-		Date(date).
-		Header("X-Dsrflow-Request", m.RequestID).
-		Header("X-Dsrflow-Template", m.Template).
-		Header("Content-Language", string(m.Locale)).
-		Text([]byte(m.Body)).
-		Build()
-	if err != nil {
-		return nil, fmt.Errorf("compose message for request %s: %w", m.RequestID, err)
-	}
-	var buf bytes.Buffer
-	if err := p.Encode(&buf); err != nil {
-		return nil, fmt.Errorf("encode message for request %s: %w", m.RequestID, err)
-	}
-	return buf.Bytes(), nil
-}

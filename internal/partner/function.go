@@ -7,11 +7,11 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/awsenv"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/partner/export"
@@ -75,7 +75,7 @@ func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger) (*lazyinit.Value[*
 // the standard AWS_ENDPOINT_URL_* variables locally). Secrets resolve env:
 // references; add resolvers to d.Secrets.(*Secrets).Schemes for others.
 func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger) (*Dispatcher, error) {
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/awsenv"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/lazyinit"
@@ -91,7 +91,7 @@ func FromEnv(logger *slog.Logger) (*lazyinit.Value[*Reconciler], error) {
 		return nil, err
 	}
 	return lazyinit.New(func(ctx context.Context) (*Reconciler, error) {
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		awsCfg, err := awsenv.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}

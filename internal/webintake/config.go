@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"net/mail"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/awsenv"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
@@ -161,7 +161,7 @@ func NewHandler(c Config, cl Clients, logger *slog.Logger) *Handler {
 // including AWS_ENDPOINT_URL_* for local endpoints; no network call).
 func NewAWSHandler(c Config, logger *slog.Logger) *lazyinit.Value[*Handler] {
 	return lazyinit.New(func(ctx context.Context) (*Handler, error) {
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		awsCfg, err := awsenv.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS config: %w", err)
 		}

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/awsenv"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/legalhold"
@@ -269,7 +269,7 @@ func FromEnv(logger *slog.Logger, email EmailFactory) (*lazyinit.Value[*Handlers
 		return nil, err
 	}
 	return lazyinit.New(func(ctx context.Context) (*Handlers, error) {
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		awsCfg, err := awsenv.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}

@@ -1,8 +1,9 @@
 // Command hellosdk is the second cold-start baseline: hello-world that links
 // the AWS SDK clients the functions use (DynamoDB, Step Functions, S3, SES)
-// and builds them lazily, on the first invocation. Its init time is what a
-// function with lazy clients can reach; the gap to hello-world is the cost
-// of the SDK's package initialisation and binary size.
+// and builds them lazily, on the first invocation, from the environment as
+// the functions do (internal/awsenv). Its init time is what a function with
+// lazy clients can reach; the gap to hello-world is the cost of the SDK's
+// package initialisation (mostly the DynamoDB and SES v2 schema packages).
 package main
 
 import (
@@ -11,11 +12,12 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"dsrflow/internal/awsenv"
 )
 
 func main() {
@@ -24,7 +26,7 @@ func main() {
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (int, error) {
 		var err error
 		once.Do(func() {
-			cfg, e := config.LoadDefaultConfig(ctx)
+			cfg, e := awsenv.Load(ctx)
 			if e != nil {
 				err = e
 				return
