@@ -130,4 +130,3 @@ func (r *Router) now() time.Time {
 	}
 	return time.Now()
 }
-
