@@ -12,7 +12,7 @@ BUILD_DIR   := .build
 GOTEST_FLAGS ?= -count=1 -timeout 9m
 
 
-.PHONY: help test unit lint fmt build run clean deps browser
+.PHONY: help test unit lint fmt build run clean deps browser third-party
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-test: deps browser lint unit ## lint, then every test (starts its own DynamoDB emulator and headless Chromium)
+test: deps browser lint third-party unit ## lint, then every test (starts its own DynamoDB emulator and headless Chromium)
 
 browser: ## Debian's chromium for the browser tests (installed with apt-get when missing)
 	@command -v chromium >/dev/null || { \
@@ -36,6 +36,13 @@ browser: ## Debian's chromium for the browser tests (installed with apt-get when
 
 unit: deps
 	$(GO) test $(GOTEST_FLAGS) ./...
+
+third-party: ## the patched libraries in third_party/ match their patch, and pass their own tests
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  sh third_party/update-phonenumbers.sh "$$tmp/copy" >/dev/null; \
+	  diff -r "$$tmp/copy" third_party/phonenumbers || { echo "third_party/phonenumbers differs from its patch: run third_party/update-phonenumbers.sh"; exit 1; }; \
+	  KEEP_TESTS=1 sh third_party/update-phonenumbers.sh "$$tmp/tested" >/dev/null; \
+	  cd "$$tmp/tested" && $(GO) test -count=1 ./... >/dev/null && echo "third_party/phonenumbers: matches its patch, its tests pass"
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi

@@ -96,19 +96,19 @@ func (h *Handler) postForm(ctx context.Context, r *request) response {
 	if sw := vals.Get("switchLang"); sw != "" {
 		// The form's language button: show the same form, as typed, in the
 		// other language; nothing is validated or sent.
-		if !nonceRE.MatchString(nonce) {
+		if !validNonce(nonce) {
 			nonce = newNonce()
 		}
 		return h.formPage(r, http.StatusOK, requestLocale(sw, ""), in, nonce, nil, nil)
 	}
 	v, errs := validate(sub, utf8.RuneCountInString(in.Corrections))
 	if len(errs) > 0 {
-		if !nonceRE.MatchString(nonce) {
+		if !validNonce(nonce) {
 			nonce = newNonce()
 		}
 		return h.formPage(r, http.StatusBadRequest, l, in, nonce, errs, nil)
 	}
-	if !nonceRE.MatchString(nonce) {
+	if !validNonce(nonce) {
 		// Not a form we rendered (or a truncated post): keep what was typed
 		// and ask to send it again with a fresh nonce.
 		return h.formPage(r, http.StatusBadRequest, l, in, newNonce(), nil, []string{text(l, "errors.expired")})
@@ -177,7 +177,7 @@ func (h *Handler) postJSON(ctx context.Context, r *request) response {
 	switch {
 	case key == "":
 		errs = append(errs, dsr.FieldError{Field: FieldHeaderIdempotencyKey, Code: CodeIdempotencyKeyRequired})
-	case !idempotencyKeyRE.MatchString(key):
+	case !validIdempotencyKey(key):
 		errs = append(errs, dsr.FieldError{Field: FieldHeaderIdempotencyKey, Code: CodeInvalidIdempotencyKey})
 	}
 	if len(errs) > 0 {

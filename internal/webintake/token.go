@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"regexp"
 
 	"dsrflow/internal/dsr"
 )
@@ -22,16 +21,37 @@ func newNonce() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// nonceRE matches a nonce newNonce made.
-var nonceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+// These checks are loops rather than regular expressions: a counted
+// repetition such as {1,255} compiles to that many copies of its class, and
+// the three expressions cost a quarter of a megabyte at every cold start.
 
-// idempotencyKeyRE is what an Idempotency-Key header may hold: 1 to 255
-// visible ASCII characters (a UUID is the usual choice).
-var idempotencyKeyRE = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+// validNonce reports whether s can be a nonce newNonce made: 43 characters
+// of base64url.
+func validNonce(s string) bool { return len(s) == 43 && all(s, isBase64URL) }
 
-// requestIDRE is what a request ID may look like in a status URL; anything
-// else is not looked up. intake.RequestID makes "r-" + 26 of [a-z2-7].
-var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// validIdempotencyKey reports whether s may be an Idempotency-Key header: 1
+// to 255 visible ASCII characters (a UUID is the usual choice).
+func validIdempotencyKey(s string) bool {
+	return len(s) >= 1 && len(s) <= 255 && all(s, func(c byte) bool { return c >= 0x21 && c <= 0x7e })
+}
+
+// validRequestID reports whether s may be a request ID in a status URL;
+// anything else is not looked up. intake.RequestID makes "r-" + 26 of
+// [a-z2-7].
+func validRequestID(s string) bool { return len(s) >= 1 && len(s) <= 64 && all(s, isBase64URL) }
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+func all(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // StatusToken is the status-link token of request id under secret:
 // base64url (no padding) of HMAC-SHA256(secret, "status-token:" + id).

@@ -118,7 +118,7 @@ type verifyInput struct {
 // failure is (nil, nil): the caller answers 404 and reveals nothing; a store
 // failure is returned.
 func (h *Handler) authorizeStatus(ctx context.Context, id, token string) (*dsr.Request, error) {
-	if !requestIDRE.MatchString(id) || token == "" {
+	if !validRequestID(id) || token == "" {
 		return nil, nil
 	}
 	req, err := h.Store.GetRequest(ctx, id)
