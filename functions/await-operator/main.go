@@ -15,7 +15,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, nil)
+	h, err := workflow.FromEnv(logger, workflow.Deps{})
 	if err != nil {
 		logger.Error("await-operator: bad configuration", "error", err.Error())
 		os.Exit(1)

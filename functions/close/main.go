@@ -16,7 +16,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, mailtransport.FromConfig)
+	h, err := workflow.FromEnv(logger, workflow.Deps{Email: mailtransport.FromConfig})
 	if err != nil {
 		logger.Error("close: bad configuration", "error", err.Error())
 		os.Exit(1)

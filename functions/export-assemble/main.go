@@ -10,12 +10,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dsrflow/internal/lazyinit"
+	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, nil)
+	h, err := workflow.FromEnv(logger, workflow.Deps{Exports: s3bucket.Open})
 	if err != nil {
 		logger.Error("export-assemble: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -20,7 +20,7 @@ func main() {
 		logger.Error("partner-await: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d, err := partner.LazyAWSDispatcher(cfg, logger)
+	d, err := partner.LazyAWSDispatcher(cfg, logger, nil)
 	if err != nil {
 		logger.Error("partner-await: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -11,6 +11,7 @@ import (
 
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export/s3bucket"
 )
 
 func main() {
@@ -20,7 +21,7 @@ func main() {
 		logger.Error("partner-callback: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d, err := partner.LazyAWSDispatcher(cfg, logger)
+	d, err := partner.LazyAWSDispatcher(cfg, logger, s3bucket.Open)
 	if err != nil {
 		logger.Error("partner-callback: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -11,12 +11,13 @@ import (
 
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify/mailtransport"
+	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, mailtransport.FromConfig)
+	h, err := workflow.FromEnv(logger, workflow.Deps{Email: mailtransport.FromConfig, Exports: s3bucket.Open})
 	if err != nil {
 		logger.Error("reply: bad configuration", "error", err.Error())
 		os.Exit(1)

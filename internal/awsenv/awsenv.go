@@ -13,7 +13,8 @@
 //     a container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or
 //     _RELATIVE_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN or _TOKEN_FILE);
 //   - AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>;
-//   - AWS_MAX_ATTEMPTS and AWS_RETRY_MODE.
+//   - AWS_MAX_ATTEMPTS and AWS_RETRY_MODE;
+//   - AWS_CA_BUNDLE, a PEM file of the certificate authorities to trust.
 //
 // Profiles, SSO, web identity and IMDS are not supported; the dsr CLI, run
 // by people on their own machines, keeps the SDK's full default chain.
@@ -21,15 +22,19 @@ package awsenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 )
@@ -81,6 +86,22 @@ func FromLookup(lookup func(string) (string, bool)) (aws.Config, error) {
 		}
 		cfg.RetryMode = m
 	}
+	if v := get("AWS_CA_BUNDLE"); v != "" {
+		pem, err := os.ReadFile(v)
+		if err != nil {
+			return aws.Config{}, fmt.Errorf("AWS_CA_BUNDLE: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return aws.Config{}, errors.New("AWS_CA_BUNDLE: no PEM certificate in the file")
+		}
+		cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			if tr.TLSClientConfig == nil {
+				tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			tr.TLSClientConfig.RootCAs = pool
+		})
+	}
 	return cfg, nil
 }
 
@@ -103,7 +124,9 @@ func credentialsFrom(get func(string) string) (aws.CredentialsProvider, error) {
 		}
 	}
 	if endpoint == "" {
-		return nil, errors.New("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda does), or AWS_CONTAINER_CREDENTIALS_FULL_URI")
+		// As in the SDK's chain, a call that needs signing fails, not the
+		// configuration: a handler may serve requests without AWS calls.
+		return noCredentials{}, nil
 	}
 	token, tokenFile := get("AWS_CONTAINER_AUTHORIZATION_TOKEN"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 	return endpointcreds.New(endpoint, func(o *endpointcreds.Options) {
@@ -138,6 +161,15 @@ func checkCredentialsEndpoint(raw string) error {
 		}
 	}
 	return errors.New("AWS_CONTAINER_CREDENTIALS_FULL_URI: want https, or http to a loopback or container credentials address")
+}
+
+// errNoCredentials is what a signed call returns without credentials.
+var errNoCredentials = errors.New("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda does), or AWS_CONTAINER_CREDENTIALS_FULL_URI")
+
+type noCredentials struct{}
+
+func (noCredentials) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, errNoCredentials
 }
 
 // tokenFromFile reads the authorization token on each credentials refresh,

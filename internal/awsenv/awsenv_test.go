@@ -2,6 +2,8 @@ package awsenv
 
 import (
 	"context"
+	"errors"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -47,7 +49,6 @@ func TestFromLookupErrors(t *testing.T) {
 		{"no region", with(map[string]string{"AWS_REGION": ""}), "AWS_REGION is not set"},
 		{"id without secret", with(map[string]string{"AWS_SECRET_ACCESS_KEY": ""}), "must be set together"},
 		{"secret without id", with(map[string]string{"AWS_ACCESS_KEY_ID": ""}), "must be set together"},
-		{"no credentials", with(map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}), "no credentials"},
 		{"plain http full uri to a remote host", with(map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://creds.example.com/x?tok=s3cr3t-value"}), "want https"},
 		{"relative full uri", with(map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "/creds"}), "not an absolute URL"},
 		{"bad max attempts", with(map[string]string{"AWS_MAX_ATTEMPTS": "0"}), "AWS_MAX_ATTEMPTS"},
@@ -63,6 +64,19 @@ func TestFromLookupErrors(t *testing.T) {
 				t.Fatalf("the error quotes a value: %v", err)
 			}
 		})
+	}
+}
+
+// Without credentials the configuration loads; a signed call fails and
+// says what to set.
+func TestNoCredentials(t *testing.T) {
+	cfg, err := FromLookup(lookupIn(map[string]string{"AWS_REGION": "cn-north-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dynamodb.NewFromConfig(cfg).ListTables(context.Background(), &dynamodb.ListTablesInput{})
+	if !errors.Is(err, errNoCredentials) {
+		t.Fatalf("err = %v, want errNoCredentials", err)
 	}
 }
 
@@ -196,5 +210,37 @@ func TestS3Endpoint(t *testing.T) {
 	}
 	if got := aws.ToString(s3.NewFromConfig(cfg).Options().BaseEndpoint); got != "http://127.0.0.1:3" {
 		t.Errorf("S3 endpoint %q", got)
+	}
+}
+
+// TestCABundle calls a TLS service whose certificate only AWS_CA_BUNDLE
+// vouches for: the call fails without the bundle and succeeds with it.
+func TestCABundle(t *testing.T) {
+	ddb := &recorder{}
+	srv := httptest.NewTLSServer(ddb)
+	defer srv.Close()
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_REGION": "cn-north-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL": srv.URL, "AWS_MAX_ATTEMPTS": "1"}
+	call := func() error {
+		cfg, err := FromLookup(lookupIn(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = dynamodb.NewFromConfig(cfg).ListTables(context.Background(), &dynamodb.ListTablesInput{})
+		return err
+	}
+	if err := call(); err == nil {
+		t.Fatal("a call to an untrusted certificate succeeded")
+	}
+	env["AWS_CA_BUNDLE"] = bundle
+	if err := call(); err != nil {
+		t.Fatalf("with the bundle: %v", err)
+	}
+	env["AWS_CA_BUNDLE"] = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := FromLookup(lookupIn(env)); err == nil {
+		t.Fatal("a missing bundle was accepted")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workflow"
 )
@@ -162,7 +163,7 @@ func exportStore(ctx context.Context, bucket string) (*export.Store, error) {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = os.Getenv("S3_USE_PATH_STYLE") == "true" })
-	return &export.Store{S3: c, Presign: s3.NewPresignClient(c), Bucket: bucket, SSE: export.SSEKMS, KMSKeyID: os.Getenv("EXPORT_KMS_KEY_ID"), LinkTTL: 72 * time.Hour}, nil
+	return &export.Store{Objects: s3bucket.New(c, bucket), SSE: export.SSEKMS, KMSKeyID: os.Getenv("EXPORT_KMS_KEY_ID"), LinkTTL: 72 * time.Hour}, nil
 }
 
 func printRetry(s *streams, o retryOutput, asJSON bool) {

@@ -15,16 +15,32 @@ import (
 
 // Packages whose initialisation costs a cold start tens of milliseconds or
 // whose data inflates a binary, and the only functions allowed to link them.
-const sesv2 = "github.com/aws/aws-sdk-go-v2/service/sesv2"
+const (
+	sesv2    = "github.com/aws/aws-sdk-go-v2/service/sesv2"
+	s3       = "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3bucket = "dsrflow/internal/partner/export/s3bucket"
+)
 
 var heavyInit = map[string][]string{
-	// libphonenumber's metadata is decoded at start (about 15 ms); only the
-	// intake functions read numbers that people typed.
+	// libphonenumber (third_party/phonenumbers, patched to load on first
+	// use; unpatched it costs about 15 ms of init) and its protobuf runtime
+	// and data: only the intake functions read numbers that people typed.
 	"github.com/nyaruka/phonenumbers": {"intake-mail", "intake-web"},
 	// The SES client's initialisation costs about 3 ms: only intake-web
 	// (new verification codes) and the workflow functions marked SendsMail,
 	// added by the test, link it.
 	sesv2: {"intake-web"},
+	// The S3 client (about 1.5 ms with its checksum, XML and event stream
+	// packages): intake-mail reads the mailbox bucket, partner-callback may
+	// receive a partner's export, and the functions marked UsesExports,
+	// added by the test, keep exports.
+	s3: {"intake-mail", "partner-callback"},
+	// config.LoadDefaultConfig links the SSO, OIDC, STS and sign-in
+	// clients; functions read their configuration with internal/awsenv.
+	"github.com/aws/aws-sdk-go-v2/config": nil,
+	// enmime and its HTML and charset packages parse mail: intake-mail only
+	// (notify composes with the standard library).
+	"github.com/jhillyerd/enmime": {"intake-mail"},
 	// The ASL engine and the template parser are development tools.
 	"dsrflow/internal/asl":              nil,
 	"github.com/awslabs/goformation/v7": nil,
@@ -51,11 +67,16 @@ func TestFunctionsLinkNoHeavyInit(t *testing.T) {
 	}
 	allowedBy := maps.Clone(heavyInit)
 	allowedBy[sesv2] = slices.Clone(heavyInit[sesv2])
-	sends := map[string]bool{}
+	allowedBy[s3] = slices.Clone(heavyInit[s3])
+	sends, exports := map[string]bool{}, map[string]bool{"partner-callback": true}
 	for _, f := range workflow.Functions() {
 		sends[f.Name] = f.SendsMail
 		if f.SendsMail {
 			allowedBy[sesv2] = append(allowedBy[sesv2], f.Name)
+		}
+		if f.UsesExports {
+			exports[f.Name] = true
+			allowedBy[s3] = append(allowedBy[s3], f.Name)
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
@@ -68,6 +89,10 @@ func TestFunctionsLinkNoHeavyInit(t *testing.T) {
 		// A function that writes to requesters must get an email client.
 		if sends[fn] && !slices.Contains(fields[1:], sesv2) {
 			t.Errorf("function %s is marked SendsMail but does not link %s: its main must pass mailtransport.FromConfig to workflow.FromEnv", fn, sesv2)
+		}
+		// A function that keeps exports must get the bucket.
+		if exports[fn] && !slices.Contains(fields[1:], s3bucket) {
+			t.Errorf("function %s is marked UsesExports but does not link %s: its main must pass s3bucket.Open", fn, s3bucket)
 		}
 		for pkg, allowed := range allowedBy {
 			if slices.Contains(fields[1:], pkg) && !slices.Contains(allowed, fn) {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"dsrflow/internal/asl"
 	"dsrflow/internal/envconfig"
@@ -25,6 +24,7 @@ import (
 	"dsrflow/internal/mailintake"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/samtemplate"
 	"dsrflow/internal/sfnapi"
@@ -258,7 +258,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		return nil, fmt.Errorf("workflow functions: %w", err)
 	}
 	h, err := workflow.New(wcfg, workflow.Clients{
-		DynamoDB: s.DynamoDB, SFN: s.SFN, S3: s.S3, Presign: s3.NewPresignClient(s.S3),
+		DynamoDB: s.DynamoDB, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket),
 		Secrets: envSecrets(taskEnv),
 	}, log)
 	if err != nil {
@@ -410,7 +410,7 @@ func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env ma
 	if err := s.ensureBucket(ctx, bucket); err != nil {
 		return nil, err
 	}
-	exports := &export.Store{S3: s.S3, Presign: s3.NewPresignClient(s.S3), Bucket: bucket, SSE: export.SSES3, KMSKeyID: "", LinkTTL: c.ExportLinkTTL}
+	exports := &export.Store{Objects: s3bucket.New(s.S3, bucket), SSE: export.SSES3, LinkTTL: c.ExportLinkTTL}
 	d := &partner.Dispatcher{
 		Store:           s.Store,
 		Config:          pc,

@@ -205,7 +205,7 @@ func TestLazyAWSDispatcherReadsConfigAtInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{bad, filepath.Join(dir, "missing.json")} {
-		if _, err := partner.LazyAWSDispatcher(partner.FunctionConfig{TableName: "dsr", PartnersConfig: path}, slog.New(slog.DiscardHandler)); err == nil {
+		if _, err := partner.LazyAWSDispatcher(partner.FunctionConfig{TableName: "dsr", PartnersConfig: path}, slog.New(slog.DiscardHandler), nil); err == nil {
 			t.Errorf("LazyAWSDispatcher(%s) succeeded, want an error", filepath.Base(path))
 		}
 	}
@@ -213,7 +213,7 @@ func TestLazyAWSDispatcherReadsConfigAtInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := partner.LazyAWSDispatcher(partner.FunctionConfig{TableName: "dsr", PartnersConfig: filepath.Join(root, "config", "partners.example.json")}, slog.New(slog.DiscardHandler))
+	d, err := partner.LazyAWSDispatcher(partner.FunctionConfig{TableName: "dsr", PartnersConfig: filepath.Join(root, "config", "partners.example.json")}, slog.New(slog.DiscardHandler), nil)
 	if err != nil || d == nil {
 		t.Fatalf("LazyAWSDispatcher(example) = %v, %v", d, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
@@ -60,21 +59,24 @@ func FunctionConfigFromEnv() (FunctionConfig, error) {
 
 // LazyAWSDispatcher reads and checks the partner configuration file now, so
 // that a bad one fails the function's init, and builds the dispatcher's AWS
-// clients on the first invocation (internal/lazyinit).
-func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger) (*lazyinit.Value[*Dispatcher], error) {
+// clients on the first invocation (internal/lazyinit). exports opens the
+// export bucket of the functions that store partners' exports (dispatch,
+// escalate, callback: s3bucket.Open); the others pass nil and do not link
+// the S3 client.
+func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger, exports export.Open) (*lazyinit.Value[*Dispatcher], error) {
 	pc, err := LoadConfig(c.PartnersConfig)
 	if err != nil {
 		return nil, err
 	}
 	return lazyinit.New(func(ctx context.Context) (*Dispatcher, error) {
-		return newAWSDispatcher(ctx, c, pc, logger)
+		return newAWSDispatcher(ctx, c, pc, logger, exports)
 	}), nil
 }
 
 // newAWSDispatcher builds the dispatcher on AWS SDK clients (endpoints from
 // the standard AWS_ENDPOINT_URL_* variables locally). Secrets resolve env:
 // references; add resolvers to d.Secrets.(*Secrets).Schemes for others.
-func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger) (*Dispatcher, error) {
+func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger, exports export.Open) (*Dispatcher, error) {
 	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
@@ -88,9 +90,8 @@ func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger 
 		CallbackBaseURL: c.PublicBaseURL,
 		Log:             logger,
 	}
-	if c.ExportBucket != "" {
-		s3c := s3.NewFromConfig(awsCfg)
-		d.Exports = &export.Store{S3: s3c, Presign: s3.NewPresignClient(s3c), Bucket: c.ExportBucket, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
+	if c.ExportBucket != "" && exports != nil {
+		d.Exports = &export.Store{Objects: exports(awsCfg, c.ExportBucket), SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
 	}
 	return d, nil
 }

@@ -28,6 +28,7 @@ import (
 	"dsrflow/internal/invoke"
 	"dsrflow/internal/localstack"
 	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/samtemplate"
 	"dsrflow/internal/webintake"
 	"dsrflow/internal/workflow"
@@ -217,7 +218,7 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *loca
 	if err != nil {
 		t.Fatal(err)
 	}
-	lazy, err := partner.LazyAWSDispatcher(cbCfg, logger)
+	lazy, err := partner.LazyAWSDispatcher(cbCfg, logger, s3bucket.Open)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
@@ -132,9 +131,9 @@ type Clients struct {
 	// SMS is the SMS provider; nil: requesters with a phone only are
 	// verified by hand.
 	SMS notify.SMSSender
-	// S3 and Presign reach the export bucket (with Config.ExportBucket).
-	S3      export.S3API
-	Presign export.Presigner
+	// Exports is the export bucket named by Config.ExportBucket (s3bucket);
+	// nil for the functions that neither keep nor link exports.
+	Exports export.Objects
 	// Secrets resolves the partners' secret references; nil: env:
 	// references from the process environment (partner.NewSecrets).
 	Secrets partner.SecretSource
@@ -233,16 +232,25 @@ func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *s
 	}
 	sender, _ := cl.SFN.(partner.TaskSender)
 	d := &partner.Dispatcher{Store: st, Config: pc, Secrets: secrets, Client: client, SFN: sender, CallbackBaseURL: c.PublicBaseURL, Now: h.now, Log: logger}
-	if c.ExportBucket != "" {
-		if cl.S3 == nil || cl.Presign == nil {
-			return errors.New("config: EXPORT_BUCKET is set but no S3 client was given")
-		}
-		h.Exports = &export.Store{S3: cl.S3, Presign: cl.Presign, Bucket: c.ExportBucket, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
+	if c.ExportBucket != "" && cl.Exports != nil {
+		h.Exports = &export.Store{Objects: cl.Exports, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
 		d.Exports = h.Exports
 		h.Assembler = &export.Assembler{Store: st, Exports: h.Exports, Names: h.partnerName, Now: h.now}
 	}
 	h.Partners = d
 	return nil
+}
+
+// Deps are what a function's main adds to FromEnv: the clients that only
+// some functions need, so that the others do not link them (each costs
+// cold-start time, internal/coldstart).
+type Deps struct {
+	// Email makes the email sender of the functions marked SendsMail
+	// (mailtransport.FromConfig).
+	Email EmailFactory
+	// Exports opens the export bucket of the functions marked UsesExports
+	// (s3bucket.Open).
+	Exports export.Open
 }
 
 // EmailFactory makes the email sender of a function that writes to
@@ -257,9 +265,10 @@ type EmailFactory func(awsCfg aws.Config, t notify.Transport, from string) (noti
 // configuration file (so that a bad one fails init). It is all a task
 // function's main needs.
 //
-// email is nil for the functions that send no message to requesters, so
-// that they do not link an email client (see internal/coldstart).
-func FromEnv(logger *slog.Logger, email EmailFactory) (*lazyinit.Value[*Handlers], error) {
+// deps carries the email and export clients of the functions that need
+// them (Function.SendsMail, Function.UsesExports); the others pass none and
+// do not link those clients (see internal/coldstart).
+func FromEnv(logger *slog.Logger, deps Deps) (*lazyinit.Value[*Handlers], error) {
 	c, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
@@ -273,16 +282,16 @@ func FromEnv(logger *slog.Logger, email EmailFactory) (*lazyinit.Value[*Handlers
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		s3c := s3.NewFromConfig(awsCfg)
 		cl := Clients{
 			DynamoDB: dynamodb.NewFromConfig(awsCfg),
 			SFN:      sfn.NewFromConfig(awsCfg),
-			S3:       s3c,
-			Presign:  s3.NewPresignClient(s3c),
 			Partners: pc,
 		}
-		if email != nil && c.OutboxDir == "" {
-			if cl.Email, err = email(awsCfg, c.Transport, c.MailFrom); err != nil {
+		if deps.Exports != nil && c.ExportBucket != "" {
+			cl.Exports = deps.Exports(awsCfg, c.ExportBucket)
+		}
+		if deps.Email != nil && c.OutboxDir == "" {
+			if cl.Email, err = deps.Email(awsCfg, c.Transport, c.MailFrom); err != nil {
 				return nil, fmt.Errorf("email transport: %w", err)
 			}
 		}

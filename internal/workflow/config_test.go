@@ -102,7 +102,7 @@ func TestFromEnvReadsPartnersAtInit(t *testing.T) {
 	}
 	for _, path := range []string{bad, filepath.Join(t.TempDir(), "missing.json")} {
 		t.Setenv("PARTNERS_CONFIG", path)
-		if _, err := FromEnv(slog.New(slog.DiscardHandler), nil); err == nil || !strings.Contains(err.Error(), "PARTNERS_CONFIG") {
+		if _, err := FromEnv(slog.New(slog.DiscardHandler), Deps{}); err == nil || !strings.Contains(err.Error(), "PARTNERS_CONFIG") {
 			t.Errorf("FromEnv with PARTNERS_CONFIG=%s: %v, want an error naming PARTNERS_CONFIG", filepath.Base(path), err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestFromEnvReadsPartnersAtInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PARTNERS_CONFIG", filepath.Join(root, "config", "partners.example.json"))
-	if _, err := FromEnv(slog.New(slog.DiscardHandler), nil); err != nil {
+	if _, err := FromEnv(slog.New(slog.DiscardHandler), Deps{}); err != nil {
 		t.Fatalf("FromEnv with the example partners: %v", err)
 	}
 }

@@ -19,6 +19,11 @@ type Function struct {
 	// EmailFactory to FromEnv; the others link no email client. The
 	// workflow's tests fail when a function not marked sends a message.
 	SendsMail bool
+	// UsesExports: the function reads or writes the export bucket, so its
+	// main passes s3bucket.Open (to FromEnv or partner.LazyAWSDispatcher);
+	// the others link no S3 client. The workflow's tests fail when a
+	// function not marked touches the bucket.
+	UsesExports bool
 }
 
 // Functions lists the workflow's task functions, the partner task
@@ -30,7 +35,7 @@ func Functions() []Function {
 		{Name: "await-operator", ArnKey: "AwaitOperatorFunctionArn", Handler: func(h *Handlers) any { return h.AwaitOperator }},
 		{Name: "review", ArnKey: "ReviewFunctionArn", Handler: func(h *Handlers) any { return h.Review }},
 		{Name: "proceed", ArnKey: "ProceedFunctionArn", Handler: func(h *Handlers) any { return h.Proceed }},
-		{Name: "reply", SendsMail: true, ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
+		{Name: "reply", SendsMail: true, UsesExports: true, ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
 		{Name: "close", SendsMail: true, ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
 		{Name: "escalate-backups", ArnKey: "EscalateBackupsFunctionArn", Handler: func(h *Handlers) any { return h.EscalateBackups }},
 	}

@@ -29,6 +29,7 @@ import (
 	"dsrflow/internal/logtest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
+	"dsrflow/internal/partner/export"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/sfnapi"
 	"dsrflow/internal/sfnapi/sfnapitest"
@@ -162,6 +163,36 @@ type inFunction struct {
 
 func (i inFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return i.hd.Invoke(context.WithValue(ctx, functionKey{}, i.f), payload)
+}
+
+// exportGuard fails the test when a task function not marked UsesExports
+// touches the export bucket: its main builds the handlers without one.
+// Calls from outside a task function (the partner callback endpoint,
+// whose main opens the bucket) pass.
+type exportGuard struct {
+	t    testing.TB
+	next export.Objects
+}
+
+func (g *exportGuard) check(ctx context.Context, op string) {
+	if f, ok := ctx.Value(functionKey{}).(Function); ok && !f.UsesExports {
+		g.t.Errorf("function %s used the export bucket (%s), but workflow.Functions does not mark it UsesExports", f.Name, op)
+	}
+}
+
+func (g *exportGuard) Put(ctx context.Context, key, contentType string, body []byte, enc export.Encryption) error {
+	g.check(ctx, "put")
+	return g.next.Put(ctx, key, contentType, body, enc)
+}
+
+func (g *exportGuard) Get(ctx context.Context, key string) ([]byte, error) {
+	g.check(ctx, "get")
+	return g.next.Get(ctx, key)
+}
+
+func (g *exportGuard) PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (string, time.Time, error) {
+	g.check(ctx, "presign")
+	return g.next.PresignGet(ctx, key, filename, ttl)
 }
 
 // mailGuard fails the test when a task function not marked SendsMail sends

@@ -32,6 +32,15 @@ var partnerTaskKeys = []string{
 	"ExportAssembleFunctionArn",
 }
 
+// partnerUsesExports marks the partner task functions that touch the
+// export bucket: a partner's answer may carry its export (dispatch, and
+// escalate's last try), and the assembler packs them.
+var partnerUsesExports = map[string]bool{
+	"PartnerDispatchFunctionArn": true,
+	"PartnerEscalateFunctionArn": true,
+	"ExportAssembleFunctionArn":  true,
+}
+
 // partnerFunctions lists the partner task functions with their names from
 // partner.Functions without the "dsr-" prefix (the functions/ folder).
 func partnerFunctions() []Function {
@@ -41,7 +50,7 @@ func partnerFunctions() []Function {
 	}
 	out := make([]Function, 0, len(partnerTaskKeys))
 	for _, key := range partnerTaskKeys {
-		out = append(out, Function{Name: byKey[key], ArnKey: key, Handler: func(h *Handlers) any { return h.partnerHandler(key) }})
+		out = append(out, Function{Name: byKey[key], ArnKey: key, UsesExports: partnerUsesExports[key], Handler: func(h *Handlers) any { return h.partnerHandler(key) }})
 	}
 	return out
 }

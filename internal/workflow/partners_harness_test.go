@@ -17,6 +17,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/partner/partnertest"
 	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
@@ -94,7 +95,7 @@ func newPartnerEnv(t *testing.T, policy func(*Policy), wrap func(string, lambda.
 	setup := func(h *Handlers) {
 		sec := partner.NewSecrets(nil)
 		sec.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }}
-		h.Exports = &export.Store{S3: s3c, Presign: s3.NewPresignClient(s3c), Bucket: exportBucket, SSE: export.SSES3, LinkTTL: 72 * time.Hour}
+		h.Exports = &export.Store{Objects: &exportGuard{t: t, next: s3bucket.New(s3c, exportBucket)}, SSE: export.SSES3, LinkTTL: 72 * time.Hour}
 		h.Partners = &partner.Dispatcher{
 			Store: h.Store, Config: f.cfg, Secrets: sec, Client: &partner.Client{TryTimeout: 2 * time.Second},
 			Exports: h.Exports, CallbackBaseURL: cbSrv.URL, Now: h.now, Log: h.Logger,

@@ -15,30 +15,39 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
-	"net/url"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/store"
 )
 
-// S3API is the part of the S3 client the package uses.
-type S3API interface {
-	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+// Objects is where exports are kept: an S3 bucket (package s3bucket, which
+// only the functions that keep exports link) or, in tests, a fake.
+type Objects interface {
+	// Put stores body under key, encrypted at rest as enc says.
+	Put(ctx context.Context, key, contentType string, body []byte, enc Encryption) error
+	// Get reads the object under key.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// PresignGet returns a URL that downloads key, saved as filename, for
+	// ttl; and when it expires.
+	PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (string, time.Time, error)
 }
 
-// Presigner is the part of s3.PresignClient the package uses.
-type Presigner interface {
-	PresignGetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
+// Open makes the Objects of the named bucket from an AWS configuration
+// (s3bucket.Open).
+type Open func(cfg aws.Config, bucket string) Objects
+
+// Encryption is how an object is encrypted at rest.
+type Encryption struct {
+	// SSE is SSEKMS or SSES3.
+	SSE string
+	// KMSKeyID picks the key for SSE-KMS (empty: the bucket's default).
+	KMSKeyID string
 }
 
 // Encryption at rest.
@@ -56,9 +65,7 @@ const (
 
 // Store keeps exports in a bucket.
 type Store struct {
-	S3      S3API
-	Presign Presigner
-	Bucket  string
+	Objects Objects
 	// SSE is SSEKMS (the default) or SSES3; KMSKeyID picks the key for
 	// SSE-KMS (empty: the bucket's default / aws/s3 key).
 	SSE      string
@@ -76,27 +83,17 @@ func PartnerKey(requestID, partnerID string) string {
 func PackageKey(requestID string) string { return "exports/" + requestID + "/package.zip" }
 
 func (s *Store) put(ctx context.Context, key, contentType string, body []byte) error {
-	in := &s3.PutObjectInput{
-		Bucket:      aws.String(s.Bucket),
-		Key:         aws.String(key),
-		Body:        bytes.NewReader(body),
-		ContentType: aws.String(contentType),
-	}
+	enc := Encryption{SSE: s.SSE, KMSKeyID: s.KMSKeyID}
 	switch s.SSE {
+	case "":
+		enc.SSE = SSEKMS
+	case SSEKMS:
 	case SSES3:
-		in.ServerSideEncryption = s3types.ServerSideEncryptionAes256
-	case SSEKMS, "":
-		in.ServerSideEncryption = s3types.ServerSideEncryptionAwsKms
-		if s.KMSKeyID != "" {
-			in.SSEKMSKeyId = aws.String(s.KMSKeyID)
-		}
+		enc.KMSKeyID = ""
 	default:
 		return fmt.Errorf("put %s: unknown server-side encryption %q", key, s.SSE)
 	}
-	if _, err := s.S3.PutObject(ctx, in); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	return nil
+	return s.Objects.Put(ctx, key, contentType, body, enc)
 }
 
 // ErrNotJSON is returned (wrapped) for an export that is not a JSON value.
@@ -112,16 +109,7 @@ func (s *Store) PutPartnerExport(ctx context.Context, requestID, partnerID strin
 }
 
 func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
-	out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
-	}
-	return b, nil
+	return s.Objects.Get(ctx, key)
 }
 
 // Link returns a presigned GET URL of the request's package and when it
@@ -132,21 +120,11 @@ func (s *Store) Link(ctx context.Context, requestID string) (string, time.Time, 
 		ttl = DefaultLinkTTL
 	}
 	ttl = min(ttl, MaxLinkTTL)
-	req, err := s.Presign.PresignGetObject(ctx, &s3.GetObjectInput{
-		Bucket:                     aws.String(s.Bucket),
-		Key:                        aws.String(PackageKey(requestID)),
-		ResponseContentDisposition: aws.String(`attachment; filename="export-` + requestID + `.zip"`),
-	}, s3.WithPresignExpires(ttl))
+	link, expires, err := s.Objects.PresignGet(ctx, PackageKey(requestID), "export-"+requestID+".zip", ttl)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("presign package of request %s: %w", requestID, err)
+		return "", time.Time{}, fmt.Errorf("link to the package of request %s: %w", requestID, err)
 	}
-	expires := time.Now().Add(ttl)
-	if u, perr := url.Parse(req.URL); perr == nil {
-		if d, derr := time.Parse("20060102T150405Z", u.Query().Get("X-Amz-Date")); derr == nil {
-			expires = d.Add(ttl)
-		}
-	}
-	return req.URL, expires, nil
+	return link, expires, nil
 }
 
 // Package is the content of an export package.
@@ -191,7 +169,7 @@ func Render(p Package) (jsonDoc, htmlDoc []byte, err error) {
 		view.Sections = append(view.Sections, section{Name: part.Name, Receipt: part.Receipt, Rows: flatten(part.Data)})
 	}
 	var buf bytes.Buffer
-	if err := page.Execute(&buf, view); err != nil {
+	if err := page().Execute(&buf, view); err != nil {
 		return nil, nil, fmt.Errorf("render export %s: %w", p.RequestID, err)
 	}
 	return jsonDoc, buf.Bytes(), nil
@@ -306,7 +284,12 @@ var labels = map[dsr.Locale]label{
 	},
 }
 
-var page = template.Must(template.New("export").Parse(`<!DOCTYPE html>
+// page is parsed on first use, not at every function's start.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("export").Parse(pageSource))
+})
+
+const pageSource = `<!DOCTYPE html>
 <html lang="{{.Locale}}">
 <head>
 <meta charset="utf-8">
@@ -337,7 +320,7 @@ th{background:#f3f3f3}
 <ul>{{range .Missing}}<li>{{.Name}} ({{.Status}})</li>{{end}}</ul>{{end}}
 </body>
 </html>
-`))
+`
 
 // Names gives a partner's display name in a locale.
 type Names func(partnerID string, l dsr.Locale) string

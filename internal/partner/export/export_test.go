@@ -26,6 +26,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/store"
 )
 
@@ -70,7 +71,7 @@ func fakeS3(t *testing.T) (*s3.Client, *sseRecorder) {
 func TestPackageRoundTrip(t *testing.T) {
 	ctx := t.Context()
 	c, rec := fakeS3(t)
-	ex := &export.Store{S3: c, Presign: s3.NewPresignClient(c), Bucket: bucket, SSE: export.SSEKMS, KMSKeyID: "alias/dsr-exports"}
+	ex := &export.Store{Objects: s3bucket.New(c, bucket), SSE: export.SSEKMS, KMSKeyID: "alias/dsr-exports"}
 	st := store.New(emu.Client(), emu.NewTable(t))
 	req := &dsr.Request{ID: "req-access-1", Kind: dsr.KindAccess, Status: dsr.StatusInProgress, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, Locale: "en"}
 	if _, _, err := st.CreateRequest(ctx, req); err != nil {
@@ -173,7 +174,7 @@ func TestLinkTTL(t *testing.T) {
 		ttl  time.Duration
 		want string
 	}{{time.Hour, "3600"}, {30 * 24 * time.Hour, "604800"}} {
-		ex := &export.Store{S3: c, Presign: s3.NewPresignClient(c), Bucket: bucket, LinkTTL: tt.ttl}
+		ex := &export.Store{Objects: s3bucket.New(c, bucket), LinkTTL: tt.ttl}
 		link, _, err := ex.Link(t.Context(), "r1")
 		if err != nil {
 			t.Fatal(err)
@@ -187,7 +188,7 @@ func TestLinkTTL(t *testing.T) {
 
 func TestEncryptionSettings(t *testing.T) {
 	c, rec := fakeS3(t)
-	ex := &export.Store{S3: c, Bucket: bucket, SSE: export.SSES3}
+	ex := &export.Store{Objects: s3bucket.New(c, bucket), SSE: export.SSES3}
 	if _, err := ex.PutPartnerExport(t.Context(), "r1", "p", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
