@@ -2,8 +2,8 @@ package awsenv
 
 import (
 	"context"
-	"errors"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"

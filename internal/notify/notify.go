@@ -1,5 +1,5 @@
 // Package notify sends messages to requesters: email through an EmailSender
-// (Amazon SES v2 in package sesmail), text messages through an SMS provider
+// (Amazon SES in package sesmail), text messages through an SMS provider
 // behind an interface, or, when an outbox folder is configured, RFC 5322 .eml
 // files written to that folder (the local stack). Messages are composed by
 // Compose (compose.go) with the standard library's MIME encoders.

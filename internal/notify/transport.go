@@ -8,7 +8,7 @@ import (
 )
 
 // Transport is how email leaves, read from the environment by the functions
-// that write to requesters: Amazon SES v2 by default, or an SMTP relay when
+// that write to requesters: Amazon SES by default, or an SMTP relay when
 // SMTP_URL is set (the China regions, where SES is not offered: Alibaba
 // Cloud DirectMail, Tencent Cloud SES, an enterprise mail server).
 type Transport struct {

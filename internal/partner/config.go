@@ -8,11 +8,9 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"dsrflow/internal/dsr"
@@ -177,12 +175,37 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// The patterns compile when a configuration is first checked, not at
-// start: the {0,62} repetition is most of this package's init time.
-var (
-	idPattern        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`) })
-	secretRefPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9]*:.+$`) })
-)
+// validID reports whether id is a partner ID: 1 to 63 of [a-z0-9_-],
+// starting with a letter or digit. A loop, not a regular expression: the
+// {0,62} repetition compiles to 62 copies of its class, which every
+// function paid for while reading its configuration at init.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 63 || id[0] == '_' || id[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSecretRef reports whether ref looks like <scheme>:<name>, the scheme
+// [a-z][a-z0-9]*.
+func validSecretRef(ref string) bool {
+	scheme, name, ok := strings.Cut(ref, ":")
+	if !ok || name == "" || strings.ContainsRune(name, '\n') || scheme == "" || scheme[0] < 'a' || scheme[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(scheme); i++ {
+		if c := scheme[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks the configuration and returns a *ConfigError listing every
 // problem, or nil.
@@ -200,7 +223,7 @@ func (c *Config) Validate() error {
 		switch {
 		case p.ID == "":
 			add(at+".id", "required")
-		case !idPattern().MatchString(p.ID):
+		case !validID(p.ID):
 			add(at+".id", "%q: want 1-63 of a-z, 0-9, _ and -, starting with a letter or digit", p.ID)
 		default:
 			if j, dup := seen[p.ID]; dup {
@@ -255,7 +278,7 @@ func (c *Config) Validate() error {
 		}
 		if p.SecretRef == "" {
 			add(at+".secretRef", "required")
-		} else if !secretRefPattern().MatchString(p.SecretRef) {
+		} else if !validSecretRef(p.SecretRef) {
 			add(at+".secretRef", "want a reference such as env:NAME or ssm:/path, not a secret")
 		}
 		if p.BackupRetention < 0 {

@@ -1,6 +1,6 @@
 // Package mailtransport picks the notify.EmailSender that the configuration
 // names: an SMTP relay (package smtpmail) when SMTP_URL is set, otherwise
-// Amazon SES v2 (package sesmail). Only the functions that write to
+// Amazon SES (package sesmail). Only the functions that write to
 // requesters import it (see internal/coldstart).
 package mailtransport
 

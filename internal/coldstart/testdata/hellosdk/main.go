@@ -3,7 +3,7 @@
 // and builds them lazily, on the first invocation, from the environment as
 // the functions do (internal/awsenv). Its init time is what a function with
 // lazy clients can reach; the gap to hello-world is the cost of the SDK's
-// package initialisation (mostly the DynamoDB and SES v2 schema packages).
+// package initialisation (mostly the DynamoDB schema package).
 package main
 
 import (
@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
@@ -31,7 +31,7 @@ func main() {
 				err = e
 				return
 			}
-			clients = []any{dynamodb.NewFromConfig(cfg), sfn.NewFromConfig(cfg), s3.NewFromConfig(cfg), sesv2.NewFromConfig(cfg)}
+			clients = []any{dynamodb.NewFromConfig(cfg), sfn.NewFromConfig(cfg), s3.NewFromConfig(cfg), ses.NewFromConfig(cfg)}
 		})
 		return len(clients), err
 	})
