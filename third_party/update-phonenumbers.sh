@@ -27,7 +27,7 @@ mkdir -p "$(dirname "$target")"
 cp -R "$src" "$target"
 chmod -R u+w "$target"
 cd "$target"
-patch -p1 --forward --no-backup-if-mismatch < "$patchfile"
+patch -p1 -E --forward --no-backup-if-mismatch < "$patchfile"
 
 if [ "${KEEP_TESTS:-}" != 1 ]; then
 	# Not used by the library build (data/ is embedded and must stay;

@@ -5,15 +5,16 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // safeExt is a file extension that can go into an S3 key as is.
-var safeExt = regexp.MustCompile(`^\.[a-z0-9]{1,8}$`)
+var safeExt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\.[a-z0-9]{1,8}$`) })
 
 // Ext is the attachment's file extension, lower-cased, from its file name or
 // else its content type (".png", ".pdf"); "" when neither gives a safe one.
 func (a Attachment) Ext() string {
-	if ext := strings.ToLower(path.Ext(strings.TrimSpace(a.Filename))); safeExt.MatchString(ext) {
+	if ext := strings.ToLower(path.Ext(strings.TrimSpace(a.Filename))); safeExt().MatchString(ext) {
 		return ext
 	}
 	return typeExt[strings.ToLower(a.ContentType)]

@@ -3,6 +3,7 @@ package mail
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // automatedReason tells mail written by a machine from mail written by a
@@ -29,7 +30,7 @@ func automatedReason(msg *Message) string {
 	case msg.ContentType == "multipart/report" && report == "delivery-status",
 		local == "mailer-daemon" || local == "postmaster",
 		strings.Contains(strings.ToLower(h.Get("From")), "mailer-daemon"),
-		bounceSubject.MatchString(strings.ToLower(msg.Subject)):
+		bounceSubject().MatchString(strings.ToLower(msg.Subject)):
 		return IgnoreBounce
 	}
 	if as := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); as != "" && !strings.HasPrefix(as, "no") {
@@ -40,7 +41,7 @@ func automatedReason(msg *Message) string {
 	case len(h["X-Autoreply"]) > 0, len(h["X-Autorespond"]) > 0, len(h["X-Autoresponder"]) > 0,
 		precedence == "auto_reply",
 		msg.ContentType == "multipart/report" && report == "disposition-notification",
-		autoReplySubject.MatchString(strings.ToLower(msg.Subject)):
+		autoReplySubject().MatchString(strings.ToLower(msg.Subject)):
 		return IgnoreAutoReply
 	}
 	if isNullReturnPath(h["Return-Path"]) {
@@ -66,7 +67,11 @@ func isNullReturnPath(values []string) bool {
 }
 
 var (
-	bounceSubject = regexp.MustCompile(`^(undeliverable|undelivered mail|delivery status notification|mail delivery failed|delivery failure|failure notice|returned mail)|系统退信|退信|投递失败|无法投递|邮件被退回`)
+	bounceSubject = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(undeliverable|undelivered mail|delivery status notification|mail delivery failed|delivery failure|failure notice|returned mail)|系统退信|退信|投递失败|无法投递|邮件被退回`)
+	})
 
-	autoReplySubject = regexp.MustCompile(`^(auto(matic)? ?reply|auto-reply|autoreply|auto:|out of (the )?office|ooo\b)|自动回复|自動回覆|自动答复|休假`)
+	autoReplySubject = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(auto(matic)? ?reply|auto-reply|autoreply|auto:|out of (the )?office|ooo\b)|自动回复|自動回覆|自动答复|休假`)
+	})
 )

@@ -32,6 +32,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -61,13 +62,13 @@ const MaxSize = 25 << 20
 const MaxMultiparts = 16
 
 // boundaryParam finds boundary parameters of Content-Type headers.
-var boundaryParam = regexp.MustCompile(`(?i)boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))`)
+var boundaryParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))`) })
 
 // multipartCount counts the distinct boundaries declared in raw (an upper
 // bound of the multipart nesting depth).
 func multipartCount(raw []byte) int {
 	seen := map[string]bool{}
-	for _, m := range boundaryParam.FindAllSubmatch(raw, -1) {
+	for _, m := range boundaryParam().FindAllSubmatch(raw, -1) {
 		seen[string(m[1])+string(m[2])] = true
 	}
 	return len(seen)
@@ -297,7 +298,7 @@ func errString(err error) string {
 
 // headerLine is a field name followed by a colon (RFC 5322 ftext is printable
 // ASCII except the colon), or the mbox "From " line some servers keep.
-var headerLine = regexp.MustCompile(`^(?:[!-9;-~]+[ \t]*:|From )`)
+var headerLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:[!-9;-~]+[ \t]*:|From )`) })
 
 // looksLikeHeaders is true when the first line of raw is a header field.
 func looksLikeHeaders(raw []byte) bool {
@@ -305,7 +306,7 @@ func looksLikeHeaders(raw []byte) bool {
 	if i := bytes.IndexByte(raw, '\n'); i >= 0 {
 		line = raw[:i]
 	}
-	return headerLine.Match(bytes.TrimLeft(line, "\r\n"))
+	return headerLine().Match(bytes.TrimLeft(line, "\r\n"))
 }
 
 func (m *Message) fill(env *enmime.Envelope) {
@@ -373,10 +374,12 @@ func senderAddress(env *enmime.Envelope) string {
 	return ""
 }
 
-var addrInText = regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
+var addrInText = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
+})
 
 func looseAddress(s string) string {
-	return normalizeAddress(addrInText.FindString(s))
+	return normalizeAddress(addrInText().FindString(s))
 }
 
 // normalizeAddress checks an address with dsr.ParseEmail (the same
@@ -462,12 +465,14 @@ func attachments(env *enmime.Envelope, skipRoot bool) []Attachment {
 
 // phoneCandidate finds things that may be phone numbers: +country numbers and
 // mainland mobile numbers, with common separators.
-var phoneCandidate = regexp.MustCompile(`(?:\+\d{1,3}[\s-]?)?(?:\(?\d{2,4}\)?[\s-]?)?\d{3,4}[\s-]?\d{4}`)
+var phoneCandidate = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:\+\d{1,3}[\s-]?)?(?:\(?\d{2,4}\)?[\s-]?)?\d{3,4}[\s-]?\d{4}`)
+})
 
 // findPhone returns the first valid phone number in text, in E.164, checked by
 // phone.Parse (numbers without a country code are mainland China numbers).
 func findPhone(text string) string {
-	for _, c := range phoneCandidate.FindAllString(text, 20) {
+	for _, c := range phoneCandidate().FindAllString(text, 20) {
 		if e164, err := phone.Parse(c); err == nil {
 			return e164
 		}

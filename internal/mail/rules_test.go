@@ -89,7 +89,7 @@ func TestKindRules(t *testing.T) {
 func TestEveryKindHasRulesInBothLanguages(t *testing.T) {
 	for _, k := range dsr.Kinds() {
 		for _, lang := range []string{LanguageZH, LanguageEN} {
-			if !slices.ContainsFunc(kindRules, func(r kindRule) bool { return r.kind == k && r.lang == lang }) {
+			if !slices.ContainsFunc(kindRules(), func(r kindRule) bool { return r.kind == k && r.lang == lang }) {
 				t.Errorf("kind %s has no %s rule", k, lang)
 			}
 		}
@@ -99,7 +99,7 @@ func TestEveryKindHasRulesInBothLanguages(t *testing.T) {
 			continue
 		}
 		for _, lang := range []string{LanguageZH, LanguageEN} {
-			if !slices.ContainsFunc(roleRules, func(rr roleRule) bool { return rr.role == r && rr.lang == lang }) {
+			if !slices.ContainsFunc(roleRules(), func(rr roleRule) bool { return rr.role == r && rr.lang == lang }) {
 				t.Errorf("role %s has no %s rule", r, lang)
 			}
 		}
