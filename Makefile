@@ -6,13 +6,16 @@ GO          ?= go
 TOOLS       := $(CURDIR)/.tools/bin
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
+# templ compiles the HTML templates (*.templ) to Go (*_templ.go, committed).
+TEMPL_VERSION := v0.3.1100
+TEMPL       := $(TOOLS)/templ
 GOFILES      = $(shell git ls-files --cached --others --exclude-standard '*.go')
 FUNCTIONS    = $(notdir $(wildcard functions/*))
 BUILD_DIR   := .build
 GOTEST_FLAGS ?= -count=1 -timeout 9m
 
 
-.PHONY: help test unit lint fmt build run clean deps browser third-party
+.PHONY: help test unit lint fmt build run clean deps browser third-party generate
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,6 +28,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(TEMPL):
+	GOBIN=$(TOOLS) $(GO) install github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 
 test: deps browser lint third-party unit ## lint, then every test (starts its own DynamoDB emulator and headless Chromium)
 
@@ -44,8 +50,14 @@ third-party: ## the patched libraries in third_party/ match their patch, and pas
 	  KEEP_TESTS=1 sh third_party/update-phonenumbers.sh "$$tmp/tested" >/dev/null; \
 	  cd "$$tmp/tested" && $(GO) test -count=1 ./... >/dev/null && echo "third_party/phonenumbers: matches its patch, its tests pass"
 
-lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
+generate: $(TEMPL) ## compile the HTML templates (*.templ) into their *_templ.go files
+	$(TEMPL) generate -include-version=false -path internal
+
+lint: $(STATICCHECK) $(TEMPL) ## gofmt, go vet, staticcheck, generated templates up to date
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	@for f in $$(git ls-files --cached --others --exclude-standard '*.templ'); do \
+	  $(TEMPL) generate -include-version=false -f "$$f" -stdout 2>/dev/null | diff -q - "$${f%.templ}_templ.go" >/dev/null || \
+	  { echo "$${f%.templ}_templ.go is not what $$f compiles to: run make generate"; exit 1; }; done
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
