@@ -14,10 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -169,7 +167,7 @@ func Render(p Package) (jsonDoc, htmlDoc []byte, err error) {
 		view.Sections = append(view.Sections, section{Name: part.Name, Receipt: part.Receipt, Rows: flatten(part.Data)})
 	}
 	var buf bytes.Buffer
-	if err := page().Execute(&buf, view); err != nil {
+	if err := exportPage(view).Render(context.Background(), &buf); err != nil {
 		return nil, nil, fmt.Errorf("render export %s: %w", p.RequestID, err)
 	}
 	return jsonDoc, buf.Bytes(), nil
@@ -283,44 +281,6 @@ var labels = map[dsr.Locale]label{
 		Missing: "Data from these systems could not be included; we are following up:", NoData: "No data",
 	},
 }
-
-// page is parsed on first use, not at every function's start.
-var page = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("export").Parse(pageSource))
-})
-
-const pageSource = `<!DOCTYPE html>
-<html lang="{{.Locale}}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.L.Title}}</title>
-<style>
-body{font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;width:100%;margin-bottom:2rem}
-th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;word-break:break-word}
-th{background:#f3f3f3}
-</style>
-</head>
-<body>
-<h1>{{.L.Title}}</h1>
-<p>{{.L.Intro}}</p>
-<p>{{.L.Request}}: <code>{{.RequestID}}</code> · {{.L.Generated}}: {{.Generated}}</p>
-{{range .Sections}}
-<h2>{{.Name}}</h2>
-{{if .Receipt}}<p>{{$.L.Receipt}}: <code>{{.Receipt}}</code></p>{{end}}
-{{if .Rows}}<table>
-<thead><tr><th>{{$.L.Field}}</th><th>{{$.L.Value}}</th></tr></thead>
-<tbody>
-{{range .Rows}}<tr><td>{{.Path}}</td><td>{{.Value}}</td></tr>
-{{end}}</tbody>
-</table>{{else}}<p>{{$.L.NoData}}</p>{{end}}
-{{end}}
-{{if .Missing}}<h2>{{.L.Missing}}</h2>
-<ul>{{range .Missing}}<li>{{.Name}} ({{.Status}})</li>{{end}}</ul>{{end}}
-</body>
-</html>
-`
 
 // Names gives a partner's display name in a locale.
 type Names func(partnerID string, l dsr.Locale) string
