@@ -56,7 +56,7 @@ generate: $(TEMPL) ## compile the HTML templates (*.templ) into their *_templ.go
 lint: $(STATICCHECK) $(TEMPL) ## gofmt, go vet, staticcheck, generated templates up to date
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	@for f in $$(git ls-files --cached --others --exclude-standard '*.templ'); do \
-	  $(TEMPL) generate -include-version=false -f "$$f" -stdout 2>/dev/null | diff -q - "$${f%.templ}_templ.go" >/dev/null || \
+	  (cd "$$(dirname "$$f")" && $(TEMPL) generate -include-version=false -f "$$(basename "$$f")" -stdout) | diff -q - "$${f%.templ}_templ.go" >/dev/null || \
 	  { echo "$${f%.templ}_templ.go is not what $$f compiles to: run make generate"; exit 1; }; done
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
