@@ -55,9 +55,11 @@ generate: $(TEMPL) ## compile the HTML templates (*.templ) into their *_templ.go
 
 lint: $(STATICCHECK) $(TEMPL) ## gofmt, go vet, staticcheck, generated templates up to date
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
-	@for f in $$(git ls-files --cached --others --exclude-standard '*.templ'); do \
-	  (cd "$$(dirname "$$f")" && $(TEMPL) generate -include-version=false -f "$$(basename "$$f")" -stdout) | diff -q - "$${f%.templ}_templ.go" >/dev/null || \
-	  { echo "$${f%.templ}_templ.go is not what $$f compiles to: run make generate"; exit 1; }; done
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  for f in $$(git ls-files --cached --others --exclude-standard '*.templ'); do mkdir -p "$$tmp/$$(dirname "$$f")"; cp "$$f" "$$tmp/$$f"; done; \
+	  (cd "$$tmp" && $(TEMPL) generate -include-version=false -path internal >/dev/null 2>&1); \
+	  for f in $$(git ls-files --cached --others --exclude-standard '*.templ'); do g="$${f%.templ}_templ.go"; \
+	    cmp -s "$$tmp/$$g" "$$g" || { echo "$$g is not what $$f compiles to: run make generate"; exit 1; }; done
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
