@@ -317,7 +317,7 @@ func TestFormValidationErrors(t *testing.T) {
 	}
 }
 
-// htmlEscapeText escapes what html/template escapes in text, leaving
+// htmlEscapeText escapes &, < and > as the pages do in text, leaving
 // attribute snippets (which contain quotes on purpose) alone.
 func htmlEscapeText(s string) string {
 	if strings.Contains(s, `="`) {

@@ -1,40 +1,36 @@
 package webintake
 
 import (
-	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"html/template"
 	"strings"
 	"sync"
+
+	"github.com/a-h/templ"
 
 	"dsrflow/internal/dsr"
 )
 
-//go:embed templates
+// The pages are templ components (pages.templ, form.templ, compiled by
+// `make generate`), not html/template: executing a text/template makes the
+// linker keep every exported method of every reachable type.
+
+//go:embed templates/style.css
 var templateFS embed.FS
 
-// pageTemplates are parsed once, on first use: each page is base.html with its
-// own "main" block.
-var pageTemplates = sync.OnceValues(func() (map[string]*template.Template, error) {
-	out := map[string]*template.Template{}
-	for _, name := range []string{"form", "accepted", "status", "message", "verify"} {
-		t, err := template.New(name).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("parse template %s: %w", name, err)
-		}
-		out[name] = t
-	}
-	return out, nil
-})
-
-// styleSheet is the inline CSS and the CSP source that allows exactly it.
+// styleSheet is the inline CSS, written into each page as it is (styleHash
+// is its CSP source).
 var styleSheet = sync.OnceValues(func() (string, error) {
 	b, err := templateFS.ReadFile("templates/style.css")
 	if err != nil {
 		return "", fmt.Errorf("read style sheet: %w", err)
+	}
+	if strings.Contains(strings.ToLower(string(b)), "</style") {
+		return "", errors.New("style sheet contains </style")
 	}
 	return string(b), nil
 })
@@ -45,12 +41,11 @@ func styleHash(css string) string {
 	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }
 
-// page is what every template gets.
+// page is what every page component gets.
 type page struct {
 	Locale    dsr.Locale
 	Title     string
 	SwitchURL string // the same page in the other language; empty for none
-	CSS       template.CSS
 
 	Form     *formView
 	Accepted *acceptedView
@@ -76,19 +71,31 @@ func otherLocale(l dsr.Locale) dsr.Locale {
 	return dsr.LocaleEn
 }
 
-// render executes page template name.
+// render renders page name ("form", "accepted", "status", "message" or
+// "verify") as a whole document.
 func render(name string, p *page) (string, error) {
-	ts, err := pageTemplates()
-	if err != nil {
-		return "", err
-	}
 	css, err := styleSheet()
 	if err != nil {
 		return "", err
 	}
-	p.CSS = template.CSS(css)
-	var buf bytes.Buffer
-	if err := ts[name].ExecuteTemplate(&buf, "base", p); err != nil {
+	var content templ.Component
+	switch name {
+	case "form":
+		content = formMain(p)
+	case "accepted":
+		content = acceptedMain(p)
+	case "status":
+		content = statusMain(p)
+	case "message":
+		content = messageMain(p)
+	case "verify":
+		content = verifyMain(p)
+	default:
+		return "", fmt.Errorf("render %s: no such page", name)
+	}
+	var buf strings.Builder
+	// Rendering writes to memory and does no I/O to cancel.
+	if err := basePage(p, css, content).Render(context.Background(), &buf); err != nil {
 		return "", fmt.Errorf("render %s: %w", name, err)
 	}
 	return buf.String(), nil
