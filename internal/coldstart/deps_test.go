@@ -24,8 +24,9 @@ const (
 
 var heavyInit = map[string][]string{
 	// libphonenumber (third_party/phonenumbers, patched to load on first
-	// use; unpatched it costs about 15 ms of init) and its protobuf runtime
-	// and data: only the intake functions read numbers that people typed.
+	// use and to do without the protobuf runtime; unpatched it costs about
+	// 15 ms of init and doubles a binary) and its data: only the intake
+	// functions read numbers that people typed.
 	"github.com/nyaruka/phonenumbers": {"intake-mail", "intake-web"},
 	// The SES client: only intake-web (new verification codes) and the
 	// workflow functions marked SendsMail, added by the test, link it; and
@@ -47,6 +48,9 @@ var heavyInit = map[string][]string{
 	// The ASL engine and the template parser are development tools.
 	"dsrflow/internal/asl":              nil,
 	"github.com/awslabs/goformation/v7": nil,
+	// The protobuf runtime calls reflect's MethodByName, which makes the
+	// linker keep every exported method (third_party/README.md).
+	"google.golang.org/protobuf/proto": nil,
 }
 
 func TestFunctionsLinkNoHeavyInit(t *testing.T) {

@@ -2,11 +2,7 @@ module github.com/nyaruka/phonenumbers
 
 go 1.23.0
 
-require (
-	github.com/stretchr/testify v1.11.1
-	golang.org/x/text v0.23.0
-	google.golang.org/protobuf v1.36.11
-)
+require github.com/stretchr/testify v1.11.1
 
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect

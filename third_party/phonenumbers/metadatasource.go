@@ -6,7 +6,7 @@ package phonenumbers
 import (
 	"sync"
 
-	"google.golang.org/protobuf/proto"
+	"github.com/nyaruka/phonenumbers/internal/proto"
 )
 
 // metadataContainer bundles all of the metadata-derived lookup state used by

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
+	"github.com/nyaruka/phonenumbers/internal/proto"
 )
 
 var (
