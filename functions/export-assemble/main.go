@@ -10,13 +10,14 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dsrflow/internal/lazyinit"
+	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{Exports: s3bucket.Open})
+	h, err := workflow.FromEnv(logger, workflow.Deps{Exports: s3bucket.Open, ExportPage: exportpage.Render})
 	if err != nil {
 		logger.Error("export-assemble: bad configuration", "error", err.Error())
 		os.Exit(1)

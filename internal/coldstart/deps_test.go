@@ -16,10 +16,11 @@ import (
 // Packages whose initialisation costs a cold start tens of milliseconds or
 // whose data inflates a binary, and the only functions allowed to link them.
 const (
-	sesv1    = "github.com/aws/aws-sdk-go-v2/service/ses"
-	sesv2    = "github.com/aws/aws-sdk-go-v2/service/sesv2"
-	s3       = "github.com/aws/aws-sdk-go-v2/service/s3"
-	s3bucket = "dsrflow/internal/partner/export/s3bucket"
+	sesv1      = "github.com/aws/aws-sdk-go-v2/service/ses"
+	sesv2      = "github.com/aws/aws-sdk-go-v2/service/sesv2"
+	s3         = "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3bucket   = "dsrflow/internal/partner/export/s3bucket"
+	exportPage = "dsrflow/internal/partner/export/exportpage"
 )
 
 var heavyInit = map[string][]string{
@@ -48,6 +49,9 @@ var heavyInit = map[string][]string{
 	// The ASL engine and the template parser are development tools.
 	"dsrflow/internal/asl":              nil,
 	"github.com/awslabs/goformation/v7": nil,
+	// templ's runtime (its safehtml patterns, html/template's escapers):
+	// only the functions that write HTML.
+	"github.com/a-h/templ": {"intake-web", "export-assemble"},
 	// The protobuf runtime calls reflect's MethodByName, which makes the
 	// linker keep every exported method (third_party/README.md).
 	"google.golang.org/protobuf/proto": nil,
@@ -96,6 +100,10 @@ func TestFunctionsLinkNoHeavyInit(t *testing.T) {
 		// A function that writes to requesters must get an email client.
 		if sends[fn] && !slices.Contains(fields[1:], sesv1) {
 			t.Errorf("function %s is marked SendsMail but does not link %s: its main must pass mailtransport.FromConfig to workflow.FromEnv", fn, sesv1)
+		}
+		// export-assemble must get the page renderer.
+		if fn == "export-assemble" && !slices.Contains(fields[1:], exportPage) {
+			t.Errorf("function %s does not link %s: its main must pass exportpage.Render", fn, exportPage)
 		}
 		// A function that keeps exports must get the bucket.
 		if exports[fn] && !slices.Contains(fields[1:], s3bucket) {

@@ -24,6 +24,7 @@ import (
 	"dsrflow/internal/mailintake"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/samtemplate"
@@ -258,7 +259,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		return nil, fmt.Errorf("workflow functions: %w", err)
 	}
 	h, err := workflow.New(wcfg, workflow.Clients{
-		DynamoDB: s.DynamoDB, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket),
+		DynamoDB: s.DynamoDB, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket), ExportPage: exportpage.Render,
 		Secrets: envSecrets(taskEnv),
 	}, log)
 	if err != nil {

@@ -134,6 +134,9 @@ type Clients struct {
 	// Exports is the export bucket named by Config.ExportBucket (s3bucket);
 	// nil for the functions that neither keep nor link exports.
 	Exports export.Objects
+	// ExportPage writes export.html (exportpage.Render) for export-assemble;
+	// without it, assembling a package fails.
+	ExportPage export.PageRenderer
 	// Secrets resolves the partners' secret references; nil: env:
 	// references from the process environment (partner.NewSecrets).
 	Secrets partner.SecretSource
@@ -235,7 +238,7 @@ func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *s
 	if c.ExportBucket != "" && cl.Exports != nil {
 		h.Exports = &export.Store{Objects: cl.Exports, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
 		d.Exports = h.Exports
-		h.Assembler = &export.Assembler{Store: st, Exports: h.Exports, Names: h.partnerName, Now: h.now}
+		h.Assembler = &export.Assembler{Store: st, Exports: h.Exports, Names: h.partnerName, Page: cl.ExportPage, Now: h.now}
 	}
 	h.Partners = d
 	return nil
@@ -251,6 +254,8 @@ type Deps struct {
 	// Exports opens the export bucket of the functions marked UsesExports
 	// (s3bucket.Open).
 	Exports export.Open
+	// ExportPage writes export.html: export-assemble's (exportpage.Render).
+	ExportPage export.PageRenderer
 }
 
 // EmailFactory makes the email sender of a function that writes to
@@ -283,9 +288,10 @@ func FromEnv(logger *slog.Logger, deps Deps) (*lazyinit.Value[*Handlers], error)
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
 		cl := Clients{
-			DynamoDB: dynamodb.NewFromConfig(awsCfg),
-			SFN:      sfn.NewFromConfig(awsCfg),
-			Partners: pc,
+			DynamoDB:   dynamodb.NewFromConfig(awsCfg),
+			SFN:        sfn.NewFromConfig(awsCfg),
+			Partners:   pc,
+			ExportPage: deps.ExportPage,
 		}
 		if deps.Exports != nil && c.ExportBucket != "" {
 			cl.Exports = deps.Exports(awsCfg, c.ExportBucket)

@@ -17,6 +17,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/partner/partnertest"
 	"dsrflow/internal/partnersim"
@@ -100,7 +101,7 @@ func newPartnerEnv(t *testing.T, policy func(*Policy), wrap func(string, lambda.
 			Store: h.Store, Config: f.cfg, Secrets: sec, Client: &partner.Client{TryTimeout: 2 * time.Second},
 			Exports: h.Exports, CallbackBaseURL: cbSrv.URL, Now: h.now, Log: h.Logger,
 		}
-		h.Assembler = &export.Assembler{Store: h.Store, Exports: h.Exports, Names: h.partnerName, Now: h.now}
+		h.Assembler = &export.Assembler{Store: h.Store, Exports: h.Exports, Names: h.partnerName, Page: exportpage.Render, Now: h.now}
 		cb = &partner.Callback{D: h.Partners}
 		for _, sim := range f.sims {
 			sim.Now = h.Now

@@ -151,26 +151,37 @@ type Missing struct {
 	Status    store.PartnerStatus `json:"status"`
 }
 
+// PageRenderer writes export.html from its view: exportpage.Render. It is
+// passed in, not called from here, so that only export-assemble links the
+// HTML template runtime (internal/coldstart).
+type PageRenderer func(PageView) ([]byte, error)
+
+// errNoPage is returned when a package is rendered without a PageRenderer.
+var errNoPage = errors.New("no export page renderer configured (exportpage.Render)")
+
 // Render returns the package's export.json and export.html.
-func Render(p Package) (jsonDoc, htmlDoc []byte, err error) {
+func Render(p Package, page PageRenderer) (jsonDoc, htmlDoc []byte, err error) {
+	if page == nil {
+		return nil, nil, fmt.Errorf("render export %s: %w", p.RequestID, errNoPage)
+	}
 	jsonDoc, err = json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return nil, nil, fmt.Errorf("render export %s: %w", p.RequestID, err)
 	}
-	view := htmlView{Package: p, L: labels[p.Locale]}
+	view := PageView{Package: p, L: labels[p.Locale]}
 	if view.L.Title == "" {
 		view.L = labels[dsr.DefaultLocale]
 		view.Package.Locale = dsr.DefaultLocale
 	}
 	view.Generated = p.GeneratedAt.UTC().Format("2006-01-02 15:04 UTC")
 	for _, part := range p.Partners {
-		view.Sections = append(view.Sections, section{Name: part.Name, Receipt: part.Receipt, Rows: flatten(part.Data)})
+		view.Sections = append(view.Sections, PageSection{Name: part.Name, Receipt: part.Receipt, Rows: flatten(part.Data)})
 	}
-	var buf bytes.Buffer
-	if err := exportPage(view).Render(context.Background(), &buf); err != nil {
+	htmlDoc, err = page(view)
+	if err != nil {
 		return nil, nil, fmt.Errorf("render export %s: %w", p.RequestID, err)
 	}
-	return jsonDoc, buf.Bytes(), nil
+	return jsonDoc, htmlDoc, nil
 }
 
 // Zip packs the two documents.
@@ -195,9 +206,10 @@ func Zip(jsonDoc, htmlDoc []byte, at time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Publish renders p, zips it and stores it under PackageKey.
-func (s *Store) Publish(ctx context.Context, p Package) (string, error) {
-	j, h, err := Render(p)
+// Publish renders p (its page with page), zips it and stores it under
+// PackageKey.
+func (s *Store) Publish(ctx context.Context, p Package, page PageRenderer) (string, error) {
+	j, h, err := Render(p, page)
 	if err != nil {
 		return "", err
 	}
@@ -209,30 +221,33 @@ func (s *Store) Publish(ctx context.Context, p Package) (string, error) {
 	return key, s.put(ctx, key, "application/zip", z)
 }
 
-// row is one value of the data, with its path ("songs[0].title").
-type row struct{ Path, Value string }
+// PageRow is one value of the data, with its path ("songs[0].title").
+type PageRow struct{ Path, Value string }
 
-type section struct {
+// PageSection is one partner's data on the page.
+type PageSection struct {
 	Name, Receipt string
-	Rows          []row
+	Rows          []PageRow
 }
 
-type htmlView struct {
+// PageView is what export.html shows: the package, the labels in its
+// language, the generation time, and each partner's data as rows.
+type PageView struct {
 	Package
-	L         label
+	L         PageLabels
 	Generated string
-	Sections  []section
+	Sections  []PageSection
 }
 
 // flatten lists a JSON value's leaves with their paths, objects' keys sorted.
-func flatten(data json.RawMessage) []row {
+func flatten(data json.RawMessage) []PageRow {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return []row{{Path: "", Value: string(data)}}
+		return []PageRow{{Path: "", Value: string(data)}}
 	}
-	var rows []row
+	var rows []PageRow
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch x := v.(type) {
@@ -254,22 +269,23 @@ func flatten(data json.RawMessage) []row {
 				walk(path+"["+strconv.Itoa(i)+"]", e)
 			}
 		case nil:
-			rows = append(rows, row{path, "—"})
+			rows = append(rows, PageRow{path, "—"})
 		case string:
-			rows = append(rows, row{path, x})
+			rows = append(rows, PageRow{path, x})
 		default:
-			rows = append(rows, row{path, fmt.Sprint(x)})
+			rows = append(rows, PageRow{path, fmt.Sprint(x)})
 		}
 	}
 	walk("", v)
 	return rows
 }
 
-type label struct {
+// PageLabels are the page's fixed texts in one language.
+type PageLabels struct {
 	Title, Intro, Request, Generated, Partner, Receipt, Field, Value, Missing, NoData string
 }
 
-var labels = map[dsr.Locale]label{
+var labels = map[dsr.Locale]PageLabels{
 	dsr.LocaleZhCN: {
 		Title: "您的个人信息副本", Intro: "以下是我们及处理您个人信息的合作方所保存的您的个人信息（依据隐私政策第五条第1款）。同一压缩包中的 export.json 为机器可读格式，便于转移。",
 		Request: "请求编号", Generated: "生成时间", Partner: "系统", Receipt: "回执编号", Field: "字段", Value: "内容",
@@ -291,6 +307,8 @@ type Assembler struct {
 	Store   *store.Store
 	Exports *Store
 	Names   Names
+	// Page writes export.html (exportpage.Render); without it Handle fails.
+	Page PageRenderer
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -348,7 +366,7 @@ func (a *Assembler) Handle(ctx context.Context, in Input) (Output, error) {
 		}
 		p.Partners = append(p.Partners, Part{PartnerID: t.PartnerID, Name: name(t.PartnerID), Receipt: t.Receipt, Data: data})
 	}
-	key, err := a.Exports.Publish(ctx, p)
+	key, err := a.Exports.Publish(ctx, p, a.Page)
 	if err != nil {
 		return Output{}, err
 	}

@@ -26,6 +26,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/store"
 )
@@ -94,7 +95,7 @@ func TestPackageRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
-	a := &export.Assembler{Store: st, Exports: ex, Now: func() time.Time { return at },
+	a := &export.Assembler{Store: st, Exports: ex, Page: exportpage.Render, Now: func() time.Time { return at },
 		Names: func(id string, l dsr.Locale) string { return map[string]string{"music-account": "Music account"}[id] }}
 	out, err := a.Handle(ctx, export.Input{RequestID: req.ID})
 	if err != nil {
@@ -206,12 +207,21 @@ func TestEncryptionSettings(t *testing.T) {
 }
 
 func TestRenderChineseByDefault(t *testing.T) {
-	_, h, err := export.Render(export.Package{RequestID: "r1", Locale: "fr", Partners: []export.Part{{PartnerID: "p", Name: "数据统计服务", Data: json.RawMessage(`null`)}}})
+	_, h, err := export.Render(export.Package{RequestID: "r1", Locale: "fr", Partners: []export.Part{{PartnerID: "p", Name: "数据统计服务", Data: json.RawMessage(`null`)}}}, exportpage.Render)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(h), `lang="zh-CN"`) || !strings.Contains(string(h), "您的个人信息副本") {
 		t.Errorf("unsupported locale did not fall back to zh-CN:\n%s", h)
+	}
+}
+
+// A package is never published without its page: a function built without
+// the renderer fails instead of storing an export.json alone.
+func TestRenderNeedsAPage(t *testing.T) {
+	_, _, err := export.Render(export.Package{RequestID: "r1", Locale: "en"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "exportpage.Render") {
+		t.Fatalf("Render without a page renderer: %v", err)
 	}
 }
 
