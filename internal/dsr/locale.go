@@ -2,6 +2,7 @@ package dsr
 
 import (
 	"strings"
+	"sync"
 
 	"golang.org/x/text/language"
 )
@@ -25,13 +26,17 @@ func Locales() []Locale { return []Locale{LocaleZhCN, LocaleEn} }
 // Valid reports whether l is exactly one of the supported locales.
 func (l Locale) Valid() bool { return l == LocaleZhCN || l == LocaleEn }
 
-var localeMatcher = language.NewMatcher([]language.Tag{language.SimplifiedChinese, language.English})
+// localeMatcher is built on first use: every function imports this package,
+// and most never match a locale (internal/coldstart).
+var localeMatcher = sync.OnceValue(func() language.Matcher {
+	return language.NewMatcher([]language.Tag{language.SimplifiedChinese, language.English})
+})
 
 // MatchLocale picks the supported locale that best fits language preferences:
 // BCP 47 tags ("en-GB", "zh-Hans-CN", "zh") or whole Accept-Language header
 // values ("en-US,en;q=0.9"). Anything else, or nothing, gives the default (zh-CN).
 func MatchLocale(prefs ...string) Locale {
-	tag, _ := language.MatchStrings(localeMatcher, prefs...)
+	tag, _ := language.MatchStrings(localeMatcher(), prefs...)
 	base, _ := tag.Base()
 	if base.String() == "en" {
 		return LocaleEn
