@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxLine is the line length headers are folded to and the body is wrapped
@@ -47,7 +48,7 @@ func Compose(m Message, fromName, from string, date time.Time) ([]byte, error) {
 		{"Date", date.Format(time.RFC1123Z)},
 		{"From", (&mail.Address{Name: fromName, Address: from}).String()},
 		{"MIME-Version", "1.0"},
-		{"Subject", mime.BEncoding.Encode("utf-8", m.Subject)},
+		{"Subject", encodeWords(m.Subject, maxLine-len("Subject: "))},
 		{"To", (&mail.Address{Address: m.To.Email}).String()},
 		{"X-Dsrflow-Request", m.RequestID},
 		{"X-Dsrflow-Template", m.Template},
@@ -73,6 +74,37 @@ func Compose(m Message, fromName, from string, date time.Time) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// encodeWords is s as RFC 2047 B-encoded words, each at most maxLine long
+// and the first at most first long (so that it fits on the header's own
+// line: RFC 2047 limits lines with encoded words to 76 characters), split
+// between characters, never inside one. Text that needs no encoding is
+// returned as it is.
+func encodeWords(s string, first int) string {
+	if mime.BEncoding.Encode("utf-8", s) == s {
+		return s
+	}
+	const overhead = len("=?utf-8?b??=")
+	var words []string
+	limit := first
+	for s != "" {
+		// The longest prefix whose base64 fits: 3 bytes become 4 characters.
+		n := (limit - overhead) / 4 * 3
+		if n >= len(s) {
+			n = len(s)
+		} else {
+			for n > 0 && !utf8.RuneStart(s[n]) {
+				n--
+			}
+			if n == 0 { // a limit too small for one character; cannot happen with ours
+				_, n = utf8.DecodeRuneInString(s)
+			}
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s, limit = s[n:], maxLine-1
+	}
+	return strings.Join(words, " ")
+}
+
 // writeFolded writes one header line, folded at spaces (between encoded
 // words, or between a display name and its address) so that lines stay
 // within maxLine where the words allow it.
@@ -82,8 +114,9 @@ func writeFolded(b *bytes.Buffer, line string) {
 		if i > 0 {
 			// A fold goes before an existing space, so unfolding gives
 			// the line back; never before an empty word, which would
-			// leave a line of only white space.
-			if w != "" && n+1+len(w) > maxLine {
+			// leave a line of only white space, nor right after the
+			// header's name, which some readers keep as a leading space.
+			if i > 1 && w != "" && n+1+len(w) > maxLine {
 				b.WriteString("\r\n")
 				n = 0
 			}

@@ -35,6 +35,11 @@ func TestComposeParsesBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, name := range []string{"From", "Subject", "To"} {
+				if strings.Contains(string(raw), name+":\r\n") {
+					t.Errorf("%s is folded right after its name", name)
+				}
+			}
 			for i, line := range strings.Split(strings.TrimSuffix(string(raw), "\r\n"), "\r\n") {
 				if len(line) > 998 || strings.ContainsAny(line, "\r\n") {
 					t.Fatalf("line %d breaks RFC 5322: %q", i, line)
@@ -42,8 +47,10 @@ func TestComposeParsesBack(t *testing.T) {
 				if strings.TrimSpace(line) == "" && line != "" {
 					t.Fatalf("line %d is only white space", i)
 				}
-				if len(line) > 78 && !strings.HasPrefix(line, "=?") {
-					t.Errorf("line %d is %d long: %q", i, len(line), line)
+				// RFC 2047: a line with an encoded word is at most 76 long;
+				// RFC 5322 recommends 78 for the others.
+				if limit := map[bool]int{true: 76, false: 78}[strings.Contains(line, "=?")]; len(line) > limit {
+					t.Errorf("line %d is %d long, over %d: %q", i, len(line), limit, line)
 				}
 			}
 			if bytes.IndexFunc(raw, func(r rune) bool { return r > 127 }) >= 0 {
