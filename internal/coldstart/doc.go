@@ -8,6 +8,8 @@
 // records medians over the runs:
 //
 //	init-ms    process start to the first GET /runtime/invocation/next
+//	first-ms   the first invocation, which builds the clients made lazily
+//	           (and, in intake, loads libphonenumber if the event has a phone)
 //	warm-ms    one invocation after the first, on the function's first sample
 //	           event (events/<name>*.json); AWS calls go to a loopback stub
 //	           that answers 400 at once, so this is the handler and runtime
