@@ -44,14 +44,7 @@ func TestRenderEscapes(t *testing.T) {
 		{"message", "message", &page{Locale: l, Title: hostile, Message: hostile}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := render(tc.page, tc.p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := html.Parse(strings.NewReader(out))
-			if err != nil {
-				t.Fatal(err)
-			}
+			doc := renderParsed(t, tc.page, tc.p)
 			byID := map[string]*html.Node{}
 			var title string
 			var walk func(n *html.Node)
@@ -122,14 +115,7 @@ func TestRenderLinks(t *testing.T) {
 			"verify-link", "about:invalid#TemplFailedSanitizationURL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := render(tc.page, tc.p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := html.Parse(strings.NewReader(out))
-			if err != nil {
-				t.Fatal(err)
-			}
+			doc := renderParsed(t, tc.page, tc.p)
 			var got []string
 			var walk func(n *html.Node)
 			walk = func(n *html.Node) {
@@ -152,6 +138,20 @@ func TestRenderLinks(t *testing.T) {
 }
 
 // textOf is the text of n and its descendants.
+// renderParsed renders page name and parses the document.
+func renderParsed(t *testing.T, name string, p *page) *html.Node {
+	t.Helper()
+	out, err := render(name, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
 func textOf(n *html.Node) string {
 	var b strings.Builder
 	var walk func(n *html.Node)
