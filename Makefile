@@ -99,7 +99,7 @@ invoke: ## run one function on one event without Docker: make invoke FN=<name> E
 
 coldstart: ## cold-start benchmark: each function's init and warm invoke beside hello-world (builds binaries)
 	@mkdir -p $(BUILD_DIR)
-	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench . -benchtime 30x ./internal/coldstart | tee $(BUILD_DIR)/coldstart.txt
+	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench . -benchtime 30x ./internal/dev/coldstart | tee $(BUILD_DIR)/coldstart.txt
 
 # RUN_FLAGS passes flags to `dsr local`, e.g. make run RUN_FLAGS='--clock-scale 3600 --partner-failure-rate 0.2'
 run: deps ## start the whole system locally (dsr local; Ctrl-C stops it)
@@ -122,13 +122,13 @@ $(ASLC)/node_modules/.package-lock.json: $(ASLC)/package.json $(ASLC)/package-lo
 .PHONY: conformance
 conformance: $(ASLC)/node_modules/.package-lock.json ## ASL differential check vs aws-local-stepfunctions, AWS CLI test, throughput
 	@test -x /usr/bin/aws || { echo "conformance: installing Debian's awscli"; apt-get update -qq && apt-get install -y -qq awscli; }
-	$(GO) test -count=1 -tags awscli -run TestAWSCLI ./internal/sfnapi
+	$(GO) test -count=1 -tags awscli -run TestAWSCLI ./internal/dev/sfnapi
 	mkdir -p $(ASLC_OUT)
-	$(GO) test -count=1 -run TestConformance ./internal/asl -args -conformance-report $(CURDIR)/$(ASLC_OUT)/dsrflow.json
-	$(ASLC_NODE) $(ASLC)/run.mjs internal/asl/testdata/conformance > $(ASLC_OUT)/aws-local-stepfunctions.json
-	$(ASLC_NODE) $(ASLC)/compare.mjs internal/asl/testdata/conformance $(ASLC_OUT)/dsrflow.json $(ASLC_OUT)/aws-local-stepfunctions.json | tee $(ASLC_OUT)/differences.md
+	$(GO) test -count=1 -run TestConformance ./internal/dev/asl -args -conformance-report $(CURDIR)/$(ASLC_OUT)/dsrflow.json
+	$(ASLC_NODE) $(ASLC)/run.mjs internal/dev/asl/testdata/conformance > $(ASLC_OUT)/aws-local-stepfunctions.json
+	$(ASLC_NODE) $(ASLC)/compare.mjs internal/dev/asl/testdata/conformance $(ASLC_OUT)/dsrflow.json $(ASLC_OUT)/aws-local-stepfunctions.json | tee $(ASLC_OUT)/differences.md
 	@# Throughput on the same single core for both (node's GC threads would
 	@# otherwise use a second one; Go runs with GOMAXPROCS=1).
-	$(GO) test -c -o $(ASLC_OUT)/asl.test ./internal/asl
+	$(GO) test -c -o $(ASLC_OUT)/asl.test ./internal/dev/asl
 	$(PIN) $(ASLC_NODE) $(ASLC)/throughput.mjs 5 | tee $(ASLC_OUT)/throughput-aws-local-stepfunctions.jsonl
 	$(PIN) $(ASLC_OUT)/asl.test -test.run '^$$' -test.bench 'BenchmarkPassChain|BenchmarkChoiceLoop|BenchmarkMap1000Tasks$$' -test.cpu 1 -test.benchtime 3s | tee $(ASLC_OUT)/throughput-dsrflow.txt

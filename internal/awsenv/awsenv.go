@@ -3,7 +3,7 @@
 //
 // config.LoadDefaultConfig links the SSO, SSO-OIDC, STS and sign-in clients
 // and the shared-config file parser, whose package initialisation is a fifth
-// of a function's cold start (internal/coldstart). A function in Lambda
+// of a function's cold start (internal/dev/coldstart). A function in Lambda
 // needs none of them: the runtime hands the execution role's credentials
 // and the region to the process as environment variables. Load reads what
 // Lambda, `make invoke`, the local stack and the cold-start benchmark set:

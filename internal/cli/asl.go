@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dsrflow/internal/asl"
-	"dsrflow/internal/aslmock"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/aslmock"
 )
 
 // newASLCmd groups the Amazon States Language commands: validate and run a

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/legalhold"
 )
 

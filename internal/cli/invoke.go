@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dsrflow/internal/invoke"
+	"dsrflow/internal/dev/invoke"
 )
 
 // newInvokeCmd is `dsr invoke FUNCTION EVENT.json` (`make invoke FN= EVENT=`).

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/dev/dynamotest"
 )
 
 // TestInvokeCommand: dsr invoke prints the response on stdout (exit 0), a

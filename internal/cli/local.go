@@ -13,12 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dsrflow/internal/localstack"
+	"dsrflow/internal/dev/devstack"
 )
 
 // localFlags are the flags of dsr local and dsr local load.
 type localFlags struct {
-	opts     localstack.Options
+	opts     devstack.Options
 	logFile  string
 	logLevel string
 }
@@ -31,8 +31,8 @@ func (f *localFlags) register(cmd *cobra.Command, httpDefault string) {
 	fl.StringVar(&f.opts.S3Addr, "s3", "127.0.0.1:9000", "address of the S3 emulator")
 	fl.StringVar(&f.opts.SFNAddr, "sfn", "127.0.0.1:8083", "address of the Step Functions API")
 	fl.StringVar(&f.opts.PartnersAddr, "partners", "127.0.0.1:8084", "address of the simulated partners")
-	fl.Float64Var(&f.opts.ClockScale, "clock-scale", localstack.DefaultClockScale, "workflow seconds per real second (86400: a day per second)")
-	fl.DurationVar(&f.opts.HumanHold, "human-hold", localstack.DefaultHumanHold, "how long the clock runs at real speed while a person is awaited (code, operator); negative: never")
+	fl.Float64Var(&f.opts.ClockScale, "clock-scale", devstack.DefaultClockScale, "workflow seconds per real second (86400: a day per second)")
+	fl.DurationVar(&f.opts.HumanHold, "human-hold", devstack.DefaultHumanHold, "how long the clock runs at real speed while a person is awaited (code, operator); negative: never")
 	fl.DurationVar(&f.opts.Partners.Latency, "partner-latency", 0, "delay of every simulated partner answer")
 	fl.Float64Var(&f.opts.Partners.FailureRate, "partner-failure-rate", 0, "fraction of partner calls answered 503 (0 <= rate < 1)")
 	fl.StringVar(&f.opts.Partners.Mode, "partner-mode", "mixed", "simulated partners answer sync, async, or mixed (as configured)")
@@ -119,7 +119,7 @@ func runLocal(ctx context.Context, s *streams, f *localFlags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	st, err := localstack.Start(startCtx, f.opts)
+	st, err := devstack.Start(startCtx, f.opts)
 	cancel()
 	if err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("local stack: %w", err)}
@@ -148,7 +148,7 @@ func runLocal(ctx context.Context, s *streams, f *localFlags) error {
 func newLocalLoadCmd(s *streams) *cobra.Command {
 	var (
 		f       localFlags
-		lo      localstack.LoadOptions
+		lo      devstack.LoadOptions
 		asJSON  bool
 		noCrash bool
 	)
@@ -186,18 +186,18 @@ Exit status 1 when a request was lost or duplicated.`,
 			}
 			defer closeLog()
 			f.opts.Logger = logger
-			var crasher *localstack.Crasher
+			var crasher *devstack.Crasher
 			if !noCrash {
-				crasher = &localstack.Crasher{Function: "admit", After: lo.Requests / 2}
+				crasher = &devstack.Crasher{Function: "admit", After: lo.Requests / 2}
 				f.opts.WrapHandler = crasher.Wrap
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			st, err := localstack.Start(ctx, f.opts)
+			st, err := devstack.Start(ctx, f.opts)
 			if err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("local stack: %w", err)}
 			}
-			rep, loadErr := localstack.Load(ctx, st, lo, crasher)
+			rep, loadErr := devstack.Load(ctx, st, lo, crasher)
 			if err := st.Close(); err != nil && loadErr == nil {
 				loadErr = err
 			}

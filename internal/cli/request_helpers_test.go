@@ -6,8 +6,8 @@ import (
 
 	"github.com/jhillyerd/enmime"
 
-	"dsrflow/internal/asl"
-	api "dsrflow/internal/sfnapi"
+	"dsrflow/internal/dev/asl"
+	api "dsrflow/internal/dev/sfnapi"
 	"dsrflow/internal/verification"
 )
 

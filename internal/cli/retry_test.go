@@ -15,11 +15,11 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/dev/dynamotest"
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/certificate"
-	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workflow"
 )

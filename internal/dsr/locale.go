@@ -27,7 +27,7 @@ func Locales() []Locale { return []Locale{LocaleZhCN, LocaleEn} }
 func (l Locale) Valid() bool { return l == LocaleZhCN || l == LocaleEn }
 
 // localeMatcher is built on first use: every function imports this package,
-// and most never match a locale (internal/coldstart).
+// and most never match a locale (internal/dev/coldstart).
 var localeMatcher = sync.OnceValue(func() language.Matcher {
 	return language.NewMatcher([]language.Tag{language.SimplifiedChinese, language.English})
 })

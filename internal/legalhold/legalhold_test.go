@@ -5,8 +5,8 @@ import (
 	"os"
 	"testing"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 )
 
 var emu *dynamotest.Emulator

@@ -17,7 +17,7 @@ type kindRule struct {
 }
 
 // kindRules and roleRules compile on first use: at package init they cost
-// intake-mail's every cold start a few milliseconds (internal/coldstart).
+// intake-mail's every cold start a few milliseconds (internal/dev/coldstart).
 var kindRules = sync.OnceValue(func() []kindRule {
 	return []kindRule{
 		{dsr.KindErasure, LanguageZH, regexp.MustCompile(`删除|删掉|清除|抹去|销毁|被遗忘`)},

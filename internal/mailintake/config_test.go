@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/intake/intaketest"
 	"dsrflow/internal/mailintake"

@@ -17,7 +17,7 @@ import (
 )
 
 // TestAgainstLocalStepFunctions runs the handler against the project's Step
-// Functions API (internal/sfnapi in front of the local engine) instead of the
+// Functions API (internal/dev/sfnapi in front of the local engine) instead of the
 // recording endpoint: the executions it starts are real, named by request ID,
 // with {"requestId": ...} as their whole input, one per request however often
 // the mail is delivered.

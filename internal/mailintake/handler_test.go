@@ -26,8 +26,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/intake/intaketest"
 	"dsrflow/internal/mail"

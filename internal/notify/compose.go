@@ -25,7 +25,7 @@ var errHeaderBreak = errors.New("header value has a line break")
 // headers folded. It is written with the standard library's net/mail and
 // mime encoders rather than enmime's builder: enmime and the HTML and
 // charset packages it brings add about 25 packages to the cold start of
-// every function that can send a message (internal/coldstart). Parsing
+// every function that can send a message (internal/dev/coldstart). Parsing
 // mail, where enmime earns its keep, is in internal/mail.
 func Compose(m Message, fromName, from string, date time.Time) ([]byte, error) {
 	if m.To.Email == "" {

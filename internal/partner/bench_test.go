@@ -5,9 +5,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partnersim"
 )
 
 // BenchmarkClientDispatch: one signed request to a synchronous simulated

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partnersim"
 )
 
 func testPartner(id, endpoint string, mode partner.Mode) partner.Partner {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/partner"
 )
 

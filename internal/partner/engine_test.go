@@ -13,12 +13,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"dsrflow/internal/asl"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/partnersim"
+	"dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/dev/sfnapi/sfnapitest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partnersim"
-	"dsrflow/internal/sfnapi"
-	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 )
 

@@ -15,9 +15,9 @@ import (
 
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 )
 

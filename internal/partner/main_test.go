@@ -17,11 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/dev/dynamotest"
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/partnertest"
-	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 )
 

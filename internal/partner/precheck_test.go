@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partnersim"
 )
 
 var closeActions = []partner.Action{partner.ActionCloseAccount, partner.ActionErase, partner.ActionExport}

@@ -17,13 +17,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"dsrflow/internal/asl"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/dynamotest"
+	"dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/dev/sfnapi/sfnapitest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/logtest"
-	"dsrflow/internal/sfnapi"
-	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 )
 

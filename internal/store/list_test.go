@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 )
 
 // scanAll reads every page of ScanByStatus and returns the sorted IDs found,

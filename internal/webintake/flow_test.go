@@ -24,14 +24,14 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/jhillyerd/enmime"
 
-	"dsrflow/internal/asl"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/dev/sfnapi/sfnapitest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/logtest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/reconcile"
-	"dsrflow/internal/sfnapi"
-	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workflow"
 )
@@ -45,8 +45,8 @@ var testCodeSecret = []byte("verification-code-secret-for-tests-0123")
 const flowMailFrom = "privacy@example.cn"
 
 // flow is the whole system on one machine, wired as it is deployed: dynalite,
-// the local Step Functions engine (internal/asl) behind the Step Functions API
-// (internal/sfnapi) running statemachines/dsr.asl.json with the workflow's
+// the local Step Functions engine (internal/dev/asl) behind the Step Functions API
+// (internal/dev/sfnapi) running statemachines/dsr.asl.json with the workflow's
 // real task handlers (workflow.New), and the privacy center wired by
 // NewHandler from a Config, as intake-web's main wires it. Messages go to an
 // outbox folder; all share one virtual clock.

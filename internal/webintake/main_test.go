@@ -19,7 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/intake/intaketest"
 	"dsrflow/internal/store"

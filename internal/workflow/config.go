@@ -246,7 +246,7 @@ func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *s
 
 // Deps are what a function's main adds to FromEnv: the clients that only
 // some functions need, so that the others do not link them (each costs
-// cold-start time, internal/coldstart).
+// cold-start time, internal/dev/coldstart).
 type Deps struct {
 	// Email makes the email sender of the functions marked SendsMail
 	// (mailtransport.FromConfig).
@@ -272,7 +272,7 @@ type EmailFactory func(awsCfg aws.Config, t notify.Transport, from string) (noti
 //
 // deps carries the email and export clients of the functions that need
 // them (Function.SendsMail, Function.UsesExports); the others pass none and
-// do not link those clients (see internal/coldstart).
+// do not link those clients (see internal/dev/coldstart).
 func FromEnv(logger *slog.Logger, deps Deps) (*lazyinit.Value[*Handlers], error) {
 	c, err := ConfigFromEnv()
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/sesmail"
 )

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"dsrflow/internal/asl"
-	"dsrflow/internal/dynamotest"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/dynamotest"
 )
 
 // definition reads statemachines/dsr.asl.json.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/operator"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"

@@ -21,9 +21,11 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/jhillyerd/enmime"
 
-	"dsrflow/internal/asl"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/dynamotest"
+	"dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/dev/sfnapi/sfnapitest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/dynamotest"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/logtest"
@@ -31,8 +33,6 @@ import (
 	"dsrflow/internal/operator"
 	"dsrflow/internal/partner/export"
 	"dsrflow/internal/reconcile"
-	"dsrflow/internal/sfnapi"
-	"dsrflow/internal/sfnapi/sfnapitest"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )

@@ -7,9 +7,9 @@ import (
 
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partnersim"
 )
 
 // historyLimit is Step Functions' limit of events in one execution's

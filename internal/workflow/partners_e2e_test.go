@@ -15,13 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"dsrflow/internal/asl"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/certificate"
-	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 )
 

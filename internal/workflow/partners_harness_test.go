@@ -14,13 +14,13 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
 	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/partner/partnertest"
-	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 )
 

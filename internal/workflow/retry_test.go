@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partnersim"
 	"dsrflow/internal/store"
 )
 

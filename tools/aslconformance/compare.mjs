@@ -1,4 +1,4 @@
-// Compares two conformance reports (ours from `go test ./internal/asl -run
+// Compares two conformance reports (ours from `go test ./internal/dev/asl -run
 // TestConformance -args -conformance-report FILE`, theirs from run.mjs) with
 // the corpus's expected results, and prints every case where an
 // implementation differs from the expectation as a Markdown table.
@@ -85,7 +85,7 @@ for (const section of readdirSync(dir, { withFileTypes: true }).filter((d) => d.
   }
 }
 const exp = (e) => (e.valid !== undefined ? (e.valid ? 'valid' : 'invalid') : e.status === 'SUCCEEDED' ? `SUCCEEDED ${JSON.stringify(e.output).slice(0, 60)}` : `FAILED ${e.error}`);
-console.log(`${total} cases: dsrflow internal/asl agrees with the expected result in ${oursOK}, aws-local-stepfunctions/asl-validator in ${theirsOK}.\n`);
+console.log(`${total} cases: dsrflow internal/dev/asl agrees with the expected result in ${oursOK}, aws-local-stepfunctions/asl-validator in ${theirsOK}.\n`);
 console.log('| case | expected (AWS docs) | dsrflow | aws-local-stepfunctions / asl-validator |');
 console.log('|---|---|---|---|');
 const cell = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');

@@ -1,4 +1,4 @@
-// Runs every conformance case (internal/asl/testdata/conformance) through an
+// Runs every conformance case (internal/dev/asl/testdata/conformance) through an
 // independent implementation: aws-local-stepfunctions for executions and
 // asl-validator for validation cases. Prints a JSON report on stdout:
 // {"cases": {"<section>/<case>": {"status", "output" | "error", "cause"} | {"valid", "problems"}}}

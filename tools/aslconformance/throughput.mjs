@@ -1,7 +1,7 @@
 // Measures aws-local-stepfunctions' state transitions per second on the
-// definitions of internal/asl's Go benchmarks (BenchmarkPassChain,
+// definitions of internal/dev/asl's Go benchmarks (BenchmarkPassChain,
 // BenchmarkChoiceLoop, BenchmarkMap1000Tasks), for comparison with
-// `go test -bench . ./internal/asl`. Prints one JSON object per benchmark.
+// `go test -bench . ./internal/dev/asl`. Prints one JSON object per benchmark.
 //
 // Usage: node throughput.mjs [SECONDS_PER_BENCHMARK]
 import { StateMachine } from 'aws-local-stepfunctions';

@@ -11,7 +11,7 @@
 //	lambdabuild template <dir>       write <dir>/template.yaml as sam build does
 //
 // -t names the template (default template.yaml). The logic is in
-// internal/samtemplate.
+// internal/dev/samtemplate.
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 	"io"
 	"os"
 
-	"dsrflow/internal/samtemplate"
+	"dsrflow/internal/dev/samtemplate"
 )
 
 func main() {

@@ -7,13 +7,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"dsrflow/internal/asl"
-	"dsrflow/internal/sfnapi"
-	"dsrflow/internal/sfnapi/sfnapitest"
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/dev/sfnapi/sfnapitest"
 )
 
-// NewLocal starts the project's Step Functions API (internal/sfnapi in front
-// of the local engine, internal/asl) instead of the recording endpoint, with
+// NewLocal starts the project's Step Functions API (internal/dev/sfnapi in front
+// of the local engine, internal/dev/asl) instead of the recording endpoint, with
 // one state machine, "dsrflow-requests", whose single Pass state ends at
 // once; it closes it when tb ends. It returns a client for the API (dummy
 // credentials, us-east-1) and the state machine's ARN: the executions intake

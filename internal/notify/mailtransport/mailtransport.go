@@ -1,7 +1,7 @@
 // Package mailtransport picks the notify.EmailSender that the configuration
 // names: an SMTP relay (package smtpmail) when SMTP_URL is set, otherwise
 // Amazon SES (package sesmail). Only the functions that write to
-// requesters import it (see internal/coldstart).
+// requesters import it (see internal/dev/coldstart).
 package mailtransport
 
 import (

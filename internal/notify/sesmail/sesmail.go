@@ -5,7 +5,7 @@
 // It uses the SES API of 2010-12-01 (service/ses), not SES v2: for a raw
 // message the two calls do the same (configuration set, message tags), and
 // the v2 client's package initialisation costs about 2.5 ms of every cold
-// start against 0.5 ms for v1's (internal/coldstart). It is apart from
+// start against 0.5 ms for v1's (internal/dev/coldstart). It is apart from
 // package notify so that only the sending functions link it. SES is not
 // offered in the aws-cn partition; there, mailtransport picks the SMTP relay.
 package sesmail

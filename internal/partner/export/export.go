@@ -153,7 +153,7 @@ type Missing struct {
 
 // PageRenderer writes export.html from its view: exportpage.Render. It is
 // passed in, not called from here, so that only export-assemble links the
-// HTML template runtime (internal/coldstart).
+// HTML template runtime (internal/dev/coldstart).
 type PageRenderer func(PageView) ([]byte, error)
 
 // errNoPage is returned when a package is rendered without a PageRenderer.

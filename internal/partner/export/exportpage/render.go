@@ -2,7 +2,7 @@
 // portability package (export.PageRenderer). It is a templ component
 // (page.templ, compiled by `make generate`) in a package of its own so that
 // only export-assemble links the templ runtime, whose initialisation the
-// other functions would pay at every cold start (internal/coldstart).
+// other functions would pay at every cold start (internal/dev/coldstart).
 package exportpage
 
 import (

@@ -2,7 +2,7 @@
 // export.Objects on the AWS SDK's S3 client and presigner.
 //
 // It is a package of its own so that only the functions that read or write
-// exports link the S3 client (internal/coldstart): reply, export-assemble,
+// exports link the S3 client (internal/dev/coldstart): reply, export-assemble,
 // partner-dispatch, partner-escalate and partner-callback.
 package s3bucket
 

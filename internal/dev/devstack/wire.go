@@ -1,0 +1,570 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"dsrflow/internal/dev/asl"
+	"dsrflow/internal/dev/samtemplate"
+	"dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/envconfig"
+	"dsrflow/internal/intake"
+	"dsrflow/internal/mailintake"
+	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/exportpage"
+	"dsrflow/internal/partner/export/s3bucket"
+	"dsrflow/internal/reconcile"
+	"dsrflow/internal/store"
+	"dsrflow/internal/verification"
+	"dsrflow/internal/webintake"
+	"dsrflow/internal/workflow"
+)
+
+// DefinitionFile is the workflow definition, relative to the repository root.
+const DefinitionFile = "statemachines/dsr.asl.json"
+
+// Sender address of the local stack's messages.
+const MailFrom = "privacy@dsrflow.localhost"
+
+// humanWaits are the task functions that wait for a person: while one of
+// their task tokens is open, the clock runs at real speed (verification
+// codes, operator decisions, `dsr retry` of an escalated backup check).
+var humanWaits = map[string]bool{"verify-identity": true, "await-operator": true, "escalate-backups": true}
+
+// DefaultHumanHold bounds how long one human wait keeps the clock at real
+// speed.
+const DefaultHumanHold = 10 * time.Minute
+
+type wired struct {
+	sfnHandler  http.Handler
+	httpHandler http.Handler
+	mail        func(context.Context, events.S3Event) error
+}
+
+// templateFile is the SAM template, relative to the repository root.
+const templateFile = "template.yaml"
+
+// functionArn is the local ARN of a function of the template.
+func functionArn(logicalID string) string {
+	return "arn:aws:lambda:" + Region + ":" + Account + ":function:" + logicalID
+}
+
+// bucketName is the local name of bucket resource logicalID: "dsrflow-"
+// and the ID in lower case without "Bucket" (ExportBucket: dsrflow-export).
+func bucketName(logicalID string) string {
+	return "dsrflow-" + strings.ToLower(strings.TrimSuffix(logicalID, "Bucket"))
+}
+
+// localArn is a made-up ARN for a resource that does not exist locally.
+func localArn(typ, name string) string {
+	service := "local"
+	if parts := strings.Split(typ, "::"); len(parts) == 3 {
+		service = strings.ToLower(parts[1])
+	}
+	if service == "s3" {
+		return "arn:aws:s3:::" + name
+	}
+	return "arn:aws:" + service + ":" + Region + ":" + Account + ":" + name
+}
+
+// parseEnv reads a function's configuration struct from env, as the
+// function's main reads it from its environment.
+func parseEnv[T any](env map[string]string) (T, error) {
+	return envconfig.ParseFrom[T](env)
+}
+
+// local is the template as the local stack reads it: function environments
+// and state machine substitutions resolved to local values.
+type local struct {
+	tmpl *samtemplate.Template
+	vals samtemplate.Values
+	// overrides replace template values locally (outbox, paths, secrets).
+	overrides map[string]string
+}
+
+// env is function name's environment: the template's variables, resolved,
+// with the local overrides of the variables it has.
+func (l *local) env(name string) (map[string]string, error) {
+	f, err := l.tmpl.Function(name)
+	if err != nil {
+		return nil, err
+	}
+	env, err := l.tmpl.Env(f, l.vals)
+	if err != nil {
+		return nil, fmt.Errorf("environment of %s: %w", name, err)
+	}
+	for k, v := range l.overrides {
+		if _, ok := env[k]; ok || k == "OUTBOX_DIR" || k == "S3_USE_PATH_STYLE" {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
+func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, error) {
+	log := s.log
+	tmpl, err := samtemplate.Load(filepath.Join(s.opts.Root, templateFile))
+	if err != nil {
+		return nil, err
+	}
+	fns, err := tmpl.Functions()
+	if err != nil {
+		return nil, err
+	}
+	l := &local{tmpl: tmpl, vals: samtemplate.Values{
+		Parameters: map[string]string{
+			"SubjectKeySecret":       secrets["SUBJECT_KEY_SECRET"],
+			"StatusTokenSecret":      secrets["STATUS_TOKEN_SECRET"],
+			"VerificationCodeSecret": secrets["VERIFICATION_CODE_SECRET"],
+			"PublicBaseUrl":          s.HTTPURL,
+			"MailFrom":               MailFrom,
+		},
+		Resources: map[string]string{"RequestsTable": TableName, "MailboxBucket": MailboxBucket, "MailboxBucket.Arn": "arn:aws:s3:::" + MailboxBucket},
+		Pseudo:    map[string]string{"AWS::Region": Region, "AWS::AccountId": Account, "AWS::Partition": "aws", "AWS::StackName": "dsrflow"},
+	}, overrides: map[string]string{
+		"OUTBOX_DIR":        s.Outbox,
+		"S3_USE_PATH_STYLE": "true",
+		"PARTNERS_CONFIG":   s.Partners.ConfigPath,
+	}}
+	for k, v := range secrets {
+		l.overrides[k] = v
+	}
+	for _, f := range fns {
+		l.vals.Resources[f.LogicalID+".Arn"] = functionArn(f.LogicalID)
+		l.vals.Resources[f.LogicalID] = f.LogicalID
+	}
+	// Every other resource: its logical ID as its name, a local ARN; buckets
+	// get a local bucket of their own.
+	for id, r := range tmpl.Resources {
+		if _, ok := l.vals.Resources[id]; ok {
+			continue
+		}
+		name := id
+		if r.Type == "AWS::S3::Bucket" {
+			name = bucketName(id)
+			if err := s.ensureBucket(ctx, name); err != nil {
+				return nil, err
+			}
+		}
+		l.vals.Resources[id] = name
+		l.vals.Resources[id+".Name"] = name
+		l.vals.Resources[id+".Arn"] = localArn(r.Type, name)
+	}
+
+	// partner-callback and the partner task functions share one dispatcher.
+	cbEnv, err := l.env("partner-callback")
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := parseEnv[partner.FunctionConfig](cbEnv)
+	if err != nil {
+		return nil, fmt.Errorf("partner-callback: %w", err)
+	}
+	dispatcher, err := s.dispatcher(ctx, pcfg, cbEnv)
+	if err != nil {
+		return nil, err
+	}
+	callback := &partner.Callback{D: dispatcher}
+
+	// The state machine, with the template's substitutions.
+	sms := tmpl.StateMachines()
+	if len(sms) != 1 {
+		return nil, fmt.Errorf("%s: want one state machine, found %d", templateFile, len(sms))
+	}
+	subs := map[string]string{}
+	for k, v := range sms[0].Substitutions {
+		if subs[k], err = tmpl.Resolve(v, l.vals); err != nil {
+			return nil, fmt.Errorf("substitution %s: %w", k, err)
+		}
+	}
+	defPath := sms[0].DefinitionUri
+	if defPath == "" {
+		defPath = DefinitionFile
+	}
+	def, err := os.ReadFile(filepath.Join(s.opts.Root, defPath))
+	if err != nil {
+		return nil, fmt.Errorf("read workflow definition: %w", err)
+	}
+	// A task function the definition uses but the template does not list
+	// yet still runs locally under a local ARN.
+	taskNames := map[string]string{}
+	for _, f := range workflow.Functions() {
+		taskNames[f.ArnKey] = f.Name
+	}
+	for _, key := range samtemplate.Placeholders(def) {
+		if _, ok := subs[key]; ok {
+			continue
+		}
+		if name, ok := taskNames[key]; ok {
+			subs[key] = functionArn(name)
+			log.Warn("substitution missing from the template: a local ARN is used", "substitution", key)
+		} else if key == workflow.PartitionKey {
+			subs[key] = "aws"
+		}
+	}
+	if def, err = workflow.Substitute(def, subs); err != nil {
+		return nil, err
+	}
+	holds := &holds{clock: s.Clock, open: map[string]func(){}, max: s.opts.HumanHold}
+	resolver := asl.Handlers{}
+	// Handlers are filled in below, once the state machine ARN (part of
+	// their configuration) is known; the engine resolves at run time.
+	engine := asl.NewEngine(asl.Options{Clock: s.Clock, Resolver: resolver, Logger: log, Region: Region})
+	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Region: Region, Account: Account, Now: s.Clock.Now, Logger: log})
+	arn, err := api.CreateStateMachine(ctx, StateMachineName, string(def), "arn:aws:iam::"+Account+":role/dsrflow-workflow")
+	if err != nil {
+		return nil, fmt.Errorf("create state machine: %w", err)
+	}
+	s.StateMachineArn = arn
+	l.vals.Resources[sms[0].LogicalID] = arn
+	l.vals.Resources[sms[0].LogicalID+".Name"] = StateMachineName
+
+	// The workflow's task functions share one set of handlers, configured
+	// with the union of their environments in the template.
+	taskEnv := map[string]string{}
+	found := 0
+	for _, f := range workflow.Functions() {
+		if _, err := tmpl.Function(f.Name); err != nil {
+			continue
+		}
+		env, err := l.env(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		found++
+		for k, v := range env {
+			taskEnv[k] = v
+		}
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("%s: none of the workflow's task functions is defined", templateFile)
+	}
+	wcfg, err := parseEnv[workflow.Config](taskEnv)
+	if err != nil {
+		return nil, fmt.Errorf("workflow functions: %w", err)
+	}
+	h, err := workflow.New(wcfg, workflow.Clients{
+		DynamoDB: s.DynamoDB, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket), ExportPage: exportpage.Render,
+		Secrets: envSecrets(taskEnv),
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	if wcfg.ExportBucket != "" {
+		if err := s.ensureBucket(ctx, wcfg.ExportBucket); err != nil {
+			return nil, err
+		}
+	}
+	if h.Partners != nil {
+		h.Partners.Now = s.Clock.Now
+		h.Partners.Store = s.Store
+	}
+	if h.Assembler != nil {
+		h.Assembler.Now = s.Clock.Now
+	}
+	h.Now = s.Clock.Now
+	h.Store.Now = s.Clock.Now
+	h.Verification.Now = s.Clock.Now
+	h.Operator.Now = s.Clock.Now
+	s.Workflow = h
+	// Task handlers by their substitution key (workflow.Function.ArnKey,
+	// partner.Function.ArnKey), resolved through the template's
+	// substitutions to the ARNs the definition names.
+	type task struct {
+		name    string
+		handler lambda.Handler
+	}
+	byKey := map[string]task{}
+	for _, f := range workflow.Functions() {
+		byKey[f.ArnKey] = task{f.Name, lambda.NewHandler(f.Handler(h))}
+	}
+	for key, arn := range subs {
+		t, ok := byKey[key]
+		if !ok {
+			if strings.HasSuffix(key, "FunctionArn") {
+				s.Unserved = append(s.Unserved, key)
+			}
+			continue
+		}
+		handler := t.handler
+		if humanWaits[t.name] {
+			handler = holds.wrap(handler)
+		}
+		if s.opts.WrapHandler != nil {
+			handler = s.opts.WrapHandler(t.name, handler)
+		}
+		resolver[arn] = handler
+	}
+	sort.Strings(s.Unserved)
+	if len(s.Unserved) > 0 {
+		log.Warn("state machine tasks without a local handler", "substitutions", s.Unserved)
+	}
+
+	// intake-web.
+	webEnv, err := l.env("intake-web")
+	if err != nil {
+		return nil, err
+	}
+	webCfg, err := parseEnv[webintake.Config](webEnv)
+	if err != nil {
+		return nil, fmt.Errorf("intake-web: %w", err)
+	}
+	if err := webCfg.Check(); err != nil {
+		return nil, err
+	}
+	web := webintake.NewHandler(webCfg, webintake.Clients{DynamoDB: s.DynamoDB, SFN: s.SFN}, log)
+	web.Now = s.Clock.Now
+	setIntakeClock(web.Intake, s.Clock)
+	if v, ok := web.Verification.(*verification.Service); ok {
+		v.Now = s.Clock.Now
+	}
+
+	// The HTTP API: the template's routes.
+	routes, err := tmpl.Routes()
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"message":"Not Found"}`)
+	})
+	handlers := map[string]webintake.LambdaFunc{"intake-web": web.Handle, "partner-callback": callback.Handle}
+	for _, rt := range routes {
+		fn, ok := handlers[rt.Function]
+		if !ok {
+			return nil, fmt.Errorf("route %s: function %s is not served locally", rt.Key(), rt.Function)
+		}
+		mux.Handle(rt.Method+" "+muxPath(rt.Path), routeHandler(rt, fn, log))
+		s.Routes = append(s.Routes, rt.Key())
+	}
+
+	// intake-mail, fed by the mail drop.
+	mailEnv, err := l.env("intake-mail")
+	if err != nil {
+		return nil, err
+	}
+	mailCfg, err := mailintake.LoadConfig(mailEnv)
+	if err != nil {
+		return nil, err
+	}
+	mh, err := mailintake.New(mailCfg, mailintake.Clients{DynamoDB: s.DynamoDB, S3: s.S3, SFN: s.SFN}, log)
+	if err != nil {
+		return nil, err
+	}
+	mh.Now = s.Clock.Now
+	setIntakeClock(mh.Intake, s.Clock)
+
+	// The reconciler.
+	recEnv, err := l.env("reconcile")
+	if err != nil {
+		return nil, err
+	}
+	rcfg, err := reconcile.ConfigFrom(recEnv)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := reconcile.New(rcfg, reconcile.Clients{DynamoDB: s.DynamoDB, SFN: s.SFN}, log)
+	if err != nil {
+		return nil, err
+	}
+	rec.Now = s.Clock.Now
+	rec.Metrics = &logWriter{log: log}
+	// Locally, a request is in flight for well under a second.
+	rec.Grace = 5 * time.Second
+	// It passes every few seconds: a late request is logged once, not
+	// on every pass (the metrics, at debug level, still count it).
+	rec.QuietRepeats = true
+	setIntakeClock(rec.Intake, s.Clock)
+	s.Reconciler = rec
+
+	return &wired{sfnHandler: holds.observe(api), httpHandler: mux, mail: mh.Handle}, nil
+}
+
+// dispatcher builds partner-callback's dispatcher on the local clients, as
+// partner.LazyAWSDispatcher does on AWS's; exports go to the local bucket.
+func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env map[string]string) (*partner.Dispatcher, error) {
+	pc, err := partner.LoadConfig(c.PartnersConfig)
+	if err != nil {
+		return nil, err
+	}
+	bucket := c.ExportBucket
+	if bucket == "" {
+		bucket = ExportsBucket
+	}
+	if err := s.ensureBucket(ctx, bucket); err != nil {
+		return nil, err
+	}
+	exports := &export.Store{Objects: s3bucket.New(s.S3, bucket), SSE: export.SSES3, LinkTTL: c.ExportLinkTTL}
+	d := &partner.Dispatcher{
+		Store:           s.Store,
+		Config:          pc,
+		Secrets:         envSecrets(env),
+		Client:          &partner.Client{TryTimeout: c.PartnerTryTimeout},
+		SFN:             s.SFN,
+		Exports:         exports,
+		CallbackBaseURL: c.PublicBaseURL,
+		Now:             s.Clock.Now,
+		Log:             s.log,
+	}
+	return d, nil
+}
+
+// envSecrets resolves env: secret references from a function's environment.
+func envSecrets(env map[string]string) *partner.Secrets {
+	lookup := func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	}
+	return partner.NewSecrets(map[string]partner.SecretResolver{"env": partner.Env{Lookup: lookup}})
+}
+
+// muxPath turns an API Gateway route path into a net/http pattern:
+// {name} stays, a greedy {name+} becomes {name...}, and a path ending in
+// "/" matches only itself ({$}), not everything below it.
+func muxPath(p string) string {
+	p = strings.ReplaceAll(p, "+}", "...}")
+	if strings.HasSuffix(p, "/") {
+		p += "{$}"
+	}
+	return p
+}
+
+// routeHandler invokes fn as API Gateway does for route rt: the event's
+// routeKey is the route and pathParameters hold the path's variables.
+func routeHandler(rt samtemplate.Route, fn webintake.LambdaFunc, log *slog.Logger) http.Handler {
+	var names []string
+	for _, seg := range strings.Split(rt.Path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			names = append(names, strings.TrimSuffix(strings.Trim(seg, "{}"), "+"))
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := webintake.EventFromHTTP(r)
+		if err != nil {
+			http.Error(w, `{"message":"Bad Request"}`, http.StatusBadRequest)
+			return
+		}
+		ev.RouteKey = rt.Key()
+		ev.RequestContext.RouteKey = rt.Key()
+		if len(names) > 0 {
+			ev.PathParameters = map[string]string{}
+			for _, n := range names {
+				ev.PathParameters[n] = r.PathValue(n)
+			}
+		}
+		resp, err := fn(r.Context(), ev)
+		if err != nil {
+			log.ErrorContext(r.Context(), "function error", "function", rt.Function, "route", rt.Key(), "error", err.Error())
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"message":"Internal Server Error"}`)
+			return
+		}
+		if err := webintake.WriteHTTP(w, resp); err != nil {
+			log.WarnContext(r.Context(), "write response", "route", rt.Key(), "error", err.Error())
+		}
+	})
+}
+
+// setIntakeClock points an intake service (and its store) at the clock.
+func setIntakeClock(x any, c *Clock) {
+	svc, ok := x.(*intake.Service)
+	if !ok {
+		return
+	}
+	svc.Now = c.Now
+	if st, ok := svc.Store.(*store.Store); ok {
+		st.Now = c.Now
+	}
+}
+
+// logWriter turns the reconciler's metric lines into log records.
+type logWriter struct{ log *slog.Logger }
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.log.Debug("metrics", "emf", json.RawMessage(bytes.TrimSpace(p)))
+	return len(p), nil
+}
+
+// holds keeps the clock at real speed while a human-wait task token is open.
+type holds struct {
+	clock *Clock
+	max   time.Duration // <0: no holds
+	mu    sync.Mutex
+	open  map[string]func()
+}
+
+type taskTokenField struct {
+	TaskToken string `json:"taskToken"`
+}
+
+// wrap holds the clock from the handler's invocation until its task token
+// is answered (observe) or hs.max has passed.
+func (hs *holds) wrap(h lambda.Handler) lambda.Handler {
+	return handlerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
+		var in taskTokenField
+		if hs.max > 0 && json.Unmarshal(payload, &in) == nil && in.TaskToken != "" {
+			release := hs.clock.Hold()
+			hs.mu.Lock()
+			if old, ok := hs.open[in.TaskToken]; ok {
+				old()
+			}
+			hs.open[in.TaskToken] = release
+			hs.mu.Unlock()
+			time.AfterFunc(hs.max, func() { hs.release(in.TaskToken) })
+		}
+		return h.Invoke(ctx, payload)
+	})
+}
+
+func (hs *holds) release(token string) {
+	hs.mu.Lock()
+	release, ok := hs.open[token]
+	delete(hs.open, token)
+	hs.mu.Unlock()
+	if ok {
+		release()
+	}
+}
+
+// observe wraps the Step Functions API: SendTaskSuccess and SendTaskFailure
+// end the hold of their token.
+func (hs *holds) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("X-Amz-Target") {
+		case "AWSStepFunctions.SendTaskSuccess", "AWSStepFunctions.SendTaskFailure":
+			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err == nil {
+				var in taskTokenField
+				if json.Unmarshal(body, &in) == nil {
+					defer hs.release(in.TaskToken)
+				}
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type handlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
+
+func (f handlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
+}
