@@ -1,5 +1,8 @@
 # dsrflow — build, test and run. Every target installs what it needs.
 SHELL := /bin/bash
+# Go 1.27.3: 1.26.8 has standard-library vulnerabilities that govulncheck reports
+# as reachable (make vulncheck). The module proxy serves the toolchain.
+export GOTOOLCHAIN := go1.27.3
 .DEFAULT_GOAL := help
 
 GO          ?= go
