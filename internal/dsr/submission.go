@@ -318,34 +318,50 @@ func maxFor(code Code, max int) int {
 // Contact is how to reach the requester.
 func (v Validated) Contact() Contact { return Contact{Email: v.Email, Phone: v.Phone} }
 
-// SubjectKeys are the keyed hashes of the given identifiers, email first, then
-// phone, then account ID (see SubjectKey).
-func (v Validated) SubjectKeys(secret []byte) []string {
-	var keys []string
-	if v.Email != "" {
-		keys = append(keys, SubjectKey(secret, IdentifierEmail, v.Email))
+// Hints are the identifiers given about the data subject: the account ID
+// typed beside the contact and, for a requester acting for themselves, the
+// contact itself. Hints only: nothing is done on them before verification
+// (rule 7).
+func (v Validated) Hints() Identifiers {
+	var ids Identifiers
+	ids.Add(IdentifierAccount, v.AccountID)
+	if v.Role == RoleSelf {
+		ids.Add(IdentifierEmail, v.Email)
+		ids.Add(IdentifierPhone, v.Phone)
 	}
-	if v.Phone != "" {
-		keys = append(keys, SubjectKey(secret, IdentifierPhone, v.Phone))
-	}
-	if v.AccountID != "" {
-		keys = append(keys, SubjectKey(secret, IdentifierAccount, v.AccountID))
-	}
-	return keys
+	return ids
 }
 
-// Fill copies the validated fields into r: kind, role, locale, ground, subject
-// keys, contact, account ID, details, corrections and purposes. Identity,
-// status, channel and times are the caller's.
-func (v Validated) Fill(r *Request, secret []byte) {
+// Fill copies the validated fields into r and p: kind, role, locale, ground
+// and purposes into the request; contact, typed identifiers, details and
+// corrections into its personal data. r.HintKeys are the keyed hashes of the
+// contact and the typed identifiers. Identity, status, channel and times are
+// the caller's.
+func (v Validated) Fill(r *Request, p *Personal, secret []byte) {
 	r.Kind = v.Kind
 	r.Role = v.Role
 	r.Locale = string(v.Locale)
 	r.ErasureGround = v.ErasureGround
-	r.SubjectKeys = v.SubjectKeys(secret)
-	r.Contact = v.Contact()
-	r.AccountID = v.AccountID
-	r.Details = v.Details
-	r.Corrections = slices.Clone(v.Corrections)
 	r.Purposes = slices.Clone(v.Purposes)
+	p.Contact = v.Contact()
+	p.Subject = v.Hints()
+	p.Details = v.Details
+	p.Corrections = slices.Clone(v.Corrections)
+	all := p.Subject
+	all.Add(IdentifierEmail, v.Email)
+	all.Add(IdentifierPhone, v.Phone)
+	r.HintKeys = all.Keys(secret)
+	r.ContactChannel = ContactChannelOf(p.Contact)
+}
+
+// ContactChannelOf is how c is reached: "email" when there is an address,
+// else "sms" when there is a phone, else "".
+func ContactChannelOf(c Contact) string {
+	switch {
+	case c.Email != "":
+		return "email"
+	case c.Phone != "":
+		return "sms"
+	}
+	return ""
 }

@@ -268,19 +268,38 @@ func TestValidatedFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r Request
-	v.Fill(&r, secret)
+	var p Personal
+	v.Fill(&r, &p, secret)
 	want := Request{
 		Kind: KindErasure, Role: RoleSelf, Locale: "en", ErasureGround: GroundNoConsent,
-		SubjectKeys: []string{
+		HintKeys: []string{
+			SubjectKey(secret, IdentifierAccount, "u1"),
 			SubjectKey(secret, IdentifierEmail, "a@example.cn"),
 			SubjectKey(secret, IdentifierPhone, "+8613800138000"),
-			SubjectKey(secret, IdentifierAccount, "u1"),
 		},
-		Contact:   Contact{Email: "a@example.cn", Phone: "+8613800138000"},
-		AccountID: "u1", Details: "d",
+		ContactChannel: "email",
 	}
 	if !reflect.DeepEqual(r, want) {
-		t.Errorf("Fill =\n%+v\nwant\n%+v", r, want)
+		t.Errorf("Fill request =\n%+v\nwant\n%+v", r, want)
+	}
+	wantP := Personal{
+		Contact: Contact{Email: "a@example.cn", Phone: "+8613800138000"},
+		Subject: Identifiers{Accounts: []string{"u1"}, Emails: []string{"a@example.cn"}, Phones: []string{"+8613800138000"}},
+		Details: "d",
+	}
+	if !reflect.DeepEqual(p, wantP) {
+		t.Errorf("Fill personal =\n%+v\nwant\n%+v", p, wantP)
+	}
+	// A guardian's own contact is not a hint about the subject.
+	g, err := Submission{Kind: "access", Role: "guardian", Email: "parent@example.cn", AccountID: "u2", Locale: "en"}.Validate(phone.Parse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gr Request
+	var gp Personal
+	g.Fill(&gr, &gp, secret)
+	if want := (Identifiers{Accounts: []string{"u2"}}); !reflect.DeepEqual(gp.Subject, want) {
+		t.Errorf("guardian's subject hints = %+v, want %+v", gp.Subject, want)
 	}
 	// The request's JSON (what may reach logs and the workflow) has no PII.
 	b, _ := json.Marshal(r)

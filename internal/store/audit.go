@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Event is one entry of a request's audit trail. Events form a hash chain:
@@ -128,7 +129,7 @@ func (s *Store) AppendEvent(ctx context.Context, id string, ev Event) (Event, er
 	if err != nil {
 		return Event{}, fmt.Errorf("append event to %s: %w", id, err)
 	}
-	attempts := max(s.AppendAttempts, 1)
+	attempts := max(s.appendAttempts, 1)
 	for attempt := range attempts {
 		if attempt > 0 {
 			if err := sleep(ctx, backoff(attempt)); err != nil {
@@ -421,4 +422,22 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// ListEvents reads request id's audit events in order (the timeline of
+// `dsr show` and the console). Check them with VerifyChain.
+func (s *Store) ListEvents(ctx context.Context, id string) ([]Event, error) {
+	var out []Event
+	err := s.queryPrefix(ctx, requestPK(id), skEventPrefix, func(av map[string]types.AttributeValue) error {
+		var it eventItem
+		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			return err
+		}
+		out = append(out, it.Event)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events of %s: %w", id, err)
+	}
+	return out, nil
 }

@@ -311,7 +311,7 @@ func TestConcurrentAppends(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.create(t, newRequest("r1", "kA"))
-	f.st.AppendAttempts = 200
+	f.st = f.with(Config{AppendAttempts: 200}, nil)
 	const writers, each = 6, 8
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
@@ -344,8 +344,7 @@ func TestAppendContention(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.create(t, newRequest("r1", "kA"))
-	st := New(newBarrierDB(f.db, 2, "PutItem"), f.table)
-	st.AppendAttempts = 1
+	st := f.with(Config{AppendAttempts: 1}, newBarrierDB(f.db, 2, "PutItem"))
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range errs {

@@ -15,7 +15,7 @@ func BenchmarkCreateRequest(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, _, err := f.st.CreateRequest(ctx, newRequest(fmt.Sprintf("r%d", i), "kA", "kB")); err != nil {
+		if _, _, err := f.st.CreateRequest(ctx, newRequest(fmt.Sprintf("r%d", i), "kA", "kB"), nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,12 +14,6 @@ import (
 	"dsrflow/internal/dsr"
 )
 
-// Scanner is the DynamoDB call ScanByStatus makes. It is not part of DB:
-// no handler scans the table, only operator tools do.
-type Scanner interface {
-	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
-}
-
 // StatusQuery asks ScanByStatus for one page.
 type StatusQuery struct {
 	// Statuses are the statuses wanted (at least one).
@@ -50,7 +44,7 @@ type StatusPage struct {
 // never read.
 var summaryAttributes = []string{
 	"id", "kind", "status", "channel", "role", "locale", "erasureGround",
-	"createdAt", "updatedAt", "verifiedAt", "dueAt", "executionStarted",
+	"createdAt", "updatedAt", "verifiedAt", "dueAt", "closedAt", "executionStarted",
 	"linkedRequestId", "refusalReason", "version",
 }
 
@@ -69,9 +63,9 @@ var summaryAttributes = []string{
 //
 // Requests are projected to their summary attributes: ID, kind, status,
 // channel, role, locale, erasure ground, times, execution flag, linked
-// request, refusal reason and version. Everything else (contact, account ID,
-// details, corrections, subject keys) is left empty.
-func ScanByStatus(ctx context.Context, db Scanner, table string, q StatusQuery) (StatusPage, error) {
+// request, refusal reason and version. Everything else (keys, purposes) is
+// left empty.
+func (s *Store) ScanByStatus(ctx context.Context, q StatusQuery) (StatusPage, error) {
 	if len(q.Statuses) == 0 {
 		return StatusPage{}, errors.New("scan requests by status: no status given")
 	}
@@ -100,7 +94,7 @@ func ScanByStatus(ctx context.Context, db Scanner, table string, q StatusQuery) 
 		return StatusPage{}, fmt.Errorf("scan requests by status: %w", err)
 	}
 	in := &dynamodb.ScanInput{
-		TableName:                 aws.String(table),
+		TableName:                 aws.String(s.table),
 		FilterExpression:          expr.Filter(),
 		ProjectionExpression:      expr.Projection(),
 		ExpressionAttributeNames:  expr.Names(),
@@ -111,7 +105,7 @@ func ScanByStatus(ctx context.Context, db Scanner, table string, q StatusQuery) 
 	if q.ReadLimit > 0 {
 		in.Limit = aws.Int32(int32(min(q.ReadLimit, 1<<30)))
 	}
-	out, err := db.Scan(ctx, in)
+	out, err := s.db.Scan(ctx, in)
 	if err != nil {
 		return StatusPage{}, fmt.Errorf("scan requests by status: %w", callErr("Scan", err))
 	}

@@ -41,16 +41,26 @@ type fixture struct {
 	st    *Store
 	table string
 	db    *dynamodb.Client
+	clock *clock
+}
+
+// with returns a store over the fixture's table with cfg's limits and the
+// fixture's clock, over db (the fixture's client when nil).
+func (f *fixture) with(cfg Config, db DB) *Store {
+	if db == nil {
+		db = f.db
+	}
+	cfg.Table = f.table
+	return New(cfg, Deps{DB: db, Clock: f.clock.Now})
 }
 
 // newFixture returns a store over a fresh table, with a ticking clock.
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	table := emu.NewTable(tb)
-	st := New(emu.Client(), table)
 	c := &clock{t: t0}
-	st.Now = c.Now
-	return &fixture{st: st, table: table, db: emu.Client()}
+	st := New(Config{Table: table}, Deps{DB: emu.Client(), Clock: c.Now})
+	return &fixture{st: st, table: table, db: emu.Client(), clock: c}
 }
 
 func newRequest(id string, subjectKeys ...string) *dsr.Request {
@@ -62,13 +72,12 @@ func newRequest(id string, subjectKeys ...string) *dsr.Request {
 		Role:        dsr.RoleSelf,
 		Locale:      "zh-CN",
 		SubjectKeys: subjectKeys,
-		Contact:     dsr.Contact{Email: "person@example.com"},
 	}
 }
 
 func (f *fixture) create(tb testing.TB, r *dsr.Request) *dsr.Request {
 	tb.Helper()
-	got, dup, err := f.st.CreateRequest(context.Background(), r)
+	got, dup, err := f.st.CreateRequest(context.Background(), r, &dsr.Personal{Contact: dsr.Contact{Email: "person@example.com"}})
 	if err != nil || dup {
 		tb.Fatalf("CreateRequest(%s) = dup %v, err %v; want a new request", r.ID, dup, err)
 	}

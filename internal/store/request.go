@@ -33,14 +33,18 @@ type requestItem struct {
 
 func newRequestItem(r *dsr.Request) requestItem {
 	it := requestItem{PK: requestPK(r.ID), SK: skRequest, Request: *r}
-	if r.Status.Open() && r.DueAt != nil {
+	if r.Status.Open() {
 		it.GSI2PK = openPK
-		it.GSI2SK = r.DueAt.UTC().Format(keyTime) + "#" + r.ID
+		if r.DueAt != nil {
+			it.GSI2SK = r.DueAt.UTC().Format(keyTime) + "#" + r.ID
+		} else {
+			it.GSI2SK = noDueSort + r.CreatedAt.UTC().Format(keyTime) + "#" + r.ID
+		}
 	}
 	return it
 }
 
-// subjectItem links a subject key to a request (GSI1).
+// subjectItem links a subject or hint key to a request (GSI1).
 type subjectItem struct {
 	PK     string `dynamodbav:"PK"`
 	SK     string `dynamodbav:"SK"`
@@ -50,18 +54,21 @@ type subjectItem struct {
 	RequestID string `dynamodbav:"requestId"`
 }
 
-// CreateRequest stores a new request with a conditional put. ID, Kind and
-// Status must be set; CreatedAt defaults to now; UpdatedAt is set to CreatedAt
-// and Version to 1.
+// CreateRequest stores a new request with a conditional put, then its
+// personal data p (if not nil) on its own item and its hint index items.
+// ID, Kind and Status must be set; CreatedAt defaults to now; UpdatedAt is
+// set to CreatedAt and Version to 1. SubjectKeys (verified keys) may be set
+// when the request is verified at intake (an in-app login).
 //
 // When a request with the same ID exists, CreateRequest returns the stored
 // request and duplicate=true, not an error: IDs derive from natural keys (a
 // Message-ID, a form's idempotency key), so a repeat is the same request.
 //
-// The request's subject index items are written after the request (one per
-// subject key, idempotently). If that fails, CreateRequest returns the error;
-// calling it again repairs the index.
-func (s *Store) CreateRequest(ctx context.Context, r *dsr.Request) (stored *dsr.Request, duplicate bool, err error) {
+// The personal item and the index items are written after the request,
+// idempotently. If that fails, CreateRequest returns the error; calling it
+// again repairs them (the personal item of a request that exists is not
+// replaced).
+func (s *Store) CreateRequest(ctx context.Context, r *dsr.Request, p *dsr.Personal) (stored *dsr.Request, duplicate bool, err error) {
 	if r == nil || r.ID == "" {
 		return nil, false, errors.New("create request: empty request ID")
 	}
@@ -71,8 +78,8 @@ func (s *Store) CreateRequest(ctx context.Context, r *dsr.Request) (stored *dsr.
 	if r.Kind == "" {
 		return nil, false, fmt.Errorf("create request %s: empty kind", r.ID)
 	}
-	if slices.Contains(r.SubjectKeys, "") {
-		return nil, false, fmt.Errorf("create request %s: empty subject key", r.ID)
+	if slices.Contains(r.SubjectKeys, "") || slices.Contains(r.HintKeys, "") {
+		return nil, false, fmt.Errorf("create request %s: empty subject or hint key", r.ID)
 	}
 	req := *r
 	if req.CreatedAt.IsZero() {
@@ -104,40 +111,80 @@ func (s *Store) CreateRequest(ctx context.Context, r *dsr.Request) (stored *dsr.
 		if gerr != nil {
 			return nil, false, fmt.Errorf("create request %s: exists, but: %w", req.ID, gerr)
 		}
-		if err := s.putSubjectIndex(ctx, existing); err != nil {
+		if err := s.completeCreate(ctx, existing, p); err != nil {
 			return nil, false, err
 		}
 		return existing, true, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("create request %s: %w", req.ID, callErr("PutItem", err))
 	}
-	if err := s.putSubjectIndex(ctx, &req); err != nil {
+	if err := s.completeCreate(ctx, &req, p); err != nil {
 		return nil, false, err
 	}
 	return &req, false, nil
 }
 
-// putSubjectIndex writes one index item per subject key. The items depend only
-// on facts that never change (ID, subject keys, creation time), so writing them
-// again is harmless.
-func (s *Store) putSubjectIndex(ctx context.Context, r *dsr.Request) error {
-	sortKey := r.CreatedAt.UTC().Format(keyTime) + "#" + r.ID
-	for i, key := range r.SubjectKeys {
-		item, err := attributevalue.MarshalMap(subjectItem{
-			PK:        requestPK(r.ID),
-			SK:        skSubjPrefix + key,
-			GSI1PK:    skSubjPrefix + key,
-			GSI1SK:    sortKey,
-			RequestID: r.ID,
-		})
-		if err != nil {
-			return fmt.Errorf("index request %s subject key %d: %w", r.ID, i, err)
+// completeCreate writes what goes with a new request: its personal item
+// (only if there is none yet, so that a repeated create never overwrites
+// amended data) and its index items.
+func (s *Store) completeCreate(ctx context.Context, r *dsr.Request, p *dsr.Personal) error {
+	if p != nil && r.PersonalPurgedAt == nil {
+		if _, err := s.putNew(ctx, personalItem{PK: requestPK(r.ID), SK: skPersonal, Personal: *p, Version: 1}); err != nil {
+			return fmt.Errorf("create request %s: personal data: %w", r.ID, err)
 		}
-		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
-			return fmt.Errorf("index request %s subject key %d: %w", r.ID, i, callErr("PutItem", err))
+	}
+	if err := s.putIndex(ctx, r, skHintPrefix, r.HintKeys); err != nil {
+		return err
+	}
+	return s.putIndex(ctx, r, skSubjPrefix, r.SubjectKeys)
+}
+
+// putIndex writes one index item per key, under prefix (SUBJ# or HINT#).
+// The items depend only on facts that never change (ID, key, creation time),
+// so writing them again is harmless.
+func (s *Store) putIndex(ctx context.Context, r *dsr.Request, prefix string, keys []string) error {
+	sortKey := r.CreatedAt.UTC().Format(keyTime) + "#" + r.ID
+	for i, key := range keys {
+		item := subjectItem{PK: requestPK(r.ID), SK: prefix + key, GSI1PK: prefix + key, GSI1SK: sortKey, RequestID: r.ID}
+		if err := s.putItem(ctx, item); err != nil {
+			return fmt.Errorf("index request %s key %d: %w", r.ID, i, err)
 		}
 	}
 	return nil
+}
+
+// AddSubjectKeys adds verified subject keys to request id (those it does not
+// carry yet) and indexes them. Keys are only ever added: a verified
+// identifier stays verified.
+func (s *Store) AddSubjectKeys(ctx context.Context, id string, keys []string) (*dsr.Request, error) {
+	if slices.Contains(keys, "") {
+		return nil, fmt.Errorf("add subject keys to %s: empty key", id)
+	}
+	for range 8 {
+		r, err := s.GetRequest(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var add []string
+		for _, k := range keys {
+			if !slices.Contains(r.SubjectKeys, k) && !slices.Contains(add, k) {
+				add = append(add, k)
+			}
+		}
+		if len(add) == 0 {
+			return r, s.putIndex(ctx, r, skSubjPrefix, r.SubjectKeys)
+		}
+		nr, err := s.update(ctx, id, r.Version, nil, "", func(n *dsr.Request) {}, add)
+		var ce *ConflictError
+		if errors.As(err, &ce) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("add subject keys to %s: %w", id, err)
+		}
+		return nr, s.putIndex(ctx, nr, skSubjPrefix, nr.SubjectKeys)
+	}
+	return nil, fmt.Errorf("add subject keys to %s: %w", id, ErrContention)
 }
 
 // GetRequest reads a request (strongly consistent). A missing request is
@@ -183,10 +230,10 @@ func (s *Store) getRequest(ctx context.Context, id string) (*dsr.Request, map[st
 // request is ErrNotFound. The version goes up by one, UpdatedAt is set to now,
 // and the request enters or leaves the open-by-due index (GSI2) with its status.
 func (s *Store) TransitionStatus(ctx context.Context, id string, from, to dsr.Status, expectedVersion int, mutate func(*dsr.Request)) (*dsr.Request, error) {
-	if err := s.CanTransition(from, to); err != nil {
+	if err := s.canTransition(from, to); err != nil {
 		return nil, fmt.Errorf("transition request %s: %w", id, err)
 	}
-	r, err := s.update(ctx, id, expectedVersion, &from, to, mutate)
+	r, err := s.update(ctx, id, expectedVersion, &from, to, mutate, nil)
 	if err != nil {
 		return nil, fmt.Errorf("transition request %s %s→%s: %w", id, from, to, err)
 	}
@@ -201,7 +248,7 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, expectedVersion in
 	if mutate == nil {
 		return nil, fmt.Errorf("update request %s: nothing to change", id)
 	}
-	r, err := s.update(ctx, id, expectedVersion, nil, "", mutate)
+	r, err := s.update(ctx, id, expectedVersion, nil, "", mutate, nil)
 	if err != nil {
 		return nil, fmt.Errorf("update request %s: %w", id, err)
 	}
@@ -212,7 +259,7 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, expectedVersion in
 // that cannot change after creation.
 var ErrImmutable = errors.New("field cannot change")
 
-func (s *Store) update(ctx context.Context, id string, expectedVersion int, from *dsr.Status, to dsr.Status, mutate func(*dsr.Request)) (*dsr.Request, error) {
+func (s *Store) update(ctx context.Context, id string, expectedVersion int, from *dsr.Status, to dsr.Status, mutate func(*dsr.Request), addKeys []string) (*dsr.Request, error) {
 	cur, _, err := s.getRequest(ctx, id)
 	if err != nil {
 		return nil, err
@@ -236,6 +283,7 @@ func (s *Store) update(ctx context.Context, id string, expectedVersion int, from
 	}
 	next := *cur
 	next.SubjectKeys = slices.Clone(cur.SubjectKeys)
+	next.HintKeys = slices.Clone(cur.HintKeys)
 	if mutate != nil {
 		mutate(&next)
 	}
@@ -245,15 +293,22 @@ func (s *Store) update(ctx context.Context, id string, expectedVersion int, from
 	case !next.CreatedAt.Equal(cur.CreatedAt):
 		return nil, fmt.Errorf("createdAt: %w", ErrImmutable)
 	case !slices.Equal(next.SubjectKeys, cur.SubjectKeys):
-		return nil, fmt.Errorf("subjectKeys: %w", ErrImmutable)
+		return nil, fmt.Errorf("subjectKeys: %w (use AddSubjectKeys)", ErrImmutable)
+	case !slices.Equal(next.HintKeys, cur.HintKeys):
+		return nil, fmt.Errorf("hintKeys: %w", ErrImmutable)
 	case from == nil && next.Status != cur.Status:
 		return nil, fmt.Errorf("status: %w (use TransitionStatus)", ErrImmutable)
 	}
-	if from != nil {
-		next.Status = to
-	}
+	next.SubjectKeys = append(next.SubjectKeys, addKeys...)
 	next.Version = cur.Version + 1
 	next.UpdatedAt = s.now()
+	if from != nil {
+		next.Status = to
+		if to.Terminal() && next.ClosedAt == nil {
+			closed := next.UpdatedAt
+			next.ClosedAt = &closed
+		}
+	}
 
 	newItem, err := attributevalue.MarshalMap(newRequestItem(&next))
 	if err != nil {
@@ -335,14 +390,49 @@ func sortedKeys(m map[string]types.AttributeValue) []string {
 	return keys
 }
 
-// FindBySubject returns the requests that carry subjectKey, oldest first. It
-// looks the key up in GSI1 and re-reads every request it finds, so the answer
-// shows each request's current state even when the index lags.
+// FindBySubject returns the requests whose verified subject keys include
+// subjectKey, oldest first. It looks the key up in GSI1 and re-reads every
+// request it finds, so the answer shows each request's current state even
+// when the index lags.
 func (s *Store) FindBySubject(ctx context.Context, subjectKey string) ([]dsr.Request, error) {
+	return s.findByKey(ctx, skSubjPrefix, subjectKey, func(r *dsr.Request) []string { return r.SubjectKeys })
+}
+
+// FindByHint returns the requests whose typed identifiers (or verified
+// ones) include key, oldest first: an operator's search by a person's email,
+// phone or account ID. Nothing is decided on its answer.
+func (s *Store) FindByHint(ctx context.Context, key string) ([]dsr.Request, error) {
+	hints, err := s.findByKey(ctx, skHintPrefix, key, func(r *dsr.Request) []string { return r.HintKeys })
+	if err != nil {
+		return nil, err
+	}
+	verified, err := s.FindBySubject(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range verified {
+		if !slices.ContainsFunc(hints, func(h dsr.Request) bool { return h.ID == r.ID }) {
+			hints = append(hints, r)
+		}
+	}
+	sortByCreation(hints)
+	return hints, nil
+}
+
+func sortByCreation(reqs []dsr.Request) {
+	slices.SortStableFunc(reqs, func(a, b dsr.Request) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+func (s *Store) findByKey(ctx context.Context, prefix, subjectKey string, keysOf func(*dsr.Request) []string) ([]dsr.Request, error) {
 	if subjectKey == "" {
 		return nil, errors.New("find by subject: empty subject key")
 	}
-	kc := expression.Key("GSI1PK").Equal(expression.Value(skSubjPrefix + subjectKey))
+	kc := expression.Key(attrGSI1PK).Equal(expression.Value(prefix + subjectKey))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
 		return nil, fmt.Errorf("find by subject: %w", err)
@@ -372,16 +462,11 @@ func (s *Store) FindBySubject(ctx context.Context, subjectKey string) ([]dsr.Req
 	}
 	var out []dsr.Request
 	for _, id := range ids {
-		if r, ok := found[id]; ok && slices.Contains(r.SubjectKeys, subjectKey) {
+		if r, ok := found[id]; ok && slices.Contains(keysOf(r), subjectKey) {
 			out = append(out, *r)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b dsr.Request) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	sortByCreation(out)
 	return out, nil
 }
 
@@ -444,6 +529,34 @@ func (s *Store) ListOpenByDue(ctx context.Context, before time.Time, limit int, 
 		}
 	}
 	return page, nil
+}
+
+// ListOpen returns every open request, earliest due first and those without
+// a due date last (the reconciler's pass), through GSI2: no scan. Requests
+// are re-read, so one that closed since the index was written is left out;
+// one opened a moment ago may not be in the index yet.
+func (s *Store) ListOpen(ctx context.Context) ([]dsr.Request, error) {
+	keys, err := s.indexKeys(ctx, openPK)
+	if err != nil {
+		return nil, fmt.Errorf("list open requests: %w", err)
+	}
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if id, ok := strings.CutPrefix(k.PK, pkPrefix); ok && k.SK == skRequest {
+			ids = append(ids, id)
+		}
+	}
+	found, err := s.getRequests(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("list open requests: %w", err)
+	}
+	var out []dsr.Request
+	for _, id := range ids {
+		if r, ok := found[id]; ok && r.Status.Open() {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
 }
 
 // requestIDs reads the request IDs from index items' PK.

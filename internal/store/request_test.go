@@ -26,7 +26,7 @@ func TestCreateRequest(t *testing.T) {
 	verified := t0.Add(-time.Hour)
 	in.VerifiedAt = &verified
 	in.Purposes = []string{"analytics"}
-	got, dup, err := f.st.CreateRequest(ctx, in)
+	got, dup, err := f.st.CreateRequest(ctx, in, nil)
 	if err != nil || dup {
 		t.Fatalf("first CreateRequest = dup %v, err %v; want new", dup, err)
 	}
@@ -44,7 +44,7 @@ func TestCreateRequest(t *testing.T) {
 	// The same ID again is the same request: the stored one comes back.
 	again := newRequest("r1", "kC")
 	again.Kind = dsr.KindAccess
-	got2, dup, err := f.st.CreateRequest(ctx, again)
+	got2, dup, err := f.st.CreateRequest(ctx, again, nil)
 	if err != nil || !dup {
 		t.Fatalf("second CreateRequest = dup %v, err %v; want duplicate", dup, err)
 	}
@@ -65,11 +65,11 @@ func TestCreateRequestRejectsBadInput(t *testing.T) {
 		{"no id", newRequest(""), "empty request ID"},
 		{"unknown status", func() *dsr.Request { r := newRequest("x"); r.Status = "lost"; return r }(), `unknown status "lost"`},
 		{"no kind", func() *dsr.Request { r := newRequest("x"); r.Kind = ""; return r }(), "empty kind"},
-		{"empty subject key", newRequest("x", "k", ""), "empty subject key"},
+		{"empty subject key", newRequest("x", "k", ""), "empty subject or hint key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := f.st.CreateRequest(context.Background(), tt.r)
+			_, _, err := f.st.CreateRequest(context.Background(), tt.r, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want one containing %q", err, tt.want)
 			}
@@ -170,6 +170,9 @@ func TestTransitionStatus(t *testing.T) {
 			want.Status = tt.to
 			want.Version = 2
 			want.UpdatedAt = got.UpdatedAt
+			if tt.to.Terminal() {
+				want.ClosedAt = &got.UpdatedAt
+			}
 			if tt.mutate != nil {
 				tt.mutate(&want)
 			}
@@ -238,7 +241,7 @@ func TestConcurrentTransitions(t *testing.T) {
 	f := newFixture(t)
 	f.create(t, newRequest("r1", "kA"))
 	targets := []dsr.Status{dsr.StatusAwaitingVerification, dsr.StatusInReview, dsr.StatusRefused, dsr.StatusDuplicate}
-	st := New(newBarrierDB(f.db, len(targets), "UpdateItem"), f.table)
+	st := f.with(Config{}, newBarrierDB(f.db, len(targets), "UpdateItem"))
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
 	for i, to := range targets {
@@ -429,7 +432,7 @@ func TestFindBySubjectLaggingIndex(t *testing.T) {
 	if got, _ := f.st.FindBySubject(ctx, "kA"); len(got) != 0 {
 		t.Fatalf("FindBySubject(kA) = %v after deleting the index item, want none", ids(got))
 	}
-	if _, dup, err := f.st.CreateRequest(ctx, newRequest("r1", "kA")); err != nil || !dup {
+	if _, dup, err := f.st.CreateRequest(ctx, newRequest("r1", "kA"), nil); err != nil || !dup {
 		t.Fatalf("create again = dup %v err %v", dup, err)
 	}
 	if got, err := f.st.FindBySubject(ctx, "kA"); err != nil || !slices.Equal(ids(got), []string{"r1"}) {
@@ -560,13 +563,13 @@ func TestUnreachable(t *testing.T) {
 	endpoint := "http://" + l.Addr().String()
 	l.Close() // nothing listens there now
 	client := dynamotest.NewClient(endpoint, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	st := New(client, "table")
+	st := New(Config{Table: "table"}, Deps{DB: client})
 	ctx := context.Background()
 	ops := []struct {
 		name string
 		call func() error
 	}{
-		{"CreateRequest", func() error { _, _, err := st.CreateRequest(ctx, newRequest("r1", "k")); return err }},
+		{"CreateRequest", func() error { _, _, err := st.CreateRequest(ctx, newRequest("r1", "k"), nil); return err }},
 		{"GetRequest", func() error { _, err := st.GetRequest(ctx, "r1"); return err }},
 		{"TransitionStatus", func() error {
 			_, err := st.TransitionStatus(ctx, "r1", dsr.StatusReceived, dsr.StatusInReview, 1, nil)
