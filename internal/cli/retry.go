@@ -135,7 +135,7 @@ func newRetryCmd(s *streams) *cobra.Command {
 				}
 				out.Partners = res
 				for _, r := range res {
-					if r.Status != store.PartnerCompleted && r.Status != store.PartnerAwaitingCallback && r.Status != store.PartnerSkipped {
+					if r.Status != store.PartnerCompleted && r.Status != store.PartnerAwaitingCallback && r.Status != store.PartnerNoData {
 						out.StillFailing = append(out.StillFailing, r.PartnerID)
 					}
 				}

@@ -22,9 +22,15 @@ func BenchmarkSubmit(b *testing.B) {
 	ctx := context.Background()
 	table := emu.NewTable(b)
 	fake := intaketest.NewSFN(b)
-	svc := &intake.Service{
-		Store: store.New(emu.Client(), table), SFN: fake.Client(), StateMachineArn: intaketest.StateMachineArn,
-		SubjectSecret: secret, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	st := store.New(store.Config{Table: table}, store.Deps{DB: emu.Client()})
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	starter, err := intake.NewStarter(intake.StarterConfig{StateMachineArn: intaketest.StateMachineArn}, intake.StarterDeps{Store: st, SFN: fake.Client(), Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := intake.New(intake.Config{SubjectSecret: secret}, intake.Deps{Store: st, Starter: starter, Logger: logger})
+	if err != nil {
+		b.Fatal(err)
 	}
 	v, err := dsr.Submission{Kind: "access", Role: "self", Email: "bench@example.cn"}.Validate(phone.Parse)
 	if err != nil {

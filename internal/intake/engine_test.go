@@ -21,9 +21,7 @@ func TestRestartAfterLostFlag(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	client, smArn := intaketest.NewLocal(t)
-	f := newFixture(t, 3)
-	f.svc.SFN = client
-	f.svc.StateMachineArn = smArn
+	f := newFixtureSFN(t, 3, client, smArn)
 
 	sub := intake.Submission{Validated: validated(t, "h@example.cn", ""), Channel: dsr.ChannelMail, NaturalKey: "m"}
 	first, err := f.svc.Submit(ctx, sub)

@@ -11,9 +11,11 @@
 //  2. An existing request with that ID is returned as it is (Duplicate), and
 //     is not counted against the cap. If its execution was never started,
 //     Submit starts it now.
-//  3. Otherwise the subject's open requests are counted through the subject
-//     index (store.FindBySubject over every subject key); at the cap Submit
-//     returns a *TooManyOpenError and writes nothing.
+//  3. Otherwise, for a request verified at intake (an in-app login), the
+//     subject's open requests are counted through the verified subject
+//     index (store.FindBySubject); at the cap Submit returns a
+//     *TooManyOpenError and writes nothing. Typed identifiers never count:
+//     requests others make with someone's address must not block them.
 //  4. The request is written with status received and ExecutionStarted=false
 //     (a conditional put: a concurrent twin becomes a Duplicate), then the
 //     audit event "received" is appended.
@@ -25,20 +27,19 @@
 // When step 5 fails, the request stays received with ExecutionStarted=false
 // and Submit returns an error wrapping ErrStart. The next delivery of the same
 // natural key starts it (step 2). Requests nobody delivers again are found by
-// the reconciler with a Scan of the table filtered on
-// status = "received" AND executionStarted = false AND createdAt older than
-// a grace period (a few seconds of in-flight submits), and restarted with
-// Service.Start. A Scan is enough: requests arrive at a few per day and the
-// reconciler runs every few minutes. Should that change, the store can give
-// such requests a sparse GSI2 entry (GSI2PK "UNSTARTED") instead.
+// the reconciler, which lists every open request through the store's open
+// index (store.ListOpen, no scan) and restarts those received and not
+// started after a grace period with a Starter: it needs no subject-key
+// secret.
 //
-// Nothing here writes personal data anywhere but the request's own fields:
+// Nothing here writes personal data anywhere but the request's personal item:
 // logs, audit events, error messages and the execution input carry the
 // request ID, channel, kind, role and codes only.
 package intake
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -58,19 +59,21 @@ import (
 	"dsrflow/internal/store"
 )
 
-// Starter is the part of the sfn client intake uses.
-type Starter interface {
+// ExecutionStarter is the part of the sfn client intake uses.
+type ExecutionStarter interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 }
 
 // Store is the part of *store.Store intake uses.
 type Store interface {
 	GetRequest(ctx context.Context, id string) (*dsr.Request, error)
-	CreateRequest(ctx context.Context, r *dsr.Request) (*dsr.Request, bool, error)
+	CreateRequest(ctx context.Context, r *dsr.Request, p *dsr.Personal) (*dsr.Request, bool, error)
 	FindBySubject(ctx context.Context, subjectKey string) ([]dsr.Request, error)
 	UpdateRequest(ctx context.Context, id string, expectedVersion int, mutate func(*dsr.Request)) (*dsr.Request, error)
 	AppendEvent(ctx context.Context, id string, ev store.Event) (store.Event, error)
 	VerifyChain(ctx context.Context, id string) (store.ChainReport, error)
+	AddDocument(ctx context.Context, id string, d store.Document) (store.Document, error)
+	UpdateIdentity(ctx context.Context, id string, mutate func(*dsr.Identity) error) (*dsr.Identity, error)
 }
 
 // Audit event types written by intake.
@@ -84,32 +87,120 @@ const (
 // and a later delivery or the reconciler starts it.
 var ErrStart = errors.New("start execution failed")
 
-// TooManyOpenError is returned when the subject already has Max or more open
-// requests. Nothing was written.
+// ErrKeyReused is returned when a natural key (an idempotency key) comes
+// again with another body: it names another request, which the caller must
+// not be shown.
+var ErrKeyReused = errors.New("idempotency key reused with a different request")
+
+// TooManyOpenError is returned when the verified subject already has Max or
+// more open requests. Nothing was written. Only verified subject keys count
+// (an in-app login): requests others made with someone's typed contact
+// never block that person.
 type TooManyOpenError struct {
 	Open int // open requests found for the subject
-	Max  int // the cap (Service.MaxOpenPerSubject)
+	Max  int // the cap
 }
 
 func (e *TooManyOpenError) Error() string {
 	return fmt.Sprintf("too many open requests: the subject has %d open, at most %d allowed", e.Open, e.Max)
 }
 
-// Service submits new requests. Store, SFN, StateMachineArn and SubjectSecret
-// are required; the rest have defaults.
-type Service struct {
-	Store           Store
-	SFN             Starter
+// StarterConfig names the state machine.
+type StarterConfig struct {
 	StateMachineArn string
+}
+
+// StarterDeps are the Starter's clients and clock.
+type StarterDeps struct {
+	Store  Store
+	SFN    ExecutionStarter
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// Starter starts a stored request's execution. The reconciler needs only
+// this, not the subject-key secret that Submit needs.
+type Starter struct {
+	arn    string
+	store  Store
+	sfn    ExecutionStarter
+	clock  func() time.Time
+	logger *slog.Logger
+}
+
+// NewStarter returns a Starter.
+func NewStarter(cfg StarterConfig, deps StarterDeps) (*Starter, error) {
+	if cfg.StateMachineArn == "" || deps.Store == nil || deps.SFN == nil {
+		return nil, errors.New("intake: state machine ARN, Store and SFN are required")
+	}
+	st := &Starter{arn: cfg.StateMachineArn, store: deps.Store, sfn: deps.SFN, clock: deps.Clock, logger: deps.Logger}
+	if st.clock == nil {
+		st.clock = time.Now
+	}
+	if st.logger == nil {
+		st.logger = slog.Default()
+	}
+	return st, nil
+}
+
+// Config sets Submit's secret and cap.
+type Config struct {
 	// SubjectSecret is the HMAC key of subject keys (dsr.SubjectKey).
 	SubjectSecret []byte
-	// MaxOpenPerSubject caps the open requests one subject may have; zero or
-	// less means no cap.
+	// MaxOpenPerSubject caps the open requests one verified subject may
+	// have; zero or less means no cap.
 	MaxOpenPerSubject int
-	// Now is the clock; it defaults to time.Now.
-	Now func() time.Time
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
+}
+
+// Deps are Submit's store, starter and clock.
+type Deps struct {
+	Store   Store
+	Starter *Starter
+	Clock   func() time.Time
+	Logger  *slog.Logger
+}
+
+// Service submits new requests.
+type Service struct {
+	cfg     Config
+	store   Store
+	starter *Starter
+	clock   func() time.Time
+	logger  *slog.Logger
+}
+
+// New checks cfg and returns the service.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if len(cfg.SubjectSecret) < dsr.MinSubjectSecretLen {
+		return nil, fmt.Errorf("intake: subject key secret: want at least %d bytes", dsr.MinSubjectSecretLen)
+	}
+	if deps.Store == nil || deps.Starter == nil {
+		return nil, errors.New("intake: Store and Starter are required")
+	}
+	s := &Service{cfg: cfg, store: deps.Store, starter: deps.Starter, clock: deps.Clock, logger: deps.Logger}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	return s, nil
+}
+
+// SubjectSecret is the subject-key secret (for channels that hash
+// identifiers themselves, such as the idempotency scope).
+func (s *Service) SubjectSecret() []byte { return s.cfg.SubjectSecret }
+
+// Starter is the service's starter.
+func (s *Service) Starter() *Starter { return s.starter }
+
+// Login is an identity proved at intake: the app's ID token named the
+// account (and perhaps its verified phone or email).
+type Login struct {
+	Account string
+	Email   string // only when the provider marked it verified
+	Phone   string // E.164, only when the provider marked it verified
+	At      time.Time
 }
 
 // Submission is one new request as a channel hands it over.
@@ -122,8 +213,17 @@ type Submission struct {
 	NaturalKey string
 	// StatusTokenHash is the hex SHA-256 of the status-link token (web).
 	StatusTokenHash string
-	// Attachments are S3 keys of documents sent with the request (mail).
-	Attachments []string
+	// BodyDigest is a keyed hash of the submission's body (web): a natural
+	// key that comes again with another body is ErrKeyReused.
+	BodyDigest string
+	// Documents are documents sent with the request (mail attachments,
+	// uploads); their objects are already stored.
+	Documents []store.Document
+	// Hints are identifiers a mail named in its text (unverified).
+	Hints dsr.Identifiers
+	// Login, when set, is the identity the app's login proved: the
+	// request is verified from the start, and no code is sent.
+	Login *Login
 	// Source is non-personal provenance, e.g. "web" or "s3://bucket/key".
 	Source string
 }
@@ -162,19 +262,9 @@ func randomKey() string {
 	return "random:" + rand.Text()
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return s.clock().UTC() }
 
-func (s *Service) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (st *Starter) now() time.Time { return st.clock().UTC() }
 
 // Actor is the audit actor of a channel's intake: "system:intake-web",
 // "system:intake-mail".
@@ -190,18 +280,19 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Result, error) {
 	if !v.Kind.Valid() || !v.Role.Valid() {
 		return Result{}, errors.New("submit: the submission was not validated (kind or role unknown)")
 	}
-	if len(s.SubjectSecret) == 0 {
-		return Result{}, errors.New("submit: no subject key secret")
-	}
 	key := sub.NaturalKey
 	if key == "" {
 		key = randomKey()
 	}
 	id := RequestID(sub.Channel, key)
 
-	existing, err := s.Store.GetRequest(ctx, id)
+	existing, err := s.store.GetRequest(ctx, id)
 	switch {
 	case err == nil:
+		if existing.BodyDigest != "" && sub.BodyDigest != "" && !hmac.Equal([]byte(existing.BodyDigest), []byte(sub.BodyDigest)) {
+			s.logger.WarnContext(ctx, "idempotency key reused with another body", "requestId", id, "channel", string(sub.Channel))
+			return Result{}, fmt.Errorf("submit: %w", ErrKeyReused)
+		}
 		return s.duplicate(ctx, existing)
 	case !errors.Is(err, store.ErrNotFound):
 		return Result{}, fmt.Errorf("submit %s: %w", id, err)
@@ -211,20 +302,49 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Result, error) {
 		ID:              id,
 		Status:          dsr.StatusReceived,
 		Channel:         sub.Channel,
-		Attachments:     sub.Attachments,
 		Source:          sub.Source,
+		BodyDigest:      sub.BodyDigest,
 		StatusTokenHash: sub.StatusTokenHash,
 		CreatedAt:       s.now(),
 	}
-	v.Fill(req, s.SubjectSecret)
-	if len(req.SubjectKeys) == 0 {
+	p := &dsr.Personal{}
+	v.Fill(req, p, s.cfg.SubjectSecret)
+	for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
+		for _, h := range sub.Hints.Of(t) {
+			p.Subject.Add(t, h)
+		}
+	}
+	var proved []dsr.Proof
+	if l := sub.Login; l != nil {
+		at := l.At
+		if at.IsZero() {
+			at = req.CreatedAt
+		}
+		var ids dsr.Identifiers
+		ids.Add(dsr.IdentifierAccount, l.Account)
+		ids.Add(dsr.IdentifierEmail, l.Email)
+		ids.Add(dsr.IdentifierPhone, l.Phone)
+		for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
+			for _, val := range ids.Of(t) {
+				proved = append(proved, dsr.Proof{Type: t, Value: val, Method: dsr.ProofLogin, At: at})
+				p.Subject.Add(t, val)
+			}
+		}
+		req.SubjectKeys = ids.Keys(s.cfg.SubjectSecret)
+		req.VerifiedBy = dsr.ProofLogin
+	}
+	all := p.Subject
+	all.Add(dsr.IdentifierEmail, p.Contact.Email)
+	all.Add(dsr.IdentifierPhone, p.Contact.Phone)
+	req.HintKeys = all.Keys(s.cfg.SubjectSecret)
+	if len(req.HintKeys) == 0 && len(req.SubjectKeys) == 0 {
 		return Result{}, fmt.Errorf("submit %s: no subject identifier", id)
 	}
 	if err := s.checkCap(ctx, id, req.SubjectKeys); err != nil {
 		return Result{}, err
 	}
 
-	stored, dup, err := s.Store.CreateRequest(ctx, req)
+	stored, dup, err := s.store.CreateRequest(ctx, req, p)
 	if err != nil {
 		return Result{}, fmt.Errorf("submit %s: %w", id, err)
 	}
@@ -232,12 +352,25 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Result, error) {
 		// A concurrent twin won the conditional put.
 		return s.duplicate(ctx, stored)
 	}
-	if err := s.appendReceived(ctx, stored); err != nil {
+	if len(proved) > 0 {
+		if _, err := s.store.UpdateIdentity(ctx, id, func(idn *dsr.Identity) error {
+			idn.Proved = proved
+			return nil
+		}); err != nil {
+			return Result{}, fmt.Errorf("submit %s: record login: %w", id, err)
+		}
+	}
+	for _, d := range sub.Documents {
+		if _, err := s.store.AddDocument(ctx, id, d); err != nil {
+			return Result{}, fmt.Errorf("submit %s: %w", id, err)
+		}
+	}
+	if err := s.appendReceived(ctx, stored, len(sub.Documents)); err != nil {
 		return Result{}, err
 	}
-	s.logger().InfoContext(ctx, "request received",
-		"requestId", id, "channel", string(stored.Channel), "kind", string(stored.Kind), "role", string(stored.Role))
-	started, err := s.Start(ctx, stored)
+	s.logger.InfoContext(ctx, "request received",
+		"requestId", id, "channel", string(stored.Channel), "kind", string(stored.Kind), "role", string(stored.Role), "login", sub.Login != nil)
+	started, err := s.starter.Start(ctx, stored)
 	if err != nil {
 		return Result{Request: stored}, err
 	}
@@ -247,7 +380,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Result, error) {
 // duplicate handles a natural key seen before: it returns the existing
 // request and starts it if an earlier attempt could not.
 func (s *Service) duplicate(ctx context.Context, r *dsr.Request) (Result, error) {
-	s.logger().InfoContext(ctx, "duplicate submission",
+	s.logger.InfoContext(ctx, "duplicate submission",
 		"requestId", r.ID, "channel", string(r.Channel), "executionStarted", r.ExecutionStarted)
 	if r.ExecutionStarted {
 		return Result{Request: r, Duplicate: true, Started: true}, nil
@@ -258,30 +391,30 @@ func (s *Service) duplicate(ctx context.Context, r *dsr.Request) (Result, error)
 		return Result{Request: r, Duplicate: true}, nil
 	}
 	// The earlier attempt may have died before its "received" event.
-	rep, err := s.Store.VerifyChain(ctx, r.ID)
+	rep, err := s.store.VerifyChain(ctx, r.ID)
 	if err != nil {
 		return Result{}, fmt.Errorf("submit %s: read audit trail: %w", r.ID, err)
 	}
 	if rep.Events == 0 {
-		if err := s.appendReceived(ctx, r); err != nil {
+		if err := s.appendReceived(ctx, r, r.Documents); err != nil {
 			return Result{}, err
 		}
 	}
-	started, err := s.Start(ctx, r)
+	started, err := s.starter.Start(ctx, r)
 	if err != nil {
 		return Result{Request: r, Duplicate: true}, err
 	}
 	return Result{Request: started, Duplicate: true, Started: true}, nil
 }
 
-// checkCap counts the subject's open requests other than id.
+// checkCap counts the verified subject's open requests other than id.
 func (s *Service) checkCap(ctx context.Context, id string, keys []string) error {
-	if s.MaxOpenPerSubject <= 0 {
+	if s.cfg.MaxOpenPerSubject <= 0 {
 		return nil
 	}
 	open := map[string]bool{}
 	for i, k := range keys {
-		found, err := s.Store.FindBySubject(ctx, k)
+		found, err := s.store.FindBySubject(ctx, k)
 		if err != nil {
 			return fmt.Errorf("submit %s: find requests of subject key %d: %w", id, i, err)
 		}
@@ -291,24 +424,27 @@ func (s *Service) checkCap(ctx context.Context, id string, keys []string) error 
 			}
 		}
 	}
-	if len(open) >= s.MaxOpenPerSubject {
-		s.logger().WarnContext(ctx, "too many open requests", "requestId", id, "open", len(open), "max", s.MaxOpenPerSubject)
-		return &TooManyOpenError{Open: len(open), Max: s.MaxOpenPerSubject}
+	if len(open) >= s.cfg.MaxOpenPerSubject {
+		s.logger.WarnContext(ctx, "too many open requests", "requestId", id, "open", len(open), "max", s.cfg.MaxOpenPerSubject)
+		return &TooManyOpenError{Open: len(open), Max: s.cfg.MaxOpenPerSubject}
 	}
 	return nil
 }
 
-func (s *Service) appendReceived(ctx context.Context, r *dsr.Request) error {
+func (s *Service) appendReceived(ctx context.Context, r *dsr.Request, documents int) error {
 	data := map[string]string{
 		"channel": string(r.Channel),
 		"kind":    string(r.Kind),
 		"role":    string(r.Role),
 		"locale":  r.Locale,
 	}
-	if len(r.Attachments) > 0 {
-		data["attachments"] = strconv.Itoa(len(r.Attachments))
+	if documents > 0 {
+		data["attachments"] = strconv.Itoa(documents)
 	}
-	if _, err := s.Store.AppendEvent(ctx, r.ID, store.Event{
+	if r.VerifiedBy != "" {
+		data["verifiedBy"] = r.VerifiedBy
+	}
+	if _, err := s.store.AppendEvent(ctx, r.ID, store.Event{
 		Type: EventReceived, At: s.now(), Actor: Actor(r.Channel), Data: data,
 	}); err != nil {
 		return fmt.Errorf("submit %s: audit %s: %w", r.ID, EventReceived, err)
@@ -334,16 +470,16 @@ func ExecutionInput(id string) string {
 // and counts as success. A failing StartExecution returns an error wrapping
 // ErrStart and leaves r as it was. The reconciler calls Start for requests
 // found received and not started.
-func (s *Service) Start(ctx context.Context, r *dsr.Request) (*dsr.Request, error) {
-	out, err := s.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(s.StateMachineArn),
+func (s *Starter) Start(ctx context.Context, r *dsr.Request) (*dsr.Request, error) {
+	out, err := s.sfn.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(s.arn),
 		Name:            aws.String(r.ID),
 		Input:           aws.String(ExecutionInput(r.ID)),
 	})
 	var exists *sfntypes.ExecutionAlreadyExists
 	already := errors.As(err, &exists)
 	if err != nil && !already {
-		s.logger().ErrorContext(ctx, "start execution failed", "requestId", r.ID, "errorType", errorCode(err))
+		s.logger.ErrorContext(ctx, "start execution failed", "requestId", r.ID, "errorType", errorCode(err))
 		return nil, fmt.Errorf("start %s: %w: %w", r.ID, ErrStart, err)
 	}
 	executionArn := ""
@@ -356,10 +492,10 @@ func (s *Service) Start(ctx context.Context, r *dsr.Request) (*dsr.Request, erro
 		if cur.ExecutionStarted {
 			return cur, nil // someone else recorded it
 		}
-		updated, err := s.Store.UpdateRequest(ctx, cur.ID, cur.Version, func(x *dsr.Request) { x.ExecutionStarted = true })
+		updated, err := s.store.UpdateRequest(ctx, cur.ID, cur.Version, func(x *dsr.Request) { x.ExecutionStarted = true })
 		var conflict *store.ConflictError
 		if errors.As(err, &conflict) {
-			if cur, err = s.Store.GetRequest(ctx, r.ID); err != nil {
+			if cur, err = s.store.GetRequest(ctx, r.ID); err != nil {
 				return nil, fmt.Errorf("start %s: reload: %w", r.ID, err)
 			}
 			continue
@@ -367,19 +503,19 @@ func (s *Service) Start(ctx context.Context, r *dsr.Request) (*dsr.Request, erro
 		if err != nil {
 			return nil, fmt.Errorf("start %s: mark started: %w", r.ID, err)
 		}
-		data := map[string]string{"stateMachine": stateMachineName(s.StateMachineArn)}
+		data := map[string]string{"stateMachine": stateMachineName(s.arn)}
 		if already {
 			data["alreadyExisted"] = "true"
 		}
 		if executionArn != "" {
 			data["executionArn"] = executionArn
 		}
-		if _, err := s.Store.AppendEvent(ctx, r.ID, store.Event{
+		if _, err := s.store.AppendEvent(ctx, r.ID, store.Event{
 			Type: EventExecutionStarted, At: s.now(), Actor: Actor(r.Channel), Data: data,
 		}); err != nil {
 			return nil, fmt.Errorf("start %s: audit %s: %w", r.ID, EventExecutionStarted, err)
 		}
-		s.logger().InfoContext(ctx, "execution started", "requestId", r.ID, "alreadyExisted", already)
+		s.logger.InfoContext(ctx, "execution started", "requestId", r.ID, "alreadyExisted", already)
 		return updated, nil
 	}
 	return nil, fmt.Errorf("start %s: mark started: too many concurrent updates", r.ID)

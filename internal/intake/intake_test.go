@@ -14,11 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
@@ -49,27 +44,37 @@ type fixture struct {
 	svc   *intake.Service
 	st    *store.Store
 	sfn   *intaketest.SFN
-	db    *dynamodb.Client
 	table string
 	logs  *bytes.Buffer
 }
 
 func newFixture(t *testing.T, maxOpen int) *fixture {
 	t.Helper()
-	table := emu.NewTable(t)
-	st := store.New(emu.Client(), table)
-	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	st.Now = c.Now
 	fake := intaketest.NewSFN(t)
+	f := newFixtureSFN(t, maxOpen, fake.Client(), intaketest.StateMachineArn)
+	f.sfn = fake
+	return f
+}
+
+// newFixtureSFN is newFixture with another Step Functions endpoint.
+func newFixtureSFN(t *testing.T, maxOpen int, client intake.ExecutionStarter, arn string) *fixture {
+	t.Helper()
+	table := emu.NewTable(t)
+	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	st := store.New(store.Config{Table: table}, store.Deps{DB: emu.Client(), Clock: c.Now})
 	logs := &bytes.Buffer{}
-	return &fixture{
-		svc: &intake.Service{
-			Store: st, SFN: fake.Client(), StateMachineArn: intaketest.StateMachineArn,
-			SubjectSecret: secret, MaxOpenPerSubject: maxOpen, Now: c.Now,
-			Logger: slog.New(slog.NewJSONHandler(logs, nil)),
-		},
-		st: st, sfn: fake, db: emu.Client(), table: table, logs: logs,
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	starter, err := intake.NewStarter(intake.StarterConfig{StateMachineArn: arn},
+		intake.StarterDeps{Store: st, SFN: client, Clock: c.Now, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
 	}
+	svc, err := intake.New(intake.Config{SubjectSecret: secret, MaxOpenPerSubject: maxOpen},
+		intake.Deps{Store: st, Starter: starter, Clock: c.Now, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{svc: svc, st: st, table: table, logs: logs}
 }
 
 func validated(t *testing.T, email, phoneNumber string) dsr.Validated {
@@ -81,24 +86,12 @@ func validated(t *testing.T, email, phoneNumber string) dsr.Validated {
 	return v
 }
 
-// events reads a request's audit events straight from the table.
+// events reads a request's audit events.
 func (f *fixture) events(t *testing.T, id string) []store.Event {
 	t.Helper()
-	out, err := f.db.Query(context.Background(), &dynamodb.QueryInput{
-		TableName:              aws.String(f.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :evt)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":  &types.AttributeValueMemberS{Value: "REQ#" + id},
-			":evt": &types.AttributeValueMemberS{Value: "EVT#"},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	evs, err := f.st.ListEvents(context.Background(), id)
 	if err != nil {
-		t.Fatalf("query events: %v", err)
-	}
-	var evs []store.Event
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &evs); err != nil {
-		t.Fatalf("unmarshal events: %v", err)
+		t.Fatalf("list events: %v", err)
 	}
 	return evs
 }
@@ -172,11 +165,18 @@ func TestSubmitCreatesAndStarts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetRequest: %v", err)
 	}
+	var wantReq dsr.Request
+	var wantP dsr.Personal
+	v.Fill(&wantReq, &wantP, secret)
 	if got.Status != dsr.StatusReceived || !got.ExecutionStarted || got.Channel != dsr.ChannelWeb ||
 		got.Kind != dsr.KindAccess || got.Role != dsr.RoleSelf || got.Locale != "en" ||
-		got.StatusTokenHash != "abc123" || got.Source != "web" || got.Contact.Email != "li.na@example.cn" ||
-		!reflect.DeepEqual(got.SubjectKeys, v.SubjectKeys(secret)) {
-		t.Errorf("stored request = %+v, want received, started, web, access, self, en, token hash, source, keys", got)
+		got.StatusTokenHash != "abc123" || got.Source != "web" ||
+		!reflect.DeepEqual(got.HintKeys, wantReq.HintKeys) || len(got.SubjectKeys) != 0 {
+		t.Errorf("stored request = %+v, want received, started, web, access, self, en, token hash, source, hint keys, no verified keys", got)
+	}
+	p, err := f.st.GetPersonal(ctx, wantID)
+	if err != nil || p.Contact.Email != "li.na@example.cn" || p.Contact.Phone != "+8613800138000" {
+		t.Errorf("personal = %+v, %v", p, err)
 	}
 
 	calls := f.sfn.Calls()
@@ -257,9 +257,13 @@ func TestSubmitRandomIDWithoutNaturalKey(t *testing.T) {
 	}
 }
 
+// TestSubmitCap: only verified subjects (an in-app login) are capped.
+// Requests anyone can make with someone's typed address or account ID never
+// count against that person and are never refused for it.
 func TestSubmitCap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	login := &intake.Login{Account: "10000001"}
 	tests := []struct {
 		name string
 		// closeFirst refuses the first request before the last submit.
@@ -268,19 +272,20 @@ func TestSubmitCap(t *testing.T) {
 		wantErr    *intake.TooManyOpenError
 		wantDup    bool
 	}{
-		{name: "fourth open request by email is refused",
-			last:    intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "c@example.cn"}},
+		{name: "fourth open request of a logged-in account is refused",
+			last:    intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "c@example.cn"}, Login: login},
 			wantErr: &intake.TooManyOpenError{Open: 3, Max: 3}},
-		{name: "the same subject by phone only is refused",
-			last:    intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Phone: "+8613800138000"}},
-			wantErr: &intake.TooManyOpenError{Open: 3, Max: 3}},
-		{name: "a resubmit of an existing key is not counted",
-			last:    intake.Submission{NaturalKey: "k2", Validated: dsr.Validated{Email: "c@example.cn"}},
-			wantDup: true},
-		{name: "another subject is not affected",
-			last: intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "other@example.cn"}}},
-		{name: "closed requests do not count", closeFirst: true,
+		{name: "a stranger typing the account is not refused",
+			last: intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "stranger@example.cn", AccountID: "10000001"}}},
+		{name: "the same typed email is not refused",
 			last: intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "c@example.cn"}}},
+		{name: "a resubmit of an existing key is not counted",
+			last:    intake.Submission{NaturalKey: "k2", Validated: dsr.Validated{Email: "c@example.cn"}, Login: login},
+			wantDup: true},
+		{name: "another account is not affected",
+			last: intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "c@example.cn"}, Login: &intake.Login{Account: "10000002"}}},
+		{name: "closed requests do not count", closeFirst: true,
+			last: intake.Submission{NaturalKey: "k4", Validated: dsr.Validated{Email: "c@example.cn"}, Login: login}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,12 +294,16 @@ func TestSubmitCap(t *testing.T) {
 			var ids []string
 			for _, k := range []string{"k1", "k2", "k3"} {
 				res, err := f.svc.Submit(ctx, intake.Submission{
-					Validated: validated(t, "c@example.cn", "13800138000"), Channel: dsr.ChannelWeb, NaturalKey: k,
+					Validated: validated(t, "c@example.cn", "13800138000"), Channel: dsr.ChannelWeb, NaturalKey: k, Login: login,
 				})
 				if err != nil {
 					t.Fatalf("Submit %s: %v", k, err)
 				}
 				ids = append(ids, res.Request.ID)
+			}
+			// Typed-only requests for the same account are not counted either.
+			if _, err := f.svc.Submit(ctx, intake.Submission{Validated: validatedAccount(t, "x@example.cn", "10000001"), Channel: dsr.ChannelWeb, NaturalKey: "typed"}); err != nil {
+				t.Fatalf("typed-only submit: %v", err)
 			}
 			if tt.closeFirst {
 				r, err := f.st.GetRequest(ctx, ids[0])
@@ -307,7 +316,7 @@ func TestSubmitCap(t *testing.T) {
 			}
 			sub := tt.last
 			sub.Channel = dsr.ChannelWeb
-			sub.Validated = validated(t, sub.Validated.Email, sub.Validated.Phone)
+			sub.Validated = validatedAccount(t, sub.Validated.Email, sub.Validated.AccountID)
 			calls := len(f.sfn.Calls())
 			res, err := f.svc.Submit(ctx, sub)
 			var tooMany *intake.TooManyOpenError
@@ -328,6 +337,62 @@ func TestSubmitCap(t *testing.T) {
 				t.Errorf("Duplicate = %v, want %v", res.Duplicate, tt.wantDup)
 			}
 		})
+	}
+}
+
+func validatedAccount(t *testing.T, email, account string) dsr.Validated {
+	t.Helper()
+	v, err := dsr.Submission{Kind: "access", Role: "self", Email: email, AccountID: account, Locale: "en"}.Validate(phone.Parse)
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	return v
+}
+
+// TestLoginIsRecordedAsProof: a login verifies the account at intake: the
+// request carries its verified subject key and the identity its proof.
+func TestLoginIsRecordedAsProof(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	res, err := f.svc.Submit(ctx, intake.Submission{
+		Validated: validated(t, "app@example.cn", ""), Channel: dsr.ChannelWeb, NaturalKey: "login-1",
+		Login: &intake.Login{Account: "10000002"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Request
+	if r.VerifiedBy != dsr.ProofLogin || !reflect.DeepEqual(r.SubjectKeys, []string{dsr.SubjectKey(secret, dsr.IdentifierAccount, "10000002")}) {
+		t.Errorf("request = verifiedBy %q keys %v", r.VerifiedBy, r.SubjectKeys)
+	}
+	idn, err := f.st.GetIdentity(ctx, r.ID)
+	if err != nil || len(idn.Proved) != 1 || idn.Proved[0].Value != "10000002" || idn.Proved[0].Method != dsr.ProofLogin {
+		t.Errorf("identity = %+v, %v", idn, err)
+	}
+	if got, err := f.st.FindBySubject(ctx, dsr.SubjectKey(secret, dsr.IdentifierAccount, "10000002")); err != nil || len(got) != 1 {
+		t.Errorf("FindBySubject = %v, %v; want the request", got, err)
+	}
+}
+
+// TestKeyReusedWithAnotherBody: an idempotency key names one request; the
+// same key with another body neither returns it nor creates a new one.
+func TestKeyReusedWithAnotherBody(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	first := intake.Submission{Validated: validated(t, "a@example.cn", ""), Channel: dsr.ChannelWeb, NaturalKey: "shared", BodyDigest: "d1"}
+	if _, err := f.svc.Submit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	again := first
+	if res, err := f.svc.Submit(ctx, again); err != nil || !res.Duplicate {
+		t.Fatalf("same body again = %+v, %v; want the duplicate", res, err)
+	}
+	other := intake.Submission{Validated: validated(t, "b@example.cn", ""), Channel: dsr.ChannelWeb, NaturalKey: "shared", BodyDigest: "d2"}
+	res, err := f.svc.Submit(ctx, other)
+	if !errors.Is(err, intake.ErrKeyReused) || res.Request != nil {
+		t.Errorf("another body = %+v, %v; want ErrKeyReused and no request", res, err)
 	}
 }
 
@@ -387,7 +452,7 @@ func TestStartByReconciler(t *testing.T) {
 		t.Fatalf("Submit = %+v, %v; want the stored request and ErrStart", res, err)
 	}
 	f.sfn.Fail(0)
-	got, err := f.svc.Start(ctx, res.Request)
+	got, err := f.svc.Starter().Start(ctx, res.Request)
 	if err != nil || !got.ExecutionStarted {
 		t.Fatalf("Start = %+v, %v; want started", got, err)
 	}

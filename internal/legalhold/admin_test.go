@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"dsrflow/internal/dsr"
 )
 
@@ -39,11 +35,9 @@ func TestReasons(t *testing.T) {
 
 func TestAllAndLift(t *testing.T) {
 	ctx := context.Background()
-	db := emu.Client()
-	table := emu.NewTable(t)
-	l := &List{DB: db, Table: table}
+	l := newList(t)
 
-	got, err := All(ctx, db, table)
+	got, err := l.All(ctx)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("All on an empty table = %v, %v; want an empty list", got, err)
 	}
@@ -59,22 +53,7 @@ func TestAllAndLift(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Items that are not holds: a request-like item and an item whose PK
-	// starts with HOLD# but is not the hold record.
-	for _, it := range []map[string]string{
-		{"PK": "REQ#r1", "SK": "REQUEST", "status": "completed"},
-		{"PK": "HOLD#k-a", "SK": "NOTE", "action": "refuse"},
-	} {
-		item := map[string]dbtypes.AttributeValue{}
-		for k, v := range it {
-			item[k] = &dbtypes.AttributeValueMemberS{Value: v}
-		}
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	got, err = All(ctx, db, table)
+	got, err = l.All(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +96,7 @@ func TestAllAndLift(t *testing.T) {
 	if h, err := l.Find(ctx, []string{"k-b"}); err != nil || h != nil {
 		t.Errorf("Find after Lift = %+v, %v; want none", h, err)
 	}
-	if got, err := All(ctx, db, table); err != nil || len(got) != 2 {
+	if got, err := l.All(ctx); err != nil || len(got) != 2 {
 		t.Errorf("All after Lift: %d holds, %v; want 2", len(got), err)
 	}
 }

@@ -2,24 +2,25 @@
 // subjects whose data must be kept (an investigation, a court order, a
 // statutory duty; policy 五.1/五.2 "除非法律法规另有规定"). A hold either
 // refuses requests about the subject or defers erasure while it lasts; the
-// requester is told the reason either way (PIPL art. 50).
+// requester is told the reason either way (PIPL art. 50), in a neutral text
+// where the law forbids telling more.
 //
-// A hold is the item HOLD#<subject key> / HOLD in the requests table, keyed
-// by the same HMAC subject key as requests, so no identifier is stored.
+// A hold is keyed by the same HMAC subject key as requests (store.Hold), so
+// no identifier is stored, and it is checked only against verified subject
+// keys: someone who types another person's identifier learns nothing of
+// their holds.
 package legalhold
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/store"
 )
 
 // Action is what a hold does to a request.
@@ -38,34 +39,34 @@ func (a Action) Valid() bool { return a == ActionRefuse || a == ActionDeferErasu
 
 // Hold is one legal hold.
 type Hold struct {
-	SubjectKey string            `dynamodbav:"subjectKey"`
-	Action     Action            `dynamodbav:"action"`
-	Reason     dsr.RefusalReason `dynamodbav:"reason"`
+	SubjectKey string            `json:"subjectKey"`
+	Action     Action            `json:"action"`
+	Reason     dsr.RefusalReason `json:"reason"`
 	// Reference is the operator's case reference (no personal data).
-	Reference string    `dynamodbav:"reference,omitempty"`
-	CreatedAt time.Time `dynamodbav:"createdAt"`
-	CreatedBy string    `dynamodbav:"createdBy"`
+	Reference string    `json:"reference,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy"`
 }
 
-// DB is the part of the DynamoDB client the list uses.
-type DB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+func fromStore(h store.Hold) Hold {
+	return Hold{SubjectKey: h.SubjectKey, Action: Action(h.Action), Reason: dsr.RefusalReason(h.Reason), Reference: h.Reference, CreatedAt: h.CreatedAt, CreatedBy: h.CreatedBy}
+}
+
+// Store is the part of the store the list uses (a *store.Store).
+type Store interface {
+	PutHold(ctx context.Context, h store.Hold) error
+	GetHold(ctx context.Context, subjectKey string) (*store.Hold, error)
+	DeleteHold(ctx context.Context, subjectKey string) (*store.Hold, error)
+	ListHolds(ctx context.Context) ([]store.Hold, error)
 }
 
 // List is the legal-hold list.
 type List struct {
-	DB    DB
-	Table string
+	store Store
 }
 
-func key(subjectKey string) map[string]dbtypes.AttributeValue {
-	return map[string]dbtypes.AttributeValue{
-		"PK": &dbtypes.AttributeValueMemberS{Value: "HOLD#" + subjectKey},
-		"SK": &dbtypes.AttributeValueMemberS{Value: "HOLD"},
-	}
-}
+// New returns the list over st.
+func New(st Store) *List { return &List{store: st} }
 
 // Put adds or replaces a hold.
 func (l *List) Put(ctx context.Context, h Hold) error {
@@ -75,49 +76,72 @@ func (l *List) Put(ctx context.Context, h Hold) error {
 	if h.Reason == "" {
 		h.Reason = dsr.RefusalLegalHold
 	}
-	if !h.Reason.Valid() {
-		return fmt.Errorf("legal hold: unknown reason %q", h.Reason)
+	if !ReasonFits(h.Reason) {
+		return fmt.Errorf("legal hold: reason %q does not fit a hold", h.Reason)
 	}
-	item, err := attributevalue.MarshalMap(h)
-	if err != nil {
-		return err
-	}
-	for k, v := range key(h.SubjectKey) {
-		item[k] = v
-	}
-	if _, err := l.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.Table), Item: item}); err != nil {
-		return fmt.Errorf("put legal hold: %w", err)
-	}
-	return nil
+	return l.store.PutHold(ctx, store.Hold{SubjectKey: h.SubjectKey, Action: string(h.Action), Reason: string(h.Reason), Reference: h.Reference, CreatedAt: h.CreatedAt.UTC(), CreatedBy: h.CreatedBy})
 }
 
-// Remove lifts a hold (no error when there is none).
-func (l *List) Remove(ctx context.Context, subjectKey string) error {
-	if _, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: key(subjectKey)}); err != nil {
-		return fmt.Errorf("remove legal hold: %w", err)
+// Lift removes the hold on subjectKey and returns the hold it removed, or
+// nil when there was none.
+func (l *List) Lift(ctx context.Context, subjectKey string) (*Hold, error) {
+	h, err := l.store.DeleteHold(ctx, subjectKey)
+	if err != nil || h == nil {
+		return nil, err
 	}
-	return nil
+	out := fromStore(*h)
+	return &out, nil
 }
 
-// Find returns the strongest hold on any of subjectKeys: a refusal before a
-// deferral; nil when there is none.
+// Find returns the strongest hold on any of subjectKeys (verified keys): a
+// refusal before a deferral; nil when there is none.
 func (l *List) Find(ctx context.Context, subjectKeys []string) (*Hold, error) {
 	var found *Hold
 	for _, k := range subjectKeys {
-		out, err := l.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: key(k), ConsistentRead: aws.Bool(true)})
+		h, err := l.store.GetHold(ctx, k)
 		if err != nil {
-			return nil, fmt.Errorf("look up legal hold: %w", err)
+			return nil, err
 		}
-		if out.Item == nil {
+		if h == nil {
 			continue
 		}
-		var h Hold
-		if err := attributevalue.UnmarshalMap(out.Item, &h); err != nil {
-			return nil, fmt.Errorf("look up legal hold: %w", err)
-		}
-		if found == nil || (h.Action == ActionRefuse && found.Action != ActionRefuse) {
-			found = &h
+		hold := fromStore(*h)
+		if found == nil || (hold.Action == ActionRefuse && found.Action != ActionRefuse) {
+			found = &hold
 		}
 	}
 	return found, nil
 }
+
+// All returns every hold, oldest first (then by subject key).
+func (l *List) All(ctx context.Context) ([]Hold, error) {
+	hs, err := l.store.ListHolds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hold, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, fromStore(h))
+	}
+	slices.SortFunc(out, func(a, b Hold) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.SubjectKey, b.SubjectKey))
+	})
+	return out, nil
+}
+
+// Reasons lists the refusal reasons a hold may give: legal_hold (a duty to
+// keep the data) and the legal grounds of policy 五.5 (1)–(5). The other
+// reasons (identity, duplicates, repetition, ...) are about one request, not
+// about a subject, and have no place on the list.
+func Reasons() []dsr.RefusalReason {
+	out := []dsr.RefusalReason{dsr.RefusalLegalHold}
+	for _, r := range dsr.RefusalReasons() {
+		if r.Category() == dsr.RefusalLegal {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ReasonFits reports whether r is one of Reasons.
+func ReasonFits(r dsr.RefusalReason) bool { return slices.Contains(Reasons(), r) }

@@ -7,15 +7,21 @@ import (
 
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/store"
 )
 
 var emu *dynamotest.Emulator
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m, &emu)) }
 
+func newList(t *testing.T) *List {
+	t.Helper()
+	return New(store.New(store.Config{Table: emu.NewTable(t)}, store.Deps{DB: emu.Client()}))
+}
+
 func TestFind(t *testing.T) {
 	ctx := context.Background()
-	l := &List{DB: emu.Client(), Table: emu.NewTable(t)}
+	l := newList(t)
 	if err := l.Put(ctx, Hold{SubjectKey: "k-defer", Action: ActionDeferErasure}); err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +52,11 @@ func TestFind(t *testing.T) {
 			t.Errorf("Find(%v) = %q %q, want %q %q", tt.keys, gotA, gotR, tt.wantAction, tt.wantReason)
 		}
 	}
-	if err := l.Remove(ctx, "k-refuse"); err != nil {
+	if _, err := l.Lift(ctx, "k-refuse"); err != nil {
 		t.Fatal(err)
 	}
 	if h, _ := l.Find(ctx, []string{"k-refuse"}); h != nil {
-		t.Errorf("hold still found after Remove: %+v", h)
+		t.Errorf("hold still found after Lift: %+v", h)
 	}
 	for _, bad := range []Hold{{Action: ActionRefuse}, {SubjectKey: "k", Action: "pause"}, {SubjectKey: "k", Action: ActionRefuse, Reason: "whim"}} {
 		if err := l.Put(ctx, bad); err == nil {

@@ -1,10 +1,10 @@
 // Package operator keeps the workflow's waits for a person: manual identity
 // verification (a requester acting for someone else, or documents sent as
 // proof) and manual review (repeat requests, policy 五.5). The workflow's
-// .waitForTaskToken task records its token on the item REQ#<id> /
-// OPERATOR#<stage>; the dsr command line's `verify` and `review` commands
-// answer it with SendTaskSuccess. The token never leaves the table except
-// to Step Functions.
+// .waitForTaskToken task records its token on the request's operator wait
+// (store.OperatorWait); the console and the dsr command line's `verify` and
+// `review` commands answer it with SendTaskSuccess. The token never leaves
+// the table except to Step Functions.
 package operator
 
 import (
@@ -16,9 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -58,50 +55,43 @@ var (
 	ErrInvalid = errors.New("invalid decision")
 )
 
-// DB is the part of the DynamoDB client the service uses.
-type DB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-}
-
 // SFN is the part of the Step Functions client the service uses.
 type SFN interface {
 	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
 }
 
-// Events appends audit events (a *store.Store).
-type Events interface {
+// Store is the part of the store the service uses (a *store.Store).
+type Store interface {
+	GetOperatorWait(ctx context.Context, id, stage string) (*store.OperatorWait, error)
+	PutOperatorWait(ctx context.Context, w *store.OperatorWait) error
 	AppendEvent(ctx context.Context, id string, ev store.Event) (store.Event, error)
+}
+
+// Deps are the service's clients and clock.
+type Deps struct {
+	Store Store
+	SFN   SFN
+	Clock func() time.Time
 }
 
 // Service records waits and answers them.
 type Service struct {
-	DB     DB
-	Table  string
-	SFN    SFN
-	Events Events
-	Now    func() time.Time
+	store Store
+	sfn   SFN
+	clock func() time.Time
+}
+
+// New returns the service.
+func New(deps Deps) *Service {
+	s := &Service{store: deps.Store, sfn: deps.SFN, clock: deps.Clock}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	return s
 }
 
 // Wait is one awaited decision.
-type Wait struct {
-	PK          string    `dynamodbav:"PK"`
-	SK          string    `dynamodbav:"SK"`
-	RequestID   string    `dynamodbav:"requestId"`
-	Stage       Stage     `dynamodbav:"stage"`
-	Cause       string    `dynamodbav:"cause"`
-	TaskToken   string    `dynamodbav:"taskToken"`
-	RequestedAt time.Time `dynamodbav:"requestedAt"`
-	// Decided is set once answered, with the result, reason and actor.
-	Decided *time.Time `dynamodbav:"decided,omitempty"`
-	Result  string     `dynamodbav:"result,omitempty"`
-	Reason  string     `dynamodbav:"reason,omitempty"`
-	Actor   string     `dynamodbav:"actor,omitempty"`
-	// Sent is set once Step Functions accepted the decision.
-	Sent     bool `dynamodbav:"sent"`
-	Version  int  `dynamodbav:"version"`
-	TokenSet int  `dynamodbav:"tokenSet"` // how often a token was recorded
-}
+type Wait = store.OperatorWait
 
 // TaskOutput is what SendTaskSuccess passes to the workflow.
 type TaskOutput struct {
@@ -112,61 +102,15 @@ type TaskOutput struct {
 	VerifiedAt string `json:"verifiedAt"`
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func key(id string, st Stage) map[string]dbtypes.AttributeValue {
-	return map[string]dbtypes.AttributeValue{
-		"PK": &dbtypes.AttributeValueMemberS{Value: "REQ#" + id},
-		"SK": &dbtypes.AttributeValueMemberS{Value: "OPERATOR#" + string(st)},
-	}
-}
+func (s *Service) now() time.Time { return s.clock().UTC() }
 
 // Get returns the wait for a request's stage (nil when none was recorded).
 func (s *Service) Get(ctx context.Context, id string, st Stage) (*Wait, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(id, st), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("load %s wait of %s: %w", st, id, err)
-	}
-	if out.Item == nil {
-		return nil, nil
-	}
-	var w Wait
-	if err := attributevalue.UnmarshalMap(out.Item, &w); err != nil {
-		return nil, fmt.Errorf("load %s wait of %s: %w", st, id, err)
-	}
-	return &w, nil
+	return s.store.GetOperatorWait(ctx, id, string(st))
 }
 
-var errStale = errors.New("stale")
-
 func (s *Service) put(ctx context.Context, w *Wait) error {
-	prev := w.Version
-	w.Version++
-	item, err := attributevalue.MarshalMap(w)
-	if err != nil {
-		return err
-	}
-	in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}
-	if prev == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
-	} else {
-		in.ConditionExpression = aws.String("version = :v")
-		in.ExpressionAttributeValues = map[string]dbtypes.AttributeValue{":v": &dbtypes.AttributeValueMemberN{Value: fmt.Sprint(prev)}}
-	}
-	if _, err := s.DB.PutItem(ctx, in); err != nil {
-		w.Version = prev
-		var ccf *dbtypes.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			return errStale
-		}
-		return fmt.Errorf("save %s wait of %s: %w", w.Stage, w.RequestID, err)
-	}
-	return nil
+	return s.store.PutOperatorWait(ctx, w)
 }
 
 // Await records that the workflow waits on taskToken for an operator's
@@ -183,11 +127,11 @@ func (s *Service) Await(ctx context.Context, id string, st Stage, cause, taskTok
 		}
 		first = w == nil
 		if w == nil {
-			w = &Wait{PK: "REQ#" + id, SK: "OPERATOR#" + string(st), RequestID: id, Stage: st, Cause: cause, RequestedAt: s.now()}
+			w = &Wait{RequestID: id, Stage: string(st), Cause: cause, RequestedAt: s.now()}
 		}
 		w.TaskToken = taskToken
 		w.TokenSet++
-		if err := s.put(ctx, w); errors.Is(err, errStale) {
+		if err := s.put(ctx, w); errors.Is(err, store.ErrStale) {
 			continue
 		} else if err != nil {
 			return false, err
@@ -264,7 +208,7 @@ func (s *Service) Decide(ctx context.Context, d Decision) error {
 			w.Result, w.Reason = ResultRefused, string(d.Reason)
 		}
 		err = s.put(ctx, w)
-		if errors.Is(err, errStale) {
+		if errors.Is(err, store.ErrStale) {
 			continue
 		}
 		if err != nil {
@@ -279,7 +223,7 @@ func (s *Service) Decide(ctx context.Context, d Decision) error {
 	if d.Note != "" {
 		data["note"] = d.Note
 	}
-	if _, err := s.Events.AppendEvent(ctx, d.RequestID, store.Event{Type: "operator_decision", At: now, Actor: "operator:" + d.Actor, Data: data}); err != nil {
+	if _, err := s.store.AppendEvent(ctx, d.RequestID, store.Event{Type: "operator_decision", At: now, Actor: "operator:" + d.Actor, Data: data}); err != nil {
 		return fmt.Errorf("audit decision on %s: %w", d.RequestID, err)
 	}
 	return s.sendAndMark(ctx, w)
@@ -293,7 +237,7 @@ func (s *Service) sendAndMark(ctx context.Context, w *Wait) error {
 		return serr
 	}
 	for range 8 {
-		cur, err := s.Get(ctx, w.RequestID, w.Stage)
+		cur, err := s.Get(ctx, w.RequestID, Stage(w.Stage))
 		if err != nil {
 			return err
 		}
@@ -301,7 +245,7 @@ func (s *Service) sendAndMark(ctx context.Context, w *Wait) error {
 			return serr
 		}
 		cur.Sent = true
-		if err := s.put(ctx, cur); errors.Is(err, errStale) {
+		if err := s.put(ctx, cur); errors.Is(err, store.ErrStale) {
 			continue
 		} else if err != nil {
 			return err
@@ -313,14 +257,14 @@ func (s *Service) sendAndMark(ctx context.Context, w *Wait) error {
 
 func (s *Service) send(ctx context.Context, w *Wait) error {
 	out := TaskOutput{Result: w.Result, Reason: w.Reason, Method: "manual"}
-	if w.Stage == StageVerification && w.Result == ResultApproved && w.Decided != nil {
+	if Stage(w.Stage) == StageVerification && w.Result == ResultApproved && w.Decided != nil {
 		out.VerifiedAt = w.Decided.UTC().Format(time.RFC3339Nano)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return err
 	}
-	_, err = s.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(w.TaskToken), Output: aws.String(string(b))})
+	_, err = s.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(w.TaskToken), Output: aws.String(string(b))})
 	var to *sfntypes.TaskTimedOut
 	var dne *sfntypes.TaskDoesNotExist
 	if errors.As(err, &to) || errors.As(err, &dne) {

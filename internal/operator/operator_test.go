@@ -42,13 +42,14 @@ func (f *fakeSFN) SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessIn
 func TestDecide(t *testing.T) {
 	ctx := context.Background()
 	table := emu.NewTable(t)
-	st := store.New(emu.Client(), table)
-	if _, _, err := st.CreateRequest(ctx, &dsr.Request{ID: "r-1", Kind: dsr.KindAccess, Status: dsr.StatusInReview, SubjectKeys: []string{"k"}}); err != nil {
+	now := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := store.New(store.Config{Table: table}, store.Deps{DB: emu.Client(), Clock: clock})
+	if _, _, err := st.CreateRequest(ctx, &dsr.Request{ID: "r-1", Kind: dsr.KindAccess, Status: dsr.StatusInReview, SubjectKeys: []string{"k"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f := &fakeSFN{outputs: map[string]string{}, gone: map[string]bool{}}
-	now := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
-	s := &Service{DB: emu.Client(), Table: table, SFN: f, Events: st, Now: func() time.Time { return now }}
+	s := New(Deps{Store: st, SFN: f, Clock: clock})
 
 	invalid := []Decision{
 		{RequestID: "r-1", Stage: StageVerification, Actor: "li"},                                           // refuse without reason
@@ -96,7 +97,7 @@ func TestDecide(t *testing.T) {
 	}
 
 	// A decision Step Functions did not get is sent again by the next Decide.
-	if _, _, err := st.CreateRequest(ctx, &dsr.Request{ID: "r-2", Kind: dsr.KindAccess, Status: dsr.StatusInReview, SubjectKeys: []string{"k"}}); err != nil {
+	if _, _, err := st.CreateRequest(ctx, &dsr.Request{ID: "r-2", Kind: dsr.KindAccess, Status: dsr.StatusInReview, SubjectKeys: []string{"k"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Await(ctx, "r-2", StageReview, "repeat_limit", "tok-4"); err != nil {

@@ -151,7 +151,7 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 	}
 	final := resp.RequestStatus == StatusCompleted || resp.RequestStatus == StatusFailed || resp.RequestStatus == StatusCancelled
 	switch t.Status {
-	case store.PartnerPending, store.PartnerSkipped:
+	case store.PartnerPending, store.PartnerNoData:
 		return http.StatusBadRequest, CallbackResult{Error: "unknown_request"}, false
 	case store.PartnerDispatched, store.PartnerAwaitingCallback:
 		if !final {

@@ -86,6 +86,23 @@ func (c *Client) Precheck(ctx context.Context, p Partner, secret []byte, req Pre
 	return parsePrecheck(p.ID, req.SubjectRequestID, resp)
 }
 
+// Resolve asks the account system p which accounts belong to the verified
+// identities in req.
+func (c *Client) Resolve(ctx context.Context, p Partner, secret []byte, req ResolveRequest) (ResolveResponse, error) {
+	if req.APIVersion == "" {
+		req.APIVersion = APIVersion
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return ResolveResponse{}, fmt.Errorf("encode resolve %s: %w", req.SubjectRequestID, err)
+	}
+	resp, err := c.post(ctx, p, secret, PathResolve, body)
+	if err != nil {
+		return ResolveResponse{}, err
+	}
+	return parseResolve(p.ID, req.SubjectRequestID, resp)
+}
+
 // PurgeStatus asks the backup system of p whether backups older than the
 // deletion remain.
 func (c *Client) PurgeStatus(ctx context.Context, p Partner, secret []byte, req PurgeStatusRequest) (PurgeStatusResponse, error) {

@@ -122,7 +122,7 @@ func (d *Dispatcher) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 			return PlanOutput{}, err
 		}
 		created = created || isNew
-		if t.Status == store.PartnerSkipped {
+		if t.Status == store.PartnerNoData {
 			out.Skipped = append(out.Skipped, a.Partner.ID)
 			continue
 		}
@@ -146,9 +146,13 @@ func planItem(id string, a Assignment) PlanItem {
 }
 
 func (d *Dispatcher) ensureTask(ctx context.Context, req *dsr.Request, a Assignment) (*store.PartnerTask, bool, error) {
+	idn, err := d.Store.GetIdentity(ctx, req.ID)
+	if err != nil {
+		return nil, false, storeErr(req.ID, "load identity", err)
+	}
 	status := store.PartnerPending
-	if len(Identities(a.Partner, req)) == 0 {
-		status = store.PartnerSkipped
+	if len(Identities(a.Partner, idn.Subject)) == 0 {
+		status = store.PartnerNoData
 	}
 	t, created, err := d.Store.PutPartnerTask(ctx, store.PartnerTask{RequestID: req.ID, PartnerID: a.Partner.ID, Action: string(a.Action), Status: status})
 	if err != nil {
@@ -226,9 +230,13 @@ func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOu
 	if t.Status.Settled() || t.Status == store.PartnerAwaitingCallback {
 		return d.output(t), nil
 	}
-	ids := Identities(p, req)
+	idn, err := d.Store.GetIdentity(ctx, req.ID)
+	if err != nil {
+		return DispatchOutput{}, storeErr(req.ID, "load identity", err)
+	}
+	ids := Identities(p, idn.Subject)
 	if len(ids) == 0 {
-		t, err = d.Store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) { x.Status = store.PartnerSkipped })
+		t, err = d.Store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) { x.Status = store.PartnerNoData })
 		if err != nil {
 			return DispatchOutput{}, storeErr(req.ID, "skip partner", err)
 		}
@@ -261,7 +269,11 @@ func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOu
 	}
 	switch Action(t.Action) {
 	case ActionCorrect:
-		wire.Corrections = req.Corrections
+		pd, err := d.Store.GetPersonal(ctx, req.ID)
+		if err != nil {
+			return DispatchOutput{}, storeErr(req.ID, "load corrections", err)
+		}
+		wire.Corrections = pd.Corrections
 	case ActionWithdrawConsent:
 		wire.ConsentPurposes = req.Purposes
 	}
@@ -494,7 +506,7 @@ func (d *Dispatcher) Escalate(ctx context.Context, in EscalateInput) (DispatchOu
 		if err != nil {
 			return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
 		}
-		if t.Status == store.PartnerCompleted || t.Status == store.PartnerEscalated || t.Status == store.PartnerSkipped {
+		if t.Status == store.PartnerCompleted || t.Status == store.PartnerEscalated || t.Status == store.PartnerNoData {
 			return d.output(t), nil
 		}
 		code := t.LastError

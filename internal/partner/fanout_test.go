@@ -276,7 +276,7 @@ func TestPlanSkipsPartnersWithoutIdentities(t *testing.T) {
 	if len(plan.Partners) != 1 || plan.Partners[0].PartnerID != "acct" || !slices.Equal(plan.Skipped, []string{"sms"}) {
 		t.Errorf("plan = %+v, want acct planned and sms skipped", plan)
 	}
-	if tk := f.task(t, req.ID, "sms"); tk.Status != store.PartnerSkipped {
+	if tk := f.task(t, req.ID, "sms"); tk.Status != store.PartnerNoData {
 		t.Errorf("sms task %s, want skipped", tk.Status)
 	}
 	// Planning again is harmless.

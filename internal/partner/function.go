@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
@@ -82,7 +81,7 @@ func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger 
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	d := &Dispatcher{
-		Store:           store.New(dynamodb.NewFromConfig(awsCfg), c.TableName),
+		Store:           store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
 		Config:          pc,
 		Secrets:         NewSecrets(nil),
 		Client:          &Client{TryTimeout: c.PartnerTryTimeout},

@@ -66,7 +66,11 @@ func (d *Dispatcher) Precheck(ctx context.Context, in PrecheckInput) (PrecheckOu
 	if req.Kind != dsr.KindAccountClosure {
 		return PrecheckOutput{}, &InvalidInput{Field: "requestId", Problem: "request " + req.ID + " is not an account closure"}
 	}
-	ids := Identities(p, req)
+	idn, err := d.Store.GetIdentity(ctx, req.ID)
+	if err != nil {
+		return PrecheckOutput{}, storeErr(req.ID, "load identity", err)
+	}
+	ids := Identities(p, idn.Subject)
 	if len(ids) == 0 {
 		return PrecheckOutput{}, &InvalidInput{Field: "requestId", Problem: "request " + req.ID + " has no identifier the account system holds"}
 	}

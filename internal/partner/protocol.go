@@ -15,6 +15,7 @@ import (
 //	POST {endpoint}/requests                 Request → Response (200 completed | 202 pending)
 //	POST {callback}/partners/{id}/callbacks  Response (the partner's later answer)
 //	POST {endpoint}/precheck                 PrecheckRequest → PrecheckResponse
+//	POST {endpoint}/resolve                  ResolveRequest → ResolveResponse (the account system)
 //	POST {endpoint}/backups/purge-status     PurgeStatusRequest → PurgeStatusResponse
 //
 // Every message is signed (see Sign). Extensions beyond OpenDSR: the
@@ -27,6 +28,7 @@ const APIVersion = "1.0"
 const (
 	PathRequests    = "/requests"
 	PathPrecheck    = "/precheck"
+	PathResolve     = "/resolve"
 	PathPurgeStatus = "/backups/purge-status"
 )
 
@@ -191,6 +193,70 @@ type PrecheckResponse struct {
 	Obligations      []Obligation `json:"obligations"`
 }
 
+// ResolveRequest asks the account system which accounts belong to the
+// subject's verified identifiers (docs/ARCHITECTURE.md, rule 7). Only
+// verified identifiers are sent: never what a requester typed.
+type ResolveRequest struct {
+	SubjectRequestID  string     `json:"subject_request_id"`
+	SubjectIdentities []Identity `json:"subject_identities"`
+	APIVersion        string     `json:"api_version"`
+}
+
+// ResolvedAccount is one account and every identifier the account system
+// keeps for it.
+type ResolvedAccount struct {
+	AccountID  string     `json:"account_id"`
+	Identities []Identity `json:"identities"`
+}
+
+// ResolveResponse is the account system's answer: the accounts of the
+// identifiers sent (none: the person has no account).
+type ResolveResponse struct {
+	SubjectRequestID string            `json:"subject_request_id"`
+	Accounts         []ResolvedAccount `json:"accounts"`
+}
+
+// Limits on a resolve answer.
+const (
+	MaxResolvedAccounts   = 20
+	MaxResolvedIdentities = 20
+	MaxIdentityValueLen   = 320
+)
+
+func parseResolve(partnerID, requestID string, body []byte) (ResolveResponse, error) {
+	var r ResolveResponse
+	if err := decodeStrict(partnerID, requestID, body, &r, func() string { return r.SubjectRequestID }); err != nil {
+		return ResolveResponse{}, err
+	}
+	if r.Accounts == nil {
+		return ResolveResponse{}, &PartnerGarbage{PartnerID: partnerID, Code: "missing_accounts"}
+	}
+	if len(r.Accounts) > MaxResolvedAccounts {
+		return ResolveResponse{}, &PartnerGarbage{PartnerID: partnerID, Code: "too_many_accounts"}
+	}
+	for _, a := range r.Accounts {
+		if a.AccountID == "" || len(a.AccountID) > MaxIdentityValueLen || !printable(a.AccountID) || len(a.Identities) > MaxResolvedIdentities {
+			return ResolveResponse{}, &PartnerGarbage{PartnerID: partnerID, Code: "bad_account"}
+		}
+		for _, id := range a.Identities {
+			if _, ok := IdentifierTypeOf(id.Type); !ok || id.Value == "" || len(id.Value) > MaxIdentityValueLen || !printable(id.Value) {
+				return ResolveResponse{}, &PartnerGarbage{PartnerID: partnerID, Code: "bad_identity"}
+			}
+		}
+	}
+	return r, nil
+}
+
+// IdentifierTypeOf is our identifier type of an OpenDSR identity_type.
+func IdentifierTypeOf(wire string) (dsr.IdentifierType, bool) {
+	for t, w := range wireIdentityType {
+		if w == wire {
+			return t, true
+		}
+	}
+	return "", false
+}
+
 // PurgeStatusRequest asks a backup system whether backups older than
 // DeletedAt still exist.
 type PurgeStatusRequest struct {
@@ -250,24 +316,20 @@ func parsePurgeStatus(partnerID, requestID string, body []byte) (PurgeStatusResp
 	return r, nil
 }
 
-// Identities returns the subject's identifiers of request r that partner p
-// holds, from the request (the only place they are kept), email, phone,
-// account in that order. They are personal data: never log them.
-//
-// The contact (email, phone) is the requester's: it identifies the subject
-// only when the requester is the subject (role self). For a guardian, agent
-// or relative it is someone else's, so only the account ID is sent.
-func Identities(p Partner, r *dsr.Request) []Identity {
+// Identities returns the identifiers of the data subject that partner p
+// keeps data under, taken from ids: the request's verified and resolved
+// identity (dsr.Identity.Subject), never from what was typed (rule 7).
+// Accounts, emails, phones in that order. They are personal data: never log
+// them.
+func Identities(p Partner, ids dsr.Identifiers) []Identity {
 	var out []Identity
-	add := func(t dsr.IdentifierType, v string) {
-		if v != "" && p.Holds(t) {
+	for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
+		if !p.Holds(t) {
+			continue
+		}
+		for _, v := range ids.Of(t) {
 			out = append(out, Identity{Type: WireIdentityType(t), Value: v, Format: "raw"})
 		}
 	}
-	if r.Role == dsr.RoleSelf || r.Role == "" {
-		add(dsr.IdentifierEmail, r.Contact.Email)
-		add(dsr.IdentifierPhone, r.Contact.Phone)
-	}
-	add(dsr.IdentifierAccount, r.AccountID)
 	return out
 }

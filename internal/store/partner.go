@@ -40,16 +40,17 @@ const (
 	// PartnerEscalated: given up on (retries exhausted, deadline passed, or
 	// failed) and handed to an operator.
 	PartnerEscalated PartnerStatus = "escalated"
-	// PartnerSkipped: the partner holds none of the identity types the
-	// request carries, so there is nothing to send it.
-	PartnerSkipped PartnerStatus = "skipped"
+	// PartnerNoData: the partner holds no data for this person: the
+	// verified and resolved identity carries none of the identifier types
+	// the partner keeps data under, so nothing was sent to it.
+	PartnerNoData PartnerStatus = "no_data"
 )
 
 // Settled reports whether nothing more will be sent for this partner
 // unless an operator retries it.
 func (s PartnerStatus) Settled() bool {
 	switch s {
-	case PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerSkipped:
+	case PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerNoData:
 		return true
 	}
 	return false
@@ -57,12 +58,12 @@ func (s PartnerStatus) Settled() bool {
 
 // PartnerStatuses lists every partner task status.
 func PartnerStatuses() []PartnerStatus {
-	return []PartnerStatus{PartnerPending, PartnerDispatched, PartnerAwaitingCallback, PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerSkipped}
+	return []PartnerStatus{PartnerPending, PartnerDispatched, PartnerAwaitingCallback, PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerNoData}
 }
 
 // PartnerTask is one partner's part of a request. It holds no personal data:
-// the identities sent are read from the request each time, and exports are
-// kept in S3 (ExportKey).
+// the identities sent are read from the request's identity each time, and
+// exports are kept in S3 (ExportKey).
 type PartnerTask struct {
 	RequestID string        `json:"requestId" dynamodbav:"requestId"`
 	PartnerID string        `json:"partnerId" dynamodbav:"partnerId"`

@@ -11,9 +11,12 @@
 // never shown to the requester or logged; a correct code sends SendTaskSuccess
 // with it.
 //
-// The verification item is REQ#<id> / VERIFY in the requests table. It is
-// updated with a put conditioned on its version, so concurrent submissions
-// cannot both count as the one allowed success or skip a wrong attempt.
+// The verification item is the store's (store.Verification). It is updated
+// with a put conditioned on its version, so concurrent submissions cannot
+// both count as the one allowed success or skip a wrong attempt. A code that
+// is entered right proves control of the contact it went to: the proof is
+// recorded on the request's identity (dsr.Identity), and nothing more is
+// proved (docs/ARCHITECTURE.md, rule 7).
 package verification
 
 import (
@@ -35,9 +38,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -107,69 +107,105 @@ var (
 	ErrContention = errors.New("too many concurrent submissions")
 )
 
-// DB is the part of the DynamoDB client the service uses.
-type DB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-}
-
 // SFN is the part of the Step Functions client the service uses.
 type SFN interface {
 	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
 }
 
-// Requests reads requests and appends audit events (a *store.Store).
-type Requests interface {
+// Store is the part of the store the service uses (a *store.Store).
+type Store interface {
 	GetRequest(ctx context.Context, id string) (*dsr.Request, error)
+	GetPersonal(ctx context.Context, id string) (*dsr.Personal, error)
 	AppendEvent(ctx context.Context, id string, ev store.Event) (store.Event, error)
+	GetVerification(ctx context.Context, id string) (*store.Verification, error)
+	PutVerification(ctx context.Context, id string, v *store.Verification) error
+	UpdateIdentity(ctx context.Context, id string, mutate func(*dsr.Identity) error) (*dsr.Identity, error)
 }
 
-// Service issues and checks codes.
-type Service struct {
-	Requests Requests
-	DB       DB
-	Table    string
-	SFN      SFN
-	Sender   notify.Sender
+// Config sets the service's secrets and limits.
+type Config struct {
 	// Secret keys the code hash (at least MinSecretLen bytes).
 	Secret []byte
-	// Link returns the verification page URL for a request, with whatever
-	// lets the requester in (the status token); nil: no link in messages.
-	Link func(requestID string) string
 	// StatusSecret, when set, is the status-link secret (the web intake's
 	// STATUS_TOKEN_SECRET): a token derived from it (StatusToken) is accepted
 	// even for requests that store no token hash (mail requests, whose
-	// requesters get the link in the code message).
+	// requesters get the link in the code message), and with BaseURL it
+	// makes the verification page link in code messages.
 	StatusSecret []byte
-	Team         notify.Contact
+	// BaseURL is the privacy center ("https://privacy.example.cn"); empty:
+	// no link in messages.
+	BaseURL string
+	Team    notify.Contact
 
-	CodeTTL     time.Duration
-	MaxAttempts int
-	MaxResends  int
-	Now         func() time.Time
-	Rand        io.Reader
-	Logger      *slog.Logger
+	CodeTTL     time.Duration // default DefaultCodeTTL
+	MaxAttempts int           // default DefaultMaxAttempts
+	MaxResends  int           // default DefaultMaxResends
 	// Actor names the service in audit events for code issuance.
 	Actor string
 }
 
-// record is the VERIFY item.
-type record struct {
-	PK         string     `dynamodbav:"PK"`
-	SK         string     `dynamodbav:"SK"`
-	State      string     `dynamodbav:"state"`
-	CodeHash   string     `dynamodbav:"codeHash,omitempty"`
-	Nonce      string     `dynamodbav:"nonce,omitempty"`
-	ExpiresAt  time.Time  `dynamodbav:"expiresAt"`
-	Attempts   int        `dynamodbav:"attempts"`
-	Resends    int        `dynamodbav:"resends"`
-	TaskToken  string     `dynamodbav:"taskToken,omitempty"`
-	Channel    string     `dynamodbav:"channel,omitempty"`
-	SentAt     *time.Time `dynamodbav:"sentAt,omitempty"`
-	VerifiedAt *time.Time `dynamodbav:"verifiedAt,omitempty"`
-	Signalled  bool       `dynamodbav:"signalled"`
-	Version    int        `dynamodbav:"version"`
+// Deps are the service's clients and clock.
+type Deps struct {
+	Store  Store
+	SFN    SFN
+	Sender notify.Sender
+	Clock  func() time.Time
+	// Rand draws codes; default crypto/rand.
+	Rand   io.Reader
+	Logger *slog.Logger
 }
+
+// Service issues and checks codes.
+type Service struct {
+	cfg    Config
+	store  Store
+	sfn    SFN
+	sender notify.Sender
+	clock  func() time.Time
+	rand   io.Reader
+	logger *slog.Logger
+	link   func(id string) string
+}
+
+// New checks cfg and returns the service.
+func New(cfg Config, deps Deps) (*Service, error) {
+	switch {
+	case len(cfg.Secret) < MinSecretLen:
+		return nil, fmt.Errorf("verification: the code secret must be at least %d bytes", MinSecretLen)
+	case deps.Store == nil || deps.SFN == nil || deps.Sender == nil:
+		return nil, errors.New("verification: Store, SFN and Sender are required")
+	}
+	if cfg.CodeTTL <= 0 {
+		cfg.CodeTTL = DefaultCodeTTL
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.MaxResends <= 0 {
+		cfg.MaxResends = DefaultMaxResends
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = "verification"
+	}
+	s := &Service{cfg: cfg, store: deps.Store, sfn: deps.SFN, sender: deps.Sender, clock: deps.Clock, rand: deps.Rand, logger: deps.Logger}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	s.link = func(string) string { return "" }
+	if len(cfg.StatusSecret) > 0 && cfg.BaseURL != "" {
+		s.link = PageLink(cfg.BaseURL, cfg.StatusSecret)
+	}
+	return s, nil
+}
+
+// record is the verification item.
+type record = store.Verification
 
 // TaskOutput is what SendTaskSuccess passes to the workflow: no personal data.
 type TaskOutput struct {
@@ -179,62 +215,21 @@ type TaskOutput struct {
 	Reason     string `json:"reason"`
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return s.clock().UTC() }
 
-func (s *Service) ttl() time.Duration {
-	if s.CodeTTL > 0 {
-		return s.CodeTTL
-	}
-	return DefaultCodeTTL
-}
+func (s *Service) ttl() time.Duration { return s.cfg.CodeTTL }
 
-func (s *Service) maxAttempts() int {
-	if s.MaxAttempts > 0 {
-		return s.MaxAttempts
-	}
-	return DefaultMaxAttempts
-}
+func (s *Service) maxAttempts() int { return s.cfg.MaxAttempts }
 
-func (s *Service) maxResends() int {
-	if s.MaxResends > 0 {
-		return s.MaxResends
-	}
-	return DefaultMaxResends
-}
+func (s *Service) maxResends() int { return s.cfg.MaxResends }
 
-func (s *Service) log() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Service) log() *slog.Logger { return s.logger }
 
-func (s *Service) actor() string {
-	if s.Actor != "" {
-		return s.Actor
-	}
-	return "verification"
-}
-
-func (s *Service) link(id string) string {
-	if s.Link == nil {
-		return ""
-	}
-	return s.Link(id)
-}
+func (s *Service) actor() string { return s.cfg.Actor }
 
 // newCode draws a uniformly random 6-digit code.
 func (s *Service) newCode() (string, error) {
-	r := s.Rand
-	if r == nil {
-		r = rand.Reader
-	}
-	n, err := rand.Int(r, big.NewInt(1_000_000))
+	n, err := rand.Int(s.rand, big.NewInt(1_000_000))
 	if err != nil {
 		return "", fmt.Errorf("draw code: %w", err)
 	}
@@ -242,12 +237,8 @@ func (s *Service) newCode() (string, error) {
 }
 
 func (s *Service) newNonce() (string, error) {
-	r := s.Rand
-	if r == nil {
-		r = rand.Reader
-	}
 	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
 		return "", fmt.Errorf("draw nonce: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
@@ -255,72 +246,13 @@ func (s *Service) newNonce() (string, error) {
 
 // hash is HMAC-SHA256(secret, id ":" nonce ":" code), hex.
 func (s *Service) hash(id, nonce, code string) string {
-	m := hmac.New(sha256.New, s.Secret)
+	m := hmac.New(sha256.New, s.cfg.Secret)
 	m.Write([]byte(id + ":" + nonce + ":" + code))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Validate checks the configuration.
-func (s *Service) Validate() error {
-	switch {
-	case len(s.Secret) < MinSecretLen:
-		return fmt.Errorf("verification: the code secret must be at least %d bytes", MinSecretLen)
-	case s.Requests == nil || s.DB == nil || s.Table == "" || s.SFN == nil || s.Sender == nil:
-		return errors.New("verification: Requests, DB, Table, SFN and Sender are required")
-	}
-	return nil
-}
-
-func recordKey(id string) map[string]dbtypes.AttributeValue {
-	return map[string]dbtypes.AttributeValue{
-		"PK": &dbtypes.AttributeValueMemberS{Value: "REQ#" + id},
-		"SK": &dbtypes.AttributeValueMemberS{Value: "VERIFY"},
-	}
-}
-
 func (s *Service) load(ctx context.Context, id string) (*record, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: recordKey(id), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("load verification %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return nil, nil
-	}
-	var r record
-	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
-		return nil, fmt.Errorf("load verification %s: %w", id, err)
-	}
-	return &r, nil
-}
-
-// errStale is a save that lost to a concurrent one.
-var errStale = errors.New("verification item changed")
-
-// save writes r, conditioned on the version it was read at (0: new item).
-func (s *Service) save(ctx context.Context, id string, r *record) error {
-	prev := r.Version
-	r.PK, r.SK = "REQ#"+id, "VERIFY"
-	r.Version = prev + 1
-	item, err := attributevalue.MarshalMap(r)
-	if err != nil {
-		return fmt.Errorf("save verification %s: %w", id, err)
-	}
-	in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}
-	if prev == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
-	} else {
-		in.ConditionExpression = aws.String("version = :v")
-		in.ExpressionAttributeValues = map[string]dbtypes.AttributeValue{":v": &dbtypes.AttributeValueMemberN{Value: fmt.Sprint(prev)}}
-	}
-	if _, err := s.DB.PutItem(ctx, in); err != nil {
-		r.Version = prev
-		var ccf *dbtypes.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			return errStale
-		}
-		return fmt.Errorf("save verification %s: %w", id, err)
-	}
-	return nil
+	return s.store.GetVerification(ctx, id)
 }
 
 // update reads the item, applies fn and saves it, retrying when a concurrent
@@ -339,8 +271,8 @@ func (s *Service) update(ctx context.Context, id string, fn func(r *record, exis
 		if err != nil || !change {
 			return r, err
 		}
-		err = s.save(ctx, id, r)
-		if errors.Is(err, errStale) {
+		err = s.store.PutVerification(ctx, id, r)
+		if errors.Is(err, store.ErrStale) {
 			continue
 		}
 		return r, err
@@ -358,19 +290,28 @@ type Issued struct {
 	// Verified is true when the requester had already verified; the new
 	// token was then signalled at once.
 	Verified bool
+	// Locked is true when the verification was locked by wrong codes: it
+	// stays locked, no code was sent.
+	Locked bool
 }
 
 // Begin starts code verification for request id, whose workflow waits on
-// taskToken: a code is issued and sent to the contact on the request. It is
-// safe to call again with a new token (a retried task): a code still valid is
-// not sent again, only the token is replaced. A request without any contact
-// gives a *notify.DeliveryError wrapping notify.ErrNoChannel.
+// taskToken: a code is issued and sent to the requester's contact. It is
+// safe to call again with a new token (a retried task, a restarted
+// execution): a code already sent is not sent again, a locked verification
+// stays locked, and attempts and resends are kept; only the token is
+// replaced. A request without any contact gives a *notify.DeliveryError
+// wrapping notify.ErrNoChannel.
 func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, error) {
-	req, err := s.Requests.GetRequest(ctx, id)
+	req, err := s.store.GetRequest(ctx, id)
 	if err != nil {
 		return Issued{}, err
 	}
-	if notify.ChannelFor(req.Contact) == "" {
+	p, err := s.store.GetPersonal(ctx, id)
+	if err != nil {
+		return Issued{}, err
+	}
+	if notify.ChannelFor(p.Contact) == "" {
 		return Issued{}, &notify.DeliveryError{RequestID: id, Code: "no email address or phone number on the request", Err: notify.ErrNoChannel}
 	}
 	now := s.now()
@@ -378,16 +319,28 @@ func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, erro
 	var iss Issued
 	r, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
 		code, iss = "", Issued{}
-		if exists && r.State == StateVerified {
-			iss.Verified = true
-			r.TaskToken, r.Signalled = taskToken, false
-			return true, nil
+		if exists {
+			switch {
+			case r.State == StateVerified:
+				iss.Verified = true
+				r.TaskToken, r.Signalled = taskToken, false
+				return true, nil
+			case r.State == StateLocked:
+				// Too many wrong codes: a rerun of the task does not
+				// unlock it; only the requester's resend does.
+				iss.Locked = true
+				r.TaskToken = taskToken
+				return true, nil
+			case r.State == StatePending && r.SentAt != nil:
+				// A code went out; if it expired, the requester asks for
+				// a new one (counted against the resends).
+				iss.ExpiresAt, iss.Channel = r.CodeExpiresAt, notify.Channel(r.Channel)
+				r.TaskToken = taskToken
+				return true, nil
+			}
 		}
-		if exists && r.State == StatePending && r.SentAt != nil && now.Before(r.ExpiresAt) {
-			iss.ExpiresAt, iss.Channel = r.ExpiresAt, notify.Channel(r.Channel)
-			r.TaskToken = taskToken
-			return true, nil
-		}
+		// No code yet, or one whose sending failed: a new one, with the
+		// counters as they are.
 		c, err := s.newCode()
 		if err != nil {
 			return false, err
@@ -398,9 +351,9 @@ func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, erro
 		}
 		code = c
 		r.State, r.Nonce, r.CodeHash = StatePending, nonce, s.hash(id, nonce, c)
-		r.ExpiresAt, r.Attempts, r.TaskToken, r.SentAt = now.Add(s.ttl()), 0, taskToken, nil
+		r.CodeExpiresAt, r.TaskToken, r.SentAt = now.Add(s.ttl()), taskToken, nil
 		r.Signalled, r.VerifiedAt = false, nil
-		iss.ExpiresAt = r.ExpiresAt
+		iss.ExpiresAt = r.CodeExpiresAt
 		return true, nil
 	})
 	if err != nil {
@@ -415,7 +368,7 @@ func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, erro
 	if code == "" {
 		return iss, nil
 	}
-	if err := s.send(ctx, req, r, code); err != nil {
+	if err := s.send(ctx, req, p.Contact, r, code); err != nil {
 		return iss, err
 	}
 	iss.Sent, iss.Channel = true, notify.Channel(r.Channel)
@@ -423,10 +376,10 @@ func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, erro
 }
 
 // send delivers code and records that it was sent.
-func (s *Service) send(ctx context.Context, req *dsr.Request, r *record, code string) error {
+func (s *Service) send(ctx context.Context, req *dsr.Request, to dsr.Contact, r *record, code string) error {
 	id := req.ID
-	msg := notify.VerificationCode(id, req.Contact, dsr.Locale(req.Locale), code, r.ExpiresAt, s.link(id))
-	ch, err := s.Sender.Send(ctx, msg)
+	msg := notify.VerificationCode(id, to, dsr.Locale(req.Locale), code, r.CodeExpiresAt, s.link(id))
+	ch, err := s.sender.Send(ctx, msg)
 	if err != nil {
 		return err
 	}
@@ -442,18 +395,47 @@ func (s *Service) send(ctx context.Context, req *dsr.Request, r *record, code st
 		return err
 	}
 	r.Channel = string(ch)
-	if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+	if _, err := s.store.AppendEvent(ctx, id, store.Event{
 		Type: "verification_code_sent", At: sentAt, Actor: s.actor(),
-		Data: map[string]string{"channel": string(ch), "expiresAt": r.ExpiresAt.Format(time.RFC3339), "resends": fmt.Sprint(r.Resends)},
+		Data: map[string]string{"channel": string(ch), "expiresAt": r.CodeExpiresAt.Format(time.RFC3339), "resends": fmt.Sprint(r.Resends)},
 	}); err != nil {
 		return fmt.Errorf("audit code sent for %s: %w", id, err)
 	}
 	return nil
 }
 
+// prove records on the request's identity that the requester controls the
+// contact the code went to (by channel: email or sms).
+func (s *Service) prove(ctx context.Context, id string, r *record, at time.Time) error {
+	p, err := s.store.GetPersonal(ctx, id)
+	if err != nil {
+		return err
+	}
+	proof := dsr.Proof{Method: dsr.ProofCode, At: at}
+	switch notify.Channel(r.Channel) {
+	case notify.ChannelEmail:
+		proof.Type, proof.Value = dsr.IdentifierEmail, p.Contact.Email
+	case notify.ChannelSMS:
+		proof.Type, proof.Value = dsr.IdentifierPhone, p.Contact.Phone
+	}
+	if proof.Value == "" {
+		return nil
+	}
+	_, err = s.store.UpdateIdentity(ctx, id, func(idn *dsr.Identity) error {
+		for _, have := range idn.Proved {
+			if have.Type == proof.Type && have.Value == proof.Value {
+				return nil
+			}
+		}
+		idn.Proved = append(idn.Proved, proof)
+		return nil
+	})
+	return err
+}
+
 // authorize loads the request and checks the status token.
 func (s *Service) authorize(ctx context.Context, id, statusToken string) (*dsr.Request, error) {
-	req, err := s.Requests.GetRequest(ctx, id)
+	req, err := s.store.GetRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("request %s: %w", id, ErrNotFound)
 	}
@@ -461,8 +443,8 @@ func (s *Service) authorize(ctx context.Context, id, statusToken string) (*dsr.R
 		return nil, err
 	}
 	ok := CheckStatusTokenHash(req, statusToken)
-	if !ok && len(s.StatusSecret) > 0 && statusToken != "" {
-		ok = subtle.ConstantTimeCompare([]byte(StatusToken(s.StatusSecret, id)), []byte(statusToken)) == 1
+	if !ok && len(s.cfg.StatusSecret) > 0 && statusToken != "" {
+		ok = subtle.ConstantTimeCompare([]byte(StatusToken(s.cfg.StatusSecret, id)), []byte(statusToken)) == 1
 	}
 	if !ok {
 		return nil, fmt.Errorf("request %s: %w", id, ErrForbidden)
@@ -545,7 +527,7 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 		case r.State == StateLocked:
 			out = OutcomeLocked
 			return false, nil
-		case !now.Before(r.ExpiresAt):
+		case !now.Before(r.CodeExpiresAt):
 			out = OutcomeCodeExpired
 			return false, nil
 		case !ok:
@@ -570,7 +552,10 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 	}
 	switch out {
 	case OutcomeVerified:
-		if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+		if err := s.prove(ctx, id, r, now); err != nil {
+			return Result{}, fmt.Errorf("record proof for %s: %w", id, err)
+		}
+		if _, err := s.store.AppendEvent(ctx, id, store.Event{
 			Type: "identity_verified", At: now, Actor: "requester",
 			Data: map[string]string{"method": MethodCode, "wrongAttempts": fmt.Sprint(r.Attempts)},
 		}); err != nil {
@@ -581,13 +566,16 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 		}
 	case OutcomeAlreadyVerified:
 		// A lost SendTaskSuccess is sent again; a delivered one is not.
+		if err := s.prove(ctx, id, r, now); err != nil {
+			return Result{}, fmt.Errorf("record proof for %s: %w", id, err)
+		}
 		if !r.Signalled {
 			if err := s.signal(ctx, id, r); err != nil {
 				return Result{}, err
 			}
 		}
 	case OutcomeWrongCode:
-		if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+		if _, err := s.store.AppendEvent(ctx, id, store.Event{
 			Type: "verification_code_wrong", At: now, Actor: "requester",
 			Data: map[string]string{"attempts": fmt.Sprint(r.Attempts)},
 		}); err != nil {
@@ -608,14 +596,18 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 func (s *Service) locked(ctx context.Context, req *dsr.Request, r *record, now time.Time) error {
 	id := req.ID
 	left := max(s.maxResends()-r.Resends, 0)
-	if _, err := s.Requests.AppendEvent(ctx, id, store.Event{
+	if _, err := s.store.AppendEvent(ctx, id, store.Event{
 		Type: "verification_locked", At: now, Actor: "requester",
 		Data: map[string]string{"attempts": fmt.Sprint(r.Attempts), "resendsLeft": fmt.Sprint(left)},
 	}); err != nil {
 		return fmt.Errorf("audit lock of %s: %w", id, err)
 	}
-	msg := notify.VerificationLocked(id, req.Contact, dsr.Locale(req.Locale), left, s.link(id), s.Team)
-	if _, err := s.Sender.Send(ctx, msg); err != nil {
+	p, err := s.store.GetPersonal(ctx, id)
+	if err != nil {
+		return err
+	}
+	msg := notify.VerificationLocked(id, p.Contact, dsr.Locale(req.Locale), left, s.link(id), s.cfg.Team)
+	if _, err := s.sender.Send(ctx, msg); err != nil {
 		return err
 	}
 	return nil
@@ -636,7 +628,7 @@ func (s *Service) signal(ctx context.Context, id string, r *record) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(r.TaskToken), Output: aws.String(string(out))})
+	_, err = s.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(r.TaskToken), Output: aws.String(string(out))})
 	if err != nil && !TaskGone(err) {
 		return fmt.Errorf("signal verification of %s: %w", id, err)
 	}
@@ -693,7 +685,7 @@ func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, e
 		}
 		out, code = OutcomeResent, c
 		r.State, r.Nonce, r.CodeHash = StatePending, nonce, s.hash(id, nonce, c)
-		r.ExpiresAt, r.Attempts, r.SentAt = now.Add(s.ttl()), 0, nil
+		r.CodeExpiresAt, r.Attempts, r.SentAt = now.Add(s.ttl()), 0, nil
 		r.Resends++
 		return true, nil
 	})
@@ -701,7 +693,11 @@ func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, e
 		return Result{}, err
 	}
 	if code != "" {
-		if err := s.send(ctx, req, r, code); err != nil {
+		p, err := s.store.GetPersonal(ctx, id)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := s.send(ctx, req, p.Contact, r, code); err != nil {
 			return Result{}, err
 		}
 	}
@@ -738,7 +734,7 @@ func (s *Service) Status(ctx context.Context, id string) (Status, error) {
 	if err != nil || r == nil {
 		return Status{}, err
 	}
-	return Status{State: r.State, ExpiresAt: r.ExpiresAt, AttemptsLeft: max(s.maxAttempts()-r.Attempts, 0), ResendsLeft: max(s.maxResends()-r.Resends, 0), Channel: r.Channel}, nil
+	return Status{State: r.State, ExpiresAt: r.CodeExpiresAt, AttemptsLeft: max(s.maxAttempts()-r.Attempts, 0), ResendsLeft: max(s.maxResends()-r.Resends, 0), Channel: r.Channel}, nil
 }
 
 func (s *Service) result(out Outcome, r *record, l dsr.Locale) Result {
@@ -747,12 +743,12 @@ func (s *Service) result(out Outcome, r *record, l dsr.Locale) Result {
 		res.AttemptsLeft = max(s.maxAttempts()-r.Attempts, 0)
 		res.ResendsLeft = max(s.maxResends()-r.Resends, 0)
 		if r.State == StatePending {
-			res.ExpiresAt = r.ExpiresAt
+			res.ExpiresAt = r.CodeExpiresAt
 		}
 		if r.State == StateLocked {
 			res.AttemptsLeft = 0
 		}
 	}
-	res.Message = message(out, res, l, s.Team)
+	res.Message = message(out, res, l, s.cfg.Team)
 	return res
 }

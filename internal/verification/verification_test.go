@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -82,6 +80,7 @@ func (m *memSender) lastCode(t *testing.T) string {
 }
 
 type fixture struct {
+	st    *store.Store
 	svc   *verification.Service
 	sfn   *fakeSFN
 	out   *memSender
@@ -96,38 +95,38 @@ func newFixture(t *testing.T, locale string) *fixture {
 	t.Helper()
 	table := emu.NewTable(t)
 	now := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
-	st := store.New(emu.Client(), table)
-	st.Now = func() time.Time { return now }
+	f := &fixture{sfn: &fakeSFN{}, out: &memSender{}, now: &now, table: table, token: "AQB-task-token-1"}
+	clock := func() time.Time { return *f.now }
+	st := store.New(store.Config{Table: table}, store.Deps{DB: emu.Client(), Clock: clock})
+	f.st = st
 	sum := sha256.Sum256([]byte(statusToken))
 	if _, _, err := st.CreateRequest(context.Background(), &dsr.Request{
 		ID: "r-1", Kind: dsr.KindAccess, Status: dsr.StatusAwaitingVerification, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, Locale: locale,
-		SubjectKeys: []string{"k1"}, Contact: dsr.Contact{Email: "li.lei.unit@example.cn"}, StatusTokenHash: hex.EncodeToString(sum[:]),
-	}); err != nil {
+		HintKeys: []string{"k1"}, StatusTokenHash: hex.EncodeToString(sum[:]),
+	}, &dsr.Personal{Contact: dsr.Contact{Email: "li.lei.unit@example.cn"}}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{sfn: &fakeSFN{}, out: &memSender{}, now: &now, table: table, token: "AQB-task-token-1"}
-	f.svc = &verification.Service{
-		Requests: st, DB: emu.Client(), Table: table, SFN: f.sfn, Sender: f.out,
-		Secret: []byte(strings.Repeat("x", 32)), Now: func() time.Time { return *f.now },
-		Link: verification.PageLink("https://privacy.example.cn/", []byte(strings.Repeat("s", 32))),
-	}
-	if err := f.svc.Validate(); err != nil {
+	svc, err := verification.New(verification.Config{
+		Secret:       []byte(strings.Repeat("x", 32)),
+		StatusSecret: []byte(strings.Repeat("s", 32)),
+		BaseURL:      "https://privacy.example.cn/",
+	}, verification.Deps{Store: st, SFN: f.sfn, Sender: f.out, Clock: clock})
+	if err != nil {
 		t.Fatal(err)
 	}
+	f.svc = svc
 	if _, err := f.svc.Begin(context.Background(), "r-1", f.token); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-func (f *fixture) item(t *testing.T) map[string]dbtypes.AttributeValue {
-	out, err := emu.Client().GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(f.table), Key: map[string]dbtypes.AttributeValue{
-		"PK": &dbtypes.AttributeValueMemberS{Value: "REQ#r-1"}, "SK": &dbtypes.AttributeValueMemberS{Value: "VERIFY"},
-	}})
-	if err != nil {
-		t.Fatal(err)
+func (f *fixture) item(t *testing.T) *store.Verification {
+	v, err := f.st.GetVerification(context.Background(), "r-1")
+	if err != nil || v == nil {
+		t.Fatalf("GetVerification = %v, %v", v, err)
 	}
-	return out.Item
+	return v
 }
 
 // TestCodeStoredHashed: the code is not stored, only its keyed hash; the

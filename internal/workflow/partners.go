@@ -204,7 +204,7 @@ func (h *Handlers) partnerResults(tasks []store.PartnerTask, l dsr.Locale) (done
 		if h.Partners == nil || h.Partners.Config == nil {
 			continue
 		}
-		if p, ok := h.Partners.Config.Partner(t.PartnerID); ok && t.Status != store.PartnerSkipped {
+		if p, ok := h.Partners.Config.Partner(t.PartnerID); ok && t.Status != store.PartnerNoData {
 			for _, e := range p.RetentionExceptions {
 				notDone = append(notDone, notify.Exception{What: name, Reason: e.Text.In(l)})
 			}
