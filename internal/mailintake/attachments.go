@@ -14,6 +14,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"dsrflow/internal/mail"
+	"dsrflow/internal/store"
 )
 
 // safeExt is a file name extension kept in an attachment's key.
@@ -32,12 +33,12 @@ func AttachmentKey(prefix, requestID string, n int, filename string) string {
 }
 
 // putAttachments writes a request's documents next to the raw message and
-// returns their keys. Keys are deterministic, so a redelivery overwrites
+// returns them as documents. Keys are deterministic, so a redelivery overwrites
 // instead of adding copies. The objects are encrypted at rest (SSE-S3) and
 // carry the sent filename in Content-Disposition (RFC 2231 encoded), where
 // it stays with the document it names.
-func (h *Handler) putAttachments(ctx context.Context, bucket, requestID string, atts []mail.Attachment) ([]string, error) {
-	var keys []string
+func (h *Handler) putAttachments(ctx context.Context, bucket, requestID string, atts []mail.Attachment) ([]store.Document, error) {
+	var docs []store.Document
 	for i, a := range atts {
 		key := AttachmentKey(h.prefix(), requestID, i+1, a.Filename)
 		ct := a.ContentType
@@ -55,10 +56,10 @@ func (h *Handler) putAttachments(ctx context.Context, bucket, requestID string, 
 		if cd := mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename}); a.Filename != "" && cd != "" {
 			in.ContentDisposition = aws.String(cd)
 		}
-		if _, err := h.S3.PutObject(ctx, in); err != nil {
+		if _, err := h.s3.PutObject(ctx, in); err != nil {
 			return nil, fmt.Errorf("put attachment %d of request %s: %w", i+1, requestID, err)
 		}
-		keys = append(keys, key)
+		docs = append(docs, store.Document{Bucket: bucket, Key: key, ContentType: ct, Size: int64(len(a.Data)), FileName: a.Filename, Source: "mail"})
 	}
-	return keys, nil
+	return docs, nil
 }

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -60,44 +60,47 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	return cfg, nil
 }
 
-// DynamoDB is the part of the DynamoDB client the handler uses: the
-// store's calls and the mail records'.
-type DynamoDB interface {
-	store.DB
-	DB
+// Deps are the handler's clients and clock.
+type Deps struct {
+	Store  *store.Store
+	S3     ObjectStore
+	SFN    intake.ExecutionStarter
+	Clock  func() time.Time
+	Logger *slog.Logger
 }
 
-// Clients are the AWS clients a Handler needs.
-type Clients struct {
-	DynamoDB DynamoDB
-	S3       ObjectStore
-	SFN      intake.Starter
-}
-
-// New wires a Handler from cfg and clients.
-func New(cfg Config, clients Clients, logger *slog.Logger) (*Handler, error) {
+// New wires a Handler from cfg and deps.
+func New(cfg Config, deps Deps) (*Handler, error) {
 	secret, err := intake.ParseSubjectSecret(cfg.SubjectKeySecret)
 	if err != nil {
 		return nil, err
 	}
-	db := clients.DynamoDB
+	logger := deps.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	clock := deps.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	starter, err := intake.NewStarter(intake.StarterConfig{StateMachineArn: cfg.StateMachineArn},
+		intake.StarterDeps{Store: deps.Store, SFN: deps.SFN, Clock: clock, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := intake.New(intake.Config{SubjectSecret: secret, MaxOpenPerSubject: cfg.MaxOpenPerSubject},
+		intake.Deps{Store: deps.Store, Starter: starter, Clock: clock, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	prefix := cfg.AttachmentPrefix
+	if prefix == "" {
+		prefix = DefaultAttachmentPrefix
+	}
 	return &Handler{
-		S3: clients.S3,
-		Intake: &intake.Service{
-			Store:             store.New(db, cfg.TableName),
-			SFN:               clients.SFN,
-			StateMachineArn:   cfg.StateMachineArn,
-			SubjectSecret:     secret,
-			MaxOpenPerSubject: cfg.MaxOpenPerSubject,
-			Logger:            logger,
-		},
-		Records:            &Records{DB: db, Table: cfg.TableName},
-		AttachmentPrefix:   cfg.AttachmentPrefix,
-		TrustedAuthServIDs: cfg.TrustedAuthServIDs,
-		Logger:             logger,
+		s3: deps.S3, intake: svc, records: deps.Store,
+		attachmentPrefix: prefix, trustedAuthServIDs: cfg.TrustedAuthServIDs,
+		clock: clock, logger: logger,
 	}, nil
 }
 
@@ -113,15 +116,16 @@ func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Even
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		return New(cfg, Clients{
-			DynamoDB: dynamodb.NewFromConfig(awsCfg),
+		return New(cfg, Deps{
+			Store: store.Open(awsCfg, store.Config{Table: cfg.TableName}, nil),
 			S3: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 				o.UsePathStyle = cfg.S3UsePathStyle
 				// S3-compatible stores may not return checksums; do not log each skip.
 				o.DisableLogOutputChecksumValidationSkipped = true
 			}),
-			SFN: sfn.NewFromConfig(awsCfg),
-		}, logger)
+			SFN:    sfn.NewFromConfig(awsCfg),
+			Logger: logger,
+		})
 	})
 	return lazyinit.Action(h, (*Handler).Handle)
 }

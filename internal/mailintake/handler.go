@@ -60,6 +60,7 @@ import (
 	"dsrflow/internal/intake"
 	"dsrflow/internal/mail"
 	"dsrflow/internal/phone"
+	"dsrflow/internal/store"
 )
 
 // ObjectStore is the part of the S3 client the handler uses.
@@ -83,41 +84,33 @@ const (
 	RejectTooManyOpen       = "too_many_open"      // the sender has too many open requests
 )
 
-// Handler handles the mailbox's S3 events.
+// Records keeps mail records (a *store.Store).
+type Records interface {
+	PutMailRecord(ctx context.Context, r store.MailRecord) (duplicate bool, err error)
+}
+
+// Record is what the mailbox keeps about one message (store.MailRecord).
+type Record = store.MailRecord
+
+// Handler handles the mailbox's S3 events. Build it with New.
 type Handler struct {
-	S3      ObjectStore
-	Intake  Submitter
-	Records *Records
-	// AttachmentPrefix defaults to DefaultAttachmentPrefix.
-	AttachmentPrefix string
-	// TrustedAuthServIDs are the authserv-ids of the receiving servers whose
+	s3               ObjectStore
+	intake           Submitter
+	records          Records
+	attachmentPrefix string
+	// trustedAuthServIDs are the authserv-ids of the receiving servers whose
 	// Authentication-Results count (see mail.VerdictsFromHeaders); none
 	// means every Authentication-Results header counts.
-	TrustedAuthServIDs []string
-	Now                func() time.Time
-	Logger             *slog.Logger
+	trustedAuthServIDs []string
+	clock              func() time.Time
+	logger             *slog.Logger
 }
 
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (h *Handler) now() time.Time { return h.clock().UTC() }
 
-func (h *Handler) logger() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
-	}
-	return slog.Default()
-}
+func (h *Handler) log() *slog.Logger { return h.logger }
 
-func (h *Handler) prefix() string {
-	if h.AttachmentPrefix != "" {
-		return h.AttachmentPrefix
-	}
-	return DefaultAttachmentPrefix
-}
+func (h *Handler) prefix() string { return h.attachmentPrefix }
 
 // Handle processes every record of an S3 event. Records are independent:
 // one failing does not stop the others, and the error returned joins the
@@ -126,7 +119,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.S3Event) error {
 	var errs []error
 	for i, rec := range ev.Records {
 		if err := h.handleRecord(ctx, rec); err != nil {
-			h.logger().ErrorContext(ctx, "mail record failed; the event will be retried", "record", i, "error", err.Error())
+			h.log().ErrorContext(ctx, "mail record failed; the event will be retried", "record", i, "error", err.Error())
 			errs = append(errs, fmt.Errorf("record %d: %w", i, err))
 		}
 	}
@@ -142,7 +135,7 @@ type delivery struct {
 func (d delivery) objectRef() string { return "s3://" + d.bucket + "/" + d.key }
 
 func (h *Handler) handleRecord(ctx context.Context, rec events.S3EventRecord) error {
-	log := h.logger()
+	log := h.log()
 	if rec.EventSource != "aws:s3" || !strings.HasPrefix(rec.EventName, "ObjectCreated:") {
 		log.InfoContext(ctx, "skipped event", "eventSource", rec.EventSource, "eventName", rec.EventName)
 		return nil
@@ -167,7 +160,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.S3EventRecord) er
 		return h.tooLarge(ctx, d)
 	}
 
-	out, err := h.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(d.key)})
+	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(d.key)})
 	var gone *s3types.NoSuchKey
 	if errors.As(err, &gone) {
 		// Deleted since the notification (S3 reads are strongly consistent):
@@ -236,7 +229,7 @@ func (h *Handler) classify(raw []byte) (msg *mail.Message, cls mail.Classificati
 		}
 	}()
 	msg, _ = parse(raw)
-	cls = mail.Classify(msg, mail.VerdictsFromHeaders(msg, h.TrustedAuthServIDs...))
+	cls = mail.Classify(msg, mail.VerdictsFromHeaders(msg, h.trustedAuthServIDs...))
 	return msg, cls
 }
 
@@ -271,16 +264,16 @@ func (h *Handler) submit(ctx context.Context, d delivery, msg *mail.Message, cls
 	}
 
 	id := intake.RequestID(dsr.ChannelMail, r.DedupeKey)
-	keys, err := h.putAttachments(ctx, d.bucket, id, msg.Attachments)
+	docs, err := h.putAttachments(ctx, d.bucket, id, msg.Attachments)
 	if err != nil {
 		return err
 	}
-	res, err := h.Intake.Submit(ctx, intake.Submission{
-		Validated:   v,
-		Channel:     dsr.ChannelMail,
-		NaturalKey:  r.DedupeKey,
-		Attachments: keys,
-		Source:      d.objectRef(),
+	res, err := h.intake.Submit(ctx, intake.Submission{
+		Validated:  v,
+		Channel:    dsr.ChannelMail,
+		NaturalKey: r.DedupeKey,
+		Documents:  docs,
+		Source:     d.objectRef(),
 	})
 	var tooMany *intake.TooManyOpenError
 	if errors.As(err, &tooMany) {
@@ -292,7 +285,7 @@ func (h *Handler) submit(ctx context.Context, d delivery, msg *mail.Message, cls
 		return fmt.Errorf("submit request %s: %w", id, err)
 	}
 	r.RequestID = res.Request.ID
-	r.Attachments = len(keys)
+	r.Attachments = len(docs)
 	return nil
 }
 
@@ -324,7 +317,7 @@ func Validate(cls mail.Classification) (dsr.Validated, error) {
 
 // record writes the mail record and logs the decision (codes only).
 func (h *Handler) record(ctx context.Context, r Record) error {
-	dup, err := h.Records.Put(ctx, r)
+	dup, err := h.records.PutMailRecord(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -338,6 +331,6 @@ func (h *Handler) record(ctx context.Context, r Record) error {
 	if r.RequestID != "" {
 		attrs = append(attrs, "requestId", r.RequestID, "attachments", r.Attachments)
 	}
-	h.logger().InfoContext(ctx, "mail processed", attrs...)
+	h.log().InfoContext(ctx, "mail processed", attrs...)
 	return nil
 }

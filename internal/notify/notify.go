@@ -37,6 +37,17 @@ type Message struct {
 	Locale   dsr.Locale
 	Subject  string
 	Body     string
+	// Attachments go with email only (the signed deletion certificate).
+	Attachments []Attachment
+	// MessageID, when set, is the Message-ID to use (default: MessageID).
+	MessageID string
+}
+
+// Attachment is a file attached to an email. Name is ASCII ([A-Za-z0-9._-]).
+type Attachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
 }
 
 // ChannelFor is the channel a message to c goes by: email when there is an
@@ -129,4 +140,41 @@ func (r *Router) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
+}
+
+// RouterConfig is where messages go.
+type RouterConfig struct {
+	// From is the sender address of email; FromName its display name.
+	From     string
+	FromName string
+	// OutboxDir, when set, writes every email (and every text message, when
+	// no SMS provider is given) as an .eml file there instead of sending it:
+	// the local stack.
+	OutboxDir string
+}
+
+// RouterDeps are the senders.
+type RouterDeps struct {
+	// Email sends email when OutboxDir is empty (SES or the SMTP relay);
+	// nil: email fails as a delivery error.
+	Email EmailSender
+	// SMS sends text messages (End User Messaging SMS, a Chinese SMS
+	// provider); nil: the outbox when OutboxDir is set, else requesters
+	// with a phone only are verified by hand.
+	SMS   SMSSender
+	Clock func() time.Time
+}
+
+// NewRouter returns the one router every function that writes to
+// requesters uses.
+func NewRouter(cfg RouterConfig, deps RouterDeps) *Router {
+	r := &Router{From: cfg.From, FromName: cfg.FromName, Email: deps.Email, SMS: deps.SMS, Now: deps.Clock}
+	if cfg.OutboxDir != "" {
+		box := &Outbox{Dir: cfg.OutboxDir, From: cfg.From, FromName: cfg.FromName, Now: deps.Clock}
+		r.Email = box
+		if r.SMS == nil {
+			r.SMS = box
+		}
+	}
+	return r
 }

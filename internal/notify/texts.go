@@ -17,6 +17,12 @@ const (
 	TemplateRefused            = "refused"
 	TemplateDuplicate          = "duplicate"
 	TemplateReply              = "reply"
+	// TemplateReplyPartial is the reply sent while a partner has not acted:
+	// what was done, what is still open, and a promise to write again.
+	TemplateReplyPartial = "reply_partial"
+	// TemplateFinalConfirmation tells the requester an erasure is complete,
+	// backups included, with the signed deletion certificate attached.
+	TemplateFinalConfirmation = "final_confirmation"
 )
 
 // chinaTime formats t as the requester reads it: mainland China time.
@@ -175,70 +181,3 @@ func Duplicate(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, linkedID 
 	return m
 }
 
-// Exception is something that could not be done, and why.
-type Exception struct {
-	What   string
-	Reason string
-}
-
-// ReplyContent is what a reply states.
-type ReplyContent struct {
-	Kind dsr.Kind
-	// Done lists what was done, one line each, in the requester's language.
-	Done []string
-	// NotDone lists what could not be done and why (retention exceptions).
-	NotDone []Exception
-	// BackupsGoneBy, for erasure and account closure, is the date by which
-	// every backup holding the data will have rotated out.
-	BackupsGoneBy *time.Time
-	// Deferred, when not empty, is why erasure is deferred (a legal hold).
-	Deferred string
-}
-
-// Reply is the answer to a request (policy 五.5), in the requester's language.
-func Reply(id string, to dsr.Contact, l dsr.Locale, c ReplyContent, team Contact) Message {
-	l = locale(l)
-	m := Message{RequestID: id, Template: TemplateReply, To: to, Locale: l}
-	var b strings.Builder
-	if l == dsr.LocaleEn {
-		m.Subject = "Our answer to your privacy request " + id
-		fmt.Fprintf(&b, "We have completed your request %s (%s).\n\nWhat we did:\n", id, c.Kind.Text(l))
-		for _, d := range c.Done {
-			fmt.Fprintf(&b, "- %s\n", d)
-		}
-		if len(c.NotDone) > 0 {
-			b.WriteString("\nWhat we could not do, and why:\n")
-			for _, e := range c.NotDone {
-				fmt.Fprintf(&b, "- %s: %s\n", e.What, e.Reason)
-			}
-		}
-		if c.Deferred != "" {
-			fmt.Fprintf(&b, "\nErasure is deferred: %s\n", c.Deferred)
-		}
-		if c.BackupsGoneBy != nil {
-			fmt.Fprintf(&b, "\nCopies in our backups are deleted when the backups are refreshed; every backup that may hold your data will have rotated out by %s.\n", chinaDate(*c.BackupsGoneBy))
-		}
-		fmt.Fprintf(&b, "\nIf you have questions, please contact %s.\n", team.or(l))
-	} else {
-		m.Subject = "关于您的个人信息请求（编号 " + id + "）的答复"
-		fmt.Fprintf(&b, "我们已处理完毕您编号为 %s 的请求（%s）。\n\n已完成的处理：\n", id, c.Kind.Text(l))
-		for _, d := range c.Done {
-			fmt.Fprintf(&b, "- %s\n", d)
-		}
-		if len(c.NotDone) > 0 {
-			b.WriteString("\n未能处理的事项及原因：\n")
-			for _, e := range c.NotDone {
-				fmt.Fprintf(&b, "- %s：%s\n", e.What, e.Reason)
-			}
-		}
-		if c.Deferred != "" {
-			fmt.Fprintf(&b, "\n删除暂缓执行：%s\n", c.Deferred)
-		}
-		if c.BackupsGoneBy != nil {
-			fmt.Fprintf(&b, "\n备份中的副本将在备份更新时删除；所有可能包含您数据的备份将于 %s 前完成轮换。\n", chinaDate(*c.BackupsGoneBy))
-		}
-		fmt.Fprintf(&b, "\n如有疑问，请联系%s。\n", team.or(l))
-	}
-	m.Body = b.String()
-	return m
-}

@@ -28,17 +28,28 @@ type Stage string
 
 const (
 	StageVerification Stage = "verification"
-	StageReview       Stage = "review"
+	// StageIdentity: a typed identifier does not belong to the person whose
+	// contact was proved (identity_mismatch), or the account system could
+	// not resolve the identity: an operator checks documents and approves
+	// the identifiers, or refuses.
+	StageIdentity Stage = "identity"
+	StageReview   Stage = "review"
 )
 
 // Valid reports whether s is a known stage.
-func (s Stage) Valid() bool { return s == StageVerification || s == StageReview }
+func (s Stage) Valid() bool {
+	return s == StageVerification || s == StageIdentity || s == StageReview
+}
 
 // Results in the task output.
 const (
 	ResultApproved = "approved"
 	ResultRefused  = "refused"
 )
+
+// MethodManual is the method of an operator's verification, in the task
+// output.
+const MethodManual = "manual"
 
 // MaxNote is the longest approval note, in characters.
 const MaxNote = 500
@@ -256,7 +267,7 @@ func (s *Service) sendAndMark(ctx context.Context, w *Wait) error {
 }
 
 func (s *Service) send(ctx context.Context, w *Wait) error {
-	out := TaskOutput{Result: w.Result, Reason: w.Reason, Method: "manual"}
+	out := TaskOutput{Result: w.Result, Reason: w.Reason, Method: MethodManual}
 	if Stage(w.Stage) == StageVerification && w.Result == ResultApproved && w.Decided != nil {
 		out.VerifiedAt = w.Decided.UTC().Format(time.RFC3339Nano)
 	}

@@ -30,7 +30,7 @@ func (d *Dispatcher) BackupWindow(ctx context.Context, in BackupWindowInput) (Ba
 	if in.RequestID == "" {
 		return BackupWindowOutput{}, &InvalidInput{Field: "requestId", Problem: "required"}
 	}
-	tasks, err := d.Store.ListPartnerTasks(ctx, in.RequestID)
+	tasks, err := d.store.ListPartnerTasks(ctx, in.RequestID)
 	if err != nil {
 		return BackupWindowOutput{}, storeErr(in.RequestID, "list partner tasks", err)
 	}
@@ -43,7 +43,7 @@ func (d *Dispatcher) BackupWindow(ctx context.Context, in BackupWindowInput) (Ba
 		if t.CompletedAt.After(out.DeletedAt) {
 			out.DeletedAt = t.CompletedAt.UTC()
 		}
-		if p, ok := d.Config.Partner(t.PartnerID); ok {
+		if p, ok := d.partners.Partner(t.PartnerID); ok {
 			held = append(held, p)
 			if p.BackupRetention > 0 {
 				out.Systems = append(out.Systems, p.ID)
@@ -74,7 +74,7 @@ func (d *Dispatcher) ConfirmBackupPurge(ctx context.Context, in BackupWindowInpu
 	if in.RequestID == "" {
 		return ConfirmOutput{}, &InvalidInput{Field: "requestId", Problem: "required"}
 	}
-	tasks, err := d.Store.ListPartnerTasks(ctx, in.RequestID)
+	tasks, err := d.store.ListPartnerTasks(ctx, in.RequestID)
 	if err != nil {
 		return ConfirmOutput{}, storeErr(in.RequestID, "list partner tasks", err)
 	}
@@ -84,7 +84,7 @@ func (d *Dispatcher) ConfirmBackupPurge(ctx context.Context, in BackupWindowInpu
 		if !Action(t.Action).Erases() || t.Status != store.PartnerCompleted || t.CompletedAt == nil {
 			continue
 		}
-		p, ok := d.Config.Partner(t.PartnerID)
+		p, ok := d.partners.Partner(t.PartnerID)
 		if !ok || p.BackupRetention <= 0 {
 			continue
 		}
@@ -104,7 +104,7 @@ func (d *Dispatcher) ConfirmBackupPurge(ctx context.Context, in BackupWindowInpu
 			continue
 		}
 		now := d.now()
-		if _, err := d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
+		if _, err := d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
 			x.BackupConfirmedAt = &now
 			x.OldestBackup = oldest
 		}); err != nil {
@@ -128,11 +128,11 @@ func (d *Dispatcher) ConfirmBackupPurge(ctx context.Context, in BackupWindowInpu
 // askPurge asks one backup system. A partner error counts as "not yet"
 // (code says why); only a failure of our own is returned as an error.
 func (d *Dispatcher) askPurge(ctx context.Context, p Partner, t store.PartnerTask) (purged bool, oldest *time.Time, code string, err error) {
-	secret, err := d.Secrets.Resolve(ctx, p.SecretRef)
+	secret, err := d.secrets.Resolve(ctx, p.SecretRef)
 	if err != nil {
 		return false, nil, "", &ServiceUnavailable{RequestID: t.RequestID, Op: "resolve secret of partner " + p.ID, Err: err}
 	}
-	resp, err := d.Client.PurgeStatus(ctx, p, secret, PurgeStatusRequest{SubjectRequestID: t.RequestID, DeletedAt: t.CompletedAt.UTC(), APIVersion: APIVersion})
+	resp, err := d.client.PurgeStatus(ctx, p, secret, PurgeStatusRequest{SubjectRequestID: t.RequestID, DeletedAt: t.CompletedAt.UTC(), APIVersion: APIVersion})
 	if err != nil {
 		if !isPartnerErr(err) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

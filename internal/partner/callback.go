@@ -2,19 +2,18 @@ package partner
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
-	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"dsrflow/internal/store"
 )
 
-// Callback handles POST /partners/{partner}/callbacks (API Gateway HTTP API,
-// payload format 2.0), the endpoint where asynchronous partners report.
+// Callback is the http.Handler of POST /partners/{partner}/callbacks, the
+// endpoint where asynchronous partners report (mounted on an
+// http.ServeMux with that pattern: the partner comes from
+// r.PathValue("partner")).
 //
 // It verifies the signature over the raw body with the secret of the
 // partner named in the path BEFORE it parses anything, then records the
@@ -31,10 +30,15 @@ import (
 //
 // A callback that arrives after the deadline (the task was escalated, or
 // Step Functions no longer knows the token) is still recorded: the partner
-// did its part late, and the record and audit trail say so.
+// did its part late, the record and audit trail say so, and when it was
+// the last partner the reply that promised to write again goes on
+// (ResumeReply).
 type Callback struct {
-	D *Dispatcher
+	d *Dispatcher
 }
+
+// NewCallback returns the callback handler over d.
+func NewCallback(d *Dispatcher) *Callback { return &Callback{d: d} }
 
 // CallbackResult is the JSON body of every answer.
 type CallbackResult struct {
@@ -46,60 +50,46 @@ type CallbackResult struct {
 // MaxCallbackBody bounds a callback body (an export may be large).
 const MaxCallbackBody = MaxResponseLen
 
-// Handle is the Lambda handler.
-func (c *Callback) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	status, res := c.handle(ctx, ev)
+// ServeHTTP handles one callback.
+func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, res := c.handle(r)
 	b, _ := json.Marshal(res)
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
-		Body:       string(b),
-	}, nil
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
-func header(h map[string]string, name string) string {
-	if v, ok := h[strings.ToLower(name)]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
-
-func (c *Callback) handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (int, CallbackResult) {
-	d := c.D
+func (c *Callback) handle(r *http.Request) (int, CallbackResult) {
+	ctx := r.Context()
+	d := c.d
 	log := d.log()
+	partnerID := r.PathValue("partner")
 	fail := func(status int, code string) (int, CallbackResult) {
-		log.WarnContext(ctx, "partner callback refused", "partner", ev.PathParameters["partner"], "status", status, "code", code)
+		log.WarnContext(ctx, "partner callback refused", "partner", partnerID, "status", status, "code", code)
 		return status, CallbackResult{Error: code}
 	}
-	if m := ev.RequestContext.HTTP.Method; m != "" && m != http.MethodPost {
+	if r.Method != http.MethodPost {
 		return fail(http.StatusMethodNotAllowed, "method_not_allowed")
 	}
-	p, ok := d.Config.Partner(ev.PathParameters["partner"])
+	p, ok := d.partners.Partner(partnerID)
 	if !ok {
 		return fail(http.StatusBadRequest, "unknown_partner")
 	}
-	raw := []byte(ev.Body)
-	if ev.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(ev.Body)
-		if err != nil {
-			return fail(http.StatusBadRequest, "bad_base64")
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxCallbackBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return fail(http.StatusRequestEntityTooLarge, "too_large")
 		}
-		raw = b
+		return fail(http.StatusBadRequest, "unreadable")
 	}
-	if len(raw) > MaxCallbackBody {
-		return fail(http.StatusRequestEntityTooLarge, "too_large")
-	}
-	secret, err := d.Secrets.Resolve(ctx, p.SecretRef)
+	secret, err := d.secrets.Resolve(ctx, p.SecretRef)
 	if err != nil {
 		log.ErrorContext(ctx, "partner secret unavailable", "partner", p.ID, "error", err)
 		return http.StatusInternalServerError, CallbackResult{Error: "internal"}
 	}
-	if err := Verify(secret, header(ev.Headers, HeaderTimestamp), header(ev.Headers, HeaderSignature), raw, d.Client.now()); err != nil {
+	if err := Verify(secret, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), raw, d.client.now()); err != nil {
 		switch {
 		case errors.Is(err, ErrMissingSignature):
 			return fail(http.StatusUnauthorized, "missing_signature")
@@ -141,8 +131,8 @@ func (c *Callback) handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest
 // apply records resp on the partner task; retry says a concurrent write won
 // and apply should run again on the new state.
 func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, CallbackResult, bool) {
-	d := c.D
-	t, err := d.Store.GetPartnerTask(ctx, resp.SubjectRequestID, p.ID)
+	d := c.d
+	t, err := d.store.GetPartnerTask(ctx, resp.SubjectRequestID, p.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return http.StatusBadRequest, CallbackResult{Error: "unknown_request"}, false
 	}
@@ -151,7 +141,7 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 	}
 	final := resp.RequestStatus == StatusCompleted || resp.RequestStatus == StatusFailed || resp.RequestStatus == StatusCancelled
 	switch t.Status {
-	case store.PartnerPending, store.PartnerNoData:
+	case store.PartnerPending, store.PartnerNoData, store.PartnerSettledByOperator:
 		return http.StatusBadRequest, CallbackResult{Error: "unknown_request"}, false
 	case store.PartnerDispatched, store.PartnerAwaitingCallback:
 		if !final {
@@ -174,9 +164,14 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 		if resp.RequestStatus != StatusCompleted {
 			return http.StatusOK, CallbackResult{Result: "already_recorded"}, false
 		}
-		// Late completion: record it; the waiting state is gone.
+		// Late completion: record it; the waiting state is gone. If it was
+		// the last partner, the reply waiting for it goes on.
 		if _, err := d.recordCompletion(ctx, t, resp, true); err != nil {
 			return conflictOr500(err)
+		}
+		if _, err := d.ResumeReply(ctx, t.RequestID); err != nil {
+			d.log().ErrorContext(ctx, "resume reply", "requestId", t.RequestID, "error", err)
+			return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 		}
 		return http.StatusOK, CallbackResult{Result: "recorded_late"}, false
 	}
@@ -185,7 +180,7 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 		nt, err = d.recordCompletion(ctx, t, resp, false)
 	} else {
 		code := "failed_" + failCode(resp)
-		nt, err = d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
+		nt, err = d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerFailed
 			x.LastError = code
 		})
@@ -208,7 +203,7 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 // nothing else changes.
 func (c *Callback) redelivered(ctx context.Context, t *store.PartnerTask) (int, CallbackResult, bool) {
 	if t.TaskToken != "" && !t.TokenAnswered {
-		if err := c.D.answer(ctx, t); err != nil {
+		if err := c.d.answer(ctx, t); err != nil {
 			return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 		}
 	}

@@ -135,3 +135,11 @@ func storeErr(requestID, op string, err error) error {
 	}
 	return &ServiceUnavailable{RequestID: requestID, Op: op, Err: err}
 }
+
+// IsNamed reports whether err is one of the partner errors the state
+// machine names (PartnerRetryable, PartnerRejected, PartnerGarbage,
+// PartnerFailed), which handlers return as they are.
+func IsNamed(err error) bool {
+	var f *PartnerFailed
+	return isPartnerErr(err) || errors.As(err, &f)
+}

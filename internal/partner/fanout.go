@@ -37,28 +37,91 @@ type ExportSink interface {
 	PutPartnerExport(ctx context.Context, requestID, partnerID string, data []byte) (key string, err error)
 }
 
-// Dispatcher holds the FanOut task handlers: Plan (the partners a request
-// reaches), Dispatch (one Map iteration: one partner), Await (the
-// .waitForTaskToken state of an async partner) and Escalate (the Catch of an
-// iteration). See doc.go for the state machine wiring.
-type Dispatcher struct {
-	Store   *store.Store
-	Config  *Config
-	Secrets SecretSource
-	Client  *Client
-	// SFN answers waiting states (Await; a callback that arrived first).
-	SFN TaskSender
-	// Exports keeps export data; required for access and portability.
-	Exports ExportSink
+// Store is the part of the store the dispatcher uses (a *store.Store).
+type Store interface {
+	GetRequest(ctx context.Context, id string) (*dsr.Request, error)
+	GetIdentity(ctx context.Context, id string) (*dsr.Identity, error)
+	GetPersonal(ctx context.Context, id string) (*dsr.Personal, error)
+	AppendEvent(ctx context.Context, id string, ev store.Event) (store.Event, error)
+	PutPartnerTask(ctx context.Context, t store.PartnerTask) (*store.PartnerTask, bool, error)
+	GetPartnerTask(ctx context.Context, requestID, partnerID string) (*store.PartnerTask, error)
+	UpdatePartnerTask(ctx context.Context, requestID, partnerID string, expectedVersion int, mutate func(*store.PartnerTask)) (*store.PartnerTask, error)
+	ListPartnerTasks(ctx context.Context, requestID string) ([]store.PartnerTask, error)
+	TaskToken(ctx context.Context, id, name string) (string, error)
+}
+
+// DispatcherConfig is what the dispatcher is told.
+type DispatcherConfig struct {
+	// Partners is the partner configuration.
+	Partners *Config
 	// CallbackBaseURL is the public base URL of the HTTP API; callbacks go to
 	// {CallbackBaseURL}/partners/{partner}/callbacks.
 	CallbackBaseURL string
-	// Now is the business clock (completion times, deadlines); it defaults
-	// to time.Now and may run scaled locally. Signatures use Client.Now.
-	Now func() time.Time
-	// Log defaults to slog.Default().
-	Log *slog.Logger
 }
+
+// DispatcherDeps are the dispatcher's clients and clock.
+type DispatcherDeps struct {
+	Store   Store
+	Secrets SecretSource
+	// Client calls the partners; default a Client with its defaults.
+	Client *Client
+	// SFN answers waiting states; nil: nothing is answered (tests).
+	SFN TaskSender
+	// Exports keeps export data; required for access and portability.
+	Exports ExportSink
+	// Clock is the business clock (completion times, deadlines); it may
+	// run scaled locally. Signatures use the Client's clock.
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// Dispatcher reaches the partners of a request: Plan (which partners),
+// Run (one Map iteration: dispatch to one partner and, for an asynchronous
+// one, wait for its callback), Escalate (the Catch of an iteration), the
+// account system's Resolve and Precheck, and the backup checks. See doc.go
+// for the state machine wiring.
+type Dispatcher struct {
+	partners     *Config
+	callbackBase string
+	store        Store
+	secrets      SecretSource
+	client       *Client
+	sfn          TaskSender
+	exports      ExportSink
+	clock        func() time.Time
+	logger       *slog.Logger
+}
+
+// NewDispatcher returns a dispatcher.
+func NewDispatcher(cfg DispatcherConfig, deps DispatcherDeps) *Dispatcher {
+	d := &Dispatcher{
+		partners: cfg.Partners, callbackBase: cfg.CallbackBaseURL,
+		store: deps.Store, secrets: deps.Secrets, client: deps.Client, sfn: deps.SFN, exports: deps.Exports,
+		clock: deps.Clock, logger: deps.Logger,
+	}
+	if d.partners == nil {
+		d.partners = &Config{}
+	}
+	if d.secrets == nil {
+		d.secrets = NewSecrets(nil)
+	}
+	if d.client == nil {
+		d.client = &Client{}
+	}
+	if d.clock == nil {
+		d.clock = time.Now
+	}
+	if d.logger == nil {
+		d.logger = slog.Default()
+	}
+	return d
+}
+
+// Partners is the partner configuration.
+func (d *Dispatcher) Partners() *Config { return d.partners }
+
+// HasExports reports whether export storage is configured.
+func (d *Dispatcher) HasExports() bool { return d.exports != nil }
 
 // Actor is the audit actor of the fan-out handlers.
 const Actor = "partner-fanout"
@@ -67,19 +130,9 @@ const Actor = "partner-fanout"
 // being configured async.
 const DefaultDeadline = 24 * time.Hour
 
-func (d *Dispatcher) now() time.Time {
-	if d.Now != nil {
-		return d.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (d *Dispatcher) now() time.Time { return d.clock().UTC() }
 
-func (d *Dispatcher) log() *slog.Logger {
-	if d.Log != nil {
-		return d.Log
-	}
-	return slog.Default()
-}
+func (d *Dispatcher) log() *slog.Logger { return d.logger }
 
 // PlanInput is the input of Plan.
 type PlanInput struct {
@@ -110,13 +163,13 @@ func (d *Dispatcher) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 	if in.RequestID == "" {
 		return PlanOutput{}, &InvalidInput{Field: "requestId", Problem: "required"}
 	}
-	req, err := d.Store.GetRequest(ctx, in.RequestID)
+	req, err := d.store.GetRequest(ctx, in.RequestID)
 	if err != nil {
 		return PlanOutput{}, storeErr(in.RequestID, "load request", err)
 	}
 	out := PlanOutput{Partners: []PlanItem{}}
 	created := false
-	for _, a := range d.Config.PartnersFor(req.Kind, req.Purposes) {
+	for _, a := range d.partners.PartnersFor(req.Kind, req.Purposes) {
 		t, isNew, err := d.ensureTask(ctx, req, a)
 		if err != nil {
 			return PlanOutput{}, err
@@ -130,7 +183,7 @@ func (d *Dispatcher) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 	}
 	if created {
 		data := map[string]string{"kind": string(req.Kind), "partners": strconv.Itoa(len(out.Partners)), "skipped": strconv.Itoa(len(out.Skipped))}
-		if _, err := d.Store.AppendEvent(ctx, req.ID, store.Event{Type: "partner.planned", Actor: Actor, Data: data}); err != nil {
+		if _, err := d.store.AppendEvent(ctx, req.ID, store.Event{Type: "partner.planned", Actor: Actor, Data: data}); err != nil {
 			return PlanOutput{}, storeErr(req.ID, "append event", err)
 		}
 	}
@@ -146,7 +199,7 @@ func planItem(id string, a Assignment) PlanItem {
 }
 
 func (d *Dispatcher) ensureTask(ctx context.Context, req *dsr.Request, a Assignment) (*store.PartnerTask, bool, error) {
-	idn, err := d.Store.GetIdentity(ctx, req.ID)
+	idn, err := d.store.GetIdentity(ctx, req.ID)
 	if err != nil {
 		return nil, false, storeErr(req.ID, "load identity", err)
 	}
@@ -154,17 +207,25 @@ func (d *Dispatcher) ensureTask(ctx context.Context, req *dsr.Request, a Assignm
 	if len(Identities(a.Partner, idn.Subject)) == 0 {
 		status = store.PartnerNoData
 	}
-	t, created, err := d.Store.PutPartnerTask(ctx, store.PartnerTask{RequestID: req.ID, PartnerID: a.Partner.ID, Action: string(a.Action), Status: status})
+	t, created, err := d.store.PutPartnerTask(ctx, store.PartnerTask{RequestID: req.ID, PartnerID: a.Partner.ID, Action: string(a.Action), Status: status})
 	if err != nil {
 		return nil, false, storeErr(req.ID, "put partner task", err)
 	}
 	return t, created, nil
 }
 
-// DispatchInput is one Map iteration's input.
+// DispatchInput names one partner of one request.
 type DispatchInput struct {
 	RequestID string `json:"requestId"`
 	PartnerID string `json:"partnerId"`
+}
+
+// RunInput is one Map iteration's input: the partner, and the task token
+// the iteration's .waitForTaskToken state waits on.
+type RunInput struct {
+	RequestID string `json:"requestId"`
+	PartnerID string `json:"partnerId"`
+	TaskToken string `json:"taskToken"`
 }
 
 // DispatchOutput is one partner's outcome: IDs, status, receipt. No
@@ -193,30 +254,38 @@ func (d *Dispatcher) output(t *store.PartnerTask) DispatchOutput {
 
 // CallbackURL is where partner p sends its callbacks.
 func (d *Dispatcher) CallbackURL(partnerID string) string {
-	if d.CallbackBaseURL == "" {
+	if d.callbackBase == "" {
 		return ""
 	}
-	return d.CallbackBaseURL + "/partners/" + url.PathEscape(partnerID) + "/callbacks"
+	return d.callbackBase + "/partners/" + url.PathEscape(partnerID) + "/callbacks"
 }
 
-// Dispatch sends the request to one partner, once: a task that is completed,
-// failed, escalated, skipped or awaiting its callback is not sent again (so a
-// fan-out stopped midway resumes without resending). The outcome is recorded
-// on the partner task and in the audit trail; a partner error is returned
-// as a named error after it is recorded.
-func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOutput, error) {
-	if in.RequestID == "" || in.PartnerID == "" {
-		return DispatchOutput{}, &InvalidInput{Field: "requestId/partnerId", Problem: "required"}
+// Run is one Map iteration: it reaches one partner of the request and
+// settles its .waitForTaskToken state (TaskToken):
+//   - the token is stored on the partner task first, so a callback that
+//     comes before Run returns finds it;
+//   - a task already settled (a retried or restarted iteration) is answered
+//     at once and not sent again; one awaiting its callback keeps waiting;
+//   - a partner that holds none of the identity's identifier types is
+//     no_data, answered at once;
+//   - a synchronous answer is recorded and answered at once; an
+//     asynchronous partner's acceptance leaves the state waiting for the
+//     callback (partner.Callback answers it);
+//   - a failed call is recorded and returned as a named error: Retry
+//     (PartnerRetryable) or Catch → Escalate in the definition.
+func (d *Dispatcher) Run(ctx context.Context, in RunInput) (DispatchOutput, error) {
+	if in.RequestID == "" || in.PartnerID == "" || in.TaskToken == "" {
+		return DispatchOutput{}, &InvalidInput{Field: "requestId/partnerId/taskToken", Problem: "required"}
 	}
-	p, ok := d.Config.Partner(in.PartnerID)
+	p, ok := d.partners.Partner(in.PartnerID)
 	if !ok {
 		return DispatchOutput{}, &InvalidInput{Field: "partnerId", Problem: "unknown partner " + in.PartnerID}
 	}
-	req, err := d.Store.GetRequest(ctx, in.RequestID)
+	req, err := d.store.GetRequest(ctx, in.RequestID)
 	if err != nil {
 		return DispatchOutput{}, storeErr(in.RequestID, "load request", err)
 	}
-	t, err := d.Store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
+	t, err := d.store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
 	if errors.Is(err, store.ErrNotFound) {
 		a, assigned := d.assignment(req, p.ID)
 		if !assigned {
@@ -227,26 +296,71 @@ func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOu
 	if err != nil {
 		return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
 	}
-	if t.Status.Settled() || t.Status == store.PartnerAwaitingCallback {
+	for range 5 {
+		nt, err := d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
+			x.TaskToken = in.TaskToken
+			x.TokenAnswered = false
+		})
+		var ce *store.ConflictError
+		if errors.As(err, &ce) {
+			if t, err = d.store.GetPartnerTask(ctx, in.RequestID, in.PartnerID); err != nil {
+				return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
+			}
+			continue
+		}
+		if err != nil {
+			return DispatchOutput{}, storeErr(in.RequestID, "store task token", err)
+		}
+		t = nt
+		break
+	}
+	if t.TaskToken != in.TaskToken {
+		return DispatchOutput{}, &ServiceUnavailable{RequestID: in.RequestID, Op: "store task token", Err: errors.New("too many concurrent writers")}
+	}
+	switch {
+	case t.Status.Settled():
+		return d.output(t), d.answer(ctx, t)
+	case t.Status == store.PartnerAwaitingCallback:
 		return d.output(t), nil
 	}
-	idn, err := d.Store.GetIdentity(ctx, req.ID)
+	out, err := d.dispatch(ctx, req, p, t)
+	if err != nil {
+		return out, err
+	}
+	if out.Status.Settled() {
+		nt, err := d.store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
+		if err != nil {
+			return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
+		}
+		return out, d.answer(ctx, nt)
+	}
+	return out, nil
+}
+
+// dispatch sends the request to partner p (task t not settled): no_data
+// when the identity carries none of p's identifier types; otherwise one
+// signed call, recorded.
+func (d *Dispatcher) dispatch(ctx context.Context, req *dsr.Request, p Partner, t *store.PartnerTask) (DispatchOutput, error) {
+	idn, err := d.store.GetIdentity(ctx, req.ID)
 	if err != nil {
 		return DispatchOutput{}, storeErr(req.ID, "load identity", err)
 	}
 	ids := Identities(p, idn.Subject)
 	if len(ids) == 0 {
-		t, err = d.Store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) { x.Status = store.PartnerNoData })
+		t, err = d.store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) { x.Status = store.PartnerNoData })
 		if err != nil {
-			return DispatchOutput{}, storeErr(req.ID, "skip partner", err)
+			return DispatchOutput{}, storeErr(req.ID, "record no data", err)
+		}
+		if err := d.audit(ctx, req.ID, "partner.no_data", p.ID, nil); err != nil {
+			return DispatchOutput{}, err
 		}
 		return d.output(t), nil
 	}
-	secret, err := d.Secrets.Resolve(ctx, p.SecretRef)
+	secret, err := d.secrets.Resolve(ctx, p.SecretRef)
 	if err != nil {
 		return DispatchOutput{}, &ServiceUnavailable{RequestID: req.ID, Op: "resolve secret of partner " + p.ID, Err: err}
 	}
-	t, err = d.Store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) {
+	t, err = d.store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) {
 		x.Status = store.PartnerDispatched
 		x.Attempts++
 	})
@@ -269,7 +383,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOu
 	}
 	switch Action(t.Action) {
 	case ActionCorrect:
-		pd, err := d.Store.GetPersonal(ctx, req.ID)
+		pd, err := d.store.GetPersonal(ctx, req.ID)
 		if err != nil {
 			return DispatchOutput{}, storeErr(req.ID, "load corrections", err)
 		}
@@ -277,7 +391,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOu
 	case ActionWithdrawConsent:
 		wire.ConsentPurposes = req.Purposes
 	}
-	resp, callErr := d.Client.Dispatch(ctx, p, secret, wire)
+	resp, callErr := d.client.Dispatch(ctx, p, secret, wire)
 	if callErr != nil {
 		return d.recordError(ctx, t, callErr)
 	}
@@ -287,7 +401,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOu
 			deadline = DefaultDeadline
 		}
 		at := d.now().Add(deadline)
-		t, err = d.Store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) {
+		t, err = d.store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerAwaitingCallback
 			x.ExpectedBy = resp.ExpectedCompletionTime
 			x.DeadlineAt = &at
@@ -309,7 +423,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchOu
 }
 
 func (d *Dispatcher) assignment(req *dsr.Request, partnerID string) (Assignment, bool) {
-	for _, a := range d.Config.PartnersFor(req.Kind, req.Purposes) {
+	for _, a := range d.partners.PartnersFor(req.Kind, req.Purposes) {
 		if a.Partner.ID == partnerID {
 			return a, true
 		}
@@ -329,7 +443,7 @@ func (d *Dispatcher) recordError(ctx context.Context, t *store.PartnerTask, call
 	if retryable != nil {
 		status, evType = store.PartnerDispatched, "partner.retryable"
 	}
-	nt, err := d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
+	nt, err := d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
 		x.Status = status
 		x.LastError = code
 	})
@@ -348,17 +462,17 @@ func (d *Dispatcher) recordError(ctx context.Context, t *store.PartnerTask, call
 func (d *Dispatcher) recordCompletion(ctx context.Context, t *store.PartnerTask, resp Response, late bool) (*store.PartnerTask, error) {
 	var exportKey string
 	if len(resp.Export) > 0 {
-		if d.Exports == nil {
+		if d.exports == nil {
 			return nil, &ServiceUnavailable{RequestID: t.RequestID, Op: "store export of partner " + t.PartnerID, Err: errors.New("no export storage configured")}
 		}
-		k, err := d.Exports.PutPartnerExport(ctx, t.RequestID, t.PartnerID, resp.Export)
+		k, err := d.exports.PutPartnerExport(ctx, t.RequestID, t.PartnerID, resp.Export)
 		if err != nil {
 			return nil, &ServiceUnavailable{RequestID: t.RequestID, Op: "store export of partner " + t.PartnerID, Err: err}
 		}
 		exportKey = k
 	}
 	now := d.now()
-	nt, err := d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
+	nt, err := d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
 		x.Status = store.PartnerCompleted
 		x.Receipt = resp.Receipt
 		x.Changed = resp.Changed
@@ -385,63 +499,17 @@ func (d *Dispatcher) audit(ctx context.Context, requestID, typ, partnerID string
 		data = map[string]string{}
 	}
 	data["partner"] = partnerID
-	if _, err := d.Store.AppendEvent(ctx, requestID, store.Event{Type: typ, Actor: Actor, Data: data}); err != nil {
+	if _, err := d.store.AppendEvent(ctx, requestID, store.Event{Type: typ, Actor: Actor, Data: data}); err != nil {
 		return storeErr(requestID, "append event", err)
 	}
 	return nil
-}
-
-// AwaitInput is the input of the .waitForTaskToken state of an async
-// partner: Parameters {"requestId.$", "partnerId.$", "taskToken.$": "$$.Task.Token"}.
-type AwaitInput struct {
-	RequestID string `json:"requestId"`
-	PartnerID string `json:"partnerId"`
-	TaskToken string `json:"taskToken"`
-}
-
-// Await stores the task token on the partner task so the callback can answer
-// the waiting state. If the callback came first, Await answers the state
-// itself: SendTaskSuccess with the DispatchOutput, or SendTaskFailure with
-// PartnerFailed. (Both may answer when they race; the second answer is
-// refused by Step Functions and ignored.)
-func (d *Dispatcher) Await(ctx context.Context, in AwaitInput) error {
-	if in.RequestID == "" || in.PartnerID == "" || in.TaskToken == "" {
-		return &InvalidInput{Field: "requestId/partnerId/taskToken", Problem: "required"}
-	}
-	for range 5 {
-		t, err := d.Store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
-		if err != nil {
-			return storeErr(in.RequestID, "load partner task", err)
-		}
-		switch t.Status {
-		case store.PartnerPending:
-			return &InvalidInput{Field: "partnerId", Problem: "partner " + in.PartnerID + " has not been dispatched"}
-		case store.PartnerAwaitingCallback, store.PartnerDispatched:
-			_, err := d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
-				x.TaskToken = in.TaskToken
-				x.TokenAnswered = false
-			})
-			var ce *store.ConflictError
-			if errors.As(err, &ce) {
-				continue // the callback arrived meanwhile: look again
-			}
-			if err != nil {
-				return storeErr(in.RequestID, "store task token", err)
-			}
-			return nil
-		default:
-			t.TaskToken = in.TaskToken
-			return d.answer(ctx, t)
-		}
-	}
-	return &ServiceUnavailable{RequestID: in.RequestID, Op: "store task token", Err: errors.New("too many concurrent writers")}
 }
 
 // answer tells the waiting state the settled outcome of t. A token Step
 // Functions no longer knows (the deadline passed, the execution ended) is
 // not an error: the outcome is recorded and audited.
 func (d *Dispatcher) answer(ctx context.Context, t *store.PartnerTask) error {
-	if d.SFN == nil || t.TaskToken == "" {
+	if d.sfn == nil || t.TaskToken == "" {
 		return nil
 	}
 	var err error
@@ -450,9 +518,9 @@ func (d *Dispatcher) answer(ctx context.Context, t *store.PartnerTask) error {
 		if merr != nil {
 			return merr
 		}
-		_, err = d.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(t.TaskToken), Output: aws.String(string(out))})
+		_, err = d.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(t.TaskToken), Output: aws.String(string(out))})
 	} else {
-		_, err = d.SFN.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
+		_, err = d.sfn.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
 			TaskToken: aws.String(t.TaskToken),
 			Error:     aws.String("PartnerFailed"),
 			Cause:     aws.String(fmt.Sprintf("partner %s: %s", t.PartnerID, t.LastError)),
@@ -470,7 +538,7 @@ func (d *Dispatcher) answer(ctx context.Context, t *store.PartnerTask) error {
 	// Best effort: remember the state was answered so a redelivered
 	// callback does not answer again. Losing this write only means a
 	// harmless second answer.
-	_, _ = d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) { x.TokenAnswered = true })
+	_, _ = d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) { x.TokenAnswered = true })
 	return nil
 }
 
@@ -502,7 +570,7 @@ func (d *Dispatcher) Escalate(ctx context.Context, in EscalateInput) (DispatchOu
 		return DispatchOutput{}, &InvalidInput{Field: "requestId/partnerId", Problem: "required"}
 	}
 	for range 5 {
-		t, err := d.Store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
+		t, err := d.store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
 		if err != nil {
 			return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
 		}
@@ -516,7 +584,7 @@ func (d *Dispatcher) Escalate(ctx context.Context, in EscalateInput) (DispatchOu
 		case code == "":
 			code = "error_" + in.Error
 		}
-		nt, err := d.Store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
+		nt, err := d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerEscalated
 			x.LastError = code
 		})
@@ -537,19 +605,31 @@ func (d *Dispatcher) Escalate(ctx context.Context, in EscalateInput) (DispatchOu
 }
 
 // Retry resets a settled partner task to pending and dispatches it again
-// with in-process backoff (for `dsr retry ID --partner P`, outside Step
-// Functions). A completed task is not sent again.
+// with in-process backoff (`dsr retry ID --partner P` and the console,
+// outside Step Functions: the iteration ended when the partner was
+// escalated). A completed or no_data task is not sent again. When the
+// retry settles the request's last partner, the reply that waits for it
+// goes on (ResumeReply).
 func (d *Dispatcher) Retry(ctx context.Context, in DispatchInput, b Backoff) (DispatchOutput, error) {
-	t, err := d.Store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
+	p, ok := d.partners.Partner(in.PartnerID)
+	if !ok {
+		return DispatchOutput{}, &InvalidInput{Field: "partnerId", Problem: "unknown partner " + in.PartnerID}
+	}
+	req, err := d.store.GetRequest(ctx, in.RequestID)
+	if err != nil {
+		return DispatchOutput{}, storeErr(in.RequestID, "load request", err)
+	}
+	t, err := d.store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
 	if err != nil {
 		return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
 	}
-	if t.Status == store.PartnerCompleted {
+	if t.Status.Final() {
 		return d.output(t), nil
 	}
 	if t.Status != store.PartnerPending {
-		if _, err := d.Store.UpdatePartnerTask(ctx, in.RequestID, in.PartnerID, t.Version, func(x *store.PartnerTask) {
+		if t, err = d.store.UpdatePartnerTask(ctx, in.RequestID, in.PartnerID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerPending
+			x.TaskToken, x.TokenAnswered = "", false
 		}); err != nil {
 			return DispatchOutput{}, storeErr(in.RequestID, "reset partner task", err)
 		}
@@ -559,9 +639,61 @@ func (d *Dispatcher) Retry(ctx context.Context, in DispatchInput, b Backoff) (Di
 	}
 	var out DispatchOutput
 	err = b.Do(ctx, func(ctx context.Context) error {
+		cur, err := d.store.GetPartnerTask(ctx, in.RequestID, in.PartnerID)
+		if err != nil {
+			return storeErr(in.RequestID, "load partner task", err)
+		}
+		if cur.Status.Settled() || cur.Status == store.PartnerAwaitingCallback {
+			out = d.output(cur)
+			return nil
+		}
 		var derr error
-		out, derr = d.Dispatch(ctx, in)
+		out, derr = d.dispatch(ctx, req, p, cur)
 		return derr
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	if out.Status.Final() {
+		if _, rerr := d.ResumeReply(ctx, in.RequestID); rerr != nil {
+			return out, rerr
+		}
+	}
+	return out, nil
+}
+
+// ReplyWait is the name of the task token the Reply state waits on while a
+// partner has not acted (store.TaskToken).
+const ReplyWait = "reply"
+
+// ResumeReply wakes the Reply state of request id when every partner has
+// settled for good (Final: acted, no data, or settled by an operator): the
+// reply that promised to write again is then sent. It reports whether it
+// woke it; nothing waits, or a partner still has not acted: false.
+func (d *Dispatcher) ResumeReply(ctx context.Context, id string) (bool, error) {
+	tasks, err := d.store.ListPartnerTasks(ctx, id)
+	if err != nil {
+		return false, storeErr(id, "list partner tasks", err)
+	}
+	for _, t := range tasks {
+		if !t.Status.Final() {
+			return false, nil
+		}
+	}
+	token, err := d.store.TaskToken(ctx, id, ReplyWait)
+	if err != nil || token == "" || d.sfn == nil {
+		return false, storeErr(id, "load reply token", err)
+	}
+	_, err = d.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"complete":false,"resumed":true}`)})
+	switch {
+	case err == nil:
+	case TokenGone(err):
+		return false, nil
+	default:
+		return false, &ServiceUnavailable{RequestID: id, Op: "resume reply", Err: err}
+	}
+	if err := d.audit(ctx, id, "reply.resumed", "", nil); err != nil {
+		return true, err
+	}
+	return true, nil
 }

@@ -74,23 +74,21 @@ func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger, exports export.Ope
 
 // newAWSDispatcher builds the dispatcher on AWS SDK clients (endpoints from
 // the standard AWS_ENDPOINT_URL_* variables locally). Secrets resolve env:
-// references; add resolvers to d.Secrets.(*Secrets).Schemes for others.
+// references; add resolvers to d.secrets.(*Secrets).Schemes for others.
 func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger, exports export.Open) (*Dispatcher, error) {
 	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	d := &Dispatcher{
-		Store:           store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
-		Config:          pc,
-		Secrets:         NewSecrets(nil),
-		Client:          &Client{TryTimeout: c.PartnerTryTimeout},
-		SFN:             sfn.NewFromConfig(awsCfg),
-		CallbackBaseURL: c.PublicBaseURL,
-		Log:             logger,
+	deps := DispatcherDeps{
+		Store:   store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
+		Secrets: NewSecrets(nil),
+		Client:  &Client{TryTimeout: c.PartnerTryTimeout},
+		SFN:     sfn.NewFromConfig(awsCfg),
+		Logger:  logger,
 	}
 	if c.ExportBucket != "" && exports != nil {
-		d.Exports = &export.Store{Objects: exports(awsCfg, c.ExportBucket), SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
+		deps.Exports = &export.Store{Objects: exports(awsCfg, c.ExportBucket), SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
 	}
-	return d, nil
+	return NewDispatcher(DispatcherConfig{Partners: pc, CallbackBaseURL: c.PublicBaseURL}, deps), nil
 }

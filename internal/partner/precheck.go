@@ -55,18 +55,18 @@ func (d *Dispatcher) Precheck(ctx context.Context, in PrecheckInput) (PrecheckOu
 	if in.RequestID == "" {
 		return PrecheckOutput{}, &InvalidInput{Field: "requestId", Problem: "required"}
 	}
-	p, ok := d.Config.Partner(d.Config.AccountSystem)
+	p, ok := d.partners.Partner(d.partners.AccountSystem)
 	if !ok {
 		return PrecheckOutput{}, &InvalidInput{Field: "accountSystem", Problem: "no account system configured"}
 	}
-	req, err := d.Store.GetRequest(ctx, in.RequestID)
+	req, err := d.store.GetRequest(ctx, in.RequestID)
 	if err != nil {
 		return PrecheckOutput{}, storeErr(in.RequestID, "load request", err)
 	}
 	if req.Kind != dsr.KindAccountClosure {
 		return PrecheckOutput{}, &InvalidInput{Field: "requestId", Problem: "request " + req.ID + " is not an account closure"}
 	}
-	idn, err := d.Store.GetIdentity(ctx, req.ID)
+	idn, err := d.store.GetIdentity(ctx, req.ID)
 	if err != nil {
 		return PrecheckOutput{}, storeErr(req.ID, "load identity", err)
 	}
@@ -74,11 +74,11 @@ func (d *Dispatcher) Precheck(ctx context.Context, in PrecheckInput) (PrecheckOu
 	if len(ids) == 0 {
 		return PrecheckOutput{}, &InvalidInput{Field: "requestId", Problem: "request " + req.ID + " has no identifier the account system holds"}
 	}
-	secret, err := d.Secrets.Resolve(ctx, p.SecretRef)
+	secret, err := d.secrets.Resolve(ctx, p.SecretRef)
 	if err != nil {
 		return PrecheckOutput{}, &ServiceUnavailable{RequestID: req.ID, Op: "resolve secret of partner " + p.ID, Err: err}
 	}
-	resp, err := d.Client.Precheck(ctx, p, secret, PrecheckRequest{SubjectRequestID: req.ID, SubjectIdentities: ids, APIVersion: APIVersion})
+	resp, err := d.client.Precheck(ctx, p, secret, PrecheckRequest{SubjectRequestID: req.ID, SubjectIdentities: ids, APIVersion: APIVersion})
 	if err != nil {
 		if ctx.Err() != nil && !isPartnerErr(err) {
 			return PrecheckOutput{}, &ServiceUnavailable{RequestID: req.ID, Op: "precheck", Err: err}

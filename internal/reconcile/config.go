@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
@@ -20,14 +21,17 @@ import (
 // Config is the reconcile function's configuration, read from the
 // environment (template.yaml sets these variables; the local stack too).
 type Config struct {
-	TableName       string `env:"TABLE_NAME,required,notEmpty"`
-	StateMachineArn string `env:"STATE_MACHINE_ARN,required,notEmpty"`
-	// SubjectKeySecret is intake's subject-key secret (Start does not
-	// compute subject keys, but intake.Service checks it is configured).
-	SubjectKeySecret string        `env:"SUBJECT_KEY_SECRET,required,notEmpty"`
-	Grace            time.Duration `env:"RECONCILE_GRACE" envDefault:"2m"`
-	DueSoonDays      int           `env:"DUE_SOON_WORKING_DAYS" envDefault:"3"`
-	MaxRestarts      int           `env:"MAX_EXECUTION_RESTARTS" envDefault:"3"`
+	TableName       string        `env:"TABLE_NAME,required,notEmpty"`
+	StateMachineArn string        `env:"STATE_MACHINE_ARN,required,notEmpty"`
+	Grace           time.Duration `env:"RECONCILE_GRACE" envDefault:"2m"`
+	DueSoonDays     int           `env:"DUE_SOON_WORKING_DAYS" envDefault:"3"`
+	MaxRestarts     int           `env:"MAX_EXECUTION_RESTARTS" envDefault:"3"`
+	// QuietRepeats logs a request's due-date warning (past due, due soon,
+	// outside the calendar) only when it first appears or changes, not on
+	// every pass; the report and the metrics still count it every pass. For
+	// a long-running reconciler that passes every few seconds (the local
+	// stack); on AWS each scheduled pass logs what it finds.
+	QuietRepeats bool `env:"RECONCILE_QUIET_REPEATS" envDefault:"false"`
 }
 
 // ConfigFrom reads Config from environ (the process environment when nil).
@@ -42,9 +46,6 @@ func ConfigFrom(environ map[string]string) (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	if _, err := intake.ParseSubjectSecret(c.SubjectKeySecret); err != nil {
-		errs = append(errs, fmt.Errorf("SUBJECT_KEY_SECRET: %w", err))
-	}
 	if c.Grace < 0 {
 		errs = append(errs, errors.New("RECONCILE_GRACE must not be negative"))
 	}
@@ -60,26 +61,42 @@ func (c Config) Check() error {
 	return nil
 }
 
-// Clients are the AWS clients the reconciler uses.
-type Clients struct {
-	DynamoDB interface {
-		store.DB
-		DB
-	}
-	SFN SFN
+// Deps are the reconciler's clients, clock and outputs.
+type Deps struct {
+	Store *store.Store
+	SFN   SFN
+	Clock func() time.Time
+	// Metrics receives one EMF line per pass (default os.Stdout).
+	Metrics io.Writer
+	Logger  *slog.Logger
 }
 
-// New wires a Reconciler from configuration and clients.
-func New(c Config, cl Clients, logger *slog.Logger) (*Reconciler, error) {
+// New wires a Reconciler from configuration and clients. It needs no
+// secret: it starts stored requests (intake.Starter), it never submits.
+func New(c Config, d Deps) (*Reconciler, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
-	st := store.New(cl.DynamoDB, c.TableName)
-	return &Reconciler{
-		DB: cl.DynamoDB, Table: c.TableName, SFN: cl.SFN, StateMachineArn: c.StateMachineArn,
-		Intake: &intake.Service{Store: st, SFN: cl.SFN, StateMachineArn: c.StateMachineArn, SubjectSecret: []byte(c.SubjectKeySecret), Logger: logger},
-		Grace:  c.Grace, DueSoonDays: c.DueSoonDays, MaxRestarts: c.MaxRestarts, Logger: logger,
-	}, nil
+	if d.Store == nil || d.SFN == nil {
+		return nil, errors.New("reconcile: Store and SFN are required")
+	}
+	r := &Reconciler{store: d.Store, sfn: d.SFN, arn: c.StateMachineArn, cfg: c, clock: d.Clock, metrics: d.Metrics, logger: d.Logger}
+	if r.clock == nil {
+		r.clock = time.Now
+	}
+	if r.metrics == nil {
+		r.metrics = os.Stdout
+	}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	starter, err := intake.NewStarter(intake.StarterConfig{StateMachineArn: c.StateMachineArn},
+		intake.StarterDeps{Store: d.Store, SFN: d.SFN, Clock: r.clock, Logger: r.logger})
+	if err != nil {
+		return nil, err
+	}
+	r.starter = starter
+	return r, nil
 }
 
 // FromEnv reads and checks the configuration now and returns the reconciler
@@ -95,6 +112,6 @@ func FromEnv(logger *slog.Logger) (*lazyinit.Value[*Reconciler], error) {
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		return New(c, Clients{DynamoDB: dynamodb.NewFromConfig(awsCfg), SFN: sfn.NewFromConfig(awsCfg)}, logger)
+		return New(c, Deps{Store: store.Open(awsCfg, store.Config{Table: c.TableName}, nil), SFN: sfn.NewFromConfig(awsCfg), Logger: logger})
 	}), nil
 }

@@ -2,14 +2,12 @@
 // them, or raises an alarm. It runs on a schedule (functions/reconcile, an
 // EventBridge rule) and once when the local stack starts.
 //
-// One pass reads every open request (a Scan of the table filtered on SK =
-// REQUEST and a non-terminal status, projected to IDs, status, dates and
-// version, never the contact: requests arrive at a few per day, so a
-// Scan every few minutes is cheap; intake documents the same choice) and
-// sorts each into at most one action and at most one alarm:
+// One pass reads every open request through the store's open index
+// (store.ListOpen: a GSI query, no scan; requests hold no personal data)
+// and sorts each into at most one action and at most one alarm:
 //
 //  1. Written but never started (status received, ExecutionStarted false,
-//     created more than Grace ago): intake's Service.Start starts it (name =
+//     created more than Grace ago): intake's Starter starts it (name =
 //     request ID; an execution that exists already counts as started).
 //  2. Started, but no execution is running for it. The request's executions
 //     are named <id>, <id>-r1, <id>-r2, …; the latest one that exists is the
@@ -40,21 +38,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
+	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
 )
 
@@ -77,47 +72,22 @@ const (
 	MetricReconcileErrors     = "ReconcileErrors"
 )
 
-// DB is the part of the DynamoDB client the reconciler uses.
-type DB interface {
-	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
-}
-
 // SFN is the part of the Step Functions client the reconciler uses.
 type SFN interface {
 	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 }
 
-// Starter starts a request that was written but never started
-// (intake.Service).
-type Starter interface {
-	Start(ctx context.Context, r *dsr.Request) (*dsr.Request, error)
-}
-
-// Reconciler finds and repairs requests left behind.
+// Reconciler finds and repairs requests left behind. Build it with New.
 type Reconciler struct {
-	DB              DB
-	Table           string
-	SFN             SFN
-	StateMachineArn string
-	Intake          Starter
-	// Grace leaves alone requests created (or, for restarts, updated) less
-	// than this long ago: they may be in flight.
-	Grace time.Duration
-	// DueSoonDays: a request due within this many Chinese working days alarms.
-	DueSoonDays int
-	// MaxRestarts bounds the restarts of one request's execution.
-	MaxRestarts int
-	Now         func() time.Time
-	Logger      *slog.Logger
-	// Metrics receives one EMF line per pass (default os.Stdout).
-	Metrics io.Writer
-	// QuietRepeats logs a request's due-date warning (past due, due soon,
-	// outside the calendar) only when it first appears or changes, not on
-	// every pass; the report and the metrics still count it every pass. For
-	// a long-running reconciler that passes every few seconds (the local
-	// stack); on AWS each scheduled pass logs what it finds.
-	QuietRepeats bool
+	store   *store.Store
+	sfn     SFN
+	arn     string
+	starter *intake.Starter
+	cfg     Config
+	clock   func() time.Time
+	metrics io.Writer
+	logger  *slog.Logger
 
 	mu     sync.Mutex
 	warned map[string]string // request ID -> the warning last logged
@@ -145,7 +115,7 @@ func (r *Reconciler) Handle(ctx context.Context, _ events.EventBridgeEvent) (Rep
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	now := r.now()
 	rep := Report{}
-	reqs, err := r.open(ctx)
+	reqs, err := r.store.ListOpen(ctx)
 	if err != nil {
 		rep.Errors++
 		r.emit(now, rep)
@@ -170,7 +140,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	level := slog.LevelInfo
 	acted := len(rep.Started)+len(rep.Restarted)+len(rep.Stuck)+rep.Errors > 0
 	late := len(rep.DueSoon)+len(rep.PastDue) > 0
-	if !acted && (!late || (r.QuietRepeats && !warnedNow)) {
+	if !acted && (!late || (r.cfg.QuietRepeats && !warnedNow)) {
 		level = slog.LevelDebug
 	}
 	r.log().Log(ctx, level, "reconcile pass", "open", rep.Open, "started", len(rep.Started), "restarted", len(rep.Restarted),
@@ -181,7 +151,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 // shouldWarn reports whether warning (a kind; "" for none) is to be logged
 // for request id: always, unless QuietRepeats and it was the last logged.
 func (r *Reconciler) shouldWarn(id, warning string) bool {
-	if !r.QuietRepeats {
+	if !r.cfg.QuietRepeats {
 		return warning != ""
 	}
 	r.mu.Lock()
@@ -215,10 +185,7 @@ func (r *Reconciler) forgetWarnings(open map[string]bool) bool {
 }
 
 func (r *Reconciler) one(ctx context.Context, now time.Time, req *dsr.Request, rep *Report) error {
-	grace := r.Grace
-	if grace == 0 {
-		grace = DefaultGrace
-	}
+	grace := r.cfg.Grace
 	if req.DueAt != nil {
 		switch soon, err := r.dueSoon(now, *req.DueAt); {
 		case err != nil:
@@ -243,7 +210,7 @@ func (r *Reconciler) one(ctx context.Context, now time.Time, req *dsr.Request, r
 		if req.Status != dsr.StatusReceived || now.Sub(req.CreatedAt) < grace {
 			return nil
 		}
-		if _, err := r.Intake.Start(ctx, req); err != nil {
+		if _, err := r.starter.Start(ctx, req); err != nil {
 			return fmt.Errorf("start request %s: %w", req.ID, err)
 		}
 		rep.Started = append(rep.Started, req.ID)
@@ -275,8 +242,8 @@ func (r *Reconciler) one(ctx context.Context, now time.Time, req *dsr.Request, r
 }
 
 func (r *Reconciler) maxRestarts() int {
-	if r.MaxRestarts > 0 {
-		return r.MaxRestarts
+	if r.cfg.MaxRestarts > 0 {
+		return r.cfg.MaxRestarts
 	}
 	return DefaultMaxRestarts
 }
@@ -300,7 +267,7 @@ func ExecutionArn(smArn, name string) string {
 func (r *Reconciler) latest(ctx context.Context, id string) (int, sfntypes.ExecutionStatus, error) {
 	n, status := 0, sfntypes.ExecutionStatus("")
 	for i := 0; i <= r.maxRestarts(); i++ {
-		out, err := r.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(ExecutionArn(r.StateMachineArn, ExecutionName(id, i)))})
+		out, err := r.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(ExecutionArn(r.arn, ExecutionName(id, i)))})
 		var missing *sfntypes.ExecutionDoesNotExist
 		if errors.As(err, &missing) {
 			break
@@ -315,8 +282,8 @@ func (r *Reconciler) latest(ctx context.Context, id string) (int, sfntypes.Execu
 
 func (r *Reconciler) restart(ctx context.Context, id string, n int, rep *Report) error {
 	name := ExecutionName(id, n)
-	_, err := r.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(r.StateMachineArn),
+	_, err := r.sfn.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(r.arn),
 		Name:            aws.String(name),
 		Input:           aws.String(intake.ExecutionInput(id)),
 	})
@@ -332,7 +299,7 @@ func (r *Reconciler) restart(ctx context.Context, id string, n int, rep *Report)
 // dueSoon reports whether due falls within DueSoonDays Chinese working days
 // of now (days counted in China time).
 func (r *Reconciler) dueSoon(now, due time.Time) (bool, error) {
-	days := r.DueSoonDays
+	days := r.cfg.DueSoonDays
 	if days == 0 {
 		days = DefaultDueSoonDays
 	}
@@ -343,56 +310,9 @@ func (r *Reconciler) dueSoon(now, due time.Time) (bool, error) {
 	return !limit.Before(workday.DateOf(due.In(workday.ChinaTime))), nil
 }
 
-// open reads every request that is not in a terminal status.
-func (r *Reconciler) open(ctx context.Context) ([]dsr.Request, error) {
-	var terminal []expression.OperandBuilder
-	for _, s := range dsr.Statuses() {
-		if s.Terminal() {
-			terminal = append(terminal, expression.Value(string(s)))
-		}
-	}
-	filter := expression.Name("SK").Equal(expression.Value("REQUEST"))
-	if len(terminal) > 0 {
-		filter = filter.And(expression.Not(expression.Name("status").In(terminal[0], terminal[1:]...)))
-	}
-	// Only what the passes need: no contact, no free text (data minimization).
-	proj := expression.NamesList(expression.Name("id"), expression.Name("kind"), expression.Name("status"),
-		expression.Name("executionStarted"), expression.Name("createdAt"), expression.Name("updatedAt"),
-		expression.Name("dueAt"), expression.Name("version"))
-	expr, err := expression.NewBuilder().WithFilter(filter).WithProjection(proj).Build()
-	if err != nil {
-		return nil, fmt.Errorf("scan open requests: %w", err)
-	}
-	in := &dynamodb.ScanInput{
-		TableName:                 aws.String(r.Table),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ProjectionExpression:      expr.Projection(),
-		ConsistentRead:            aws.Bool(true),
-	}
-	var out []dsr.Request
-	p := dynamodb.NewScanPaginator(r.DB, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("scan open requests: %w", err)
-		}
-		var reqs []dsr.Request
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &reqs); err != nil {
-			return nil, fmt.Errorf("scan open requests: %w", err)
-		}
-		out = append(out, reqs...)
-	}
-	return out, nil
-}
-
 // emit writes the pass's counts as one CloudWatch embedded-metric-format line.
 func (r *Reconciler) emit(now time.Time, rep Report) {
-	w := r.Metrics
-	if w == nil {
-		w = os.Stdout
-	}
+	w := r.metrics
 	names := []string{MetricRequestsStarted, MetricExecutionsRestarted, MetricExecutionsStuck, MetricRequestsDueSoon, MetricRequestsPastDue, MetricReconcileErrors}
 	metrics := make([]map[string]string, 0, len(names))
 	for _, n := range names {
@@ -425,16 +345,6 @@ func (r *Reconciler) emit(now time.Time, rep Report) {
 	}
 }
 
-func (r *Reconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
+func (r *Reconciler) now() time.Time { return r.clock() }
 
-func (r *Reconciler) log() *slog.Logger {
-	if r.Logger != nil {
-		return r.Logger
-	}
-	return slog.Default()
-}
+func (r *Reconciler) log() *slog.Logger { return r.logger }

@@ -44,13 +44,28 @@ const (
 	// verified and resolved identity carries none of the identifier types
 	// the partner keeps data under, so nothing was sent to it.
 	PartnerNoData PartnerStatus = "no_data"
+	// PartnerSettledByOperator: an operator recorded how an escalated
+	// partner was settled outside the protocol (OperatorReason says how).
+	PartnerSettledByOperator PartnerStatus = "settled_by_operator"
 )
 
 // Settled reports whether nothing more will be sent for this partner
 // unless an operator retries it.
 func (s PartnerStatus) Settled() bool {
 	switch s {
-	case PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerNoData:
+	case PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerNoData, PartnerSettledByOperator:
+		return true
+	}
+	return false
+}
+
+// Final reports whether the partner's part is done for good: it acted
+// (completed), it holds no data for this person (no_data), or an operator
+// recorded how it was settled. Failed and escalated are settled (nothing
+// more is sent) but not final: the request waits for them.
+func (s PartnerStatus) Final() bool {
+	switch s {
+	case PartnerCompleted, PartnerNoData, PartnerSettledByOperator:
 		return true
 	}
 	return false
@@ -58,7 +73,7 @@ func (s PartnerStatus) Settled() bool {
 
 // PartnerStatuses lists every partner task status.
 func PartnerStatuses() []PartnerStatus {
-	return []PartnerStatus{PartnerPending, PartnerDispatched, PartnerAwaitingCallback, PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerNoData}
+	return []PartnerStatus{PartnerPending, PartnerDispatched, PartnerAwaitingCallback, PartnerCompleted, PartnerFailed, PartnerEscalated, PartnerNoData, PartnerSettledByOperator}
 }
 
 // PartnerTask is one partner's part of a request. It holds no personal data:
@@ -100,6 +115,10 @@ type PartnerTask struct {
 	// backup it still keeps (after the deletion).
 	BackupConfirmedAt *time.Time `json:"backupConfirmedAt,omitempty" dynamodbav:"backupConfirmedAt,omitempty"`
 	OldestBackup      *time.Time `json:"oldestBackup,omitempty" dynamodbav:"oldestBackup,omitempty"`
+	// OperatorReason and OperatorActor say how and by whom an operator
+	// settled the partner (settled_by_operator).
+	OperatorReason string `json:"operatorReason,omitempty" dynamodbav:"operatorReason,omitempty"`
+	OperatorActor  string `json:"operatorActor,omitempty" dynamodbav:"operatorActor,omitempty"`
 	// Version increases with every write; UpdatePartnerTask conditions on it.
 	Version int `json:"version" dynamodbav:"version"`
 }

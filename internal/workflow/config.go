@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
+	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/legalhold"
@@ -29,6 +29,9 @@ type Config struct {
 	TableName string `env:"TABLE_NAME,required,notEmpty"`
 	// CodeSecret keys the verification code hashes (at least 32 bytes).
 	CodeSecret string `env:"VERIFICATION_CODE_SECRET,required,notEmpty"`
+	// SubjectKeySecret keys the subject keys (HMAC of identifiers) the
+	// review adds for the verified identity.
+	SubjectKeySecret string `env:"SUBJECT_KEY_SECRET,required,notEmpty"`
 	// StatusTokenSecret is intake-web's secret: with it, code messages link
 	// to the verification page with the requester's status token.
 	StatusTokenSecret string `env:"STATUS_TOKEN_SECRET"`
@@ -51,13 +54,13 @@ type Config struct {
 	RepeatLimit int `env:"REPEAT_LIMIT" envDefault:"3"`
 	// BackupRotation: how long our own backups that may hold the data (the
 	// request table's point-in-time recovery: 35 days) take to rotate out.
-	// The backup wait lasts until the later of this and the partners'
-	// backup retention after the deletion.
 	BackupRotation time.Duration `env:"BACKUP_ROTATION" envDefault:"840h"`
+	// ContactRetention is how long a request's personal data (contact,
+	// typed identifiers, documents) is kept after it closes, for
+	// follow-up questions; then the workflow purges it.
+	ContactRetention time.Duration `env:"CONTACT_RETENTION" envDefault:"720h"`
 	// PartnersConfig is the path of the partner configuration (JSON,
-	// config/partners.example.json), bundled with the function. Empty: no
-	// partners (the fan-out reaches nobody; account closure is not
-	// pre-checked).
+	// config/partners.example.json), bundled with the function.
 	PartnersConfig string `env:"PARTNERS_CONFIG"`
 	// PartnerTryTimeout bounds one call to a partner.
 	PartnerTryTimeout time.Duration `env:"PARTNER_TRY_TIMEOUT" envDefault:"10s"`
@@ -85,7 +88,9 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check(), envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen))
+	errs = append(errs, c.Transport.Check(),
+		envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen),
+		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen))
 	if c.StatusTokenSecret != "" {
 		errs = append(errs, envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, 32))
 	}
@@ -97,6 +102,9 @@ func (c Config) Check() error {
 	}
 	if c.BackupRotation <= 0 {
 		errs = append(errs, errors.New("BACKUP_ROTATION must be positive"))
+	}
+	if c.ContactRetention <= 0 || c.ContactRetention > 365*24*time.Hour {
+		errs = append(errs, errors.New("CONTACT_RETENTION must be positive and at most 8760h"))
 	}
 	if c.ExportBucket != "" {
 		if c.ExportSSE != export.SSEKMS && c.ExportSSE != export.SSES3 {
@@ -117,28 +125,27 @@ func (c Config) Check() error {
 	return nil
 }
 
-// Clients are the AWS clients the handlers use.
-type Clients struct {
-	DynamoDB interface {
-		store.DB
-		legalhold.DB
-	}
-	SFN verification.SFN
-	// Email sends email when OutboxDir is empty (from mailtransport: SES or
-	// the SMTP relay); nil: email fails as a delivery error, for the
-	// functions that send none.
+// Deps are the clients and clock the handlers are built on.
+type Deps struct {
+	Store *store.Store
+	SFN   SFN
+	// Email sends email when Config.OutboxDir is empty (SES or the SMTP
+	// relay); nil for the functions that send none.
 	Email notify.EmailSender
-	// SMS is the SMS provider; nil: requesters with a phone only are
-	// verified by hand.
+	// SMS is the SMS provider; nil: the outbox locally, else requesters
+	// with a phone only are verified by hand.
 	SMS notify.SMSSender
-	// Exports is the export bucket named by Config.ExportBucket (s3bucket);
-	// nil for the functions that neither keep nor link exports.
+	// Exports is the export bucket named by Config.ExportBucket; nil for
+	// the functions that neither keep nor link exports.
 	Exports export.Objects
-	// ExportPage writes export.html (exportpage.Render) for export-assemble;
-	// without it, assembling a package fails.
+	// ExportPage writes export.html for the reply's export package.
 	ExportPage export.PageRenderer
+	// Documents deletes documents at the purge; nil: none are deleted.
+	Documents DocumentStore
+	// Signer signs deletion certificates; nil: issued unsigned.
+	Signer Signer
 	// Secrets resolves the partners' secret references; nil: env:
-	// references from the process environment (partner.NewSecrets).
+	// references from the process environment.
 	Secrets partner.SecretSource
 	// PartnerClient calls the partners; nil: a client with
 	// Config.PartnerTryTimeout.
@@ -146,15 +153,28 @@ type Clients struct {
 	// Partners is the partner configuration; nil: read from
 	// Config.PartnersConfig.
 	Partners *partner.Config
+	Clock    func() time.Time
+	Logger   *slog.Logger
 }
 
 // New wires the handlers from configuration and clients.
-func New(c Config, cl Clients, logger *slog.Logger) (*Handlers, error) {
+func New(c Config, d Deps) (*Handlers, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
+	if d.Store == nil || d.SFN == nil {
+		return nil, errors.New("workflow: Store and SFN are required")
+	}
+	clock := d.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	policy := DefaultPolicy()
-	policy.RepeatLimit, policy.BackupRotation = c.RepeatLimit, c.BackupRotation
+	policy.RepeatLimit, policy.BackupRotation, policy.ContactRetention = c.RepeatLimit, c.BackupRotation, c.ContactRetention
 	if c.RetentionJSON != "" {
 		r, err := ParseRetention([]byte(c.RetentionJSON))
 		if err != nil {
@@ -162,52 +182,50 @@ func New(c Config, cl Clients, logger *slog.Logger) (*Handlers, error) {
 		}
 		policy.Retention = r
 	}
-	router := &notify.Router{From: c.MailFrom, FromName: c.MailFromName, SMS: cl.SMS}
-	if c.OutboxDir != "" {
-		box := &notify.Outbox{Dir: c.OutboxDir, From: c.MailFrom, FromName: c.MailFromName}
-		router.Email = box
-		if router.SMS == nil {
-			router.SMS = box
-		}
-	} else {
-		router.Email = cl.Email
-	}
+	router := notify.NewRouter(notify.RouterConfig{From: c.MailFrom, FromName: c.MailFromName, OutboxDir: c.OutboxDir},
+		notify.RouterDeps{Email: d.Email, SMS: d.SMS, Clock: clock})
 	team := notify.Contact{Email: c.PrivacyContact}
 	if team.Email == "" {
 		team.Email = c.MailFrom
 	}
-	st := store.New(cl.DynamoDB, c.TableName)
-	ver := &verification.Service{
-		Requests: st, DB: cl.DynamoDB, Table: c.TableName, SFN: cl.SFN, Sender: router,
-		Secret: []byte(c.CodeSecret), Team: team, Logger: logger, Actor: ActorVerify,
-	}
+	vcfg := verification.Config{Secret: []byte(c.CodeSecret), Team: team, Actor: ActorVerify}
 	if c.StatusTokenSecret != "" {
-		ver.StatusSecret = []byte(c.StatusTokenSecret)
-		if c.PublicBaseURL != "" {
-			ver.Link = verification.PageLink(c.PublicBaseURL, ver.StatusSecret)
+		vcfg.StatusSecret, vcfg.BaseURL = []byte(c.StatusTokenSecret), c.PublicBaseURL
+	}
+	ver, err := verification.New(vcfg, verification.Deps{Store: d.Store, SFN: d.SFN, Sender: router, Clock: clock, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	pc := d.Partners
+	if pc == nil {
+		if pc, err = LoadPartners(c); err != nil {
+			return nil, err
 		}
 	}
-	if err := ver.Validate(); err != nil {
-		return nil, err
+	client := d.PartnerClient
+	if client == nil {
+		client = &partner.Client{TryTimeout: c.PartnerTryTimeout}
 	}
 	h := &Handlers{
-		Store: st, DB: cl.DynamoDB, Table: c.TableName, Verification: ver,
-		Operator: &operator.Service{DB: cl.DynamoDB, Table: c.TableName, SFN: cl.SFN, Events: st},
-		Holds:    &legalhold.List{DB: cl.DynamoDB, Table: c.TableName},
-		Sender:   router, Team: team, Policy: policy, Logger: logger,
+		store: d.Store, sfn: d.SFN, verification: ver,
+		operator: operator.New(operator.Deps{Store: d.Store, SFN: d.SFN, Clock: clock}),
+		holds:    legalhold.New(d.Store),
+		sender:   router, team: team, policy: policy, subjectSecret: []byte(c.SubjectKeySecret),
+		documents: d.Documents, signer: d.Signer, clock: clock, logger: logger,
 	}
-	if err := h.wirePartners(c, cl, st, logger); err != nil {
-		return nil, err
+	pdeps := partner.DispatcherDeps{Store: d.Store, Secrets: d.Secrets, Client: client, SFN: d.SFN, Clock: clock, Logger: logger}
+	if c.ExportBucket != "" && d.Exports != nil {
+		h.exports = &export.Store{Objects: d.Exports, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
+		pdeps.Exports = h.exports
+		h.assembler = &export.Assembler{Store: d.Store, Exports: h.exports, Names: h.partnerName, Page: d.ExportPage, Now: clock}
 	}
+	h.partners = partner.NewDispatcher(partner.DispatcherConfig{Partners: pc, CallbackBaseURL: c.PublicBaseURL}, pdeps)
 	return h, nil
 }
 
-// partnerConfig is cl.Partners, else the file of PARTNERS_CONFIG, else no
-// partners.
-func partnerConfig(c Config, cl Clients) (*partner.Config, error) {
-	if cl.Partners != nil {
-		return cl.Partners, nil
-	}
+// LoadPartners reads the partner configuration of PARTNERS_CONFIG (none:
+// no partners; the fan-out reaches nobody).
+func LoadPartners(c Config) (*partner.Config, error) {
 	if c.PartnersConfig == "" {
 		return &partner.Config{}, nil
 	}
@@ -218,44 +236,23 @@ func partnerConfig(c Config, cl Clients) (*partner.Config, error) {
 	return pc, nil
 }
 
-// wirePartners builds the partner dispatcher and the export storage. The
-// dispatcher's clock is the handlers' (h.Now, set after New).
-func (h *Handlers) wirePartners(c Config, cl Clients, st *store.Store, logger *slog.Logger) error {
-	pc, err := partnerConfig(c, cl)
-	if err != nil {
-		return err
-	}
-	secrets := cl.Secrets
-	if secrets == nil {
-		secrets = partner.NewSecrets(nil)
-	}
-	client := cl.PartnerClient
-	if client == nil {
-		client = &partner.Client{TryTimeout: c.PartnerTryTimeout}
-	}
-	sender, _ := cl.SFN.(partner.TaskSender)
-	d := &partner.Dispatcher{Store: st, Config: pc, Secrets: secrets, Client: client, SFN: sender, CallbackBaseURL: c.PublicBaseURL, Now: h.now, Log: logger}
-	if c.ExportBucket != "" && cl.Exports != nil {
-		h.Exports = &export.Store{Objects: cl.Exports, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
-		d.Exports = h.Exports
-		h.Assembler = &export.Assembler{Store: st, Exports: h.Exports, Names: h.partnerName, Page: cl.ExportPage, Now: h.now}
-	}
-	h.Partners = d
-	return nil
-}
-
-// Deps are what a function's main adds to FromEnv: the clients that only
-// some functions need, so that the others do not link them (each costs
-// cold-start time, internal/dev/coldstart).
-type Deps struct {
+// FunctionDeps are what a function's main adds to FromEnv: the clients
+// that only some functions need.
+type FunctionDeps struct {
 	// Email makes the email sender of the functions marked SendsMail
 	// (mailtransport.FromConfig).
 	Email EmailFactory
+	// SMS makes the SMS sender of the functions marked SendsMail.
+	SMS SMSFactory
 	// Exports opens the export bucket of the functions marked UsesExports
 	// (s3bucket.Open).
 	Exports export.Open
-	// ExportPage writes export.html: export-assemble's (exportpage.Render).
+	// ExportPage writes export.html: reply's (exportpage.Render).
 	ExportPage export.PageRenderer
+	// Documents deletes documents: purge-personal's.
+	Documents func(awsCfg aws.Config) DocumentStore
+	// Signer signs certificates: close's.
+	Signer func(ctx context.Context, awsCfg aws.Config) (Signer, error)
 }
 
 // EmailFactory makes the email sender of a function that writes to
@@ -263,22 +260,20 @@ type Deps struct {
 // envelope sender; mailtransport.FromConfig picks SES or the SMTP relay.
 type EmailFactory func(awsCfg aws.Config, t notify.Transport, from string) (notify.EmailSender, error)
 
+// SMSFactory makes the SMS sender from the AWS configuration (nil when no
+// SMS provider is configured).
+type SMSFactory func(ctx context.Context, awsCfg aws.Config) (notify.SMSSender, error)
+
 // FromEnv reads and checks the configuration now and returns the handlers
-// to be built on the first invocation, with AWS clients from the standard AWS
-// configuration (AWS_ENDPOINT_URL_* for local endpoints, DESIGN.md rule 4):
-// a task function's init reads only the environment and the partner
-// configuration file (so that a bad one fails init). It is all a task
-// function's main needs.
-//
-// deps carries the email and export clients of the functions that need
-// them (Function.SendsMail, Function.UsesExports); the others pass none and
-// do not link those clients (see internal/dev/coldstart).
-func FromEnv(logger *slog.Logger, deps Deps) (*lazyinit.Value[*Handlers], error) {
+// to be built on the first invocation, with AWS clients from the standard
+// AWS configuration (AWS_ENDPOINT_URL_* for local endpoints,
+// docs/ARCHITECTURE.md rule 4). It is all a task function's main needs.
+func FromEnv(logger *slog.Logger, fd FunctionDeps) (*lazyinit.Value[*Handlers], error) {
 	c, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	pc, err := partnerConfig(c, Clients{})
+	pc, err := LoadPartners(c)
 	if err != nil {
 		return nil, err
 	}
@@ -287,20 +282,34 @@ func FromEnv(logger *slog.Logger, deps Deps) (*lazyinit.Value[*Handlers], error)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		cl := Clients{
-			DynamoDB:   dynamodb.NewFromConfig(awsCfg),
+		d := Deps{
+			Store:      store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
 			SFN:        sfn.NewFromConfig(awsCfg),
 			Partners:   pc,
-			ExportPage: deps.ExportPage,
+			ExportPage: fd.ExportPage,
+			Logger:     logger,
 		}
-		if deps.Exports != nil && c.ExportBucket != "" {
-			cl.Exports = deps.Exports(awsCfg, c.ExportBucket)
+		if fd.Exports != nil && c.ExportBucket != "" {
+			d.Exports = fd.Exports(awsCfg, c.ExportBucket)
 		}
-		if deps.Email != nil && c.OutboxDir == "" {
-			if cl.Email, err = deps.Email(awsCfg, c.Transport, c.MailFrom); err != nil {
+		if fd.Email != nil && c.OutboxDir == "" {
+			if d.Email, err = fd.Email(awsCfg, c.Transport, c.MailFrom); err != nil {
 				return nil, fmt.Errorf("email transport: %w", err)
 			}
 		}
-		return New(c, cl, logger)
+		if fd.SMS != nil {
+			if d.SMS, err = fd.SMS(ctx, awsCfg); err != nil {
+				return nil, fmt.Errorf("sms: %w", err)
+			}
+		}
+		if fd.Documents != nil {
+			d.Documents = fd.Documents(awsCfg)
+		}
+		if fd.Signer != nil {
+			if d.Signer, err = fd.Signer(ctx, awsCfg); err != nil {
+				return nil, fmt.Errorf("certificate signer: %w", err)
+			}
+		}
+		return New(c, d)
 	}), nil
 }

@@ -24,22 +24,28 @@ type Function struct {
 	// the others link no S3 client. The workflow's tests fail when a
 	// function not marked touches the bucket.
 	UsesExports bool
+	// SignsCertificates: the function signs deletion certificates (KMS).
+	SignsCertificates bool
+	// DeletesDocuments: the function deletes requests' documents (S3).
+	DeletesDocuments bool
 }
 
-// Functions lists the workflow's task functions, the partner task
-// functions of the fan-out included.
+// Functions lists the workflow's task functions, the partner fan-out's
+// iteration and its Catch included.
 func Functions() []Function {
-	fs := []Function{
+	return []Function{
 		{Name: "admit", ArnKey: "AdmitFunctionArn", Handler: func(h *Handlers) any { return h.Admit }},
-		{Name: "verify-identity", SendsMail: true, ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.VerifyIdentity }},
+		{Name: "verify-identity", SendsMail: true, ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.Verify }},
+		{Name: "review", SendsMail: true, ArnKey: "ReviewFunctionArn", Handler: func(h *Handlers) any { return h.Review }},
 		{Name: "await-operator", ArnKey: "AwaitOperatorFunctionArn", Handler: func(h *Handlers) any { return h.AwaitOperator }},
-		{Name: "review", ArnKey: "ReviewFunctionArn", Handler: func(h *Handlers) any { return h.Review }},
-		{Name: "proceed", ArnKey: "ProceedFunctionArn", Handler: func(h *Handlers) any { return h.Proceed }},
+		{Name: "partner", UsesExports: true, ArnKey: "PartnerFunctionArn", Handler: func(h *Handlers) any { return h.partners.Run }},
+		{Name: "partner-escalate", UsesExports: true, ArnKey: "PartnerEscalateFunctionArn", Handler: func(h *Handlers) any { return h.partners.Escalate }},
 		{Name: "reply", SendsMail: true, UsesExports: true, ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
-		{Name: "close", SendsMail: true, ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
+		{Name: "confirm-backup-purge", ArnKey: "ConfirmBackupPurgeFunctionArn", Handler: func(h *Handlers) any { return h.ConfirmBackupPurge }},
 		{Name: "escalate-backups", ArnKey: "EscalateBackupsFunctionArn", Handler: func(h *Handlers) any { return h.EscalateBackups }},
+		{Name: "close", SendsMail: true, SignsCertificates: true, ArnKey: "CloseFunctionArn", Handler: func(h *Handlers) any { return h.Close }},
+		{Name: "purge-personal", DeletesDocuments: true, ArnKey: "PurgePersonalFunctionArn", Handler: func(h *Handlers) any { return h.Purge }},
 	}
-	return append(fs, partnerFunctions()...)
 }
 
 // PartitionKey is the substitution holding the AWS partition ("aws",

@@ -26,9 +26,12 @@ type Policy struct {
 	// Retention lists what is kept despite a request, and why (policy 五.1:
 	// legally required records). The partner issue adds per-partner entries.
 	Retention []RetentionException `json:"retention"`
-	// ExpireAfterDays is how long verification may take before the request
-	// expires; it must equal VerifyIdentity's TimeoutSeconds in the definition.
+	// ExpireAfterDays is how long code verification may take before the
+	// request expires (Admit gives it to Verify's TimeoutSecondsPath).
 	ExpireAfterDays int `json:"-"`
+	// ContactRetention is how long personal data is kept after the
+	// request closes (CONTACT_RETENTION).
+	ContactRetention time.Duration `json:"-"`
 }
 
 // RetentionException is data that a request of the listed kinds does not
@@ -43,10 +46,11 @@ type RetentionException struct {
 func DefaultPolicy() Policy {
 	erasing := []dsr.Kind{dsr.KindErasure, dsr.KindAccountClosure}
 	return Policy{
-		RepeatLimit:     3,
-		RepeatWindow:    365 * 24 * time.Hour,
-		BackupRotation:  35 * 24 * time.Hour,
-		ExpireAfterDays: 7,
+		RepeatLimit:      3,
+		RepeatWindow:     365 * 24 * time.Hour,
+		BackupRotation:   35 * 24 * time.Hour,
+		ExpireAfterDays:  7,
+		ContactRetention: 30 * 24 * time.Hour,
 		Retention: []RetentionException{
 			{
 				Kinds:  erasing,
@@ -105,6 +109,13 @@ func (p Policy) repeatWindow() time.Duration {
 		return p.RepeatWindow
 	}
 	return 365 * 24 * time.Hour
+}
+
+func (p Policy) contactRetention() time.Duration {
+	if p.ContactRetention > 0 {
+		return p.ContactRetention
+	}
+	return 30 * 24 * time.Hour
 }
 
 func (p Policy) expireAfterDays() int {

@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/store"
 )
 
-// Errors of Retrier.
+// Errors of the operator's partner and backup actions.
 var (
 	// ErrNothingToRetry: no partner of the request failed or was
 	// escalated, and its backup confirmation is not escalated.
@@ -25,38 +22,10 @@ var (
 	// ErrWorkflowGone: the backups confirmed, but the waiting execution no
 	// longer exists; the reconciler restarts it.
 	ErrWorkflowGone = errors.New("the workflow no longer waits for the backup confirmation")
+	// ErrNotEscalated: only a failed or escalated partner can be settled
+	// by an operator.
+	ErrNotEscalated = errors.New("the partner is not failed or escalated")
 )
-
-// TaskSender answers a waiting state.
-type TaskSender interface {
-	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
-}
-
-// Retrier is `dsr retry`: it dispatches a request to failed or escalated
-// partners again (partner.Dispatcher.Retry, with backoff and jitter outside
-// Step Functions), and retries an escalated backup confirmation.
-//
-// How the workflow learns of it:
-//   - A partner: the execution went on without it (the reply named it as
-//     not done). The retried partner's outcome is recorded on its task and
-//     in the audit trail; an erasure still waiting for backup rotation then
-//     includes it in ConfirmBackupPurge, and its receipt in the deletion
-//     certificate. An asynchronous partner's later callback is recorded the
-//     same way (there is no waiting state to answer).
-//   - The backup confirmation: the execution waits in EscalateBackups on a
-//     task token. Once every backup system confirms, the request moves back
-//     to awaiting_backup_rotation and the token is answered, so the
-//     execution goes on to Close (certificate, final confirmation).
-type Retrier struct {
-	Partners *partner.Dispatcher
-	Store    *store.Store
-	DB       DB
-	Table    string
-	SFN      TaskSender
-	Backoff  partner.Backoff
-	// Actor is the operator, for the audit trail.
-	Actor string
-}
 
 // RetryResult is one partner's outcome.
 type RetryResult struct {
@@ -68,11 +37,14 @@ type RetryResult struct {
 	Error     string              `json:"error,omitempty"`
 }
 
-// RetryPartners dispatches request id again to partnerID, or, when partnerID
-// is empty, to every failed or escalated partner. Partner errors are in
-// the results (Status, Error); the error is for failures of our own.
-func (rt *Retrier) RetryPartners(ctx context.Context, id, partnerID string) ([]RetryResult, error) {
-	tasks, err := rt.Store.ListPartnerTasks(ctx, id)
+// RetryPartners dispatches request id again to partnerID, or, when
+// partnerID is empty, to every failed or escalated partner (with backoff
+// and jitter outside Step Functions: `dsr retry` and the console). Partner
+// errors are in the results (Status, Error); the error is for failures of
+// our own. When the last partner settles, the reply waiting for it goes on
+// (partner.ResumeReply).
+func (h *Handlers) RetryPartners(ctx context.Context, id, partnerID, actor string, b partner.Backoff) ([]RetryResult, error) {
+	tasks, err := h.store.ListPartnerTasks(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("list partner tasks of %s: %w", id, err)
 	}
@@ -91,26 +63,29 @@ func (rt *Retrier) RetryPartners(ctx context.Context, id, partnerID string) ([]R
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("request %s: %w", id, ErrNothingToRetry)
 	}
+	if err := h.audit(ctx, id, "operator_retry", actor, map[string]string{"partners": fmt.Sprint(len(targets))}); err != nil {
+		return nil, err
+	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].PartnerID < targets[j].PartnerID })
 	out := make([]RetryResult, 0, len(targets))
 	for _, t := range targets {
 		res := RetryResult{PartnerID: t.PartnerID, Action: t.Action, Before: t.Status}
-		_, err := rt.Partners.Retry(ctx, partner.DispatchInput{RequestID: id, PartnerID: t.PartnerID}, rt.Backoff)
-		if err != nil && !isPartnerError(err) {
+		_, err := h.partners.Retry(ctx, partner.DispatchInput{RequestID: id, PartnerID: t.PartnerID}, b)
+		if err != nil && !partner.IsNamed(err) {
 			return out, fmt.Errorf("retry partner %s of %s: %w", t.PartnerID, id, err)
 		}
 		if err != nil {
 			// Settle it again as escalated, as the workflow's Catch does.
-			if _, eerr := rt.Partners.Escalate(ctx, partner.EscalateInput{RequestID: id, PartnerID: t.PartnerID, Error: errorName(err)}); eerr != nil {
+			if _, eerr := h.partners.Escalate(ctx, partner.EscalateInput{RequestID: id, PartnerID: t.PartnerID, Error: errorName(err)}); eerr != nil {
 				return out, fmt.Errorf("escalate partner %s of %s: %w", t.PartnerID, id, eerr)
 			}
 		}
-		nt, gerr := rt.Store.GetPartnerTask(ctx, id, t.PartnerID)
+		nt, gerr := h.store.GetPartnerTask(ctx, id, t.PartnerID)
 		if gerr != nil {
 			return out, fmt.Errorf("load partner task %s of %s: %w", t.PartnerID, id, gerr)
 		}
 		res.Status, res.Receipt = nt.Status, nt.Receipt
-		if nt.Status != store.PartnerCompleted {
+		if !nt.Status.Final() {
 			res.Error = nt.LastError
 		}
 		out = append(out, res)
@@ -118,14 +93,44 @@ func (rt *Retrier) RetryPartners(ctx context.Context, id, partnerID string) ([]R
 	return out, nil
 }
 
-func isPartnerError(err error) bool {
-	var (
-		r *partner.PartnerRetryable
-		j *partner.PartnerRejected
-		g *partner.PartnerGarbage
-		f *partner.PartnerFailed
-	)
-	return errors.As(err, &r) || errors.As(err, &j) || errors.As(err, &g) || errors.As(err, &f)
+// SettlePartner records an operator's decision on a failed or escalated
+// partner: how it was settled outside the protocol (a settlement code).
+// When it was the last partner, the reply waiting for it goes on.
+func (h *Handlers) SettlePartner(ctx context.Context, id, partnerID string, how PartnerSettlement, actor string) (*store.PartnerTask, error) {
+	if !how.Valid() {
+		return nil, &InvalidInput{Field: "settlement", Problem: fmt.Sprintf("unknown settlement %q", how)}
+	}
+	for range 5 {
+		t, err := h.store.GetPartnerTask(ctx, id, partnerID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("request %s, partner %s: %w", id, partnerID, ErrUnknownPartner)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.Status != store.PartnerFailed && t.Status != store.PartnerEscalated {
+			return nil, fmt.Errorf("request %s, partner %s is %s: %w", id, partnerID, t.Status, ErrNotEscalated)
+		}
+		nt, err := h.store.UpdatePartnerTask(ctx, id, partnerID, t.Version, func(x *store.PartnerTask) {
+			x.Status = store.PartnerSettledByOperator
+			x.OperatorReason, x.OperatorActor = string(how), actor
+		})
+		var ce *store.ConflictError
+		if errors.As(err, &ce) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := h.audit(ctx, id, "partner.settled_by_operator", actor, map[string]string{"partner": partnerID, "settlement": string(how)}); err != nil {
+			return nt, err
+		}
+		if _, err := h.partners.ResumeReply(ctx, id); err != nil {
+			return nt, err
+		}
+		return nt, nil
+	}
+	return nil, &ServiceUnavailable{RequestID: id, Op: "settle partner", Err: errors.New("too many concurrent writers")}
 }
 
 func errorName(err error) string {
@@ -146,59 +151,53 @@ func errorName(err error) string {
 }
 
 // BackupsEscalated reports whether request id waits in EscalateBackups.
-func (rt *Retrier) BackupsEscalated(ctx context.Context, id string) (bool, error) {
-	tok, err := BackupToken(ctx, rt.DB, rt.Table, id)
-	if err != nil {
-		return false, fmt.Errorf("load backup escalation of %s: %w", id, err)
+func (h *Handlers) BackupsEscalated(ctx context.Context, id string) (bool, error) {
+	tok, err := h.store.TaskToken(ctx, id, BackupsWait)
+	if err != nil || tok == "" {
+		return false, err
 	}
-	if tok == "" {
-		return false, nil
-	}
-	r, err := rt.Store.GetRequest(ctx, id)
+	r, err := h.store.GetRequest(ctx, id)
 	if err != nil {
 		return false, fmt.Errorf("load request %s: %w", id, err)
 	}
 	return r.Status == dsr.StatusEscalated, nil
 }
 
-// RetryBackups asks the backup systems again (partner.Dispatcher.ConfirmBackupPurge).
-// If all confirm, the request moves back to awaiting_backup_rotation and
-// the waiting execution is answered; otherwise the error is
-// *partner.BackupsNotYetRotated naming the systems still holding backups.
-func (rt *Retrier) RetryBackups(ctx context.Context, id string) (partner.ConfirmOutput, error) {
-	tok, err := BackupToken(ctx, rt.DB, rt.Table, id)
+// RetryBackups asks the backup systems again. If all confirm, the request
+// moves back to awaiting_backup_rotation and the waiting execution is
+// answered; otherwise the error is *partner.BackupsNotYetRotated naming
+// the systems still holding backups.
+func (h *Handlers) RetryBackups(ctx context.Context, id, actor string) (partner.ConfirmOutput, error) {
+	tok, err := h.store.TaskToken(ctx, id, BackupsWait)
 	if err != nil {
 		return partner.ConfirmOutput{}, fmt.Errorf("load backup escalation of %s: %w", id, err)
 	}
 	if tok == "" {
 		return partner.ConfirmOutput{}, fmt.Errorf("request %s: %w", id, ErrNothingToRetry)
 	}
-	out, err := rt.Partners.ConfirmBackupPurge(ctx, partner.BackupWindowInput{RequestID: id})
+	out, err := h.partners.ConfirmBackupPurge(ctx, partner.BackupWindowInput{RequestID: id})
 	if err != nil {
 		return partner.ConfirmOutput{}, err
 	}
-	r, err := rt.Store.GetRequest(ctx, id)
-	if err != nil {
-		return out, fmt.Errorf("load request %s: %w", id, err)
-	}
-	if r.Status == dsr.StatusEscalated {
-		if _, err := rt.Store.TransitionStatus(ctx, id, dsr.StatusEscalated, dsr.StatusAwaitingBackupRotation, r.Version, nil); err != nil {
-			return out, fmt.Errorf("move %s back to %s: %w", id, dsr.StatusAwaitingBackupRotation, err)
-		}
-		if _, err := rt.Store.AppendEvent(ctx, id, store.Event{Type: "backup.retry_confirmed", Actor: rt.Actor, Data: map[string]string{"confirmed": fmt.Sprint(len(out.Confirmed))}}); err != nil {
-			return out, fmt.Errorf("audit %s: %w", id, err)
+	if _, moved, err := h.move(ctx, "retry backups", id, dsr.StatusAwaitingBackupRotation, []dsr.Status{dsr.StatusEscalated}, nil); err != nil {
+		return out, err
+	} else if moved {
+		if err := h.audit(ctx, id, "backup.retry_confirmed", actor, map[string]string{"confirmed": fmt.Sprint(len(out.Confirmed))}); err != nil {
+			return out, err
 		}
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
 		return out, err
 	}
-	_, err = rt.SFN.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(tok), Output: aws.String(string(body))})
-	if partner.TokenGone(err) {
-		return out, fmt.Errorf("request %s: %w", id, ErrWorkflowGone)
+	if h.sfn == nil {
+		return out, ErrWorkflowGone
 	}
-	if err != nil {
-		return out, fmt.Errorf("answer the waiting workflow of %s: %w", id, err)
+	if err := h.answer(ctx, id, tok, body); err != nil {
+		return out, err
+	}
+	if err := h.store.DeleteTaskToken(ctx, id, BackupsWait); err != nil {
+		return out, err
 	}
 	return out, nil
 }

@@ -78,8 +78,9 @@ var (
 
 // Build issues the certificate of req from its partner tasks and its audit
 // chain report (store.VerifyChain), which must be intact. Every partner must
-// be settled (completed, failed, escalated or skipped): a certificate states
-// what happened, including partners that did not confirm.
+// have settled for good (store.PartnerStatus.Final: it acted, it holds no
+// data for this person, or an operator recorded how it was settled):
+// nothing is certified on a promise (docs/ARCHITECTURE.md, rule 8).
 func Build(req *dsr.Request, tasks []store.PartnerTask, chain store.ChainReport, issuedAt time.Time) (Certificate, error) {
 	if !req.Kind.ErasesData() {
 		return Certificate{}, fmt.Errorf("certificate for request %s: %w", req.ID, ErrNotErasure)
@@ -100,12 +101,12 @@ func Build(req *dsr.Request, tasks []store.PartnerTask, chain store.ChainReport,
 		IssuedAt:      issuedAt.UTC(),
 	}
 	for _, t := range tasks {
-		if !t.Status.Settled() {
+		if !t.Status.Final() {
 			return Certificate{}, fmt.Errorf("certificate for request %s: partner %s is %s: %w", req.ID, t.PartnerID, t.Status, ErrUnsettled)
 		}
 		p := Partner{ID: t.PartnerID, Action: t.Action, Status: t.Status, Receipt: t.Receipt, CompletedAt: utc(t.CompletedAt), Late: t.Late}
-		if t.Status != store.PartnerCompleted {
-			p.Error = t.LastError
+		if t.Status == store.PartnerSettledByOperator {
+			p.Error = t.OperatorReason
 		}
 		c.Partners = append(c.Partners, p)
 		if t.BackupConfirmedAt != nil {
@@ -186,4 +187,20 @@ func VerifyEvent(c Certificate, ev store.Event) error {
 		return ErrHead
 	}
 	return nil
+}
+
+// Parse reads a stored certificate document: the certificate's JSON, or a
+// signed envelope holding it.
+func Parse(doc []byte) (Certificate, error) {
+	var env struct {
+		Certificate *Certificate `json:"certificate"`
+	}
+	if err := json.Unmarshal(doc, &env); err == nil && env.Certificate != nil {
+		return *env.Certificate, nil
+	}
+	var c Certificate
+	if err := json.Unmarshal(doc, &c); err != nil {
+		return Certificate{}, err
+	}
+	return c, nil
 }
