@@ -1,5 +1,5 @@
 // Command admit is a task function of the request workflow
-// (statemachines/dsr.asl.json). Admit checks a new request and chooses how its identity is verified (state Admit).
+// (statemachines/dsr.asl.json): it checks the request and chooses how its requester is verified (state Admit).
 // The logic is workflow.Handlers.Admit in internal/workflow.
 package main
 
@@ -15,7 +15,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{})
 	if err != nil {
 		logger.Error("admit: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -1,5 +1,5 @@
 // Command await-operator is a task function of the request workflow
-// (statemachines/dsr.asl.json). AwaitOperator records a wait for an operator's decision (states ManualVerification and ManualReview, .waitForTaskToken).
+// (statemachines/dsr.asl.json): it records a wait for an operator's decision (state OperatorWait).
 // The logic is workflow.Handlers.AwaitOperator in internal/workflow.
 package main
 
@@ -15,7 +15,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{})
 	if err != nil {
 		logger.Error("await-operator: bad configuration", "error", err.Error())
 		os.Exit(1)

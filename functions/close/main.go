@@ -1,5 +1,5 @@
 // Command close is a task function of the request workflow
-// (statemachines/dsr.asl.json). Close brings a request to its terminal status and tells the requester why (states Close, Refuse, RefuseUnverified, MarkDuplicate, Expire).
+// (statemachines/dsr.asl.json): it closes the request; for an erasure with the signed deletion certificate (states Close, CloseErasure, Expire).
 // The logic is workflow.Handlers.Close in internal/workflow.
 package main
 
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{Email: mailtransport.FromConfig})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig})
 	if err != nil {
 		logger.Error("close: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -1,6 +1,6 @@
 // Command confirm-backup-purge is a task function of the request workflow
-// (statemachines/dsr.asl.json). It asks each backup system that no backup older than the deletion remains (state ConfirmBackupPurge).
-// The logic is partner.Dispatcher.ConfirmBackupPurge in internal/partner.
+// (statemachines/dsr.asl.json): it asks the backup systems whether the data has rotated out (state ConfirmBackupPurge).
+// The logic is workflow.Handlers.ConfirmBackupPurge in internal/workflow.
 package main
 
 import (
@@ -10,20 +10,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dsrflow/internal/lazyinit"
-	"dsrflow/internal/partner"
+	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := partner.FunctionConfigFromEnv()
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{})
 	if err != nil {
 		logger.Error("confirm-backup-purge: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d, err := partner.LazyAWSDispatcher(cfg, logger, nil)
-	if err != nil {
-		logger.Error("confirm-backup-purge: bad configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(lazyinit.Handler(d, (*partner.Dispatcher).ConfirmBackupPurge))
+	lambda.Start(lazyinit.Handler(h, (*workflow.Handlers).ConfirmBackupPurge))
 }

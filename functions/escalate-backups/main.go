@@ -1,5 +1,5 @@
 // Command escalate-backups is a task function of the request workflow
-// (statemachines/dsr.asl.json). It escalates a backup confirmation given up on and keeps the token for dsr retry (state EscalateBackups).
+// (statemachines/dsr.asl.json): it records an escalated backup confirmation (state EscalateBackups).
 // The logic is workflow.Handlers.EscalateBackups in internal/workflow.
 package main
 
@@ -15,7 +15,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{})
 	if err != nil {
 		logger.Error("escalate-backups: bad configuration", "error", err.Error())
 		os.Exit(1)

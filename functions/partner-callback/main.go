@@ -1,6 +1,6 @@
-// Command partner-callback receives partners' signed status callbacks
-// (POST /partners/{partner}/callbacks, API Gateway HTTP API) and answers the
-// FanOut state waiting for them.
+// Command partner-callback is the endpoint where asynchronous partners
+// report (POST /partners/{partner}/callbacks behind the HTTP API): an
+// http.Handler (partner.Callback) behind the API Gateway adapter.
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"dsrflow/internal/lazyinit"
+	"dsrflow/internal/lambdaedge"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export/s3bucket"
 )
@@ -26,6 +26,5 @@ func main() {
 		logger.Error("partner-callback: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	cb := lazyinit.Derive(d, func(d *partner.Dispatcher) *partner.Callback { return &partner.Callback{D: d} })
-	lambda.Start(lazyinit.Handler(cb, (*partner.Callback).Handle))
+	lambda.Start(lambdaedge.Lazy(partner.CallbackRoute, d, partner.NewCallback))
 }

@@ -1,6 +1,6 @@
 // Command partner-escalate is a task function of the request workflow
-// (statemachines/dsr.asl.json). It records that the fan-out gave up on one partner, and why (state FanOut/Escalate).
-// The logic is partner.Dispatcher.Escalate in internal/partner.
+// (statemachines/dsr.asl.json): it escalates a partner the fan-out gave up on (state FanOut.Escalate).
+// The logic is workflow.Handlers.EscalatePartner in internal/workflow.
 package main
 
 import (
@@ -10,21 +10,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dsrflow/internal/lazyinit"
-	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export/s3bucket"
+	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := partner.FunctionConfigFromEnv()
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Exports: s3bucket.Open})
 	if err != nil {
 		logger.Error("partner-escalate: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	d, err := partner.LazyAWSDispatcher(cfg, logger, s3bucket.Open)
-	if err != nil {
-		logger.Error("partner-escalate: bad configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(lazyinit.Handler(d, (*partner.Dispatcher).Escalate))
+	lambda.Start(lazyinit.Handler(h, (*workflow.Handlers).EscalatePartner))
 }

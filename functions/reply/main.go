@@ -1,5 +1,5 @@
 // Command reply is a task function of the request workflow
-// (statemachines/dsr.asl.json). Reply answers the requester in their language (state Reply).
+// (statemachines/dsr.asl.json): it answers the requester from the partners' outcomes (state Reply).
 // The logic is workflow.Handlers.Reply in internal/workflow.
 package main
 
@@ -11,13 +11,14 @@ import (
 
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify/mailtransport"
+	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{Email: mailtransport.FromConfig, Exports: s3bucket.Open})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig, Exports: s3bucket.Open, ExportPage: exportpage.Render})
 	if err != nil {
 		logger.Error("reply: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -1,5 +1,5 @@
 // Command review is a task function of the request workflow
-// (statemachines/dsr.asl.json). Review stores the due date and decides: duplicate, legal hold, repeat requests, or proceed (state Review).
+// (statemachines/dsr.asl.json): it resolves the identity with the account system, reviews the request and plans the partners; it closes refusals (state Review).
 // The logic is workflow.Handlers.Review in internal/workflow.
 package main
 
@@ -10,12 +10,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dsrflow/internal/lazyinit"
+	"dsrflow/internal/notify/mailtransport"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig})
 	if err != nil {
 		logger.Error("review: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -1,6 +1,6 @@
 // Command verify-identity is a task function of the request workflow
-// (statemachines/dsr.asl.json). VerifyIdentity sends the one-time code and lets the workflow wait for it (state VerifyIdentity, .waitForTaskToken).
-// The logic is workflow.Handlers.VerifyIdentity in internal/workflow.
+// (statemachines/dsr.asl.json): it sends the one-time code or records the wait for an operator, and waits until identity is proved (state Verify).
+// The logic is workflow.Handlers.Verify in internal/workflow.
 package main
 
 import (
@@ -16,10 +16,10 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.Deps{Email: mailtransport.FromConfig})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig})
 	if err != nil {
 		logger.Error("verify-identity: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(lazyinit.Handler(h, (*workflow.Handlers).VerifyIdentity))
+	lambda.Start(lazyinit.Handler(h, (*workflow.Handlers).Verify))
 }

@@ -5,7 +5,10 @@
 package boundaries
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,6 +43,77 @@ func TestFunctionsLinkNoDevPlatform(t *testing.T) {
 		for _, dep := range fields[1:] {
 			if dep == "dsrflow/internal/dev" || strings.HasPrefix(dep, "dsrflow/internal/dev/") {
 				t.Errorf("%s links %s: the local platform must stay out of deployed functions", fields[0], dep)
+			}
+		}
+	}
+}
+
+// dynamoPackages are the AWS SDK packages that reach DynamoDB.
+var dynamoPackages = []string{
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb",
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/",
+}
+
+// ownsTable reports whether package path may talk to DynamoDB: the store
+// (and its schema loader) and the local platform, which runs the emulator
+// and creates the table.
+func ownsTable(path string) bool {
+	return path == "dsrflow/internal/store" || strings.HasPrefix(path, "dsrflow/internal/store/") ||
+		strings.HasPrefix(path, "dsrflow/internal/dev/")
+}
+
+// TestOnlyStoreTouchesTheTable: no package but store imports the DynamoDB
+// client (tests included) or spells one of the table's keys.
+func TestOnlyStoreTouchesTheTable(t *testing.T) {
+	lines := goList(t, "-f", `{{.ImportPath}}|{{.Dir}}|{{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}|{{join .GoFiles " "}} {{join .TestGoFiles " "}} {{join .XTestGoFiles " "}}`, "./...")
+	keyPrefix := regexp.MustCompile(`"(REQ|SUBJ|HINT|EVT|PARTNER|NOTICE|OPERATOR|HOLD|MAIL|DOC|TOKEN)#`)
+	checked := 0
+	for _, line := range lines {
+		parts := strings.Split(line, "|")
+		if len(parts) != 4 {
+			t.Fatalf("go list line %q", line)
+		}
+		path, dir, imports, files := parts[0], parts[1], strings.Fields(parts[2]), strings.Fields(parts[3])
+		if ownsTable(path) {
+			continue
+		}
+		checked++
+		for _, imp := range imports {
+			for _, dp := range dynamoPackages {
+				if imp == strings.TrimSuffix(dp, "/") || strings.HasPrefix(imp, dp) {
+					t.Errorf("%s imports %s: only internal/store talks to the table", path, imp)
+				}
+			}
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := keyPrefix.Find(b); m != nil {
+				t.Errorf("%s/%s spells the table key %s: only internal/store builds keys", path, f, m)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked %d packages; want every package of the module", checked)
+	}
+}
+
+// TestCommentsCiteTheRepository: the design the code cites is
+// docs/ARCHITECTURE.md, never a file outside the repository.
+func TestCommentsCiteTheRepository(t *testing.T) {
+	lines := goList(t, "-f", `{{.Dir}}|{{join .GoFiles " "}} {{join .TestGoFiles " "}} {{join .XTestGoFiles " "}}`, "./...")
+	outside := regexp.MustCompile(`\.\./shared|DESIGN\.md`)
+	for _, line := range lines {
+		dir, files, _ := strings.Cut(line, "|")
+		for _, f := range strings.Fields(files) {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := outside.Find(b); m != nil {
+				t.Errorf("%s cites %s: cite docs/ARCHITECTURE.md", filepath.Join(dir, f), m)
 			}
 		}
 	}

@@ -11,24 +11,36 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/spf13/cobra"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/principal"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
-	"dsrflow/internal/workflow"
 )
 
 // requestClients are the AWS clients of the request commands (show, verify,
-// review), from the standard AWS configuration: AWS_ENDPOINT_URL_DYNAMODB
-// and AWS_ENDPOINT_URL_SFN point them at the local stack.
+// review, retry, hold, ...), from the standard AWS configuration:
+// AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SFN point them at the local
+// stack. Commands that change something record the caller's IAM principal
+// as the actor (principal.Resolve), never a name typed on the command line.
 type requestClients struct {
-	db    *dynamodb.Client
+	st    *store.Store
 	sfn   *sfn.Client
 	table string
+	aws   aws.Config
+}
+
+// actor is the audit actor of a change: "operator:<principal ARN>".
+func (c *requestClients) actor(ctx context.Context) (string, error) {
+	p, err := principal.Resolve(ctx, c.aws, nil)
+	if err != nil {
+		return "", err
+	}
+	return p.Actor(), nil
 }
 
 // tableFlag adds --table (default $DSR_TABLE) to a command.
@@ -47,7 +59,7 @@ func newRequestClients(ctx context.Context, table string) (*requestClients, erro
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	return &requestClients{db: dynamodb.NewFromConfig(cfg), sfn: sfn.NewFromConfig(cfg), table: table}, nil
+	return &requestClients{st: store.Open(cfg, store.Config{Table: table}, nil), sfn: sfn.NewFromConfig(cfg), table: table, aws: cfg}, nil
 }
 
 // getRequest reads a request; a missing one is a failure (exit 1) naming the table.
@@ -89,12 +101,12 @@ func newShowCmd(s *streams) *cobra.Command {
 				return err
 			}
 			id := args[0]
-			st := store.New(cl.db, cl.table)
+			st := cl.st
 			r, err := getRequest(ctx, st, cl.table, id)
 			if err != nil {
 				return err
 			}
-			events, err := workflow.ListEvents(ctx, cl.db, cl.table, id)
+			events, err := st.ListEvents(ctx, id)
 			if err != nil {
 				return err
 			}

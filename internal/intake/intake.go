@@ -4,7 +4,7 @@
 // per subject, writes the request and its first audit events, and starts the
 // request's Step Functions execution.
 //
-// Order of effects and what a failure leaves behind (DESIGN.md rules 1–3):
+// Order of effects and what a failure leaves behind (docs/ARCHITECTURE.md, rules 1–3):
 //
 //  1. The request ID is derived from the natural key (RequestID), so a
 //     resubmitted form or a redelivered message names the same request.
@@ -453,7 +453,7 @@ func (s *Service) appendReceived(ctx context.Context, r *dsr.Request, documents 
 }
 
 // executionInput is the whole execution input: the request ID, nothing else
-// (DESIGN.md rule 1).
+// (docs/ARCHITECTURE.md, rule 1).
 type executionInput struct {
 	RequestID string `json:"requestId"`
 }

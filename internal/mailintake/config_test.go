@@ -84,7 +84,7 @@ func TestLoadConfig(t *testing.T) {
 
 // TestLambdaWiring runs the function's handler as main.go builds it: config
 // from the environment, AWS clients from the default chain pointed at the
-// local endpoints through AWS_ENDPOINT_URL_<SERVICE> (DESIGN.md rule 4).
+// local endpoints through AWS_ENDPOINT_URL_<SERVICE> (docs/ARCHITECTURE.md, rule 4).
 func TestLambdaWiring(t *testing.T) {
 	table := emu.NewTable(t)
 	_, s3URL := fakeS3(t)

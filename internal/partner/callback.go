@@ -217,3 +217,7 @@ func conflictOr500(err error) (int, CallbackResult, bool) {
 	}
 	return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 }
+
+// CallbackRoute is the http.ServeMux pattern of the callback endpoint
+// (template.yaml's route POST /partners/{partner}/callbacks).
+const CallbackRoute = "POST /partners/{partner}/callbacks"

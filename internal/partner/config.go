@@ -136,7 +136,7 @@ func (p Partner) Supports(a Action) bool { return slices.Contains(p.Actions, a) 
 // Holds reports whether the partner holds identifiers of type t.
 func (p Partner) Holds(t dsr.IdentifierType) bool { return slices.Contains(p.IdentityTypes, t) }
 
-// Config is the partner configuration (DESIGN.md rule 6).
+// Config is the partner configuration (docs/ARCHITECTURE.md, rule 6).
 type Config struct {
 	// AccountSystem is the ID of the partner that keeps accounts: account
 	// closure pre-checks obligations with it.

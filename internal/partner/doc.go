@@ -6,7 +6,7 @@
 //
 // # Configuration
 //
-// Partners are configuration (DESIGN.md rule 6): config/partners.example.json
+// Partners are configuration (docs/ARCHITECTURE.md, rule 6): config/partners.example.json
 // models the policy's parties (the music account system, the AI-singer voice
 // and model store, analytics 数据统计服务, the SMS provider, cloud storage/CDN).
 // LoadConfig reads it strictly and Validate reports every problem at once.

@@ -10,7 +10,7 @@ import (
 
 // The errors handlers return. aws-lambda-go reports an error's Go type name as
 // the Lambda errorType, which Step Functions uses as the error name that
-// Retry and Catch match (DESIGN.md rule 5); doc.go lists them with the
+// Retry and Catch match (docs/ARCHITECTURE.md, rule 5); doc.go lists them with the
 // recommended Retry and Catch. Messages carry request and partner IDs and
 // codes only, never personal data or partner response bodies.
 

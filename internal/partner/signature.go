@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Signing (DESIGN.md "Partners"), in the manner of Stripe's webhook
+// Signing (docs/ARCHITECTURE.md, "Partners"), in the manner of Stripe's webhook
 // signatures: both directions (our requests to partners, their callbacks to
 // us) carry
 //

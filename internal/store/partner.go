@@ -16,7 +16,7 @@ import (
 
 // Partner task items (PK REQ#<id>, SK PARTNER#<partner>) record what one
 // partner system was asked to do for one request and how it answered
-// (DESIGN.md "Data"). Package partner writes them; the reply, the status page
+// (docs/ARCHITECTURE.md, "Data"). Package partner writes them; the reply, the status page
 // and the deletion certificate read them.
 
 const skPartnerPrefix = "PARTNER#"

@@ -14,7 +14,7 @@ import (
 
 // The errors task handlers return. aws-lambda-go reports an error's Go type
 // name as the Lambda errorType, which Step Functions uses as the error name
-// that Retry and Catch match (DESIGN.md rule 5). statemachines/ERRORS.md
+// that Retry and Catch match (docs/ARCHITECTURE.md, rule 5). statemachines/ERRORS.md
 // lists them with their meaning and handling; keep the two in step.
 //
 // Error messages carry request IDs, statuses and codes only, never personal

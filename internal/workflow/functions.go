@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"context"
+	"dsrflow/internal/partner"
 	"fmt"
 	"regexp"
 	"sort"
@@ -38,8 +40,8 @@ func Functions() []Function {
 		{Name: "verify-identity", SendsMail: true, ArnKey: "VerifyIdentityFunctionArn", Handler: func(h *Handlers) any { return h.Verify }},
 		{Name: "review", SendsMail: true, ArnKey: "ReviewFunctionArn", Handler: func(h *Handlers) any { return h.Review }},
 		{Name: "await-operator", ArnKey: "AwaitOperatorFunctionArn", Handler: func(h *Handlers) any { return h.AwaitOperator }},
-		{Name: "partner", UsesExports: true, ArnKey: "PartnerFunctionArn", Handler: func(h *Handlers) any { return h.partners.Run }},
-		{Name: "partner-escalate", UsesExports: true, ArnKey: "PartnerEscalateFunctionArn", Handler: func(h *Handlers) any { return h.partners.Escalate }},
+		{Name: "partner", UsesExports: true, ArnKey: "PartnerFunctionArn", Handler: func(h *Handlers) any { return h.Partner }},
+		{Name: "partner-escalate", UsesExports: true, ArnKey: "PartnerEscalateFunctionArn", Handler: func(h *Handlers) any { return h.EscalatePartner }},
 		{Name: "reply", SendsMail: true, UsesExports: true, ArnKey: "ReplyFunctionArn", Handler: func(h *Handlers) any { return h.Reply }},
 		{Name: "confirm-backup-purge", ArnKey: "ConfirmBackupPurgeFunctionArn", Handler: func(h *Handlers) any { return h.ConfirmBackupPurge }},
 		{Name: "escalate-backups", ArnKey: "EscalateBackupsFunctionArn", Handler: func(h *Handlers) any { return h.EscalateBackups }},
@@ -83,4 +85,15 @@ func LocalSubstitutions(partition, region, account string) map[string]string {
 		vars[f.ArnKey] = fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", partition, region, account, f.Name)
 	}
 	return vars
+}
+
+// Partner is one partner iteration of the fan-out (partner.Dispatcher.Run).
+func (h *Handlers) Partner(ctx context.Context, in partner.RunInput) (partner.DispatchOutput, error) {
+	return h.partners.Run(ctx, in)
+}
+
+// EscalatePartner is the Catch of a partner iteration
+// (partner.Dispatcher.Escalate).
+func (h *Handlers) EscalatePartner(ctx context.Context, in partner.EscalateInput) (partner.DispatchOutput, error) {
+	return h.partners.Escalate(ctx, in)
 }

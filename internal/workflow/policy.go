@@ -9,7 +9,7 @@ import (
 	"dsrflow/internal/workday"
 )
 
-// Policy is the configuration the review and the reply follow (DESIGN.md
+// Policy is the configuration the review and the reply follow (docs/ARCHITECTURE.md
 // rule 6: configuration, not code).
 type Policy struct {
 	// RepeatLimit is how many requests of one subject within RepeatWindow are

@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/store"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
 // Errors of the operator's partner and backup actions.
@@ -27,6 +31,47 @@ var (
 	ErrNotEscalated = errors.New("the partner is not failed or escalated")
 )
 
+// Operations are what an operator does about a request's partners and
+// backups outside the state machine (`dsr retry`, the console): retry a
+// partner, record how one was settled, retry the backup confirmation. They
+// need the store, the partner dispatcher and Step Functions, not the
+// workflow's secrets.
+type Operations struct {
+	store    *store.Store
+	partners *partner.Dispatcher
+	sfn      SFN
+	clock    func() time.Time
+}
+
+// OperationsDeps are what Operations work with.
+type OperationsDeps struct {
+	Store    *store.Store
+	Partners *partner.Dispatcher
+	SFN      SFN
+	Clock    func() time.Time
+}
+
+// NewOperations returns the operator's operations.
+func NewOperations(d OperationsDeps) *Operations {
+	o := &Operations{store: d.Store, partners: d.Partners, sfn: d.SFN, clock: d.Clock}
+	if o.clock == nil {
+		o.clock = time.Now
+	}
+	return o
+}
+
+// Operations are the handlers' operator operations.
+func (h *Handlers) Operations() *Operations {
+	return NewOperations(OperationsDeps{Store: h.store, Partners: h.partners, SFN: h.sfn, Clock: h.clock})
+}
+
+func (o *Operations) audit(ctx context.Context, id, typ, actor string, data map[string]string) error {
+	if _, err := o.store.AppendEvent(ctx, id, store.Event{Type: typ, At: o.clock().UTC(), Actor: actor, Data: data}); err != nil {
+		return named(id, "audit "+typ, err)
+	}
+	return nil
+}
+
 // RetryResult is one partner's outcome.
 type RetryResult struct {
 	PartnerID string              `json:"partnerId"`
@@ -43,8 +88,8 @@ type RetryResult struct {
 // errors are in the results (Status, Error); the error is for failures of
 // our own. When the last partner settles, the reply waiting for it goes on
 // (partner.ResumeReply).
-func (h *Handlers) RetryPartners(ctx context.Context, id, partnerID, actor string, b partner.Backoff) ([]RetryResult, error) {
-	tasks, err := h.store.ListPartnerTasks(ctx, id)
+func (o *Operations) RetryPartners(ctx context.Context, id, partnerID, actor string, b partner.Backoff) ([]RetryResult, error) {
+	tasks, err := o.store.ListPartnerTasks(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("list partner tasks of %s: %w", id, err)
 	}
@@ -63,24 +108,24 @@ func (h *Handlers) RetryPartners(ctx context.Context, id, partnerID, actor strin
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("request %s: %w", id, ErrNothingToRetry)
 	}
-	if err := h.audit(ctx, id, "operator_retry", actor, map[string]string{"partners": fmt.Sprint(len(targets))}); err != nil {
+	if err := o.audit(ctx, id, "operator_retry", actor, map[string]string{"partners": fmt.Sprint(len(targets))}); err != nil {
 		return nil, err
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].PartnerID < targets[j].PartnerID })
 	out := make([]RetryResult, 0, len(targets))
 	for _, t := range targets {
 		res := RetryResult{PartnerID: t.PartnerID, Action: t.Action, Before: t.Status}
-		_, err := h.partners.Retry(ctx, partner.DispatchInput{RequestID: id, PartnerID: t.PartnerID}, b)
+		_, err := o.partners.Retry(ctx, partner.DispatchInput{RequestID: id, PartnerID: t.PartnerID}, b)
 		if err != nil && !partner.IsNamed(err) {
 			return out, fmt.Errorf("retry partner %s of %s: %w", t.PartnerID, id, err)
 		}
 		if err != nil {
 			// Settle it again as escalated, as the workflow's Catch does.
-			if _, eerr := h.partners.Escalate(ctx, partner.EscalateInput{RequestID: id, PartnerID: t.PartnerID, Error: errorName(err)}); eerr != nil {
+			if _, eerr := o.partners.Escalate(ctx, partner.EscalateInput{RequestID: id, PartnerID: t.PartnerID, Error: errorName(err)}); eerr != nil {
 				return out, fmt.Errorf("escalate partner %s of %s: %w", t.PartnerID, id, eerr)
 			}
 		}
-		nt, gerr := h.store.GetPartnerTask(ctx, id, t.PartnerID)
+		nt, gerr := o.store.GetPartnerTask(ctx, id, t.PartnerID)
 		if gerr != nil {
 			return out, fmt.Errorf("load partner task %s of %s: %w", t.PartnerID, id, gerr)
 		}
@@ -96,12 +141,12 @@ func (h *Handlers) RetryPartners(ctx context.Context, id, partnerID, actor strin
 // SettlePartner records an operator's decision on a failed or escalated
 // partner: how it was settled outside the protocol (a settlement code).
 // When it was the last partner, the reply waiting for it goes on.
-func (h *Handlers) SettlePartner(ctx context.Context, id, partnerID string, how PartnerSettlement, actor string) (*store.PartnerTask, error) {
+func (o *Operations) SettlePartner(ctx context.Context, id, partnerID string, how PartnerSettlement, actor string) (*store.PartnerTask, error) {
 	if !how.Valid() {
 		return nil, &InvalidInput{Field: "settlement", Problem: fmt.Sprintf("unknown settlement %q", how)}
 	}
 	for range 5 {
-		t, err := h.store.GetPartnerTask(ctx, id, partnerID)
+		t, err := o.store.GetPartnerTask(ctx, id, partnerID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("request %s, partner %s: %w", id, partnerID, ErrUnknownPartner)
 		}
@@ -111,7 +156,7 @@ func (h *Handlers) SettlePartner(ctx context.Context, id, partnerID string, how 
 		if t.Status != store.PartnerFailed && t.Status != store.PartnerEscalated {
 			return nil, fmt.Errorf("request %s, partner %s is %s: %w", id, partnerID, t.Status, ErrNotEscalated)
 		}
-		nt, err := h.store.UpdatePartnerTask(ctx, id, partnerID, t.Version, func(x *store.PartnerTask) {
+		nt, err := o.store.UpdatePartnerTask(ctx, id, partnerID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerSettledByOperator
 			x.OperatorReason, x.OperatorActor = string(how), actor
 		})
@@ -122,10 +167,10 @@ func (h *Handlers) SettlePartner(ctx context.Context, id, partnerID string, how 
 		if err != nil {
 			return nil, err
 		}
-		if err := h.audit(ctx, id, "partner.settled_by_operator", actor, map[string]string{"partner": partnerID, "settlement": string(how)}); err != nil {
+		if err := o.audit(ctx, id, "partner.settled_by_operator", actor, map[string]string{"partner": partnerID, "settlement": string(how)}); err != nil {
 			return nt, err
 		}
-		if _, err := h.partners.ResumeReply(ctx, id); err != nil {
+		if _, err := o.partners.ResumeReply(ctx, id); err != nil {
 			return nt, err
 		}
 		return nt, nil
@@ -151,12 +196,12 @@ func errorName(err error) string {
 }
 
 // BackupsEscalated reports whether request id waits in EscalateBackups.
-func (h *Handlers) BackupsEscalated(ctx context.Context, id string) (bool, error) {
-	tok, err := h.store.TaskToken(ctx, id, BackupsWait)
+func (o *Operations) BackupsEscalated(ctx context.Context, id string) (bool, error) {
+	tok, err := o.store.TaskToken(ctx, id, BackupsWait)
 	if err != nil || tok == "" {
 		return false, err
 	}
-	r, err := h.store.GetRequest(ctx, id)
+	r, err := o.store.GetRequest(ctx, id)
 	if err != nil {
 		return false, fmt.Errorf("load request %s: %w", id, err)
 	}
@@ -167,22 +212,27 @@ func (h *Handlers) BackupsEscalated(ctx context.Context, id string) (bool, error
 // moves back to awaiting_backup_rotation and the waiting execution is
 // answered; otherwise the error is *partner.BackupsNotYetRotated naming
 // the systems still holding backups.
-func (h *Handlers) RetryBackups(ctx context.Context, id, actor string) (partner.ConfirmOutput, error) {
-	tok, err := h.store.TaskToken(ctx, id, BackupsWait)
+func (o *Operations) RetryBackups(ctx context.Context, id, actor string) (partner.ConfirmOutput, error) {
+	tok, err := o.store.TaskToken(ctx, id, BackupsWait)
 	if err != nil {
 		return partner.ConfirmOutput{}, fmt.Errorf("load backup escalation of %s: %w", id, err)
 	}
 	if tok == "" {
 		return partner.ConfirmOutput{}, fmt.Errorf("request %s: %w", id, ErrNothingToRetry)
 	}
-	out, err := h.partners.ConfirmBackupPurge(ctx, partner.BackupWindowInput{RequestID: id})
+	out, err := o.partners.ConfirmBackupPurge(ctx, partner.BackupWindowInput{RequestID: id})
 	if err != nil {
 		return partner.ConfirmOutput{}, err
 	}
-	if _, moved, err := h.move(ctx, "retry backups", id, dsr.StatusAwaitingBackupRotation, []dsr.Status{dsr.StatusEscalated}, nil); err != nil {
-		return out, err
-	} else if moved {
-		if err := h.audit(ctx, id, "backup.retry_confirmed", actor, map[string]string{"confirmed": fmt.Sprint(len(out.Confirmed))}); err != nil {
+	r, err := o.store.GetRequest(ctx, id)
+	if err != nil {
+		return out, fmt.Errorf("load request %s: %w", id, err)
+	}
+	if r.Status == dsr.StatusEscalated {
+		if _, err := o.store.TransitionStatus(ctx, id, dsr.StatusEscalated, dsr.StatusAwaitingBackupRotation, r.Version, nil); err != nil {
+			return out, fmt.Errorf("move %s back to %s: %w", id, dsr.StatusAwaitingBackupRotation, err)
+		}
+		if err := o.audit(ctx, id, "backup.retry_confirmed", actor, map[string]string{"confirmed": fmt.Sprint(len(out.Confirmed))}); err != nil {
 			return out, err
 		}
 	}
@@ -190,13 +240,14 @@ func (h *Handlers) RetryBackups(ctx context.Context, id, actor string) (partner.
 	if err != nil {
 		return out, err
 	}
-	if h.sfn == nil {
-		return out, ErrWorkflowGone
+	_, err = o.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(tok), Output: aws.String(string(body))})
+	if partner.TokenGone(err) {
+		return out, fmt.Errorf("request %s: %w", id, ErrWorkflowGone)
 	}
-	if err := h.answer(ctx, id, tok, body); err != nil {
-		return out, err
+	if err != nil {
+		return out, fmt.Errorf("answer the waiting workflow of %s: %w", id, err)
 	}
-	if err := h.store.DeleteTaskToken(ctx, id, BackupsWait); err != nil {
+	if err := o.store.DeleteTaskToken(ctx, id, BackupsWait); err != nil {
 		return out, err
 	}
 	return out, nil

@@ -1,4 +1,4 @@
-// Package localstack runs the whole of dsrflow on one machine, in one process
+// Package devstack runs the whole of dsrflow on one machine, in one process
 // tree, with no Docker and no AWS account (`make run`, `dsr local`):
 //
 //   - DynamoDB: dynalite (npm, pinned in package-lock.json) as a child
@@ -263,8 +263,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.SFN = sfn.New(sfn.Options{Region: Region, BaseEndpoint: aws.String(s.SFNURL), Credentials: creds})
 	s.S3 = s3.New(s3.Options{Region: Region, BaseEndpoint: aws.String(s.S3URL), Credentials: creds, UsePathStyle: true,
 		DisableLogOutputChecksumValidationSkipped: true})
-	s.Store = store.New(s.DynamoDB, TableName)
-	s.Store.Now = s.Clock.Now
+	s.Store = store.New(store.Config{Table: TableName}, store.Deps{DB: s.DynamoDB, Clock: s.Clock.Now})
 
 	s3h, err := newS3(filepath.Join(opts.Dir, "s3"))
 	if err != nil {

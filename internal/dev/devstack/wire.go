@@ -21,16 +21,14 @@ import (
 	"dsrflow/internal/dev/asl"
 	"dsrflow/internal/dev/samtemplate"
 	"dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/documents"
 	"dsrflow/internal/envconfig"
-	"dsrflow/internal/intake"
 	"dsrflow/internal/mailintake"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
 	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/reconcile"
-	"dsrflow/internal/store"
-	"dsrflow/internal/verification"
 	"dsrflow/internal/webintake"
 	"dsrflow/internal/workflow"
 )
@@ -166,7 +164,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		l.vals.Resources[id+".Arn"] = localArn(r.Type, name)
 	}
 
-	// partner-callback and the partner task functions share one dispatcher.
+	// partner-callback's dispatcher, configured from its environment.
 	cbEnv, err := l.env("partner-callback")
 	if err != nil {
 		return nil, err
@@ -179,7 +177,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, err
 	}
-	callback := &partner.Callback{D: dispatcher}
+	callback := partner.NewCallback(dispatcher)
 
 	// The state machine, with the template's substitutions.
 	sms := tmpl.StateMachines()
@@ -258,29 +256,18 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, fmt.Errorf("workflow functions: %w", err)
 	}
-	h, err := workflow.New(wcfg, workflow.Clients{
-		DynamoDB: s.DynamoDB, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket), ExportPage: exportpage.Render,
-		Secrets: envSecrets(taskEnv),
-	}, log)
-	if err != nil {
-		return nil, err
-	}
 	if wcfg.ExportBucket != "" {
 		if err := s.ensureBucket(ctx, wcfg.ExportBucket); err != nil {
 			return nil, err
 		}
 	}
-	if h.Partners != nil {
-		h.Partners.Now = s.Clock.Now
-		h.Partners.Store = s.Store
+	h, err := workflow.New(wcfg, workflow.Deps{
+		Store: s.Store, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket), ExportPage: exportpage.Render,
+		Documents: documents.New(s.S3), Secrets: envSecrets(taskEnv), Clock: s.Clock.Now, Logger: log,
+	})
+	if err != nil {
+		return nil, err
 	}
-	if h.Assembler != nil {
-		h.Assembler.Now = s.Clock.Now
-	}
-	h.Now = s.Clock.Now
-	h.Store.Now = s.Clock.Now
-	h.Verification.Now = s.Clock.Now
-	h.Operator.Now = s.Clock.Now
 	s.Workflow = h
 	// Task handlers by their substitution key (workflow.Function.ArnKey,
 	// partner.Function.ArnKey), resolved through the template's
@@ -327,11 +314,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err := webCfg.Check(); err != nil {
 		return nil, err
 	}
-	web := webintake.NewHandler(webCfg, webintake.Clients{DynamoDB: s.DynamoDB, SFN: s.SFN}, log)
-	web.Now = s.Clock.Now
-	setIntakeClock(web.Intake, s.Clock)
-	if v, ok := web.Verification.(*verification.Service); ok {
-		v.Now = s.Clock.Now
+	web, err := webintake.New(webCfg, webintake.Deps{Store: s.Store, SFN: s.SFN, Clock: s.Clock.Now, Logger: log})
+	if err != nil {
+		return nil, err
 	}
 
 	// The HTTP API: the template's routes.
@@ -339,19 +324,21 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, err
 	}
+	// The handlers are mounted directly: each route of the template on
+	// the handler of its function (an http.Handler, as the Lambda edge
+	// adapter serves it in AWS).
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"message":"Not Found"}`)
-	})
-	handlers := map[string]webintake.LambdaFunc{"intake-web": web.Handle, "partner-callback": callback.Handle}
+	handlers := map[string]http.Handler{"intake-web": web, "partner-callback": callback}
 	for _, rt := range routes {
-		fn, ok := handlers[rt.Function]
+		fh, ok := handlers[rt.Function]
 		if !ok {
 			return nil, fmt.Errorf("route %s: function %s is not served locally", rt.Key(), rt.Function)
 		}
-		mux.Handle(rt.Method+" "+muxPath(rt.Path), routeHandler(rt, fn, log))
+		pattern := rt.Method + " " + muxPath(rt.Path)
+		if rt.Function == "intake-web" && rt.Method == "ANY" {
+			pattern = muxPath(rt.Path)
+		}
+		mux.Handle(pattern, fh)
 		s.Routes = append(s.Routes, rt.Key())
 	}
 
@@ -364,12 +351,10 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, err
 	}
-	mh, err := mailintake.New(mailCfg, mailintake.Clients{DynamoDB: s.DynamoDB, S3: s.S3, SFN: s.SFN}, log)
+	mh, err := mailintake.New(mailCfg, mailintake.Deps{Store: s.Store, S3: s.S3, SFN: s.SFN, Clock: s.Clock.Now, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	mh.Now = s.Clock.Now
-	setIntakeClock(mh.Intake, s.Clock)
 
 	// The reconciler.
 	recEnv, err := l.env("reconcile")
@@ -380,18 +365,14 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, err
 	}
-	rec, err := reconcile.New(rcfg, reconcile.Clients{DynamoDB: s.DynamoDB, SFN: s.SFN}, log)
+	// Locally a request is in flight for well under a second, and the
+	// reconciler passes every few seconds: a late request is logged once
+	// (the metrics, at debug level, still count it).
+	rcfg.Grace, rcfg.QuietRepeats = 5*time.Second, true
+	rec, err := reconcile.New(rcfg, reconcile.Deps{Store: s.Store, SFN: s.SFN, Clock: s.Clock.Now, Metrics: &logWriter{log: log}, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	rec.Now = s.Clock.Now
-	rec.Metrics = &logWriter{log: log}
-	// Locally, a request is in flight for well under a second.
-	rec.Grace = 5 * time.Second
-	// It passes every few seconds: a late request is logged once, not
-	// on every pass (the metrics, at debug level, still count it).
-	rec.QuietRepeats = true
-	setIntakeClock(rec.Intake, s.Clock)
 	s.Reconciler = rec
 
 	return &wired{sfnHandler: holds.observe(api), httpHandler: mux, mail: mh.Handle}, nil
@@ -412,18 +393,10 @@ func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env ma
 		return nil, err
 	}
 	exports := &export.Store{Objects: s3bucket.New(s.S3, bucket), SSE: export.SSES3, LinkTTL: c.ExportLinkTTL}
-	d := &partner.Dispatcher{
-		Store:           s.Store,
-		Config:          pc,
-		Secrets:         envSecrets(env),
-		Client:          &partner.Client{TryTimeout: c.PartnerTryTimeout},
-		SFN:             s.SFN,
-		Exports:         exports,
-		CallbackBaseURL: c.PublicBaseURL,
-		Now:             s.Clock.Now,
-		Log:             s.log,
-	}
-	return d, nil
+	return partner.NewDispatcher(partner.DispatcherConfig{Partners: pc, CallbackBaseURL: c.PublicBaseURL}, partner.DispatcherDeps{
+		Store: s.Store, Secrets: envSecrets(env), Client: &partner.Client{TryTimeout: c.PartnerTryTimeout},
+		SFN: s.SFN, Exports: exports, Clock: s.Clock.Now, Logger: s.log,
+	}), nil
 }
 
 // envSecrets resolves env: secret references from a function's environment.
@@ -444,55 +417,6 @@ func muxPath(p string) string {
 		p += "{$}"
 	}
 	return p
-}
-
-// routeHandler invokes fn as API Gateway does for route rt: the event's
-// routeKey is the route and pathParameters hold the path's variables.
-func routeHandler(rt samtemplate.Route, fn webintake.LambdaFunc, log *slog.Logger) http.Handler {
-	var names []string
-	for _, seg := range strings.Split(rt.Path, "/") {
-		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-			names = append(names, strings.TrimSuffix(strings.Trim(seg, "{}"), "+"))
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev, err := webintake.EventFromHTTP(r)
-		if err != nil {
-			http.Error(w, `{"message":"Bad Request"}`, http.StatusBadRequest)
-			return
-		}
-		ev.RouteKey = rt.Key()
-		ev.RequestContext.RouteKey = rt.Key()
-		if len(names) > 0 {
-			ev.PathParameters = map[string]string{}
-			for _, n := range names {
-				ev.PathParameters[n] = r.PathValue(n)
-			}
-		}
-		resp, err := fn(r.Context(), ev)
-		if err != nil {
-			log.ErrorContext(r.Context(), "function error", "function", rt.Function, "route", rt.Key(), "error", err.Error())
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = io.WriteString(w, `{"message":"Internal Server Error"}`)
-			return
-		}
-		if err := webintake.WriteHTTP(w, resp); err != nil {
-			log.WarnContext(r.Context(), "write response", "route", rt.Key(), "error", err.Error())
-		}
-	})
-}
-
-// setIntakeClock points an intake service (and its store) at the clock.
-func setIntakeClock(x any, c *Clock) {
-	svc, ok := x.(*intake.Service)
-	if !ok {
-		return
-	}
-	svc.Now = c.Now
-	if st, ok := svc.Store.(*store.Store); ok {
-		st.Now = c.Now
-	}
 }
 
 // logWriter turns the reconciler's metric lines into log records.
