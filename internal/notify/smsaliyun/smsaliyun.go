@@ -76,6 +76,31 @@ func (c Credentials) usable() bool {
 	return c.AccessKeyID != "" && c.AccessKeySecret != "" && !strings.ContainsAny(c.AccessKeyID+c.SecurityToken, "\r\n\x00, ")
 }
 
+// maxCredentials bounds the secret ParseCredentials reads.
+const maxCredentials = 4096
+
+// ParseCredentials reads an AccessKey kept as JSON (a Secrets Manager
+// secret string): {"accessKeyId": "...", "accessKeySecret": "...",
+// "securityToken": "..." (optional)}. Errors name fields, never values.
+func ParseCredentials(secret []byte) (Credentials, error) {
+	if len(secret) > maxCredentials {
+		return Credentials{}, fmt.Errorf("aliyun credentials: longer than %d bytes", maxCredentials)
+	}
+	var v struct {
+		AccessKeyID     string `json:"accessKeyId"`
+		AccessKeySecret string `json:"accessKeySecret"`
+		SecurityToken   string `json:"securityToken"`
+	}
+	if err := json.Unmarshal(secret, &v); err != nil {
+		return Credentials{}, errors.New("aliyun credentials: not a JSON object with accessKeyId and accessKeySecret")
+	}
+	c := Credentials{AccessKeyID: v.AccessKeyID, AccessKeySecret: v.AccessKeySecret, SecurityToken: v.SecurityToken}
+	if !c.usable() {
+		return Credentials{}, errors.New("aliyun credentials: accessKeyId and accessKeySecret are required, without spaces, commas or control characters in accessKeyId and securityToken")
+	}
+	return c, nil
+}
+
 // CredentialSource gives the credentials to sign with (the functions back
 // it with AWS Secrets Manager). It is called for every message; cache in
 // the source.

@@ -383,7 +383,9 @@ func TestConfigurationErrors(t *testing.T) {
 			t.Errorf("bad credentials: %v", err)
 		}
 	}
-	failing := CredentialsFunc(func(context.Context) (Credentials, error) { return Credentials{}, errors.New("secrets manager: throttled") })
+	failing := CredentialsFunc(func(context.Context) (Credentials, error) {
+		return Credentials{}, errors.New("secrets manager: throttled")
+	})
 	s3, err := New(Config{SignName: "x", Templates: templates}, Deps{Credentials: failing})
 	if err != nil {
 		t.Fatal(err)
@@ -460,6 +462,53 @@ func FuzzResult(f *testing.F) {
 		}
 		if len(code) > 64 || strings.ContainsAny(code, " \r\n\"<>{}:") {
 			t.Errorf("code %q is not safe to log", code)
+		}
+	})
+}
+
+func TestParseCredentials(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     Credentials
+		ok       bool
+	}{
+		{"pair", `{"accessKeyId":"LTAI1","accessKeySecret":"s3cr3t"}`, Credentials{AccessKeyID: "LTAI1", AccessKeySecret: "s3cr3t"}, true},
+		{"with token", `{"accessKeyId":"STS.1","accessKeySecret":"s","securityToken":"tok"}`, Credentials{AccessKeyID: "STS.1", AccessKeySecret: "s", SecurityToken: "tok"}, true},
+		{"no secret", `{"accessKeyId":"LTAI1"}`, Credentials{}, false},
+		{"not JSON", `LTAI1:s3cr3t`, Credentials{}, false},
+		{"too long", `{"accessKeyId":"` + strings.Repeat("a", 5000) + `","accessKeySecret":"s"}`, Credentials{}, false},
+		{"comma in the ID", `{"accessKeyId":"a,b","accessKeySecret":"s"}`, Credentials{}, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseCredentials([]byte(tt.in))
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("%s: ParseCredentials = %v, %v; want ok %v", tt.name, got.AccessKeyID, err, tt.ok)
+		}
+		if err != nil && (strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "LTAI1")) {
+			t.Errorf("%s: error %q quotes the secret", tt.name, err)
+		}
+	}
+}
+
+// FuzzParseCredentials: no panic; an accepted secret is usable; an error
+// never quotes the input.
+func FuzzParseCredentials(f *testing.F) {
+	f.Add([]byte(`{"accessKeyId":"LTAI1","accessKeySecret":"s3cr3t"}`))
+	f.Add([]byte(`{"accessKeyId":"LTAI1","accessKeySecret":"s3cr3t","securityToken":"x\ny"}`))
+	f.Add([]byte(`{"accessKeySecret":"zzzzzzzz"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, err := ParseCredentials(raw)
+		if err != nil {
+			if c != (Credentials{}) {
+				t.Error("credentials returned with an error")
+			}
+			if len(raw) >= 8 && strings.Contains(err.Error(), string(raw)) {
+				t.Errorf("error %q quotes the input", err)
+			}
+			return
+		}
+		if !c.usable() {
+			t.Errorf("accepted unusable credentials")
 		}
 	})
 }
