@@ -504,3 +504,26 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentFirstUse: verifications racing on a cold verifier fetch
+// the key set once.
+func TestConcurrentFirstUse(t *testing.T) {
+	testKeys(t)
+	j := newJWKS(t, ecKey)
+	v := newVerifier(t, j, &clock{now: t0})
+	raw := sign(t, ecKey, claims())
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := v.Verify(context.Background(), raw); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := j.count(); n != 1 {
+		t.Errorf("%d JWKS fetches, want 1", n)
+	}
+}
