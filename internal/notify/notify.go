@@ -37,6 +37,9 @@ type Message struct {
 	Locale   dsr.Locale
 	Subject  string
 	Body     string
+	// SMS is the message's text-message form (sms.go), filled by the
+	// builders in texts.go; SMS senders send it instead of Body.
+	SMS SMSContent
 	// Attachments go with email only (the signed deletion certificate).
 	Attachments []Attachment
 	// MessageID, when set, is the Message-ID to use (default: MessageID).
@@ -80,6 +83,11 @@ type DeliveryError struct {
 	RequestID string
 	Channel   Channel
 	Code      string
+	// Retryable reports that the same message may go through if sent
+	// again shortly (throttling, a provider's transient fault, a timeout);
+	// false for what a retry cannot fix (a refused number, a bad template,
+	// a configuration or account problem).
+	Retryable bool
 	Err       error
 }
 

@@ -33,10 +33,16 @@ func (o *Outbox) SendRaw(ctx context.Context, m Message, raw []byte) error {
 	return o.write(m, raw, ChannelEmail)
 }
 
-// SendSMS writes a text message as an email to <phone>@sms.invalid.
+// SendSMS writes a text message as an email to <phone>@sms.invalid. Its
+// body is the SMS text (m.SMS.Text) when the message has one, as a
+// provider would send it, and its subject names the template; a message
+// built without an SMS form keeps its email subject and body.
 func (o *Outbox) SendSMS(ctx context.Context, m Message) error {
 	sms := m
 	sms.To.Email = m.To.Phone + "@sms.invalid"
+	if m.SMS.Text != "" {
+		sms.Subject, sms.Body = "SMS "+m.SMS.Template, m.SMS.Text+"\n"
+	}
 	raw, err := Compose(sms, o.FromName, o.From, o.now())
 	if err != nil {
 		return &DeliveryError{RequestID: m.RequestID, Channel: ChannelSMS, Code: "compose", Err: err}

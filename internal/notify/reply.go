@@ -289,6 +289,7 @@ func Reply(id string, to dsr.Contact, l dsr.Locale, c ReplyContent, team Contact
 		line("\n如有疑问，请联系%s。\n", team.or(l))
 	}
 	m.Body = b.String()
+	m.SMS = smsFor(m.Template, id, l, "", time.Time{})
 	return m
 }
 

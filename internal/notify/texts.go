@@ -85,6 +85,7 @@ func VerificationCode(id string, to dsr.Contact, l dsr.Locale, code string, expi
 		b.WriteString("\n如果这不是您提出的请求，请忽略本消息。\n")
 	}
 	m.Body = b.String()
+	m.SMS = smsFor(TemplateVerificationCode, id, l, code, expiresAt)
 	return m
 }
 
@@ -106,6 +107,7 @@ func VerificationLocked(id string, to dsr.Contact, l dsr.Locale, resendsLeft int
 	} else {
 		m.Subject = "您的个人信息请求（编号 " + id + "）验证已锁定"
 	}
+	m.SMS = smsFor(TemplateVerificationLocked, id, l, "", time.Time{})
 	return m
 }
 
@@ -140,6 +142,7 @@ func Expired(id string, to dsr.Contact, l dsr.Locale, days int, team Contact) Me
 		m.Body = fmt.Sprintf("感谢您与我们联系。由于在 %d 天内未能完成身份验证，我们已关闭编号为 %s 的请求，未对其进行处理。\n\n"+
 			"您可以随时重新提交请求。如需帮助，请联系%s。\n", days, id, team.or(l))
 	}
+	m.SMS = smsFor(TemplateExpired, id, l, "", time.Time{})
 	return m
 }
 
@@ -160,6 +163,7 @@ func Refused(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, reason dsr.
 			"如您有异议或可以补充信息，请联系%s。\n",
 			id, kind.Text(l), reason.Text(l), reason.Policy(), reason, team.or(l))
 	}
+	m.SMS = smsFor(TemplateRefused, id, l, "", time.Time{})
 	return m
 }
 
@@ -178,6 +182,7 @@ func Duplicate(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, linkedID 
 			"我们将在请求 %s 下答复您。如有疑问，请联系%s。\n",
 			kind.Text(l), linkedID, id, linkedID, team.or(l))
 	}
+	m.SMS = smsFor(TemplateDuplicate, id, l, "", time.Time{})
 	return m
 }
 

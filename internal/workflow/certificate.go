@@ -154,5 +154,6 @@ func (h *Handlers) finalConfirmation(r *dsr.Request, to dsr.Contact, c certifica
 		fmt.Fprintf(&b, "\n如有疑问，请联系 %s。\n", h.team.Email)
 	}
 	m.Body = b.String()
+	m.SMS = notify.SMSFor(notify.TemplateFinalConfirmation, r.ID, l)
 	return m
 }
