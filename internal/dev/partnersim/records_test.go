@@ -28,7 +28,7 @@ const (
 	peopleFixture = "../../../config/local-people.json"
 )
 
-func exampleCfg(t *testing.T) *partner.Config {
+func exampleCfg(t testing.TB) *partner.Config {
 	t.Helper()
 	cfg, err := partner.LoadConfig(exampleConfig)
 	if err != nil {
@@ -37,7 +37,7 @@ func exampleCfg(t *testing.T) *partner.Config {
 	return cfg
 }
 
-func fixturePeople(t *testing.T) []partnersim.Person {
+func fixturePeople(t testing.TB) []partnersim.Person {
 	t.Helper()
 	people, err := partnersim.LoadPeople(peopleFixture)
 	if err != nil {
@@ -59,7 +59,7 @@ type stack struct {
 // newStack serves the example partners with records under dir (a new
 // temporary directory if empty), every partner synchronous unless modes
 // says otherwise.
-func newStack(t *testing.T, dir string, people []partnersim.Person, modes map[string]partnersim.Behavior) *stack {
+func newStack(t testing.TB, dir string, people []partnersim.Person, modes map[string]partnersim.Behavior) *stack {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
