@@ -663,3 +663,55 @@ func TestAttachRecordsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAsyncStorageError: an asynchronous partner whose records cannot be
+// stored calls back failed, error_code storage_error.
+func TestAsyncStorageError(t *testing.T) {
+	var mu sync.Mutex
+	var got []partner.Response
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var resp partner.Response
+		_ = json.NewDecoder(r.Body).Decode(&resp)
+		mu.Lock()
+		got = append(got, resp)
+		mu.Unlock()
+	}))
+	defer cb.Close()
+	st := newStack(t, "", testPeople(t), map[string]partnersim.Behavior{"voice-model-store": {Mode: partner.ModeAsync, ManualCallback: true}})
+	path := partnersim.RecordsPath(st.dir, "voice-model-store")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st.dispatch(t, "voice-model-store", partner.Request{SubjectRequestID: "r1", SubjectRequestType: partner.ActionErase, StatusCallbackURLs: []string{cb.URL},
+		SubjectIdentities: []partner.Identity{ident(dsr.IdentifierAccount, "20000001")}})
+	if err := st.fleet.Partner("voice-model-store").Complete(context.Background(), "r1"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].RequestStatus != partner.StatusFailed || got[0].ErrorCode != "storage_error" {
+		t.Errorf("callbacks = %+v, want one failed storage_error", got)
+	}
+}
+
+// TestResolveWithoutRecords: an account system without records knows no
+// account; a partner that is not the account system does not resolve.
+func TestResolveWithoutRecords(t *testing.T) {
+	acct := partnersim.New("acct", secret, partnersim.Behavior{})
+	acct.AccountSystem = true
+	other := partnersim.New("other", secret, partnersim.Behavior{})
+	srv := httptest.NewServer(partnersim.NewFleet(acct, other))
+	defer srv.Close()
+	c := &partner.Client{}
+	ids := []partner.Identity{ident(dsr.IdentifierEmail, "a@example.cn")}
+	res, err := c.Resolve(context.Background(), partner.Partner{ID: "acct", Endpoint: srv.URL + "/acct"}, secret, partner.ResolveRequest{SubjectRequestID: "r1", SubjectIdentities: ids})
+	if err != nil || res.Accounts == nil || len(res.Accounts) != 0 {
+		t.Errorf("resolve without records = %+v, %v; want accounts: []", res, err)
+	}
+	if s, _ := post(t, srv.URL+"/other/resolve", partner.ResolveRequest{SubjectRequestID: "r1"}, secret, time.Now()); s != 404 {
+		t.Errorf("resolve at a partner that is not the account system: %d, want 404", s)
+	}
+}
