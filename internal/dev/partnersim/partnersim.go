@@ -5,6 +5,13 @@
 // rotate out with time. Tests serve them with net/http/httptest; the local
 // stack (`make run`) serves a Fleet.
 //
+// A partner given Records holds synthetic data about the people of a
+// fixture (see Person, OpenRecords, Fleet.AttachRecords) and acts on it:
+// erasure removes it (or keeps what a retention exception covers), export
+// returns it, correction and consent withdrawal change it; the account
+// system (AccountSystem) also answers /resolve from it. A partner without
+// Records answers from its Behavior alone.
+//
 // A simulated partner verifies every signature it receives (401 otherwise)
 // and signs every callback it sends.
 package partnersim
@@ -19,6 +26,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,11 +62,13 @@ type Behavior struct {
 	Outcome  partner.RequestStatus
 	FailCode string
 	// Export is the data returned for export requests (default: a small
-	// record built from the identities received).
+	// record built from the identities received). Ignored with Records.
 	Export json.RawMessage
-	// Changed is returned for correct and withdraw_consent (default: "profile").
+	// Changed is returned for correct and withdraw_consent (default:
+	// "profile"). Ignored with Records.
 	Changed []string
-	// Obligations are the pre-check's answer (account system).
+	// Obligations are the pre-check's answer (account system); with
+	// Records, the obligations derived from the subject's records are added.
 	Obligations []partner.Obligation
 	// BackupRetention: backups taken before a deletion are gone once
 	// BackupRetention has passed since it.
@@ -85,6 +95,12 @@ type Partner struct {
 	SignatureClock func() time.Time
 	// HTTP sends callbacks (default http.DefaultClient).
 	HTTP *http.Client
+	// Records, if set, are the data the partner holds and acts on (set
+	// before serving).
+	Records *Records
+	// AccountSystem partners answer /resolve (from Records; without
+	// Records, no identifier has an account). Others answer it 404.
+	AccountSystem bool
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -171,6 +187,8 @@ func (p *Partner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveRequest(w, body)
 	case strings.HasSuffix(r.URL.Path, partner.PathPrecheck):
 		p.servePrecheck(w, body)
+	case p.AccountSystem && strings.HasSuffix(r.URL.Path, partner.PathResolve):
+		p.serveResolve(w, body)
 	case strings.HasSuffix(r.URL.Path, partner.PathPurgeStatus):
 		p.servePurge(w, body)
 	default:
@@ -235,18 +253,30 @@ func (p *Partner) serveRequest(w http.ResponseWriter, body []byte) {
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, p.outcome(req))
+	resp, err := p.outcome(req)
+	if err != nil {
+		http.Error(w, "records not stored", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
-// outcome is the final answer to req.
-func (p *Partner) outcome(req partner.Request) partner.Response {
+// outcome is the final answer to req; with Records, it carries req out on
+// them first (an error: they could not be stored, and did not change).
+func (p *Partner) outcome(req partner.Request) (partner.Response, error) {
 	resp := partner.Response{SubjectRequestID: req.SubjectRequestID, RequestStatus: partner.StatusCompleted}
 	if p.B.Outcome != "" && p.B.Outcome != partner.StatusCompleted {
 		resp.RequestStatus = p.B.Outcome
 		resp.ErrorCode = p.B.FailCode
-		return resp
+		return resp, nil
 	}
 	resp.Receipt = p.Receipt(req.SubjectRequestID)
+	if p.Records != nil {
+		if err := p.Records.act(req, &resp); err != nil {
+			return partner.Response{}, err
+		}
+		return resp, nil
+	}
 	switch req.SubjectRequestType {
 	case partner.ActionExport:
 		resp.Export = p.B.Export
@@ -260,11 +290,13 @@ func (p *Partner) outcome(req partner.Request) partner.Response {
 			resp.Changed = []string{"profile"}
 		}
 	}
-	return resp
+	return resp, nil
 }
 
 // Complete sends the callback for an accepted async request now: the
-// outcome, signed, to the first status callback URL.
+// outcome, signed, to the first status callback URL. If the partner's
+// Records cannot be stored, the callback says failed, error_code
+// "storage_error".
 func (p *Partner) Complete(ctx context.Context, requestID string) error {
 	p.mu.Lock()
 	req, ok := p.accepted[requestID]
@@ -272,8 +304,11 @@ func (p *Partner) Complete(ctx context.Context, requestID string) error {
 	if !ok {
 		return fmt.Errorf("partner %s has not accepted request %s", p.ID, requestID)
 	}
-	err := p.SendCallback(ctx, req, p.outcome(req))
-	return err
+	resp, err := p.outcome(req)
+	if err != nil {
+		resp = partner.Response{SubjectRequestID: req.SubjectRequestID, RequestStatus: partner.StatusFailed, ErrorCode: "storage_error"}
+	}
+	return p.SendCallback(ctx, req, resp)
 }
 
 // SendCallback posts resp, signed, to req's first callback URL; it is
@@ -328,11 +363,40 @@ func (p *Partner) servePrecheck(w http.ResponseWriter, body []byte) {
 		http.Error(w, "simulated failure", st)
 		return
 	}
-	obl := p.B.Obligations
-	if obl == nil {
-		obl = []partner.Obligation{}
+	obl := append([]partner.Obligation{}, p.B.Obligations...)
+	if p.Records != nil {
+		for _, c := range p.Records.obligations(req.SubjectIdentities) {
+			if !slices.ContainsFunc(obl, func(o partner.Obligation) bool { return o.Code == c }) {
+				obl = append(obl, partner.Obligation{Code: c})
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, partner.PrecheckResponse{SubjectRequestID: req.SubjectRequestID, Obligations: obl})
+}
+
+// maxResolveIdentities bounds the identities of one resolve request.
+const maxResolveIdentities = 50
+
+// serveResolve answers the account system's /resolve: the accounts of the
+// records matching the identities sent (see Records.resolve).
+func (p *Partner) serveResolve(w http.ResponseWriter, body []byte) {
+	var req partner.ResolveRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.SubjectRequestID == "" || len(req.SubjectIdentities) > maxResolveIdentities {
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	if st, ra, failed := p.fail(); failed {
+		if ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
+		http.Error(w, "simulated failure", st)
+		return
+	}
+	accounts := []partner.ResolvedAccount{}
+	if p.Records != nil {
+		accounts = p.Records.resolve(req.SubjectIdentities)
+	}
+	writeJSON(w, http.StatusOK, partner.ResolveResponse{SubjectRequestID: req.SubjectRequestID, Accounts: accounts})
 }
 
 func (p *Partner) servePurge(w http.ResponseWriter, body []byte) {
@@ -382,6 +446,54 @@ func (f *Fleet) Partner(id string) *Partner {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.partners[id]
+}
+
+// AttachRecords gives every partner of cfg its records, kept under dir
+// (<dir>/<partner ID>.json; see OpenRecords: loaded if the file exists,
+// else seeded from people), and makes cfg.AccountSystem the fleet's account
+// system. Every partner of cfg must be in the fleet, and every partner ID a
+// person names must be in cfg. Call it before serving; on an error no
+// partner is changed.
+func (f *Fleet) AttachRecords(dir string, cfg *partner.Config, people []Person) error {
+	for i, per := range people {
+		for _, id := range per.Partners {
+			if _, ok := cfg.Partner(id); !ok {
+				return fmt.Errorf("people[%d].partners: partner %s is not configured", i, id)
+			}
+		}
+		for id := range per.Data {
+			if _, ok := cfg.Partner(id); !ok {
+				return fmt.Errorf("people[%d].data: partner %s is not configured", i, id)
+			}
+		}
+	}
+	recs := make([]*Records, len(cfg.Partners))
+	for i, pc := range cfg.Partners {
+		if f.Partner(pc.ID) == nil {
+			return fmt.Errorf("partner %s is not in the fleet", pc.ID)
+		}
+		r, err := OpenRecords(dir, pc, people)
+		if err != nil {
+			return err
+		}
+		recs[i] = r
+	}
+	for i, pc := range cfg.Partners {
+		sim := f.Partner(pc.ID)
+		sim.Records = recs[i]
+		sim.AccountSystem = pc.ID == cfg.AccountSystem
+	}
+	return nil
+}
+
+// Records is a snapshot of partner id's records: nil for a partner that is
+// not in the fleet or has none.
+func (f *Fleet) Records(id string) []Record {
+	p := f.Partner(id)
+	if p == nil || p.Records == nil {
+		return nil
+	}
+	return p.Records.Snapshot()
 }
 
 func (f *Fleet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
