@@ -60,8 +60,13 @@ func smsMessages(l dsr.Locale) []Message {
 		Refused(smsID, to, l, dsr.KindErasure, dsr.RefusalReasons()[0], team),
 		Duplicate(smsID, to, l, dsr.KindAccess, "r-linkedlinkedlinkedlinkedli", team),
 		Reply(smsID, to, l, ReplyContent{
-			Kind: dsr.KindErasure, Done: []string{"删除了您在声音模型库中的数据"},
-			NotDone: []Exception{{What: "登录日志", Reason: "法律要求保留六个月"}}, BackupsGoneBy: &gone, Deferred: "诉讼保全",
+			Kind:     dsr.KindErasure,
+			Partners: []PartnerResult{{Name: "声音模型库", Action: "erase", Outcome: OutcomeActed, Receipt: "rcpt-1"}},
+			Kept:     []Exception{{What: "登录日志", Reason: "法律要求保留六个月"}}, BackupsGoneBy: &gone, Deferred: "诉讼保全",
+		}, team),
+		Reply(smsID, to, l, ReplyContent{
+			Kind:     dsr.KindErasure,
+			Partners: []PartnerResult{{Name: "声音模型库", Action: "erase", Outcome: OutcomePending}},
 		}, team),
 	}
 }

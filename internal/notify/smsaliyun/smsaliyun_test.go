@@ -216,7 +216,7 @@ func TestSendSms(t *testing.T) {
 			url.Values{"PhoneNumbers": {"13800138000"}, "SignName": {"示例音乐"}, "TemplateCode": {"SMS_100000001"}, "TemplateParam": {`{"code":"123456"}`}, "OutId": {"r-1"}},
 		},
 		{
-			"reply, English", notify.Reply("r-2", to, dsr.LocaleEn, notify.ReplyContent{Kind: dsr.KindErasure, Done: []string{"deleted"}}, notify.Contact{}),
+			"reply, English", notify.Reply("r-2", to, dsr.LocaleEn, notify.ReplyContent{Kind: dsr.KindErasure, Partners: []notify.PartnerResult{{Name: "p", Action: "erase", Outcome: notify.OutcomeActed}}}, notify.Contact{}),
 			url.Values{"PhoneNumbers": {"13800138000"}, "SignName": {"示例音乐"}, "TemplateCode": {"SMS_100000006"}, "TemplateParam": {`{"ref":"r-2"}`}, "OutId": {"r-2"}},
 		},
 		{
