@@ -68,6 +68,7 @@ func smsMessages(l dsr.Locale) []Message {
 			Kind:     dsr.KindErasure,
 			Partners: []PartnerResult{{Name: "声音模型库", Action: "erase", Outcome: OutcomePending}},
 		}, team),
+		{RequestID: smsID, Template: TemplateFinalConfirmation, To: to, Locale: l, SMS: SMSFor(TemplateFinalConfirmation, smsID, l)},
 	}
 }
 

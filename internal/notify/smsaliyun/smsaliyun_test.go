@@ -335,7 +335,13 @@ func TestSendErrors(t *testing.T) {
 			fake.forms, fake.delay = nil, tt.delay
 			fake.answer = func(url.Values) (int, string) { return tt.status, tt.code }
 			fake.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			// Only the timeout case needs a short deadline; the others get
+			// room for a loaded machine.
+			limit := 10 * time.Second
+			if tt.delay > 0 {
+				limit = 300 * time.Millisecond
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), limit)
 			defer cancel()
 			err := s.SendSMS(ctx, notify.Duplicate("r-6", dsr.Contact{Phone: tt.to}, dsr.LocaleZhCN, dsr.KindAccess, "r-7", notify.Contact{}))
 			var de *notify.DeliveryError
