@@ -18,8 +18,9 @@ import "fmt"
 //     wait in awaiting_backup_rotation until every backup has rotated; the other
 //     kinds are completed.
 //   - escalated: a partner or the backup confirmation failed beyond its retries;
-//     an operator retries (back to in_progress or awaiting_backup_rotation) or
-//     refuses with a reason.
+//     the partial reply went out. An operator retries or settles the partner
+//     (the reply promised goes out: replied) or the backup confirmation (back
+//     to awaiting_backup_rotation), or refuses with a reason.
 //   - completed, refused, expired (identity never proven in time) and duplicate
 //     (another open request of the same subject covers it) are terminal.
 
@@ -32,7 +33,7 @@ var transitions = map[Status][]Status{
 	StatusInProgress:             {StatusReplied, StatusEscalated, StatusRefused},
 	StatusReplied:                {StatusAwaitingBackupRotation, StatusCompleted},
 	StatusAwaitingBackupRotation: {StatusCompleted, StatusEscalated},
-	StatusEscalated:              {StatusInProgress, StatusAwaitingBackupRotation, StatusRefused},
+	StatusEscalated:              {StatusInProgress, StatusReplied, StatusAwaitingBackupRotation, StatusRefused},
 }
 
 // Statuses lists every status, in workflow order.

@@ -34,6 +34,7 @@ var allowed = map[[2]Status]bool{
 	{StatusAwaitingBackupRotation, StatusEscalated}: true,
 
 	{StatusEscalated, StatusInProgress}:             true, // operator retry
+	{StatusEscalated, StatusReplied}:                true, // the last partner settled: the reply promised
 	{StatusEscalated, StatusAwaitingBackupRotation}: true, // operator retry of the backup confirmation
 	{StatusEscalated, StatusRefused}:                true,
 }

@@ -195,6 +195,14 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 		d.log().ErrorContext(ctx, "answer waiting state", "requestId", t.RequestID, "partner", t.PartnerID, "error", err)
 		return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 	}
+	if nt.Status.Final() && nt.TaskToken == "" {
+		// No iteration waits (an operator's retry sent it): the reply
+		// waiting for the last partner may go on.
+		if _, err := d.ResumeReply(ctx, t.RequestID); err != nil {
+			d.log().ErrorContext(ctx, "resume reply", "requestId", t.RequestID, "error", err)
+			return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
+		}
+	}
 	return http.StatusOK, CallbackResult{Result: "recorded"}, false
 }
 

@@ -472,8 +472,13 @@ func (d *Dispatcher) recordCompletion(ctx context.Context, t *store.PartnerTask,
 		exportKey = k
 	}
 	now := d.now()
+	status := store.PartnerCompleted
+	if resp.SubjectFound != nil && !*resp.SubjectFound && len(resp.Changed) == 0 {
+		// The partner looked and holds nothing under these identities.
+		status = store.PartnerNoData
+	}
 	nt, err := d.store.UpdatePartnerTask(ctx, t.RequestID, t.PartnerID, t.Version, func(x *store.PartnerTask) {
-		x.Status = store.PartnerCompleted
+		x.Status = status
 		x.Receipt = resp.Receipt
 		x.Changed = resp.Changed
 		x.ExportKey = exportKey
@@ -485,8 +490,11 @@ func (d *Dispatcher) recordCompletion(ctx context.Context, t *store.PartnerTask,
 		return nil, storeErr(t.RequestID, "record completion", err)
 	}
 	ev := "partner.completed"
+	if status == store.PartnerNoData {
+		ev = "partner.no_data"
+	}
 	if late {
-		ev = "partner.completed_late"
+		ev += "_late"
 	}
 	if err := d.audit(ctx, t.RequestID, ev, t.PartnerID, map[string]string{"action": t.Action, "receipt": resp.Receipt}); err != nil {
 		return nil, err

@@ -19,7 +19,8 @@ import (
 //	POST {endpoint}/backups/purge-status     PurgeStatusRequest → PurgeStatusResponse
 //
 // Every message is signed (see Sign). Extensions beyond OpenDSR: the
-// request_status "failed" with an error_code, receipt, export, changed.
+// request_status "failed" with an error_code, receipt, export, changed,
+// subject_found, and the resolve call.
 
 // APIVersion is the protocol version sent in requests.
 const APIVersion = "1.0"
@@ -88,6 +89,10 @@ type Response struct {
 	Changed []string `json:"changed,omitempty"`
 	// ErrorCode says why, with failed or cancelled.
 	ErrorCode string `json:"error_code,omitempty"`
+	// SubjectFound, when false with completed, says the partner found no
+	// data under the identities sent: it holds none for this person (an
+	// extension beyond OpenDSR; absent means it did not say).
+	SubjectFound *bool `json:"subject_found,omitempty"`
 }
 
 // Limits on what partners send.
@@ -319,11 +324,18 @@ func parsePurgeStatus(partnerID, requestID string, body []byte) (PurgeStatusResp
 // Identities returns the identifiers of the data subject that partner p
 // keeps data under, taken from ids: the request's verified and resolved
 // identity (dsr.Identity.Subject), never from what was typed (rule 7).
-// Accounts, emails, phones in that order. They are personal data: never log
-// them.
+// A partner that keys by account gets only the accounts when the identity
+// has one: the most specific identifier, so that a phone number that was
+// reassigned, or an address shared by a family, cannot reach someone else's
+// records there. Otherwise accounts, emails, phones in that order. They
+// are personal data: never log them.
 func Identities(p Partner, ids dsr.Identifiers) []Identity {
 	var out []Identity
-	for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
+	types := []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone}
+	if p.Holds(dsr.IdentifierAccount) && len(ids.Accounts) > 0 {
+		types = types[:1]
+	}
+	for _, t := range types {
 		if !p.Holds(t) {
 			continue
 		}

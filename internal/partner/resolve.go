@@ -19,6 +19,8 @@ type Resolution struct {
 	// Identifiers are every identifier of those accounts (accounts,
 	// emails, phones), deduplicated.
 	Identifiers dsr.Identifiers
+	// ByAccount are each account's identifiers.
+	ByAccount map[string]dsr.Identifiers
 }
 
 // Resolve asks the account system which accounts belong to verified
@@ -51,13 +53,20 @@ func (d *Dispatcher) Resolve(ctx context.Context, requestID string, verified dsr
 		}
 		return Resolution{}, err
 	}
-	var out Resolution
+	out := Resolution{ByAccount: map[string]dsr.Identifiers{}}
 	for _, a := range resp.Accounts {
 		out.Accounts = append(out.Accounts, a.AccountID)
-		out.Identifiers.Add(dsr.IdentifierAccount, a.AccountID)
+		var ids dsr.Identifiers
+		ids.Add(dsr.IdentifierAccount, a.AccountID)
 		for _, id := range a.Identities {
 			t, _ := IdentifierTypeOf(id.Type)
-			out.Identifiers.Add(t, id.Value)
+			ids.Add(t, id.Value)
+		}
+		out.ByAccount[a.AccountID] = ids
+		for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
+			for _, v := range ids.Of(t) {
+				out.Identifiers.Add(t, v)
+			}
 		}
 	}
 	return out, nil

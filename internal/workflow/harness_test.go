@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ import (
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
 	"dsrflow/internal/partner"
+	"dsrflow/internal/partner/export"
+	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/phone"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/store"
@@ -159,13 +162,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 	fleetSrv.Config.Handler = fleet
 	fleetSrv.Start()
 	t.Cleanup(fleetSrv.Close)
-	env := map[string]string{}
+	secretEnv := map[string]string{}
 	for _, p := range local.Partners {
 		name, _ := strings.CutPrefix(p.SecretRef, "env:")
-		env[name] = string(secret(p.ID))
+		secretEnv[name] = string(secret(p.ID))
 	}
 	secrets := partner.NewSecrets(nil)
-	secrets.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	secrets.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := secretEnv[k]; return v, ok }}
 
 	// The engine behind the Step Functions API; handlers are resolved when
 	// a task runs, so they are filled in once the client exists.
@@ -187,8 +190,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 		TableName: st.Table(), CodeSecret: codeSecret, SubjectKeySecret: subjectSecret, StatusTokenSecret: statusSecret,
 		PublicBaseURL: cbSrv.URL, MailFrom: "privacy@example.cn", MailFromName: "隐私团队",
 		RepeatLimit: 3, BackupRotation: 35 * 24 * time.Hour, ContactRetention: 30 * 24 * time.Hour,
+		ExportBucket: "exports", ExportSSE: export.SSES3, ExportLinkTTL: 72 * time.Hour,
 	}, Deps{
 		Store: st, SFN: client, Email: guard, SMS: guard, Partners: local, Secrets: secrets,
+		Exports: &exportGuard{t: t, objects: map[string][]byte{}}, ExportPage: exportpage.Render,
 		PartnerClient: &partner.Client{TryTimeout: 5 * time.Second}, Clock: clock.Now, Logger: logger,
 	})
 	if err != nil {
@@ -248,6 +253,45 @@ func (g *mailGuard) SendSMS(ctx context.Context, m notify.Message) error {
 	return g.next.SendSMS(ctx, m)
 }
 
+// exportGuard keeps export objects in memory and fails the test when a
+// task function not marked UsesExports touches them: its main builds the
+// handlers without the bucket.
+type exportGuard struct {
+	t       testing.TB
+	mu      sync.Mutex
+	objects map[string][]byte
+}
+
+func (g *exportGuard) check(ctx context.Context, op string) {
+	if f, ok := ctx.Value(functionKey{}).(Function); ok && !f.UsesExports {
+		g.t.Errorf("function %s used the export bucket (%s), but workflow.Functions does not mark it UsesExports", f.Name, op)
+	}
+}
+
+func (g *exportGuard) Put(ctx context.Context, key, _ string, body []byte, _ export.Encryption) error {
+	g.check(ctx, "put")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.objects[key] = append([]byte(nil), body...)
+	return nil
+}
+
+func (g *exportGuard) Get(ctx context.Context, key string) ([]byte, error) {
+	g.check(ctx, "get")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b, ok := g.objects[key]
+	if !ok {
+		return nil, fmt.Errorf("no object %s", key)
+	}
+	return b, nil
+}
+
+func (g *exportGuard) PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (string, time.Time, error) {
+	g.check(ctx, "presign")
+	return "https://exports.example.cn/" + key + "?sig=test", time.Now().Add(ttl), nil
+}
+
 // sub is a web submission.
 func sub(kind dsr.Kind, role dsr.Role, email, phoneNumber, account string) dsr.Submission {
 	s := dsr.Submission{Kind: string(kind), Role: string(role), Email: email, Phone: phoneNumber, AccountID: account, Locale: "zh-CN"}
@@ -285,10 +329,11 @@ func (e *env) submit(s dsr.Submission, naturalKey string, login *intake.Login) (
 
 func (e *env) execArn(id string) string { return reconcile.ExecutionArn(e.smArn, id) }
 
-// eventually polls cond for up to 30 s of real time.
+// eventually polls cond for up to 2 minutes of real time (the 200-partner
+// erasure takes about 30 s on a loaded machine).
 func (e *env) eventually(what string, cond func() bool, explain ...func() string) {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return

@@ -332,6 +332,7 @@ func (h *Handlers) resolveIdentity(ctx context.Context, r *dsr.Request, method s
 	}
 	resolution := dsr.ResolutionNoAccount
 	subject := proved
+	severalAccounts := false
 	res, err := h.partners.Resolve(ctx, id, proved)
 	switch {
 	case errors.Is(err, partner.ErrNoAccountSystem):
@@ -341,12 +342,29 @@ func (h *Handlers) resolveIdentity(ctx context.Context, r *dsr.Request, method s
 	case err != nil:
 		return resolvedIdentity{}, nil, partnerErr(id, "resolve identity", err)
 	default:
-		for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
-			for _, v := range res.Identifiers.Of(t) {
-				subject.Add(t, normalizeResolved(t, v))
+		// A proved phone or address that several accounts list (a
+		// reassigned number, a shared family address) resolves only to
+		// the accounts proved or vouched for; if none is, which of them is
+		// the requester's is for an operator to tell.
+		accounts := res.Accounts
+		if len(accounts) > 1 {
+			accounts = nil
+			for _, a := range res.Accounts {
+				if contains(proved.Accounts, a) {
+					accounts = append(accounts, a)
+				}
+			}
+			severalAccounts = len(accounts) == 0
+		}
+		for _, a := range accounts {
+			ids := res.ByAccount[a]
+			for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
+				for _, v := range ids.Of(t) {
+					subject.Add(t, normalizeResolved(t, v))
+				}
 			}
 		}
-		if len(res.Accounts) > 0 {
+		if len(accounts) > 0 {
 			resolution = dsr.ResolutionResolved
 		}
 	}
@@ -361,7 +379,7 @@ func (h *Handlers) resolveIdentity(ctx context.Context, r *dsr.Request, method s
 	if vouched && resolution != dsr.ResolutionResolved {
 		resolution = dsr.ResolutionApproved
 	}
-	if mismatched > 0 && !vouched {
+	if (mismatched > 0 || severalAccounts) && !vouched {
 		resolution = dsr.ResolutionMismatch
 	}
 	stored, err := h.store.UpdateIdentity(ctx, id, func(x *dsr.Identity) error {
@@ -376,15 +394,19 @@ func (h *Handlers) resolveIdentity(ctx context.Context, r *dsr.Request, method s
 		return resolvedIdentity{}, nil, named(id, "record identity", err)
 	}
 	data := map[string]string{
-		"resolution": resolution, "accounts": fmt.Sprint(len(subject.Accounts)),
+		"resolution": resolution, "accounts": fmt.Sprint(len(subject.Accounts)), "severalAccounts": fmt.Sprint(severalAccounts),
 		"identifiers": fmt.Sprint(len(subject.Accounts) + len(subject.Emails) + len(subject.Phones)), "mismatched": fmt.Sprint(mismatched),
 	}
 	if err := h.audit(ctx, id, "identity.resolved", ActorReview, data); err != nil {
 		return resolvedIdentity{}, nil, err
 	}
 	if resolution == dsr.ResolutionMismatch {
-		h.log().WarnContext(ctx, "identity mismatch", "requestId", id, "mismatched", mismatched)
-		return resolvedIdentity{}, &ReviewOutput{Result: ResultManual, Stage: operator.StageIdentity, Cause: "identity_mismatch", DueAt: r.DueAt}, nil
+		cause := "identity_mismatch"
+		if severalAccounts && mismatched == 0 {
+			cause = "several_accounts"
+		}
+		h.log().WarnContext(ctx, "identity mismatch", "requestId", id, "mismatched", mismatched, "cause", cause)
+		return resolvedIdentity{}, &ReviewOutput{Result: ResultManual, Stage: operator.StageIdentity, Cause: cause, DueAt: r.DueAt}, nil
 	}
 	return resolvedIdentity{Identity: *stored}, nil, nil
 }

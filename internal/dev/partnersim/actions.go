@@ -58,6 +58,18 @@ func matches(rec Record, ids []partner.Identity) bool {
 // act carries out req on the records and completes resp.
 func (r *Records) act(req partner.Request, resp *partner.Response) error {
 	ids := req.SubjectIdentities
+	// Whether the partner holds anything under these identities (the
+	// protocol's subject_found): retained records count only for an
+	// export, which returns them.
+	found := false
+	r.view(func(recs []Record) {
+		for _, rec := range recs {
+			if matches(rec, ids) && (rec.Retained == "" || req.SubjectRequestType == partner.ActionExport) {
+				found = true
+			}
+		}
+	})
+	resp.SubjectFound = &found
 	switch req.SubjectRequestType {
 	case partner.ActionErase, partner.ActionCloseAccount:
 		return r.update(func(recs []Record) ([]Record, bool) { return r.erase(recs, ids) })
