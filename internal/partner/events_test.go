@@ -3,6 +3,7 @@ package partner_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -53,10 +54,12 @@ func sampleDispatcher(t *testing.T, clientNow func() time.Time, overrides map[st
 	t.Cleanup(srv.Close)
 	st := store.New(store.Config{Table: emu.NewTable(t)}, store.Deps{DB: emu.Client()})
 	rec := &recordingSFN{}
+	logs := &syncBuffer{}
 	secrets := partner.NewSecrets(nil)
 	secrets.Schemes["env"] = partner.Env{Lookup: func(string) (string, bool) { return sampleSecret, true }}
 	d := partner.NewDispatcher(partner.DispatcherConfig{Partners: cfg, CallbackBaseURL: "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn"},
-		partner.DispatcherDeps{Store: st, Secrets: secrets, Client: &partner.Client{Now: clientNow}, SFN: rec, Exports: &memExports{}})
+		partner.DispatcherDeps{Store: st, Secrets: secrets, Client: &partner.Client{Now: clientNow}, SFN: rec, Exports: &memExports{}, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	t.Cleanup(func() { noPersonalData(t, "logs", logs.String()) })
 	return d, st, rec, fleet
 }
 
