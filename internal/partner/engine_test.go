@@ -99,7 +99,7 @@ func wait(t *testing.T, x *asl.Execution) (asl.Result, map[string]partner.Dispat
 		t.Fatalf("execution did not finish: %v", err)
 	}
 	var out struct {
-		Fanout   partner.PlanOutput        `json:"fanout"`
+		Fanout   partner.PlanOutput       `json:"fanout"`
 		Partners []partner.DispatchOutput `json:"partners"`
 	}
 	if res.Status == asl.StatusSucceeded {

@@ -642,7 +642,7 @@ func (d *Dispatcher) Retry(ctx context.Context, in DispatchInput, b Backoff) (Di
 		return d.output(t), nil
 	}
 	if from := t.Status; from != store.PartnerPending {
-		if t, err = d.store.UpdatePartnerTask(ctx, in.RequestID, in.PartnerID, t.Version, func(x *store.PartnerTask) {
+		if _, err := d.store.UpdatePartnerTask(ctx, in.RequestID, in.PartnerID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerPending
 			x.TaskToken, x.TokenAnswered = "", false
 		}); err != nil {
