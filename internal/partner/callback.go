@@ -166,11 +166,11 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 		}
 		// Late completion: record it; the waiting state is gone. If it was
 		// the last partner, the reply waiting for it goes on.
-		if _, err := d.recordCompletion(ctx, t, resp, true); err != nil {
+		nt, err := d.recordCompletion(ctx, t, resp, true)
+		if err != nil {
 			return conflictOr500(err)
 		}
-		if _, err := d.ResumeReply(ctx, t.RequestID); err != nil {
-			d.log().ErrorContext(ctx, "resume reply", "requestId", t.RequestID, "error", err)
+		if err := c.resumeDetached(ctx, nt); err != nil {
 			return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 		}
 		return http.StatusOK, CallbackResult{Result: "recorded_late"}, false
@@ -195,25 +195,39 @@ func (c *Callback) apply(ctx context.Context, p Partner, resp Response) (int, Ca
 		d.log().ErrorContext(ctx, "answer waiting state", "requestId", t.RequestID, "partner", t.PartnerID, "error", err)
 		return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 	}
-	if nt.Status.Final() && nt.TaskToken == "" {
-		// No iteration waits (an operator's retry sent it): the reply
-		// waiting for the last partner may go on.
-		if _, err := d.ResumeReply(ctx, t.RequestID); err != nil {
-			d.log().ErrorContext(ctx, "resume reply", "requestId", t.RequestID, "error", err)
-			return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
-		}
+	if err := c.resumeDetached(ctx, nt); err != nil {
+		return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 	}
 	return http.StatusOK, CallbackResult{Result: "recorded"}, false
+}
+
+// resumeDetached wakes the reply waiting for partners when t settled for
+// good with no iteration of the fan-out waiting on it: the partner was
+// retried outside Step Functions (Retry clears the token) or answered
+// after its deadline.
+func (c *Callback) resumeDetached(ctx context.Context, t *store.PartnerTask) error {
+	if !t.Status.Final() || (t.TaskToken != "" && !t.Late) {
+		return nil
+	}
+	if _, err := c.d.ResumeReply(ctx, t.RequestID); err != nil {
+		c.d.log().ErrorContext(ctx, "resume reply", "requestId", t.RequestID, "error", err)
+		return err
+	}
+	return nil
 }
 
 // redelivered answers a repeat of the recorded outcome. If the waiting state
 // was not answered yet (the first delivery failed midway), it is answered now;
 // nothing else changes.
 func (c *Callback) redelivered(ctx context.Context, t *store.PartnerTask) (int, CallbackResult, bool) {
-	if t.TaskToken != "" && !t.TokenAnswered {
+	if t.TaskToken != "" && !t.TokenAnswered && !t.Late {
 		if err := c.d.answer(ctx, t); err != nil {
 			return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 		}
+	}
+	// The first delivery may have failed before it woke the reply.
+	if err := c.resumeDetached(ctx, t); err != nil {
+		return http.StatusInternalServerError, CallbackResult{Error: "internal"}, false
 	}
 	return http.StatusOK, CallbackResult{Result: "already_recorded"}, false
 }

@@ -332,6 +332,10 @@ func (d *Dispatcher) Run(ctx context.Context, in RunInput) (DispatchOutput, erro
 		if err != nil {
 			return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
 		}
+		if nt.TokenAnswered && nt.TaskToken == in.TaskToken {
+			// A callback that overtook the partner's acceptance answered it.
+			return out, nil
+		}
 		return out, d.answer(ctx, nt)
 	}
 	return out, nil
@@ -401,15 +405,24 @@ func (d *Dispatcher) dispatch(ctx context.Context, req *dsr.Request, p Partner, 
 			deadline = DefaultDeadline
 		}
 		at := d.now().Add(deadline)
-		t, err = d.store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) {
+		nt, err := d.store.UpdatePartnerTask(ctx, req.ID, p.ID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerAwaitingCallback
 			x.ExpectedBy = resp.ExpectedCompletionTime
 			x.DeadlineAt = &at
 			x.LastError = ""
 		})
+		var ce *store.ConflictError
+		if errors.As(err, &ce) {
+			// The partner's callback overtook its acceptance and recorded
+			// the outcome (answering the waiting state): that stands.
+			if cur, gerr := d.store.GetPartnerTask(ctx, req.ID, p.ID); gerr == nil && cur.Status.Settled() {
+				return d.output(cur), nil
+			}
+		}
 		if err != nil {
 			return DispatchOutput{}, storeErr(req.ID, "record acceptance", err)
 		}
+		t = nt
 		if err := d.audit(ctx, req.ID, "partner.accepted", p.ID, nil); err != nil {
 			return DispatchOutput{}, err
 		}
@@ -513,15 +526,16 @@ func (d *Dispatcher) audit(ctx context.Context, requestID, typ, partnerID string
 	return nil
 }
 
-// answer tells the waiting state the settled outcome of t. A token Step
-// Functions no longer knows (the deadline passed, the execution ended) is
+// answer tells the waiting state the settled outcome of t: success for a
+// final one (completed, no_data, settled_by_operator), PartnerFailed
+// otherwise. A token Step Functions no longer knows (the deadline passed, the execution ended) is
 // not an error: the outcome is recorded and audited.
 func (d *Dispatcher) answer(ctx context.Context, t *store.PartnerTask) error {
 	if d.sfn == nil || t.TaskToken == "" {
 		return nil
 	}
 	var err error
-	if t.Status == store.PartnerCompleted {
+	if t.Status.Final() {
 		out, merr := json.Marshal(d.output(t))
 		if merr != nil {
 			return merr
@@ -572,7 +586,8 @@ type EscalateInput struct {
 // Escalate records that the fan-out gave up on a partner (retries
 // exhausted, the partner refused or failed, the callback deadline passed),
 // so the request goes on without it and an operator follows up. A task that
-// completed meanwhile is left completed. The output is the iteration's.
+// settled for good meanwhile (completed, no_data, settled_by_operator) is
+// left as it is. The output is the iteration's.
 func (d *Dispatcher) Escalate(ctx context.Context, in EscalateInput) (DispatchOutput, error) {
 	if in.RequestID == "" || in.PartnerID == "" {
 		return DispatchOutput{}, &InvalidInput{Field: "requestId/partnerId", Problem: "required"}
@@ -582,7 +597,7 @@ func (d *Dispatcher) Escalate(ctx context.Context, in EscalateInput) (DispatchOu
 		if err != nil {
 			return DispatchOutput{}, storeErr(in.RequestID, "load partner task", err)
 		}
-		if t.Status == store.PartnerCompleted || t.Status == store.PartnerEscalated || t.Status == store.PartnerNoData {
+		if t.Status.Final() || t.Status == store.PartnerEscalated {
 			return d.output(t), nil
 		}
 		code := t.LastError
@@ -634,14 +649,14 @@ func (d *Dispatcher) Retry(ctx context.Context, in DispatchInput, b Backoff) (Di
 	if t.Status.Final() {
 		return d.output(t), nil
 	}
-	if t.Status != store.PartnerPending {
-		if t, err = d.store.UpdatePartnerTask(ctx, in.RequestID, in.PartnerID, t.Version, func(x *store.PartnerTask) {
+	if from := t.Status; from != store.PartnerPending {
+		if _, err := d.store.UpdatePartnerTask(ctx, in.RequestID, in.PartnerID, t.Version, func(x *store.PartnerTask) {
 			x.Status = store.PartnerPending
 			x.TaskToken, x.TokenAnswered = "", false
 		}); err != nil {
 			return DispatchOutput{}, storeErr(in.RequestID, "reset partner task", err)
 		}
-		if err := d.audit(ctx, in.RequestID, "partner.retry", in.PartnerID, map[string]string{"from": string(t.Status)}); err != nil {
+		if err := d.audit(ctx, in.RequestID, "partner.retry", in.PartnerID, map[string]string{"from": string(from)}); err != nil {
 			return DispatchOutput{}, err
 		}
 	}
@@ -689,8 +704,11 @@ func (d *Dispatcher) ResumeReply(ctx context.Context, id string) (bool, error) {
 		}
 	}
 	token, err := d.store.TaskToken(ctx, id, ReplyWait)
-	if err != nil || token == "" || d.sfn == nil {
+	if err != nil {
 		return false, storeErr(id, "load reply token", err)
+	}
+	if token == "" || d.sfn == nil {
+		return false, nil
 	}
 	_, err = d.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"complete":false,"resumed":true}`)})
 	switch {

@@ -1,13 +1,17 @@
 package partner_test
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/partner"
-	"dsrflow/internal/partner/export"
 )
 
 // errorName is the error name Step Functions sees: the Go type name, as
@@ -20,40 +24,63 @@ func errorName(err error) string {
 	return t.Name()
 }
 
-// TestFunctions: every task function is a valid Lambda handler, and an
-// empty input is refused with the InvalidInput error name.
+// TestFunctions: the partner task functions are one Map iteration (Run)
+// and its Catch (Escalate); each is a valid Lambda handler refusing an
+// empty input with the InvalidInput error name, has a function under
+// functions/, and its ARN key is the one the workflow's definition
+// substitutes.
 func TestFunctions(t *testing.T) {
-	d := &partner.Dispatcher{}
-	fs := partner.Functions(d, &export.Assembler{})
-	seen := map[string]bool{}
+	root, err := dynamotest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile(filepath.Join(root, "statemachines", "dsr.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := partner.NewDispatcher(partner.DispatcherConfig{}, partner.DispatcherDeps{})
+	fs := partner.Functions(d)
+	var names, keys []string
 	for _, f := range fs {
-		if seen[f.Name] || seen[f.ArnKey] {
-			t.Errorf("duplicate function %s / %s", f.Name, f.ArnKey)
-		}
-		seen[f.Name], seen[f.ArnKey] = true, true
-		if f.Name == "dsr-export-assemble" {
-			continue // export errors are its own
-		}
+		names, keys = append(names, f.Name), append(keys, f.ArnKey)
 		_, err := lambda.NewHandler(f.Handler).Invoke(t.Context(), []byte(`{}`))
 		if err == nil || errorName(err) != "InvalidInput" {
 			t.Errorf("%s({}) = %v (%T), want InvalidInput", f.Name, err, err)
 		}
-	}
-	if len(partner.Functions(d, nil)) != len(fs)-1 {
-		t.Errorf("Functions without an assembler still lists it")
-	}
-	for _, n := range partner.ErrorNames() {
-		if n == "" {
-			t.Errorf("empty error name")
+		if _, err := os.Stat(filepath.Join(root, "functions", f.Name, "main.go")); err != nil {
+			t.Errorf("function %s has no functions/%s/main.go: %v", f.Name, f.Name, err)
+		}
+		if !strings.Contains(string(def), "${"+f.ArnKey+"}") {
+			t.Errorf("statemachines/dsr.asl.json never uses ${%s}", f.ArnKey)
 		}
 	}
-	for _, e := range []error{&partner.PartnerRetryable{}, &partner.PartnerRejected{}, &partner.PartnerGarbage{}, &partner.PartnerFailed{}, &partner.BackupsNotYetRotated{}, &partner.RequestNotFound{}, &partner.InvalidInput{}, &partner.ServiceUnavailable{}} {
-		found := false
-		for _, n := range partner.ErrorNames() {
-			found = found || n == errorName(e)
+	if want := []string{"partner", "partner-escalate"}; !slices.Equal(names, want) {
+		t.Errorf("functions %v, want %v", names, want)
+	}
+	if want := []string{"PartnerFunctionArn", "PartnerEscalateFunctionArn"}; !slices.Equal(keys, want) {
+		t.Errorf("ARN keys %v, want %v", keys, want)
+	}
+}
+
+// TestErrorNames: every error the handlers return is listed by its name,
+// and every name listed is an error of this package.
+func TestErrorNames(t *testing.T) {
+	errs := []error{&partner.PartnerRetryable{}, &partner.PartnerRejected{}, &partner.PartnerGarbage{}, &partner.PartnerFailed{}, &partner.BackupsNotYetRotated{}, &partner.RequestNotFound{}, &partner.InvalidInput{}, &partner.ServiceUnavailable{}}
+	var names []string
+	for _, e := range errs {
+		names = append(names, errorName(e))
+	}
+	if got := partner.ErrorNames(); !slices.Equal(got, names) {
+		t.Errorf("ErrorNames() = %v, want %v", got, names)
+	}
+	for _, e := range errs[:4] {
+		if !partner.IsNamed(e) {
+			t.Errorf("IsNamed(%T) = false", e)
 		}
-		if !found {
-			t.Errorf("ErrorNames lacks %s", errorName(e))
+	}
+	for _, e := range errs[4:] {
+		if partner.IsNamed(e) {
+			t.Errorf("IsNamed(%T) = true: only partner errors are", e)
 		}
 	}
 }

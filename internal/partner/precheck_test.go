@@ -31,8 +31,7 @@ func TestPrecheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, simSpec{id: "account", mode: partner.ModeSync, ids: acctOnly, actions: closeActions, b: tt.b})
-			f.cfg.AccountSystem = "account"
+			f := newFixtureOpts(t, fixtureOpts{accountSystem: "account"}, simSpec{id: "account", mode: partner.ModeSync, ids: acctOnly, actions: closeActions, b: tt.b})
 			req := f.request(t, dsr.KindAccountClosure, nil)
 			got, err := f.d.Precheck(t.Context(), partner.PrecheckInput{RequestID: req.ID})
 			name, _, _ := classify(err)
@@ -44,11 +43,30 @@ func TestPrecheck(t *testing.T) {
 			}
 		})
 	}
-	f := newFixture(t, simSpec{id: "account", mode: partner.ModeSync, ids: acctOnly, actions: closeActions})
-	f.cfg.AccountSystem = "account"
+	f := newFixtureOpts(t, fixtureOpts{accountSystem: "account"}, simSpec{id: "account", mode: partner.ModeSync, ids: acctOnly, actions: closeActions})
 	erasure := f.request(t, dsr.KindErasure, nil)
 	if _, err := f.d.Precheck(t.Context(), partner.PrecheckInput{RequestID: erasure.ID}); !isNamed[*partner.InvalidInput](err) {
 		t.Errorf("Precheck(erasure) = %v, want InvalidInput", err)
+	}
+	// An identity without an account: the account system holds nothing to
+	// check.
+	noAccount := f.request(t, dsr.KindAccountClosure, func(r *newRequest) { r.Identity.Subject.Accounts = nil })
+	if _, err := f.d.Precheck(t.Context(), partner.PrecheckInput{RequestID: noAccount.ID}); !isNamed[*partner.InvalidInput](err) {
+		t.Errorf("Precheck(no account) = %v, want InvalidInput", err)
+	}
+	if f.sims["account"].Calls() != 0 {
+		t.Errorf("refused prechecks called the account system")
+	}
+	if _, err := f.d.Precheck(t.Context(), partner.PrecheckInput{}); !isNamed[*partner.InvalidInput](err) {
+		t.Errorf("Precheck(no request) = %v, want InvalidInput", err)
+	}
+	if _, err := f.d.Precheck(t.Context(), partner.PrecheckInput{RequestID: "nope"}); !isNamed[*partner.RequestNotFound](err) {
+		t.Errorf("Precheck(unknown request) = %v, want RequestNotFound", err)
+	}
+	none := newFixture(t, simSpec{id: "account", mode: partner.ModeSync, ids: acctOnly, actions: closeActions})
+	closure := none.request(t, dsr.KindAccountClosure, nil)
+	if _, err := none.d.Precheck(t.Context(), partner.PrecheckInput{RequestID: closure.ID}); !isNamed[*partner.InvalidInput](err) {
+		t.Errorf("Precheck without an account system = %v, want InvalidInput", err)
 	}
 }
 
@@ -78,24 +96,23 @@ func (c *clock) Add(d time.Duration) {
 func TestBackupWindowAndConfirmation(t *testing.T) {
 	t.Parallel()
 	day := 24 * time.Hour
-	f := newFixture(t,
+	clk := &clock{at: time.Now().UTC().Truncate(time.Second)}
+	// The business clocks jump ahead; signatures keep wall time.
+	f := newFixtureOpts(t, fixtureOpts{clock: clk.Now},
 		simSpec{id: "voice", mode: partner.ModeSync, ids: allIDs, b: partnersim.Behavior{BackupRetention: 30 * day}},
 		simSpec{id: "analytics", mode: partner.ModeSync, ids: allIDs, b: partnersim.Behavior{BackupRetention: 30 * day}},
 		simSpec{id: "sms", mode: partner.ModeSync, ids: allIDs},
 	)
 	f.cfg.Partners[2].BackupRetention = 0
 	f.cfg.Partners[1].BackupRetention = partner.Duration(40 * day) // configured longer than the partner's real rotation
-	clk := &clock{at: time.Now().UTC().Truncate(time.Second)}
-	// The business clocks jump ahead; signatures keep wall time.
-	f.d.Now = clk.Now
 	for _, s := range f.sims {
 		s.Now = clk.Now
 	}
 	ctx := t.Context()
 	req := f.request(t, dsr.KindErasure, nil)
 	for _, id := range []string{"voice", "analytics", "sms"} {
-		if _, err := f.d.Dispatch(ctx, partner.DispatchInput{RequestID: req.ID, PartnerID: id}); err != nil {
-			t.Fatal(err)
+		if it := f.run(t, req.ID, id); it.Err != nil {
+			t.Fatal(it.Err)
 		}
 	}
 	deleted := clk.Now()

@@ -130,3 +130,42 @@ func keys(ks []types.KeySchemaElement) string {
 	slices.Sort(out)
 	return strings.Join(out, ",")
 }
+
+// EditItems rewrites exactly the items matching every attribute given.
+func TestEditItems(t *testing.T) {
+	t.Parallel()
+	name := emu.NewTable(t)
+	ctx := context.Background()
+	c := emu.Client()
+	put := func(pk, sk, kind, seq string) {
+		t.Helper()
+		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name), Item: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk},
+			"type": &types.AttributeValueMemberS{Value: kind}, "seq": &types.AttributeValueMemberN{Value: seq},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "1", "created", "1")
+	put("a", "2", "completed", "2")
+	put("b", "1", "completed", "2")
+	n, err := emu.EditItems(ctx, name, map[string]string{"PK": "a", "seq": "2"}, map[string]string{"type": "failed"})
+	if err != nil || n != 1 {
+		t.Fatalf("EditItems = %d, %v; want 1 item", n, err)
+	}
+	out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range out.Items {
+		got = append(got, it["PK"].(*types.AttributeValueMemberS).Value+it["SK"].(*types.AttributeValueMemberS).Value+"="+it["type"].(*types.AttributeValueMemberS).Value)
+	}
+	slices.Sort(got)
+	if want := []string{"a1=created", "a2=failed", "b1=completed"}; !slices.Equal(got, want) {
+		t.Errorf("items %v, want %v", got, want)
+	}
+	if _, err := emu.EditItems(ctx, name, nil, map[string]string{"type": "x"}); err == nil {
+		t.Errorf("EditItems without a match rewrote the table")
+	}
+}

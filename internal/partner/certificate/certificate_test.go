@@ -13,11 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner/certificate"
@@ -48,17 +43,18 @@ type fixture struct {
 	req   *dsr.Request
 }
 
-// closedErasure is an erasure with three partners (two completed, one
-// escalated), backup confirmations, and an audit trail.
+// closedErasure is an erasure with four partners: two completed (one with
+// its backups' confirmation), one an operator settled after it was
+// escalated, one holding no data for this person; and an audit trail, all
+// written through the store.
 func closedErasure(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	table := emu.NewTable(t)
-	st := store.New(emu.Client(), table)
-	st.Now = (&tick{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}).Now
+	st := store.New(store.Config{Table: table}, store.Deps{DB: emu.Client(), Clock: (&tick{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}).Now})
 	verified := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	req, _, err := st.CreateRequest(ctx, &dsr.Request{ID: "req-erasure-1", Kind: dsr.KindErasure, Status: dsr.StatusReceived, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf,
-		Locale: "zh-CN", Contact: dsr.Contact{Email: "person@example.com"}, VerifiedAt: &verified})
+		Locale: "zh-CN", VerifiedAt: &verified}, &dsr.Personal{Contact: dsr.Contact{Email: "person@example.com"}, Subject: dsr.Identifiers{Accounts: []string{"acct-42"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +64,8 @@ func closedErasure(t *testing.T) *fixture {
 	tasks := []store.PartnerTask{
 		{PartnerID: "analytics", Action: "erase", Status: store.PartnerCompleted, Receipt: "AN-1", CompletedAt: &done, BackupConfirmedAt: &confirmed, OldestBackup: &oldest},
 		{PartnerID: "music-account", Action: "erase", Status: store.PartnerCompleted, Receipt: "MA-1", CompletedAt: &done},
-		{PartnerID: "sms-provider", Action: "erase", Status: store.PartnerEscalated, LastError: "http_400"},
+		{PartnerID: "sms-provider", Action: "erase", Status: store.PartnerSettledByOperator, LastError: "http_400", OperatorReason: "confirmed_offline", OperatorActor: "operator:li"},
+		{PartnerID: "voice-model-store", Action: "erase", Status: store.PartnerNoData},
 	}
 	for _, tk := range tasks {
 		tk.RequestID = req.ID
@@ -76,7 +73,7 @@ func closedErasure(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	for _, typ := range []string{"request.created", "partner.completed", "partner.completed", "partner.escalated", "backup.confirmed", "request.closed"} {
+	for _, typ := range []string{"request.created", "partner.completed", "partner.completed", "partner.escalated", "partner.settled_by_operator", "backup.confirmed", "request.closed"} {
 		if _, err := st.AppendEvent(ctx, req.ID, store.Event{Type: typ, Actor: "test", At: done}); err != nil {
 			t.Fatal(err)
 		}
@@ -161,13 +158,12 @@ func TestTamperingFails(t *testing.T) {
 		})
 	}
 
-	// An edited audit event breaks the chain.
+	// An audit event edited in the table breaks the chain.
 	ctx := context.Background()
-	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "REQ#" + f.req.ID}, "SK": &types.AttributeValueMemberS{Value: "EVT#0000000003"}}
-	if _, err := emu.Client().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table), Key: key,
-		UpdateExpression: aws.String("SET #t = :t"), ExpressionAttributeNames: map[string]string{"#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: "partner.failed"}}}); err != nil {
-		t.Fatal(err)
+	ev := readEvent(t, f, 3)
+	n, err := emu.EditItems(ctx, f.table, map[string]string{"hash": ev.Hash}, map[string]string{"type": "partner.failed"})
+	if err != nil || n != 1 {
+		t.Fatalf("EditItems = %d, %v; want the event edited", n, err)
 	}
 	broken, err := f.st.VerifyChain(ctx, f.req.ID)
 	if err != nil {
@@ -175,6 +171,13 @@ func TestTamperingFails(t *testing.T) {
 	}
 	if err := certificate.Verify(c, broken); !errors.Is(err, certificate.ErrChainBroken) {
 		t.Errorf("Verify(edited chain) = %v, want ErrChainBroken", err)
+	}
+	tasks, err := f.st.ListPartnerTasks(ctx, f.req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certificate.Build(f.req, tasks, broken, time.Now()); !errors.Is(err, certificate.ErrChainBroken) {
+		t.Errorf("Build(edited chain) = %v, want ErrChainBroken", err)
 	}
 }
 
@@ -208,10 +211,17 @@ func TestBuildRefuses(t *testing.T) {
 	chain, _ := f.st.VerifyChain(ctx, f.req.ID)
 	at := time.Now()
 
-	unsettled := append([]store.PartnerTask(nil), tasks...)
-	unsettled[0].Status = store.PartnerAwaitingCallback
-	if _, err := certificate.Build(f.req, unsettled, chain, at); !errors.Is(err, certificate.ErrUnsettled) {
-		t.Errorf("Build(unsettled) = %v, want ErrUnsettled", err)
+	// Nothing is certified on a promise: every partner must have settled
+	// for good.
+	for _, s := range []store.PartnerStatus{store.PartnerPending, store.PartnerDispatched, store.PartnerAwaitingCallback, store.PartnerFailed, store.PartnerEscalated} {
+		unsettled := append([]store.PartnerTask(nil), tasks...)
+		unsettled[1].Status = s
+		_, err := certificate.Build(f.req, unsettled, chain, at)
+		if !errors.Is(err, certificate.ErrUnsettled) {
+			t.Errorf("Build(a partner %s) = %v, want ErrUnsettled", s, err)
+		} else if !strings.Contains(err.Error(), unsettled[1].PartnerID) || !strings.Contains(err.Error(), string(s)) {
+			t.Errorf("Build(a partner %s) = %v: the error does not name the partner and its status", s, err)
+		}
 	}
 	access := *f.req
 	access.Kind = dsr.KindAccess
@@ -251,16 +261,102 @@ func redigest(t *testing.T, c certificate.Certificate) certificate.Certificate {
 	return c
 }
 
+// readEvent returns event seq of the fixture's request, read through the
+// store.
 func readEvent(t *testing.T, f *fixture, seq int) store.Event {
 	t.Helper()
-	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "REQ#" + f.req.ID}, "SK": &types.AttributeValueMemberS{Value: eventSK(seq)}}
-	out, err := emu.Client().GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(f.table), Key: key, ConsistentRead: aws.Bool(true)})
-	if err != nil || out.Item == nil {
-		t.Fatalf("read event %d: %v", seq, err)
-	}
-	var ev store.Event
-	if err := attributevalue.UnmarshalMap(out.Item, &ev); err != nil {
+	evs, err := f.st.ListEvents(context.Background(), f.req.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return ev
+	for _, ev := range evs {
+		if ev.Seq == seq {
+			return ev
+		}
+	}
+	t.Fatalf("request %s has no event %d", f.req.ID, seq)
+	return store.Event{}
+}
+
+// TestBuildRecordsSettlements: each partner's outcome is certified as it
+// is: an operator's settlement with its reason (not the partner's old
+// error), a partner without data for this person as such, with no receipt.
+func TestBuildRecordsSettlements(t *testing.T) {
+	f := closedErasure(t)
+	c, _ := f.build(t)
+	byID := map[string]certificate.Partner{}
+	for _, p := range c.Partners {
+		byID[p.ID] = p
+	}
+	want := map[string]certificate.Partner{
+		"sms-provider":      {ID: "sms-provider", Action: "erase", Status: store.PartnerSettledByOperator, Error: "confirmed_offline"},
+		"voice-model-store": {ID: "voice-model-store", Action: "erase", Status: store.PartnerNoData},
+	}
+	for id, w := range want {
+		if got := byID[id]; !reflect.DeepEqual(got, w) {
+			t.Errorf("partner %s certified as %+v, want %+v", id, got, w)
+		}
+	}
+	if got := byID["analytics"]; got.Status != store.PartnerCompleted || got.Receipt != "AN-1" || got.CompletedAt == nil {
+		t.Errorf("analytics certified as %+v, want completed with its receipt", got)
+	}
+	if len(c.Partners) != 4 || len(c.Backups) != 1 || c.Backups[0].System != "analytics" {
+		t.Errorf("certificate partners %d backups %+v, want 4 partners and analytics' backups", len(c.Partners), c.Backups)
+	}
+	b, _ := json.Marshal(c)
+	if strings.Contains(string(b), "operator:li") || strings.Contains(string(b), "http_400") {
+		t.Errorf("certificate carries the operator's identity or the old error: %s", b)
+	}
+}
+
+// TestParse: a stored certificate is read back from plain JSON and from a
+// signed envelope {"certificate": ..., "signature": ...}, through the
+// store; what is not JSON is an error.
+func TestParse(t *testing.T) {
+	f := closedErasure(t)
+	c, chain := f.build(t)
+	plain, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envelope, err := json.Marshal(map[string]any{"certificate": c, "signature": map[string]string{"alg": "RSASSA_PSS_SHA_256", "keyId": "alias/dsr-certificates", "value": "c2lnbmF0dXJl"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string][]byte{"plain": plain, "envelope": envelope} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := store.New(store.Config{Table: emu.NewTable(t)}, store.Deps{DB: emu.Client()})
+			if _, _, err := st.CreateRequest(ctx, f.req, nil); err != nil {
+				t.Fatal(err)
+			}
+			if created, err := st.PutCertificate(ctx, f.req.ID, doc, c.Digest); err != nil || !created {
+				t.Fatalf("PutCertificate = %v, %v", created, err)
+			}
+			stored, err := st.GetCertificate(ctx, f.req.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := certificate.Parse(stored)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(clone(t, got), clone(t, c)) {
+				t.Errorf("Parse = %+v, want %+v", got, c)
+			}
+			if err := certificate.Verify(got, chain); err != nil {
+				t.Errorf("Verify(parsed) = %v", err)
+			}
+		})
+	}
+	for _, doc := range []string{``, `not json`, `{"certificate":`, `[1,2]`, `{"version":"one"}`} {
+		if _, err := certificate.Parse([]byte(doc)); err == nil {
+			t.Errorf("Parse(%q) = nil error", doc)
+		}
+	}
+	// A document that is not a certificate parses to one that does not
+	// verify.
+	if got, err := certificate.Parse([]byte(`{"certificate":null,"other":1}`)); err == nil && certificate.VerifyDigest(got) == nil {
+		t.Errorf("Parse of an empty document gave a certificate with a valid digest")
+	}
 }

@@ -5,13 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"testing"
 
 	"dsrflow/internal/partner/certificate"
 )
-
-func eventSK(seq int) string { return fmt.Sprintf("EVT#%010d", seq) }
 
 // certificateDigest recomputes a digest as documented: SHA-256 of the JSON
 // without the digest, HTML not escaped, with a trailing newline (json.Encoder).

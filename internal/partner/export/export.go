@@ -353,7 +353,9 @@ func (a *Assembler) Handle(ctx context.Context, in Input) (Output, error) {
 		return id
 	}
 	for _, t := range tasks {
-		if t.Action != "export" {
+		if t.Action != "export" || t.Status == store.PartnerNoData {
+			// A partner without data for this person has nothing to add
+			// and nothing to follow up.
 			continue
 		}
 		if t.Status != store.PartnerCompleted || t.ExportKey == "" {

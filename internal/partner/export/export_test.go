@@ -73,9 +73,9 @@ func TestPackageRoundTrip(t *testing.T) {
 	ctx := t.Context()
 	c, rec := fakeS3(t)
 	ex := &export.Store{Objects: s3bucket.New(c, bucket), SSE: export.SSEKMS, KMSKeyID: "alias/dsr-exports"}
-	st := store.New(emu.Client(), emu.NewTable(t))
+	st := store.New(store.Config{Table: emu.NewTable(t)}, store.Deps{DB: emu.Client()})
 	req := &dsr.Request{ID: "req-access-1", Kind: dsr.KindAccess, Status: dsr.StatusInProgress, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, Locale: "en"}
-	if _, _, err := st.CreateRequest(ctx, req); err != nil {
+	if _, _, err := st.CreateRequest(ctx, req, &dsr.Personal{Contact: dsr.Contact{Email: "person@example.com"}}); err != nil {
 		t.Fatal(err)
 	}
 	exports := map[string]string{
@@ -91,7 +91,12 @@ func TestPackageRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := st.PutPartnerTask(ctx, store.PartnerTask{RequestID: req.ID, PartnerID: "cloud-storage", Action: "export", Status: store.PartnerEscalated}); err != nil {
+	if _, _, err := st.PutPartnerTask(ctx, store.PartnerTask{RequestID: req.ID, PartnerID: "cloud-storage", Action: "export", Status: store.PartnerSettledByOperator, OperatorReason: "partner_terminated"}); err != nil {
+		t.Fatal(err)
+	}
+	// A partner holding no data for this person is neither a part nor
+	// missing.
+	if _, _, err := st.PutPartnerTask(ctx, store.PartnerTask{RequestID: req.ID, PartnerID: "sms-provider", Action: "export", Status: store.PartnerNoData}); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
@@ -159,10 +164,13 @@ func TestPackageRoundTrip(t *testing.T) {
 		}
 	}
 	page := string(files["export.html"])
-	for _, want := range []string{`<html lang="en">`, "A copy of your personal information", "Music account", "songs[0].title", "晴天", "&lt;script&gt;alert(1)&lt;/script&gt;", "cloud-storage (escalated)"} {
+	for _, want := range []string{`<html lang="en">`, "A copy of your personal information", "Music account", "songs[0].title", "晴天", "&lt;script&gt;alert(1)&lt;/script&gt;", "cloud-storage (settled_by_operator)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("export.html lacks %q", want)
 		}
+	}
+	if strings.Contains(page, "sms-provider") || strings.Contains(string(files["export.json"]), "sms-provider") {
+		t.Errorf("a partner without data for this person is listed in the package")
 	}
 	if strings.Contains(page, "<script>alert") {
 		t.Errorf("export.html carries unescaped partner data")
