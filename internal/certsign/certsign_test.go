@@ -164,9 +164,12 @@ func TestRoundTrip(t *testing.T) {
 // either signed (payload, signature value) or compared with what is.
 func TestTamperedByteFails(t *testing.T) {
 	s := localSigner(t)
-	pem := publicPEM(t, s)
 	file := signedFile(t, s, testCertificate(t))
-	if err := certsign.Verify(file, pem); err != nil {
+	pub, err := s.PublicKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certsign.VerifyKey(file, pub); err != nil {
 		t.Fatal(err)
 	}
 	for i := range file {
@@ -176,8 +179,8 @@ func TestTamperedByteFails(t *testing.T) {
 			if isSpace(file[i]) && isSpace(bad[i]) {
 				continue // white space for white space: the same JSON
 			}
-			if err := certsign.Verify(bad, pem); err == nil {
-				t.Fatalf("byte %d changed from %q to %q: Verify passed", i, file[i], bad[i])
+			if _, err := certsign.VerifyKey(bad, pub); err == nil {
+				t.Fatalf("byte %d changed from %q to %q: VerifyKey passed", i, file[i], bad[i])
 			}
 		}
 	}
