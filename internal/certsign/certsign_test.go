@@ -103,21 +103,18 @@ func publicPEM(t testing.TB, s certsign.Signer) []byte {
 	return b
 }
 
-// signedFile is c signed by s, written as `dsr certificate` writes it.
+// signedFile is c signed by s, as a file (certificate.Signed.File).
 func signedFile(t testing.TB, s certsign.Signer, c certificate.Certificate) []byte {
 	t.Helper()
 	signed, err := certsign.SignCertificate(context.Background(), s, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(signed); err != nil {
+	b, err := signed.File()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -683,4 +680,35 @@ func FuzzParseSigned(f *testing.F) {
 			t.Fatalf("Open error %v is not one of the certificate errors", err)
 		}
 	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	file, pem := readExample(b)
+	for b.Loop() {
+		if err := certsign.Verify(file, pem); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSignCertificateLocal(b *testing.B) {
+	s := localSigner(b)
+	c := testCertificate(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := certsign.SignCertificate(ctx, s, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSignCertificateKMSFake(b *testing.B) {
+	s, _ := kmsSigner(b)
+	c := testCertificate(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := certsign.SignCertificate(ctx, s, c); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

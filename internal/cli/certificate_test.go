@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -49,12 +48,12 @@ func writeSigned(t *testing.T, s certsign.Signer, c certificate.Certificate, dir
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.MarshalIndent(signed, "", "  ")
+	b, err := signed.File()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -399,3 +399,22 @@ func FuzzParseNotice(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNewCalendar(b *testing.B) {
+	files := os.DirFS("testdata/fictional")
+	for b.Loop() {
+		if _, err := NewCalendar(files); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDueCNEstimated(b *testing.B) {
+	cn := mustRule(b, CN)
+	from := mustDate(b, "2027-12-20")
+	for b.Loop() {
+		if d, err := Due(cn, from); err != nil || !d.Estimated {
+			b.Fatal(d, err)
+		}
+	}
+}

@@ -158,3 +158,21 @@ func (s Signed) Open() (Certificate, error) {
 	}
 	return st.Certificate, nil
 }
+
+// File is s as a file: indented JSON ending in a newline, HTML characters
+// left as the payload escapes them. `dsr certificate ID` prints these bytes
+// and the final confirmation message attaches them (AttachmentName).
+func (s Signed) File() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil, fmt.Errorf("encode signed certificate: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// AttachmentName is the file name of request id's signed certificate as an
+// attachment: deletion-certificate-<id>.json.
+func AttachmentName(id string) string { return "deletion-certificate-" + id + ".json" }

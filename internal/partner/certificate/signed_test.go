@@ -125,3 +125,37 @@ func TestSignedOpen(t *testing.T) {
 		t.Errorf("Open(altered certificate) = %v, want ErrDigest", err)
 	}
 }
+
+func TestSignedFile(t *testing.T) {
+	c := goldenCertificate(t)
+	c.Partners[0].Receipt = "AN-1 & co" // escaped in the payload, left so in the file
+	s, err := certificate.NewSigned(certificate.Statement{Algorithm: certificate.SignatureAlgorithm, KeyID: "k", Certificate: c}, []byte{0x30, 0x01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := s.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, file); err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(compact.Bytes(), want) || !bytes.HasPrefix(file, []byte("{\n  \"certificate\": {\n")) || !bytes.HasSuffix(file, []byte("}\n")) {
+		t.Errorf("File() =\n%s\nwant the indented form of %s", file, want)
+	}
+	if !bytes.Contains(file, []byte(`"AN-1 \u0026 co"`)) {
+		t.Errorf("File() does not keep the payload's escaping of &:\n%s", file)
+	}
+	if got := certificate.AttachmentName("r-1"); got != "deletion-certificate-r-1.json" {
+		t.Errorf("AttachmentName = %q", got)
+	}
+	// The digest no longer matches (receipt changed): Open says so.
+	if _, err := s.Open(); !errors.Is(err, certificate.ErrDigest) {
+		t.Errorf("Open = %v, want ErrDigest", err)
+	}
+}
