@@ -3,15 +3,44 @@ package cli
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-
-	"dsrflow/internal/workday"
 )
 
+// fictional2028 is a made-up 2028 schedule that follows the holiday file
+// rules (not the State Council's notice): holidays Jan 1–3, Jan 25–31,
+// May 1–5, Oct 1–7; make-up days Sat Jan 22, Sat Feb 5, Sat Apr 29, Sun Oct 8.
+const fictional2028 = `{
+  "year": 2028,
+  "holidays": [
+    "2028-01-01", "2028-01-02", "2028-01-03",
+    "2028-01-25", "2028-01-26", "2028-01-27", "2028-01-28", "2028-01-29", "2028-01-30", "2028-01-31",
+    "2028-05-01", "2028-05-02", "2028-05-03", "2028-05-04", "2028-05-05",
+    "2028-10-01", "2028-10-02", "2028-10-03", "2028-10-04", "2028-10-05", "2028-10-06", "2028-10-07"
+  ],
+  "workdays": ["2028-01-22", "2028-02-05", "2028-04-29", "2028-10-08"]
+}
+`
+
+// holidayDir writes files (name → body) to a new directory.
+func holidayDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func TestCalendarDue(t *testing.T) {
-	_, last := workday.ChinaCoverage()
+	with2028 := holidayDir(t, map[string]string{"2028.json": fictional2028, "README.md": "notes\n"})
+	bad := holidayDir(t, map[string]string{"2028.json": `{"year": 2028, "holidays": ["2028-01-01"], "workdays": ["2028-01-03"]}`})
+	misnamed := holidayDir(t, map[string]string{"2028.jsn": fictional2028})
+	const estimated = "dsr: warning: no official mainland China holiday schedule for 2028 (the data ends 2027-12-31): "
 	tests := []struct {
 		name       string
 		args       []string
@@ -36,8 +65,22 @@ func TestCalendarDue(t *testing.T) {
 		{name: "working days not a number", args: []string{"--from", "2026-09-18", "--working-days", "ten"}, wantCode: ExitUsage, wantErrHas: []string{"--working-days"}},
 		{name: "working days with GDPR", args: []string{"--from", "2026-09-18", "--jurisdiction", "GDPR", "--working-days", "15"}, wantCode: ExitUsage, wantErrHas: []string{"--working-days applies only to --jurisdiction CN"}},
 		{name: "working days with CCPA", args: []string{"--from", "2026-09-18", "--jurisdiction", "CCPA", "--working-days", "10"}, wantCode: ExitUsage, wantErrHas: []string{"--working-days applies only to --jurisdiction CN"}},
-		{name: "unsupported year", args: []string{"--from", fmt.Sprintf("%d-03-02", last+1)}, wantCode: ExitUsage, wantErrHas: []string{fmt.Sprintf("no official Chinese holiday data for %d", last+1)}},
-		{name: "count runs out of data", args: []string{"--from", fmt.Sprintf("%d-12-24", last)}, wantCode: ExitUsage, wantErrHas: []string{fmt.Sprintf("no official Chinese holiday data for %d", last+1)}},
+		// Beyond the data (2002–2027): Monday to Friday, a warning, exit 0.
+		// Mon 2027-12-20: Dec 21–24, 27–31, then Jan 3–7 and Mon Jan 10 2028.
+		{name: "count runs out of data", args: []string{"--from", "2027-12-20", "--jurisdiction", "CN"}, wantCode: ExitOK, wantOut: "2028-01-10\n",
+			wantErrHas: []string{estimated + "2028-01-10 is an estimate counting Monday to Friday only; add the State Council's schedule as config/holidays/cn/2028.json"}},
+		// Thu 2028-03-02 + 15 weekdays = Thu 2028-03-23.
+		{name: "year without data", args: []string{"--from", "2028-03-02"}, wantCode: ExitOK, wantOut: "2028-03-23\n", wantErrHas: []string{estimated + "2028-03-23 is an estimate"}},
+		// With a 2028 file the count is exact: Mon Jan 3 is a holiday.
+		{name: "2028 file", args: []string{"--from", "2027-12-20", "--holidays", with2028}, wantCode: ExitOK, wantOut: "2028-01-11\n"},
+		// Jan 19–21, make-up Sat 22, Mon 24, Jan 25–31 off, Feb 1–4, make-up Sat Feb 5, Feb 7–11.
+		{name: "2028 file make-up days", args: []string{"--from", "2028-01-18", "--holidays", with2028}, wantCode: ExitOK, wantOut: "2028-02-11\n"},
+		{name: "2028 file, into 2029", args: []string{"--from", "2028-12-15", "--holidays", with2028}, wantCode: ExitOK, wantOut: "2029-01-05\n",
+			wantErrHas: []string{"no official mainland China holiday schedule for 2029 (the data ends 2028-12-31): 2029-01-05 is an estimate"}},
+		{name: "bad holiday file", args: []string{"--from", "2027-12-20", "--holidays", bad}, wantCode: ExitUsage,
+			wantErrHas: []string{"calendar due: --holidays", `invalid holiday file "2028.json": workdays[0] 2028-01-03 is a Monday`}},
+		{name: "misnamed holiday file", args: []string{"--from", "2027-12-20", "--holidays", misnamed}, wantCode: ExitUsage, wantErrHas: []string{`"2028.jsn": unexpected entry`}},
+		{name: "holidays not a directory", args: []string{"--from", "2027-12-20", "--holidays", filepath.Join(with2028, "2028.json")}, wantCode: ExitUsage, wantErrHas: []string{"not a directory"}},
 		{name: "extra argument", args: []string{"--from", "2026-09-18", "2026-09-19"}, wantCode: ExitUsage, wantErrHas: []string{"unknown command"}},
 		{name: "unknown flag", args: []string{"--from", "2026-09-18", "--region", "CN"}, wantCode: ExitUsage, wantErrHas: []string{"unknown flag"}},
 	}
@@ -71,6 +114,7 @@ func TestCalendarGroup(t *testing.T) {
 	}{
 		{[]string{"calendar"}, "missing subcommand"},
 		{[]string{"calendar", "holidays"}, "unknown command"},
+		{[]string{"calendar", "coverage", "extra"}, "unknown command"},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
@@ -78,5 +122,32 @@ func TestCalendarGroup(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errOut.String(), tt.want) || out.Len() != 0 {
 			t.Errorf("dsr %s: exit %d, stdout %q, stderr %q; want exit %d and stderr containing %q", strings.Join(tt.args, " "), code, out.String(), errOut.String(), ExitUsage, tt.want)
 		}
+	}
+}
+
+func TestCalendarCoverage(t *testing.T) {
+	with2028 := holidayDir(t, map[string]string{"2028.json": fictional2028})
+	bad := holidayDir(t, map[string]string{"2029.json": fictional2028})
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"bundled", nil, ExitOK, "covered years: 2002–2027\ndata ends:     2027-12-31\nholiday files: none\n", ""},
+		{"with a 2028 file", []string{"--holidays", with2028}, ExitOK, "covered years: 2002–2028\ndata ends:     2028-12-31\nholiday files: 2028\n", ""},
+		{"file named for another year", []string{"--holidays", bad}, ExitUsage, "", `"2029.json": "year" is 2028 but the file name says 2029`},
+		{"empty directory", []string{"--holidays", t.TempDir()}, ExitOK, "covered years: 2002–2027\ndata ends:     2027-12-31\nholiday files: none\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"calendar", "coverage"}, tt.args...)
+			code := Run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+			if code != tt.wantCode || out.String() != tt.wantOut || !strings.Contains(errOut.String(), tt.wantErr) || (tt.wantErr == "" && errOut.Len() != 0) {
+				t.Errorf("dsr %s: exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr with %q", strings.Join(args, " "), code, out.String(), errOut.String(), tt.wantCode, tt.wantOut, tt.wantErr)
+			}
+		})
 	}
 }

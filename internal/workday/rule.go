@@ -105,56 +105,96 @@ func (r Rule) Validate() error {
 	return nil
 }
 
+// Deadline is a computed last day to reply.
+type Deadline struct {
+	// Date is the last day: a reply sent on or before it is on time.
+	Date Date `json:"date"`
+	// Estimated is true when the count needed a year with no official
+	// holiday schedule: those days were counted Monday to Friday
+	// (Calendar.AddWorkdays says how far that can be from the official
+	// count). Only WorkingDays rules are ever estimated.
+	Estimated bool `json:"estimated,omitempty"`
+	// MissingYear is the first year counted without a schedule (0 when not
+	// Estimated).
+	MissingYear int `json:"missingYear,omitempty"`
+}
+
+// At is the deadline as an instant, for storing on a request and for sorting
+// what is due: the last second (23:59:59) of Date in mainland China time. A
+// reply is late when the current time is after it.
+func (d Deadline) At() time.Time {
+	return d.Date.AddDays(1).In(ChinaTime).Add(-time.Second)
+}
+
 // Due is the last day to reply under rule r for a request whose clock starts on
 // from (for CN, the day identity was verified; for GDPR and CCPA, the day the
-// request was received). The reply is on time if sent on or before that day.
+// request was received), on the Default calendar. The reply is on time if sent
+// on or before that day.
 //
-//   - WorkingDays: the Period-th Chinese working day after from (AddChinaWorkdays).
-//     A day outside the years the holiday data covers is an *UnsupportedYearError.
+//   - WorkingDays: the Period-th Chinese working day after from
+//     (Calendar.AddWorkdays). Through a year the holiday data does not cover
+//     the count is an estimate, Monday to Friday, and Deadline.Estimated is set.
 //   - Months: from plus Period months, clamped to the last day of a shorter month
 //     (Jan 31 + 1 month = Feb 28/29), per Regulation 1182/71 art. 3(2)(c). The
 //     same regulation's roll-forward of a deadline falling on a weekend or public
 //     holiday (art. 3(4)) is not applied: the date returned is never later than
 //     the law allows.
 //   - CalendarDays: from plus Period days.
-func Due(r Rule, from Date) (Date, error) {
-	return due(r, from, r.Period)
+func Due(r Rule, from Date) (Deadline, error) {
+	return due(nil, r, from, r.Period)
 }
 
 // ExtendedDue is the last day to reply once the extension is invoked: Period +
 // Extension units counted from the same start (GDPR: three months from receipt,
 // so Jan 31 gives Apr 30, not Feb 28 + 2 months = Apr 28). With no extension it
 // equals Due.
-func ExtendedDue(r Rule, from Date) (Date, error) {
-	return due(r, from, r.Period+r.Extension)
+func ExtendedDue(r Rule, from Date) (Deadline, error) {
+	return due(nil, r, from, r.Period+r.Extension)
 }
 
-func due(r Rule, from Date, n int) (Date, error) {
+// Due is the package-level Due on calendar c.
+func (c *Calendar) Due(r Rule, from Date) (Deadline, error) {
+	return due(c, r, from, r.Period)
+}
+
+// ExtendedDue is the package-level ExtendedDue on calendar c.
+func (c *Calendar) ExtendedDue(r Rule, from Date) (Deadline, error) {
+	return due(c, r, from, r.Period+r.Extension)
+}
+
+// due counts n units of r from from; a nil c is the Default calendar, loaded
+// only for working days (GDPR and CCPA deadlines need no holiday data).
+func due(c *Calendar, r Rule, from Date, n int) (Deadline, error) {
 	if err := r.Validate(); err != nil {
-		return Date{}, err
+		return Deadline{}, err
 	}
 	if from.IsZero() {
-		return Date{}, errors.New("no start date")
+		return Deadline{}, errors.New("no start date")
 	}
 	switch r.Unit {
 	case WorkingDays:
-		return AddChinaWorkdays(from, n)
+		if c == nil {
+			var err error
+			if c, err = Default(); err != nil {
+				return Deadline{}, err
+			}
+		}
+		return c.AddWorkdays(from, n)
 	case Months:
-		return from.AddMonthsClamped(n), nil
+		return Deadline{Date: from.AddMonthsClamped(n)}, nil
 	default: // CalendarDays; Validate rejected anything else
-		return from.AddDays(n), nil
+		return Deadline{Date: from.AddDays(n)}, nil
 	}
 }
 
-// DueAt is the deadline as an instant, for storing on a request and for
-// sorting what is due: the last second (23:59:59) of the Due day in mainland
-// China time. The start day is verifiedAt's calendar day in China time for every
-// rule, since the controller operates in mainland China (policy 四.(二)). A reply
-// is late when the current time is after DueAt.
+// DueAt is Due as an instant (Deadline.At). The start day is verifiedAt's
+// calendar day in China time for every rule, since the controller operates in
+// mainland China (policy 四.(二)). Beyond the holiday data the deadline is an
+// estimate; use Due to know.
 func DueAt(r Rule, verifiedAt time.Time) (time.Time, error) {
 	d, err := Due(r, DateOf(verifiedAt.In(ChinaTime)))
 	if err != nil {
 		return time.Time{}, err
 	}
-	return d.AddDays(1).In(ChinaTime).Add(-time.Second), nil
+	return d.At(), nil
 }

@@ -61,8 +61,8 @@ func TestDueCN(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Due(%s, %d): %v", tt.verified, tt.days, err)
 			}
-			if got.String() != tt.want {
-				t.Errorf("Due(%s, %d working days) = %s, want %s", tt.verified, tt.days, got, tt.want)
+			if got.Date.String() != tt.want || got.Estimated || got.MissingYear != 0 {
+				t.Errorf("Due(%s, %d working days) = %+v, want %s, not estimated", tt.verified, tt.days, got, tt.want)
 			}
 		})
 	}
@@ -77,28 +77,35 @@ func TestChinaCoverage(t *testing.T) {
 	}
 }
 
+// Beyond the holiday data (2002–2027, TestChinaCoverage) the count goes
+// on Monday to Friday and says so.
 func TestDueCNOutsideCoverage(t *testing.T) {
 	cn := mustRule(t, CN)
-	first, last := ChinaCoverage()
 	tests := []struct {
-		name     string
-		from     Date
-		wantYear int
+		name        string
+		from        Date
+		want        string
+		missingYear int
 	}{
-		{"year after the data", Date{last + 1, time.March, 2}, last + 1},
-		{"year before the data", Date{first - 1, time.June, 1}, first - 1},
-		{"far future", Date{2100, time.January, 4}, 2100},
-		{"count runs past the last covered year", Date{last, time.December, 20}, last + 1},
+		// 2028-03-02 is a Thursday: 15 weekdays later is Thursday 2028-03-23.
+		{"year after the data", Date{2028, time.March, 2}, "2028-03-23", 2028},
+		// 2001-06-01 is a Friday: 15 weekdays later is Friday 2001-06-22.
+		{"year before the data", Date{2001, time.June, 1}, "2001-06-22", 2001},
+		// 2100-01-04 is a Monday: 15 weekdays later is Monday 2100-01-25.
+		{"far future", Date{2100, time.January, 4}, "2100-01-25", 2100},
+		// From Monday 2027-12-20: Dec 21–24, 27–31 (9 days, 2027 data: no
+		// holiday), then Jan 3–7 and Jan 10 2028 (6 weekdays, estimated).
+		{"count runs past the last covered year", Date{2027, time.December, 20}, "2028-01-10", 2028},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Due(cn, tt.from)
-			var ue *UnsupportedYearError
-			if !errors.As(err, &ue) {
-				t.Fatalf("Due(%s) = %s, %v; want *UnsupportedYearError", tt.from, got, err)
+			if err != nil {
+				t.Fatalf("Due(%s): %v", tt.from, err)
 			}
-			if ue.Year != tt.wantYear || ue.First != first || ue.Last != last {
-				t.Errorf("error = %+v, want year %d, coverage %d–%d", *ue, tt.wantYear, first, last)
+			want := Deadline{Date: mustDate(t, tt.want), Estimated: true, MissingYear: tt.missingYear}
+			if got != want {
+				t.Errorf("Due(%s) = %+v, want %+v", tt.from, got, want)
 			}
 		})
 	}
@@ -184,12 +191,12 @@ func TestDueGDPR(t *testing.T) {
 	for _, tt := range tests {
 		from := mustDate(t, tt.from)
 		got, err := Due(gdpr, from)
-		if err != nil || got.String() != tt.want {
-			t.Errorf("Due(GDPR, %s) = %s, %v; want %s", tt.from, got, err, tt.want)
+		if err != nil || got.Date.String() != tt.want || got.Estimated {
+			t.Errorf("Due(GDPR, %s) = %+v, %v; want %s", tt.from, got, err, tt.want)
 		}
 		got, err = ExtendedDue(gdpr, from)
-		if err != nil || got.String() != tt.wantExtended {
-			t.Errorf("ExtendedDue(GDPR, %s) = %s, %v; want %s", tt.from, got, err, tt.wantExtended)
+		if err != nil || got.Date.String() != tt.wantExtended || got.Estimated {
+			t.Errorf("ExtendedDue(GDPR, %s) = %+v, %v; want %s", tt.from, got, err, tt.wantExtended)
 		}
 	}
 }
@@ -206,12 +213,12 @@ func TestDueCCPA(t *testing.T) {
 	for _, tt := range tests {
 		from := mustDate(t, tt.from)
 		got, err := Due(ccpa, from)
-		if err != nil || got.String() != tt.want {
-			t.Errorf("Due(CCPA, %s) = %s, %v; want %s", tt.from, got, err, tt.want)
+		if err != nil || got.Date.String() != tt.want || got.Estimated {
+			t.Errorf("Due(CCPA, %s) = %+v, %v; want %s", tt.from, got, err, tt.want)
 		}
 		got, err = ExtendedDue(ccpa, from)
-		if err != nil || got.String() != tt.wantExtended {
-			t.Errorf("ExtendedDue(CCPA, %s) = %s, %v; want %s", tt.from, got, err, tt.wantExtended)
+		if err != nil || got.Date.String() != tt.wantExtended || got.Estimated {
+			t.Errorf("ExtendedDue(CCPA, %s) = %+v, %v; want %s", tt.from, got, err, tt.wantExtended)
 		}
 	}
 }
@@ -222,7 +229,7 @@ func TestExtendedDueCNHasNoExtension(t *testing.T) {
 	due, err1 := Due(cn, from)
 	ext, err2 := ExtendedDue(cn, from)
 	if err1 != nil || err2 != nil || due != ext {
-		t.Errorf("Due = %s (%v), ExtendedDue = %s (%v); want equal", due, err1, ext, err2)
+		t.Errorf("Due = %+v (%v), ExtendedDue = %+v (%v); want equal", due, err1, ext, err2)
 	}
 }
 
@@ -280,7 +287,7 @@ func TestRuleValidate(t *testing.T) {
 func TestDueZeroDate(t *testing.T) {
 	for _, j := range []Jurisdiction{CN, GDPR, CCPA} {
 		if got, err := Due(mustRule(t, j), Date{}); err == nil {
-			t.Errorf("Due(%s, zero date) = %s, want an error", j, got)
+			t.Errorf("Due(%s, zero date) = %+v, want an error", j, got)
 		}
 	}
 }
@@ -395,9 +402,10 @@ func TestDueAt(t *testing.T) {
 			}
 		})
 	}
-	_, last := ChinaCoverage()
-	var ue *UnsupportedYearError
-	if _, err := DueAt(cn, time.Date(last+1, 3, 1, 12, 0, 0, 0, ChinaTime)); !errors.As(err, &ue) {
-		t.Errorf("DueAt in %d: error %v, want *UnsupportedYearError", last+1, err)
+	// Beyond the data DueAt is the estimate's last second: Wednesday
+	// 2028-03-01 plus 15 weekdays is Wednesday 2028-03-22.
+	got, err := DueAt(cn, time.Date(2028, 3, 1, 12, 0, 0, 0, ChinaTime))
+	if err != nil || got.Format(time.RFC3339) != "2028-03-22T23:59:59+08:00" {
+		t.Errorf("DueAt(2028-03-01) = %s, %v; want 2028-03-22T23:59:59+08:00", got.Format(time.RFC3339), err)
 	}
 }
