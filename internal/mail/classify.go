@@ -48,6 +48,10 @@ const (
 	TriageUnclear      = "unclear"       // text, but no recognizable request
 	TriageSeveralKinds = "several_kinds" // more than one kind of request
 	RejectNoSender     = "no_sender"     // a request without a valid From address
+	// Documents beyond MaxAttachments / MaxAttachmentBytes were dropped: a
+	// person reads the raw message.
+	TriageTooManyAttachments  = ProblemTooManyAttachments
+	TriageAttachmentsTooLarge = ProblemAttachmentsTooLarge
 )
 
 // Language codes of Classification.Language.
@@ -123,6 +127,11 @@ func Classify(msg *Message, v Verdicts) Classification {
 	c.RequesterRole = matchRole(text)
 	if msg.Broken() {
 		return c.set(ActionTriage, TriageBrokenMIME)
+	}
+	for _, code := range []string{TriageTooManyAttachments, TriageAttachmentsTooLarge} {
+		if msg.hasProblem(code) {
+			return c.set(ActionTriage, code)
+		}
 	}
 	if strings.TrimSpace(text) == "" {
 		return c.set(ActionTriage, TriageEmpty)

@@ -196,7 +196,7 @@ func TestParseBroken(t *testing.T) {
 		{"bad rfc2047", "From: a@example.com\r\nSubject: =?x-unknown?B?!!!?=\r\n\r\nplease delete my data\r\n", "", "request: erasure"},
 		{"long header line", "From: a@example.com\r\nX-Long: " + strings.Repeat("a", 200000) + "\r\n\r\nplease delete my data\r\n", "", "request: erasure"},
 		{"deeply nested multiparts", "From: a@example.com\r\n" + nested(MaxMultiparts+10, false) + "Content-Type: text/plain\r\n\r\nplease delete my data\r\n", ProblemTooComplex, "triage: unparseable"},
-		{"nested multiparts within the limit", "From: a@example.com\r\n" + nested(MaxMultiparts, true), "", "request: erasure"},
+		{"nested multiparts within the limit", "From: a@example.com\r\n" + nested(MaxMultipartDepth, true), "", "request: erasure"},
 		{"too large", "From: a@example.com\r\n\r\n" + strings.Repeat("x", MaxSize), ProblemTooLarge, "triage: unparseable"},
 	}
 	for _, tt := range tests {
