@@ -14,8 +14,10 @@ import (
 type nestedStyle func(b string) string
 
 var nestedStyles = map[string]nestedStyle{
-	"plain boundary":  func(b string) string { return "multipart/mixed; boundary=\"" + b + "\"" },
-	"rfc2231 *0 *1":   func(b string) string { return "multipart/mixed; boundary*0=\"" + b[:1] + "\"; boundary*1=\"" + b[1:] + "\"" },
+	"plain boundary": func(b string) string { return "multipart/mixed; boundary=\"" + b + "\"" },
+	"rfc2231 *0 *1": func(b string) string {
+		return "multipart/mixed; boundary*0=\"" + b[:1] + "\"; boundary*1=\"" + b[1:] + "\""
+	},
 	"rfc2231 charset": func(b string) string { return "multipart/mixed; boundary*=us-ascii''" + b },
 	"folded 2231": func(b string) string {
 		return "multipart/mixed;\r\n\tboundary*0=\"" + b[:1] + "\";\r\n\tboundary*1=\"" + b[1:] + "\""
