@@ -27,6 +27,11 @@ const (
 	// to answer: no valid sender address to verify and reply to. The handler
 	// records it (for the audit) and starts nothing.
 	ActionReject Action = "reject"
+	// ActionFollowUp: a person's reply in the thread of one of our requests
+	// (ThreadRequestID says which, when the headers or subject name it). The
+	// handler attaches it to the open request, or triages it when the request
+	// is unknown or closed. Machine mail in the thread is still ignored.
+	ActionFollowUp Action = "follow_up"
 )
 
 // Ignore reasons (stable codes).
@@ -47,6 +52,7 @@ const (
 	TriageEmpty        = "empty"         // no subject or body text
 	TriageUnclear      = "unclear"       // text, but no recognizable request
 	TriageSeveralKinds = "several_kinds" // more than one kind of request
+	TriageForwarded    = "forwarded"     // a message forwarded from someone else: who is the data subject?
 	RejectNoSender     = "no_sender"     // a request without a valid From address
 	// Documents beyond MaxAttachments / MaxAttachmentBytes were dropped: a
 	// person reads the raw message.
@@ -76,7 +82,39 @@ type Classification struct {
 	Reason    string   `json:"reason"`
 	MessageID string   `json:"message_id"`
 	Problems  []string `json:"problems"` // Problem codes, see Message.Problems
+	// ThreadRequestID is the request whose thread this message belongs to:
+	// taken from one of our Message-IDs in In-Reply-To or References, else
+	// from a request ID in the subject. Not verified: the handler looks it up.
+	ThreadRequestID string `json:"thread_request_id,omitempty"`
+	// Hints are identifiers and details found in the sender's own text
+	// (quoted text and signatures excluded): unverified, personal data.
+	Hints Hints `json:"hints"`
 }
+
+// Hints are what a request needs that the sender typed in the body. They are
+// hints for the identity step (design rule 7): nothing here is verified.
+// They are personal data: stored with the request like the contact details
+// and purged with them; never logged. At most MaxHints of each.
+type Hints struct {
+	// AccountIDs are account IDs written with a label ("账号 10000001",
+	// "UID 10000001", "account ID: abc_1"), as dsr.ParseAccountID accepts them.
+	AccountIDs []string `json:"accountIds,omitempty"`
+	// Phones are phone numbers in E.164 (internal/phone).
+	Phones []string `json:"phones,omitempty"`
+	// Emails are addresses written in the body other than the sender's and
+	// the recipients' (e.g. the data subject's address given by an agent),
+	// normalized by dsr.ParseEmail.
+	Emails []string `json:"emails,omitempty"`
+	// Corrections are the sentences that say what to correct and into what,
+	// as dsr.Submission.Corrections takes them; set for correction requests.
+	Corrections []string `json:"corrections,omitempty"`
+	// Purposes are consent purpose codes (dsr.Purposes) whose consent is
+	// withdrawn; set for consent withdrawals. ["all"] alone when all is.
+	Purposes []string `json:"consentPurposes,omitempty"`
+}
+
+// MaxHints is how many of each kind of hint are kept.
+const MaxHints = 10
 
 // Classify decides what msg is. The checks run in this order, the first that
 // applies wins:
