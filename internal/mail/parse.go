@@ -172,7 +172,19 @@ type Message struct {
 	Problems []Problem
 	// Size is the length of the raw message in bytes.
 	Size int
+
+	// attached is the first message/rfc822 attachment, read (one level
+	// deep): a forwarded message.
+	attached *attachedMessage
 }
+
+// attachedMessage is what the classifier reads of a forwarded message.
+type attachedMessage struct {
+	from, subject, text string
+}
+
+// maxAttachedMessage is the largest message/rfc822 attachment that is read.
+const maxAttachedMessage = 1 << 20
 
 // Attachment is one file sent with a message. Put Data in S3 and keep the key:
 // attachments never go into the table or the logs.
@@ -331,7 +343,11 @@ func parseWithin(ctx context.Context, raw []byte, budget time.Duration) (*Messag
 	}
 }
 
-func parse(raw []byte) (msg *Message, err error) {
+func parse(raw []byte) (msg *Message, err error) { return parseAt(raw, 0) }
+
+// parseAt parses raw; depth is 1 for an attached message, which is not
+// searched for attached messages in turn.
+func parseAt(raw []byte, depth int) (msg *Message, err error) {
 	msg = &Message{Size: len(raw), Header: mail.Header{}}
 	defer func() {
 		// enmime and html2text are third-party code fed with hostile input: a
@@ -373,12 +389,30 @@ func parse(raw []byte) (msg *Message, err error) {
 		msg.addProblem(code, e.Severe || alwaysSevere[code], e.Detail)
 	}
 	msg.fill(env)
+	if depth == 0 {
+		msg.readAttached()
+	}
 	if hasBody(raw) && strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 && !msg.hasProblem(ProblemTooManyAttachments, ProblemAttachmentsTooLarge) {
 		// e.g. a declared boundary that never occurs: enmime keeps no part,
 		// and the body would be lost without a word.
 		msg.addProblem(ProblemBodyLost, true, "")
 	}
 	return msg, nil
+}
+
+// readAttached reads the first message/rfc822 attachment.
+func (m *Message) readAttached() {
+	for _, a := range m.Attachments {
+		if a.ContentType != "message/rfc822" || len(a.Data) > maxAttachedMessage {
+			continue
+		}
+		inner, err := parseAt(a.Data, 1)
+		if err != nil {
+			return
+		}
+		m.attached = &attachedMessage{from: inner.From, subject: inner.Subject, text: inner.Text}
+		return
+	}
 }
 
 func (m *Message) hasProblem(codes ...string) bool {

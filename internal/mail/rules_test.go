@@ -188,9 +188,9 @@ func TestStripQuotes(t *testing.T) {
 		{"dash inside text kept", "erase my data -- all of it\nthanks\n", "all of it", "\x00"},
 	}
 	for _, tt := range tests {
-		got := stripQuotes(tt.in)
+		got := segmentBody(tt.in, "").Own
 		if !strings.Contains(got, tt.keep) || strings.Contains(got, tt.drop) {
-			t.Errorf("%s: stripQuotes = %q, want %q kept and %q dropped", tt.name, got, tt.keep, tt.drop)
+			t.Errorf("%s: own text = %q, want %q kept and %q dropped", tt.name, got, tt.keep, tt.drop)
 		}
 	}
 }
