@@ -19,7 +19,7 @@ const corpusDir = "testdata/corpus"
 // labelledCases is every case of the labelled corpus.
 func labelledCases() []corpusCase {
 	var all []corpusCase
-	for _, g := range [][]corpusCase{casesHant, casesAgent, casesFollowUp, casesNegation, casesQuestion, casesComplex, casesBaseline, casesMachine, casesMisc} {
+	for _, g := range [][]corpusCase{casesHant, casesAgent, casesFollowUp, casesNegation, casesQuestion, casesComplex, casesBaseline, casesMachine, casesMisc, casesHoldout} {
 		all = append(all, g...)
 	}
 	return all

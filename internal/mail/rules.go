@@ -28,7 +28,7 @@ type kindRule struct {
 var kindRules = sync.OnceValue(func() []kindRule {
 	return []kindRule{
 		{dsr.KindErasure, LanguageZH, regexp.MustCompile(`删除|删掉|删了|删光|删晒|删去|清除|抹去|销毁|移除|被遗忘|删数据`), false},
-		{dsr.KindErasure, LanguageEN, regexp.MustCompile(`\b(delete|deletion|erase|erasure)\b|\b(data|recordings|information|everything|it|them) (be |being )?(deleted|erased)\b|\bremove (all )?(of )?(my|her|his|their) (personal )?(data|information|info|details|recordings|voice|photos)\b|\bremove everything\b|right to be forgotten|\bforget me\b`), false},
+		{dsr.KindErasure, LanguageEN, regexp.MustCompile(`\b(delete|deletion|erase|erasure)\b|\b(data|recordings|information|everything|it|them) (be |being )?(deleted|erased)\b|\bremove (all )?(of )?(my|her|his|their) (personal )?(data|information|info|details|recordings|voice|photos)\b|\bremove everything\b|\b(wipe|purge)\b|\bget rid of (all )?(my|her|his|their)\b|right to be forgotten|\bforget me\b`), false},
 
 		{dsr.KindAccess, LanguageZH, regexp.MustCompile(`查询.{0,12}(信息|数据|资料)|查阅|访问(我|她|他)?的?(个人)?(信息|数据|资料)|副本|复本|查看(我|她|他)的(个人)?(信息|数据|资料)|获取(我|她|他)的(个人)?(信息|数据|资料)`), false},
 		{dsr.KindAccess, LanguageZH, regexp.MustCompile(`(收集|蒐集|持有|保存|存储)了?(我|她|他)(的)?哪些`), true},
@@ -38,13 +38,13 @@ var kindRules = sync.OnceValue(func() []kindRule {
 		{dsr.KindPortability, LanguageZH, regexp.MustCompile(`导出|汇出|可携|(转移|迁移)(我的)?(个人)?(信息|数据|资料)|(信息|数据|资料)(转移|迁移)`), false},
 		{dsr.KindPortability, LanguageEN, regexp.MustCompile(`\bexport\b|\bportab(le|ility)\b|\bmachine[- ]readable\b|\btransfer (all )?(of )?my (personal )?(data|information)\b`), false},
 
-		{dsr.KindCorrection, LanguageZH, regexp.MustCompile(`更正|纠正|修正|改正|(修改|更新|更改|变更)(一下)?(我|她|他)?的?(账号|账户)?(绑定的)?(个人)?(信息|资料|数据|姓名|名字|手机号|手机|邮箱|电邮|生日|地址|昵称|电话)|(把|将).{0,15}(改成|改为|修改为|更新为|更改为|换成)|(信息|资料|数据|名字|姓名|生日)(有误|错误|错了|不正确|不准确|录错|登记错)|应为`), false},
-		{dsr.KindCorrection, LanguageEN, regexp.MustCompile(`\bcorrect (my|the|this|these|it|his|her)\b|\bcorrection\b|\brectif(y|ication)\b|\bupdate (my|his|her) (personal )?(data|information|details|name|address|email|phone|birthday|date of birth)\b|\b(is|are) (wrong|incorrect|inaccurate|misspelt|misspelled)\b`), false},
+		{dsr.KindCorrection, LanguageZH, regexp.MustCompile(`更正|纠正|修正|改正|(修改|更新|更改|变更)(一下)?(我|她|他)?的?(账号|账户)?(绑定的)?(个人)?(信息|资料|数据|姓名|名字|手机号|手机|邮箱|电邮|生日|地址|昵称|电话)|(把|将).{0,15}(改成|改为|修改为|更新为|更改为|换成)|(信息|资料|数据|名字|姓名|生日)(有误|错误|错了|不正确|不准确|录错|登记错)|(填|录|登记|写|输入)错了?|正确的是|改一下|应为`), false},
+		{dsr.KindCorrection, LanguageEN, regexp.MustCompile(`\bcorrect (my|the|this|these|it|his|her)\b|\bcorrection\b|\brectif(y|ication)\b|\bupdate (my|his|her) (personal )?(data|information|details|name|address|email|phone|birthday|date of birth)\b|\b(is|are) (wrong|incorrect|inaccurate|misspelt|misspelled)\b|\b(changed|updated|corrected) to\b|\b(change|update) my [a-z ]{1,20} to\b`), false},
 
 		{dsr.KindConsentWithdrawal, LanguageZH, regexp.MustCompile(`(撤回|撤销|收回).{0,30}(同意|授权)|取消授权|不再同意|退订|拒绝(接收)?(营销|推送|广告)|关闭(对我的)?(个性化)?(推荐|推送)|停止(使用|处理|用)(我|她|他)的?(个人)?(信息|数据|资料|录音|声音)|不(想|要)再?(收到|接收).{0,8}(营销|推送|广告|短信)|不要再(把|将)?(我|她|他)的(个人)?(数据|信息|资料|录音|声音)用于`), false},
-		{dsr.KindConsentWithdrawal, LanguageEN, regexp.MustCompile(`\b(withdraw|withdraws|withdrawing|revoke|revokes|revoking)( my| his| her| their)? consent\b|\bopt[ -]?(me |him |her )?out\b|\bstop (using|processing) (my|her|his|their) (personal )?(data|information|recordings)\b|\bobject to (the )?processing\b|\b(don't|do not|doesn't|does not|no longer) want (you |them )?to use (my|her|his|their) (data|recordings|voice)|\b(don't|do not|doesn't|does not) want (my|her|his) [a-z ]{0,20}used\b|\bunsubscribe\b`), false},
+		{dsr.KindConsentWithdrawal, LanguageEN, regexp.MustCompile(`\b(withdraw|withdraws|withdrawing|revoke|revokes|revoking) (all )?(of )?((my|his|her|their) )?consents?\b|\bopt[ -]?(me |him |her )?out\b|\bstop (using|processing) (my|her|his|their) (personal )?(data|information|recordings)\b|\bobject to (the )?processing\b|\b(don't|do not|doesn't|does not|no longer) want (you |them )?to use (my|her|his|their) (data|recordings|voice)|\b(don't|do not|doesn't|does not) want (my|her|his) [a-z ]{0,20}used\b|\bunsubscribe\b`), false},
 
-		{dsr.KindAccountClosure, LanguageZH, regexp.MustCompile(`注销|销户|删号|(关闭|删除|停用|取消)(我|她|他|其)?的?(在.{0,10})?(账号|账户)([^里中内上下]|$)`), false},
+		{dsr.KindAccountClosure, LanguageZH, regexp.MustCompile(`注销|销户|删号|(关闭|删除|停用|取消)(我|她|他|其)?(的|个)?(在.{0,10})?(账号|账户)([^里中内上下]|$)`), false},
 		{dsr.KindAccountClosure, LanguageEN, regexp.MustCompile(`\b(close|delete|deactivate|cancel|terminate|remove) (my|the|her|his|their|this) (user )?account\b|\b(clos|delet|cancel)ing (my|her|his|their) account\b|\b(my|her|his|their) account (closed|deleted|cancel+ed|deactivated|terminated)\b|\baccount (closure|deletion|cancellation|termination)\b`), false},
 	}
 })
@@ -70,7 +70,7 @@ var contrast = sync.OnceValue(func() *regexp.Regexp {
 
 // negationAfter are cues after the kind that negate it ("副本就不用了").
 var negationAfter = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^.{0,6}(不用了|不必了|不需要了|算了|就免了)|^.{0,20}\b(is not (needed|necessary)|not needed)\b`)
+	return regexp.MustCompile(`^.{0,8}(不用了|不必了|不需要了|算了|就免了|不办了|先不办|先不|暂时不)|^.{0,20}\b(is not (needed|necessary)|not needed)\b`)
 })
 
 // maxNegationGap is how far (in bytes of folded text) a negation cue may be
@@ -91,7 +91,7 @@ var (
 		return regexp.MustCompile(`请(?:[^问]|$)|帮(我|她|他|忙)|麻烦|劳烦|我要|我想(?:[^知了问咨确]|$)|我希望|要求|申请|\bplease\b|\bkindly\b|\b(can|could|would|will) you\b|\bi (want|would like|wish|request|ask)\b|\bi'd like\b`)
 	})
 	infoCue = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`告诉我|说明|解释|介绍|\b(tell|explain|clarify|advise|inform)\b|\blet (me|us) know\b|\bconfirm (whether|if)\b`)
+		return regexp.MustCompile(`告诉我|说明|解释|介绍|需要多久|多长时间|\bhow long\b|\b(tell|explain|clarify|advise|inform)\b|\blet (me|us) know\b|\bconfirm (whether|if)\b`)
 	})
 )
 
@@ -203,7 +203,7 @@ func fold(s string) string { return traditionalToSimplified.Replace(strings.ToLo
 // vocabulary only; extend it with the rules. Earlier pairs win ("唔該" before
 // "唔").
 var traditionalToSimplified = strings.NewReplacer(
-	"唔該", "请", "唔该", "请", "唔", "不", "冇", "没", "嘅", "的", "哋", "们", "係", "是", "晒", "晒",
+	"唔該", "请", "唔该", "请", "唔", "不", "佢", "他", "冇", "没", "嘅", "的", "哋", "们", "係", "是", "晒", "晒",
 	"刪", "删", "註", "注", "銷", "销", "帳", "账", "賬", "账", "號", "号", "戶", "户", "詢", "询",
 	"閱", "阅", "訪", "访", "問", "问", "導", "导", "攜", "携", "轉", "转", "遷", "迁", "糾", "纠",
 	"資", "资", "訊", "讯", "權", "权", "訂", "订", "監", "监", "護", "护", "們", "们", "託", "托",
