@@ -15,7 +15,7 @@ var casesHoldout = []corpusCase{
 	{name: "ho_hant_tw_withdraw_marketing_big5", group: "holdout", client: "big5-plain", from: "簡志偉 <zhiwei.chien@example.tw>", subject: "行銷",
 		body: "您好，請停止使用我的個人資料做行銷，我撤回同意。帳號照常使用。\n", want: wReq(dsr.KindConsentWithdrawal)},
 	{name: "ho_en_outlook_lawyer_access_sar", group: "holdout", client: "outlook-utf", from: "Claire Dubois <c.dubois@dubois-avocats.example.fr>", subject: "Data subject access request - Mr. Martin",
-		body: "Dear Sir or Madam,\n\nWe represent Mr. Paul Martin. Please treat this letter as a subject access request made on his behalf and provide a copy of his personal data within the statutory period. His registered email is paul.martin@example.fr.\n\nYours faithfully,\nClaire Dubois\nDubois Avocats\n",
+		body:   "Dear Sir or Madam,\n\nWe represent Mr. Paul Martin. Please treat this letter as a subject access request made on his behalf and provide a copy of his personal data within the statutory period. His registered email is paul.martin@example.fr.\n\nYours faithfully,\nClaire Dubois\nDubois Avocats\n",
 		attach: []string{attachPDF}, want: wAs(dsr.KindAccess, dsr.RoleAgent).withHints(Hints{Emails: []string{"paul.martin@example.fr"}})},
 	{name: "ho_zh_gmail_follow_up_subject_only", group: "holdout", client: "gmail-zh", from: "雷鸣 <leiming@example.cn>", subject: "关于 " + rid("ho-1") + " 的补充材料",
 		body: "你好，补充一下我的身份证照片，见附件。\n", attach: []string{attachPNG}, want: wFollow(rid("ho-1"))},
@@ -78,5 +78,5 @@ var casesHoldout = []corpusCase{
 	{name: "ho_zh_gmail_thanks_reply_no_id", group: "holdout", client: "gmail-zh", from: "姚远 <yaoyuan@example.cn>", subject: "Re: 你好",
 		headers: []string{"In-Reply-To: <CAxyz@mail.gmail.com>"},
 		body:    "好的，谢谢你的解答。\n", quote: &quoted{from: "客服 <support@singer.example.cn>", date: "2026年11月18日周三 10:00", subject: "你好", body: "您好，录音默认保存一年。"},
-		want:    wTriage(TriageUnclear)},
+		want: wTriage(TriageUnclear)},
 }
