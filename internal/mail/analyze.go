@@ -17,8 +17,6 @@ type kindFinding struct {
 	queried []dsr.Kind
 }
 
-func (f kindFinding) has(k dsr.Kind) bool { return slices.Contains(f.asked, k) }
-
 // sentenceEnd splits text into sentences: at Chinese and Latin sentence
 // punctuation, at ". " and at line ends.
 var sentenceEnd = sync.OnceValue(func() *regexp.Regexp {

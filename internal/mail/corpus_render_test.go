@@ -181,7 +181,6 @@ func wFollow(thread string) want {
 	return want{action: ActionFollowUp, role: dsr.RoleSelf, thread: thread}
 }
 func (w want) withHints(h Hints) want    { w.hints = &h; return w }
-func (w want) withRole(r dsr.Role) want  { w.role = r; return w }
 func (w want) withThread(id string) want { w.thread = id; return w }
 func (w want) String() string            { return fmt.Sprintf("%s %s %s %s", w.action, w.kind, w.role, w.reason) }
 
@@ -369,9 +368,6 @@ func textPart(t testing.TB, cl mailClient, ctype, text string) string {
 		charset = "utf-8"
 	}
 	raw := encodeText(t, cl, strings.ReplaceAll(text, "\n", "\r\n"))
-	if charset == "utf-8" && cl.enc != nil {
-		raw = []byte(strings.ReplaceAll(text, "\n", "\r\n"))
-	}
 	head := "Content-Type: " + ctype + "; charset=\"" + charset + "\""
 	if cl.name == "thunderbird" && ctype == "text/plain" {
 		head += "; format=flowed"

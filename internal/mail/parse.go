@@ -14,16 +14,22 @@
 //
 // The mailbox handler uses it like this:
 //
-//	msg, err := mail.Parse(raw)                 // never nil; err only when unreadable (a *ParseError)
+//	msg, err := mail.ParseContext(ctx, raw)     // never nil; err only when unreadable (a *ParseError)
 //	c := mail.Classify(msg, mail.VerdictsFromHeaders(msg, "amazonses.com"))
 //	key := mail.DedupeKey(msg, bucket+"/"+objectKey) // same message twice → same key
 //	for i, a := range msg.Attachments {
 //		s3Key := mail.AttachmentKey("attachments", key, i, a) // put a.Data there; keep s3Key only
 //	}
-//	switch c.Action { case mail.ActionRequest: …; case mail.ActionTriage: …; … }
+//	switch c.Action { case mail.ActionRequest: …; case mail.ActionFollowUp: … c.ThreadRequestID …; … }
 //
-// and logs c.Action, c.Kind, c.IgnoreReason, c.Reason, c.Problems and key, never
-// c.From, msg.Subject, msg.Text or file names.
+// and logs c.Action, c.Kind, c.IgnoreReason, c.Reason, c.Problems, c.ThreadRequestID
+// and key, never c.From, c.Hints, msg.Subject, msg.Text or file names.
+//
+// Classify decides from structure (classify.go): machine-mail headers, our own
+// Message-IDs and request IDs, the text the sender wrote apart from quotes,
+// forwards, signatures and disclaimers (segment.go), and clause by clause the
+// kinds asked for, negated or only asked about (analyze.go, rules.go). The
+// labelled corpus in testdata/corpus measures it: go test -run Corpus -v.
 package mail
 
 import (
