@@ -295,15 +295,29 @@ func FuzzClassify(f *testing.F) {
 	f.Add([]byte(nestedUnclosed(MaxMultipartDepth, nestedStyles["rfc2231 charset"], true)))
 	f.Add([]byte("From: a@example.com\r\nContent-Type: text/html\r\n\r\n" + strings.Repeat("a</x>", 2000)))
 	fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
-	f.Fuzz(func(t *testing.T, raw []byte) {
+	run := func(raw []byte) (*Message, Classification, time.Duration) {
 		start := time.Now()
 		msg, _ := Parse(raw)
 		if msg == nil {
+			return nil, Classification{}, time.Since(start)
+		}
+		return msg, Classify(msg, VerdictsFromHeaders(msg)), time.Since(start)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		msg, c, took := run(raw)
+		if msg == nil {
 			t.Fatal("nil message")
 		}
-		c := Classify(msg, VerdictsFromHeaders(msg))
-		if took := time.Since(start); fuzzing && took > time.Second {
-			t.Fatalf("parse and classify took %v (%d bytes)", took, len(raw))
+		if fuzzing && took > time.Second {
+			// On a shared machine one run can stall; a slow input is slow
+			// every time, so the fastest of three runs decides.
+			for range 2 {
+				_, _, again := run(raw)
+				took = min(took, again)
+			}
+			if took > time.Second {
+				t.Fatalf("parse and classify took %v (%d bytes)", took, len(raw))
+			}
 		}
 		if c.Action == "" || c.Reason == "" || (c.Language != LanguageZH && c.Language != LanguageEN) {
 			t.Fatalf("incomplete classification %+v", c)
