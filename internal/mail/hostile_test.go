@@ -232,3 +232,20 @@ func BenchmarkParseHostile(b *testing.B) {
 		})
 	}
 }
+
+func TestParseBudget(t *testing.T) {
+	tests := []struct {
+		size int
+		want time.Duration
+	}{
+		{0, MaxParseTime},
+		{1<<20 - 1, MaxParseTime},
+		{1 << 20, MaxParseTime + ParseTimePerMiB},
+		{MaxSize, MaxParseTime + 25*ParseTimePerMiB},
+	}
+	for _, tt := range tests {
+		if got := parseBudget(tt.size); got != tt.want {
+			t.Errorf("parseBudget(%d) = %v, want %v", tt.size, got, tt.want)
+		}
+	}
+}

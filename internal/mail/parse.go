@@ -73,11 +73,22 @@ const (
 	MaxMultipartDepth = 12
 )
 
-// MaxParseTime bounds Parse: a message that takes longer is recorded as
-// unparseable (problem "parse_timeout") and goes to triage. The structural
-// limits above keep real and hostile mail far below it; the deadline is the
-// backstop for what they do not foresee.
-const MaxParseTime = 3 * time.Second
+// MaxParseTime and ParseTimePerMiB bound Parse: a message of n MiB gets
+// MaxParseTime + n×ParseTimePerMiB (27 s at MaxSize, within the mailbox
+// function's 60 s), and one that takes longer is recorded as unparseable
+// (problem "parse_timeout") and goes to triage; the raw message stays in the
+// bucket. The structural limits keep real and hostile mail far below it (a
+// 24 MB message with large attachments parses in about a second); the
+// deadline is the backstop for what they do not foresee.
+const (
+	MaxParseTime    = 2 * time.Second
+	ParseTimePerMiB = time.Second
+)
+
+// parseBudget is the time Parse allows a raw message of size bytes.
+func parseBudget(size int) time.Duration {
+	return MaxParseTime + time.Duration(size>>20)*ParseTimePerMiB
+}
 
 // MaxHTML is how much of an HTML body (in bytes) is converted to text; the
 // rest is dropped (problem "html_truncated"). A request is stated at the top,
@@ -230,7 +241,7 @@ const (
 	ProblemBodyLost            = "body_lost"             // the raw message has a body, but no text or attachment came out of it
 	ProblemMissingFrom         = "missing_from"          // no valid From address
 	ProblemMissingMessageID    = "missing_message_id"    // no Message-ID header
-	ProblemTimeout             = "parse_timeout"         // reading took longer than MaxParseTime
+	ProblemTimeout             = "parse_timeout"         // reading took longer than its budget (MaxParseTime, ParseTimePerMiB)
 	ProblemHTMLTruncated       = "html_truncated"        // only the first MaxHTML bytes of the HTML body were read
 	ProblemTooManyAttachments  = "too_many_attachments"  // more than MaxAttachments documents; the rest were dropped
 	ProblemAttachmentsTooLarge = "attachments_too_large" // documents over MaxAttachmentBytes in total were dropped
@@ -314,17 +325,18 @@ var parser = enmime.NewParser(
 // non-nil Message. The error is non-nil (a *ParseError) only when the message
 // could not be read at all; the Message then carries the Problems and Size, and
 // Classify sends it to triage. Defects in a readable message are not errors:
-// they are listed in Message.Problems. Parse gives up after MaxParseTime.
+// they are listed in Message.Problems. Parse gives up after its time budget
+// (MaxParseTime and ParseTimePerMiB).
 func Parse(raw []byte) (*Message, error) {
 	return ParseContext(context.Background(), raw)
 }
 
 // ParseContext is Parse under ctx as well: it gives up when ctx is done or
-// MaxParseTime has passed, whichever comes first, and returns the message as
+// the time budget has passed, whichever comes first, and returns the message as
 // unparseable (problem "parse_timeout"). The MIME reader cannot be stopped:
 // it finishes in the background, bounded by the structural limits.
 func ParseContext(ctx context.Context, raw []byte) (*Message, error) {
-	return parseWithin(ctx, raw, MaxParseTime)
+	return parseWithin(ctx, raw, parseBudget(len(raw)))
 }
 
 func parseWithin(ctx context.Context, raw []byte, budget time.Duration) (*Message, error) {
