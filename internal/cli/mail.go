@@ -26,11 +26,15 @@ func newMailClassifyCmd(s *streams) *cobra.Command {
 		Use:   "classify FILE.eml",
 		Short: "print how the mailbox would route a raw RFC 5322 message, and why (JSON)",
 		Long: `classify parses FILE.eml as the mailbox function does and prints one JSON
-object: action (request|ignore|triage|reject), kind, ignore_reason, from,
-language (zh|en), requester_role, has_attachments, reason, message_id, kinds,
-problems. It exits 0 for any file it could read, even broken MIME (which is
-classified as triage), and 2 when the file cannot be read. The output contains
-the sender's address: do not paste it into logs or tickets.`,
+object: action (request|ignore|triage|reject|follow_up), kind, ignore_reason,
+from, language (zh|en), requester_role, has_attachments, reason, message_id,
+kinds, problems, thread_request_id (for a reply in one of our threads; left
+out when none) and hints: what the sender typed that the identity step may use,
+unverified (accountIds, phones, emails, corrections, consentPurposes; each
+left out when empty). It exits 0 for any file it could read, even broken MIME
+(which is classified as triage), and 2 when the file cannot be read. The output
+contains the sender's address and the hints, which are personal data: do not
+paste it into logs or tickets.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := os.ReadFile(args[0])

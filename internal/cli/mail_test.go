@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -70,6 +71,62 @@ func TestMailClassify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMailClassifyHints: hints and the thread come out under their JSON names.
+func TestMailClassifyHints(t *testing.T) {
+	tests := []struct {
+		file string
+		want map[string]any // top-level keys and values, hints as a nested map
+	}{
+		{"corpus/agent_daughter_for_mother_closure.eml", map[string]any{
+			"action": "request", "kind": "account_closure", "requester_role": "agent",
+			"hints": map[string]any{"phones": []any{"+8613800001111"}, "accountIds": []any{"10007788"}},
+		}},
+		{"corpus/neg_zh_buzhuxiao_subject.eml", map[string]any{
+			"action": "request", "kind": "consent_withdrawal",
+			"hints": map[string]any{"consentPurposes": []any{"analytics"}},
+		}},
+		{"corpus/fu_zh_qq_when_done.eml", map[string]any{
+			"action": "follow_up", "kind": "", "reason": "follow_up: thread_reply",
+			"thread_request_id": threadOf(t, "corpus/fu_zh_qq_when_done.eml"),
+			"hints":             map[string]any{},
+		}},
+		{"zh_utf8_erasure.eml", map[string]any{"action": "request", "hints": map[string]any{"phones": []any{"+8613800138000"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			code, out, errOut := runMail(t, "mail", "classify", filepath.Join("../mail/testdata", tt.file))
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, out)
+			}
+			for k, v := range tt.want {
+				if !reflect.DeepEqual(got[k], v) {
+					t.Errorf("%s = %#v, want %#v", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// threadOf reads the request ID from the subject of a corpus file, so the
+// test does not repeat the generator's hash.
+func threadOf(t *testing.T, file string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("../mail/testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(raw), "In-Reply-To: <dsr.")
+	if i < 0 {
+		t.Fatalf("%s has no In-Reply-To of ours", file)
+	}
+	rest := string(raw)[i+len("In-Reply-To: <dsr."):]
+	return rest[:strings.IndexByte(rest, '.')]
 }
 
 func TestMailClassifyFromIsShown(t *testing.T) {

@@ -11,11 +11,14 @@ import (
 //
 //   - bounce: a delivery status report (multipart/report;
 //     report-type=delivery-status, RFC 3464), a sender MAILER-DAEMON or
-//     postmaster, or a bounce subject in English or Chinese (退信);
+//     postmaster, or a bounce subject in English or Chinese (退信) at the
+//     start of a subject that is not a reply;
 //   - auto_reply: Auto-Submitted other than "no" (RFC 3834), X-Autoreply,
 //     X-Autorespond, Precedence: auto_reply, a read receipt (report-type=
 //     disposition-notification), or an auto-reply subject (自动回复, Out of
-//     Office, Automatic reply);
+//     Office, Automatic reply) that is not itself a reply: a person who
+//     answers our acknowledgement writes "Re: 自动回复：…", and without RFC 3834
+//     headers that is a person;
 //   - bulk: Precedence bulk, junk or list, List-Id, List-Unsubscribe;
 //   - bounce, last: an empty Return-Path "<>" (RFC 5321 null reverse-path)
 //     without any of the above.
@@ -30,7 +33,7 @@ func automatedReason(msg *Message) string {
 	case msg.ContentType == "multipart/report" && report == "delivery-status",
 		local == "mailer-daemon" || local == "postmaster",
 		strings.Contains(strings.ToLower(h.Get("From")), "mailer-daemon"),
-		bounceSubject().MatchString(strings.ToLower(msg.Subject)):
+		machineSubject(msg.Subject, bounceSubject()):
 		return IgnoreBounce
 	}
 	if as := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); as != "" && !strings.HasPrefix(as, "no") {
@@ -41,7 +44,7 @@ func automatedReason(msg *Message) string {
 	case len(h["X-Autoreply"]) > 0, len(h["X-Autorespond"]) > 0, len(h["X-Autoresponder"]) > 0,
 		precedence == "auto_reply",
 		msg.ContentType == "multipart/report" && report == "disposition-notification",
-		autoReplySubject().MatchString(strings.ToLower(msg.Subject)):
+		machineSubject(msg.Subject, autoReplySubject()):
 		return IgnoreAutoReply
 	}
 	if isNullReturnPath(h["Return-Path"]) {
@@ -66,12 +69,21 @@ func isNullReturnPath(values []string) bool {
 	return false
 }
 
+// machineSubject reports whether subject starts with what re matches: a
+// subject that starts with "Re:" / "回复：" was written by a person replying.
+func machineSubject(subject string, re *regexp.Regexp) bool {
+	if isReplySubject(subject) {
+		return false
+	}
+	return re.MatchString(strings.ToLower(strings.TrimSpace(subject)))
+}
+
 var (
 	bounceSubject = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^(undeliverable|undelivered mail|delivery status notification|mail delivery failed|delivery failure|failure notice|returned mail)|系统退信|退信|投递失败|无法投递|邮件被退回`)
+		return regexp.MustCompile(`^[\[【(（]?\s*(undeliverable|undelivered mail|delivery status notification|mail delivery failed|delivery failure|failure notice|returned mail|系统退信|退信|投递失败|无法投递|邮件被退回)`)
 	})
 
 	autoReplySubject = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^(auto(matic)? ?reply|auto-reply|autoreply|auto:|out of (the )?office|ooo\b)|自动回复|自動回覆|自动答复|休假`)
+		return regexp.MustCompile(`^[\[【(（]?\s*(auto(matic)? ?reply|auto-reply|autoreply|auto:|out of (the )?office|ooo\b|自动回复|自動回覆|自動回复|自动答复|自動答覆|假期自动回复|休假)`)
 	})
 )

@@ -27,6 +27,11 @@ const (
 	// to answer: no valid sender address to verify and reply to. The handler
 	// records it (for the audit) and starts nothing.
 	ActionReject Action = "reject"
+	// ActionFollowUp: a person's reply in the thread of one of our requests
+	// (ThreadRequestID says which, when the headers or subject name it). The
+	// handler attaches it to the open request, or triages it when the request
+	// is unknown or closed. Machine mail in the thread is still ignored.
+	ActionFollowUp Action = "follow_up"
 )
 
 // Ignore reasons (stable codes).
@@ -40,6 +45,9 @@ const (
 	IgnoreSpoofedSPF   = "spoofed_spf"
 )
 
+// FollowUpThreadReply is the reason code of every follow-up.
+const FollowUpThreadReply = "thread_reply"
+
 // Triage and reject reasons (stable codes).
 const (
 	TriageUnparseable  = "unparseable"   // the message could not be read at all
@@ -47,7 +55,12 @@ const (
 	TriageEmpty        = "empty"         // no subject or body text
 	TriageUnclear      = "unclear"       // text, but no recognizable request
 	TriageSeveralKinds = "several_kinds" // more than one kind of request
+	TriageForwarded    = "forwarded"     // a message forwarded from someone else: who is the data subject?
 	RejectNoSender     = "no_sender"     // a request without a valid From address
+	// Documents beyond MaxAttachments / MaxAttachmentBytes were dropped: a
+	// person reads the raw message.
+	TriageTooManyAttachments  = ProblemTooManyAttachments
+	TriageAttachmentsTooLarge = ProblemAttachmentsTooLarge
 )
 
 // Language codes of Classification.Language.
@@ -72,19 +85,61 @@ type Classification struct {
 	Reason    string   `json:"reason"`
 	MessageID string   `json:"message_id"`
 	Problems  []string `json:"problems"` // Problem codes, see Message.Problems
+	// ThreadRequestID is the request whose thread this message belongs to:
+	// taken from one of our Message-IDs in In-Reply-To or References, else
+	// from a request ID in the subject. Not verified: the handler looks it up.
+	ThreadRequestID string `json:"thread_request_id,omitempty"`
+	// Hints are identifiers and details found in the sender's own text
+	// (quoted text and signatures excluded): unverified, personal data.
+	Hints Hints `json:"hints"`
 }
+
+// Hints are what a request needs that the sender typed in the body. They are
+// hints for the identity step (design rule 7): nothing here is verified.
+// They are personal data: stored with the request like the contact details
+// and purged with them; never logged. At most MaxHints of each.
+type Hints struct {
+	// AccountIDs are account IDs written with a label ("账号 10000001",
+	// "UID 10000001", "account ID: abc_1"), as dsr.ParseAccountID accepts them.
+	AccountIDs []string `json:"accountIds,omitempty"`
+	// Phones are phone numbers in E.164 (internal/phone).
+	Phones []string `json:"phones,omitempty"`
+	// Emails are addresses written in the body other than the sender's and
+	// the recipients' (e.g. the data subject's address given by an agent),
+	// normalized by dsr.ParseEmail.
+	Emails []string `json:"emails,omitempty"`
+	// Corrections are the sentences that say what to correct and into what,
+	// as dsr.Submission.Corrections takes them; set for correction requests.
+	Corrections []string `json:"corrections,omitempty"`
+	// Purposes are consent purpose codes (dsr.Purposes) whose consent is
+	// withdrawn; set for consent withdrawals. ["all"] alone when all is.
+	Purposes []string `json:"consentPurposes,omitempty"`
+}
+
+// MaxHints is how many of each kind of hint are kept.
+const MaxHints = 10
 
 // Classify decides what msg is. The checks run in this order, the first that
 // applies wins:
 //
 //  1. unreadable message → triage "unparseable";
 //  2. verdicts: virus, spam, DMARC fail, SPF fail → ignore;
-//  3. bounce / DSN, auto-reply, bulk → ignore;
-//  4. broken MIME (content lost) → triage "broken_mime";
-//  5. no text → triage "empty"; no request recognized → triage "unclear";
-//     several kinds → triage "several_kinds";
-//  6. no valid sender address → reject "no_sender";
-//  7. otherwise → request with its kind and the requester's role.
+//  3. bounce / DSN, auto-reply (RFC 3834 headers, or an auto-reply subject
+//     that is not itself a reply), bulk → ignore;
+//  4. broken MIME (content lost) → triage "broken_mime"; documents dropped
+//     over the limits → triage "too_many_attachments" / "attachments_too_large";
+//  5. a person's reply in one of our threads (ThreadRequestID, or our
+//     request ID in the quoted text) → follow_up;
+//  6. no text → triage "empty";
+//  7. the kinds asked for: from the sender's own text (quoted text,
+//     signature and disclaimer left out; negated kinds and kinds only asked
+//     about in a question do not count); if none, from a forwarded message
+//     when the sender forwards their own mail (a message forwarded from
+//     someone else → triage "forwarded"); if none, from the subject unless
+//     the body negates it. None → triage "unclear"; several → triage
+//     "several_kinds";
+//  8. no valid sender address → reject "no_sender";
+//  9. otherwise → request with its kind and the requester's role.
 //
 // Kinds that imply one another are combined first: account closure includes
 // erasure everywhere (policy 五.4: "注销账户并删除数据" is one account_closure
@@ -109,8 +164,20 @@ func Classify(msg *Message, v Verdicts) Classification {
 	if msg.Unparseable() {
 		return c.set(ActionTriage, TriageUnparseable)
 	}
-	text := requestText(msg)
-	c.Language = detectLanguage(text)
+	body := msg.Text
+	if len(body) > 4*MaxRuleText {
+		body = strings.ToValidUTF8(body[:4*MaxRuleText], "")
+	}
+	seg := segmentBody(body, msg.Subject)
+	own := seg.Own
+	if len(own) > MaxRuleText {
+		own = strings.ToValidUTF8(own[:MaxRuleText], "")
+	}
+	c.Language = detectLanguage(msg.Subject + "\n" + own)
+	if strings.TrimSpace(own) == "" {
+		c.Language = detectLanguage(msg.Subject + "\n" + body[:min(len(body), MaxRuleText)])
+	}
+	c.ThreadRequestID = threadRequestID(msg)
 	if reason := v.ignoreReason(); reason != "" {
 		c.IgnoreReason = reason
 		return c.set(ActionIgnore, reason)
@@ -119,13 +186,33 @@ func Classify(msg *Message, v Verdicts) Classification {
 		c.IgnoreReason = reason
 		return c.set(ActionIgnore, reason)
 	}
-	c.Kinds = matchKinds(text)
-	c.RequesterRole = matchRole(text)
+
+	d := decideKinds(msg, seg, own)
+	c.Kinds = d.kinds
+	c.RequesterRole = matchRole(fold(subjectText(msg.Subject) + "\n" + d.text + "\n" + seg.Signature))
+	if d.forwardedFrom && c.RequesterRole == dsr.RoleSelf {
+		// Someone else's mail forwarded, and the sender does not say they
+		// act for that person: who is the data subject is for a person.
+		d.forwarded = true
+	}
+	c.Hints = extractHints(d.text, msg.From, recipients(msg), d.kinds)
+
 	if msg.Broken() {
 		return c.set(ActionTriage, TriageBrokenMIME)
 	}
-	if strings.TrimSpace(text) == "" {
+	for _, code := range []string{TriageTooManyAttachments, TriageAttachmentsTooLarge} {
+		if msg.hasProblem(code) {
+			return c.set(ActionTriage, code)
+		}
+	}
+	if c.ThreadRequestID != "" || quotesOurMessage(seg.Quoted) {
+		return c.set(ActionFollowUp, FollowUpThreadReply)
+	}
+	if strings.TrimSpace(msg.Subject+msg.Text) == "" {
 		return c.set(ActionTriage, TriageEmpty)
+	}
+	if d.forwarded {
+		return c.set(ActionTriage, TriageForwarded)
 	}
 	kinds := combineKinds(c.Kinds)
 	switch len(kinds) {
@@ -142,6 +229,68 @@ func Classify(msg *Message, v Verdicts) Classification {
 	return c.set(ActionRequest, string(c.Kind))
 }
 
+// kindDecision is where the kinds of a message come from.
+type kindDecision struct {
+	kinds []dsr.Kind
+	// text is the sender's text the kinds were read from (own text, or the
+	// sender's own forwarded message); hints come from it.
+	text string
+	// forwarded is set when the message forwards someone else's mail and
+	// the sender's own text asks for nothing.
+	forwarded bool
+	// forwardedFrom is set when the message forwards someone else's mail.
+	forwardedFrom bool
+}
+
+// decideKinds applies step 7 of Classify.
+func decideKinds(msg *Message, seg segments, own string) kindDecision {
+	fwdFrom, fwdText, hasFwd := seg.ForwardedFrom, seg.Forwarded, seg.HasForward
+	if msg.attached != nil {
+		fwdFrom, fwdText, hasFwd = msg.attached.from, msg.attached.text, true
+	}
+	otherSender := hasFwd && (fwdFrom == "" || normalizeAddress(fwdFrom) != msg.From)
+	body := findKinds(fold(own))
+	if len(body.asked) > 0 {
+		return kindDecision{kinds: body.asked, text: own, forwardedFrom: otherSender}
+	}
+	if hasFwd {
+		if otherSender {
+			return kindDecision{kinds: []dsr.Kind{}, text: own, forwarded: true}
+		}
+		inner := segmentBody(fwdText, "")
+		if f := findKinds(fold(inner.Own)); len(f.asked) > 0 {
+			return kindDecision{kinds: f.asked, text: own + "\n" + inner.Own}
+		}
+	}
+	subj := findKinds(fold(subjectText(msg.Subject)))
+	var kinds []dsr.Kind
+	for _, k := range subj.asked {
+		if !slices.Contains(body.negated, k) && !slices.Contains(body.queried, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	if kinds == nil {
+		kinds = []dsr.Kind{}
+	}
+	return kindDecision{kinds: kinds, text: own}
+}
+
+// recipients are the addresses in To, Cc and Delivered-To: an address the
+// sender writes that is one of ours is not a hint.
+func recipients(msg *Message) []string {
+	var out []string
+	for _, h := range []string{"To", "Cc", "Delivered-To"} {
+		for _, v := range msg.Header[h] {
+			for _, a := range addrInText().FindAllString(v, 20) {
+				if e := normalizeAddress(a); e != "" {
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Locale is the dsr locale for the requester's language (zh → zh-CN).
 func (c Classification) Locale() dsr.Locale {
 	if c.Language == LanguageEN {
@@ -156,73 +305,10 @@ func (c Classification) set(a Action, code string) Classification {
 	return c
 }
 
-// combineKinds folds kinds that imply one another (see Classify) and returns
-// the rest in a stable order.
-func combineKinds(kinds []dsr.Kind) []dsr.Kind {
-	has := func(k dsr.Kind) bool { return slices.Contains(kinds, k) }
-	var out []dsr.Kind
-	for _, k := range kinds {
-		switch {
-		case k == dsr.KindErasure && has(dsr.KindAccountClosure):
-			continue
-		case k == dsr.KindAccess && has(dsr.KindPortability):
-			continue
-		}
-		out = append(out, k)
-	}
-	return out
-}
-
-// MaxRuleText is how much of the body (in bytes, after quotes and signature
-// are stripped) the rules read. A request is stated at the top; the limit keeps
-// a hostile multi-megabyte body from costing seconds of regular expressions.
+// MaxRuleText is how much of the sender's own text (in bytes) the rules
+// read. A request is stated at the top; the limit keeps a hostile
+// multi-megabyte body from costing seconds of regular expressions.
 const MaxRuleText = 16 << 10
-
-// requestText is the text the rules read: subject and the start of the body,
-// without quoted replies and signatures, lower-cased, traditional characters
-// of the rule words folded into simplified ones.
-func requestText(msg *Message) string {
-	body := stripQuotes(msg.Text)
-	if len(body) > MaxRuleText {
-		body = strings.ToValidUTF8(body[:MaxRuleText], "")
-	}
-	return traditionalToSimplified.Replace(strings.ToLower(msg.Subject + "\n" + body))
-}
-
-// quoteStarts are lines after which everything is a quoted earlier message or
-// a signature.
-var quoteStarts = []string{
-	"-- ",
-	"--",
-	"-----original message-----",
-	"----- original message -----",
-	"-----原始邮件-----",
-	"------------------ 原始邮件 ------------------",
-	"________________________________",
-}
-
-// stripQuotes drops "> " quoted lines, and everything from a signature
-// separator, an "original message" marker or an "On … wrote:" / "在…写道：" line.
-func stripQuotes(text string) string {
-	var b strings.Builder
-	for line := range strings.SplitSeq(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
-		trimmed := strings.TrimSpace(line)
-		lower := strings.ToLower(trimmed)
-		if slices.Contains(quoteStarts, lower) || line == "-- " {
-			break
-		}
-		if (strings.HasPrefix(lower, "on ") && strings.HasSuffix(lower, "wrote:")) ||
-			(strings.HasPrefix(trimmed, "在") && (strings.HasSuffix(trimmed, "写道：") || strings.HasSuffix(trimmed, "写道:"))) {
-			break
-		}
-		if strings.HasPrefix(trimmed, ">") {
-			continue
-		}
-		b.WriteString(line)
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
 
 // detectLanguage is "zh" when the text is mostly Chinese: at least one Han
 // character for every four Latin letters (a Chinese character carries about a

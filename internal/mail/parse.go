@@ -14,23 +14,31 @@
 //
 // The mailbox handler uses it like this:
 //
-//	msg, err := mail.Parse(raw)                 // never nil; err only when unreadable (a *ParseError)
+//	msg, err := mail.ParseContext(ctx, raw)     // never nil; err only when unreadable (a *ParseError)
 //	c := mail.Classify(msg, mail.VerdictsFromHeaders(msg, "amazonses.com"))
 //	key := mail.DedupeKey(msg, bucket+"/"+objectKey) // same message twice → same key
 //	for i, a := range msg.Attachments {
 //		s3Key := mail.AttachmentKey("attachments", key, i, a) // put a.Data there; keep s3Key only
 //	}
-//	switch c.Action { case mail.ActionRequest: …; case mail.ActionTriage: …; … }
+//	switch c.Action { case mail.ActionRequest: …; case mail.ActionFollowUp: … c.ThreadRequestID …; … }
 //
-// and logs c.Action, c.Kind, c.IgnoreReason, c.Reason, c.Problems and key, never
-// c.From, msg.Subject, msg.Text or file names.
+// and logs c.Action, c.Kind, c.IgnoreReason, c.Reason, c.Problems, c.ThreadRequestID
+// and key, never c.From, c.Hints, msg.Subject, msg.Text or file names.
+//
+// Classify decides from structure (classify.go): machine-mail headers, our own
+// Message-IDs and request IDs, the text the sender wrote apart from quotes,
+// forwards, signatures and disclaimers (segment.go), and clause by clause the
+// kinds asked for, negated or only asked about (analyze.go, rules.go). The
+// labelled corpus in testdata/corpus measures it: go test -run Corpus -v.
 package mail
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,25 +61,103 @@ import (
 // first and not download anything larger.
 const MaxSize = 25 << 20
 
-// MaxMultiparts is how many distinct multipart boundaries a message may
-// declare. enmime's time grows exponentially with the nesting depth of
-// multiparts that are not closed in order (each level doubles it: 14 levels
-// take about 12 ms, 18 about 0.5 s, 25 would take minutes), so a message beyond
-// the limit is not handed to it and goes to triage as "too_complex". Real mail
-// has a handful (mixed > related > alternative, a few forwarded messages).
-const MaxMultiparts = 16
+// MaxMultiparts is how many multipart/* parts a message may have, and
+// MaxMultipartDepth how deeply they may nest. enmime's time grows
+// exponentially with the nesting depth of multiparts that are not closed in
+// order (each level doubles it: 20 levels take about 0.4 s, 24 about 6 s), so
+// a message beyond either limit is not handed to it and goes to triage as
+// "too_complex". Real mail nests a handful (mixed > related > alternative, a
+// forwarded message or two) and has a few dozen parts at most.
+const (
+	MaxMultiparts     = 64
+	MaxMultipartDepth = 12
+)
 
-// boundaryParam finds boundary parameters of Content-Type headers.
-var boundaryParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))`) })
+// MaxParseTime and ParseTimePerMiB bound Parse: a message of n MiB gets
+// MaxParseTime + n×ParseTimePerMiB (27 s at MaxSize, within the mailbox
+// function's 60 s), and one that takes longer is recorded as unparseable
+// (problem "parse_timeout") and goes to triage; the raw message stays in the
+// bucket. The structural limits keep real and hostile mail far below it (a
+// 24 MB message with large attachments parses in about a second); the
+// deadline is the backstop for what they do not foresee.
+const (
+	MaxParseTime    = 2 * time.Second
+	ParseTimePerMiB = time.Second
+)
 
-// multipartCount counts the distinct boundaries declared in raw (an upper
-// bound of the multipart nesting depth).
-func multipartCount(raw []byte) int {
-	seen := map[string]bool{}
-	for _, m := range boundaryParam().FindAllSubmatch(raw, -1) {
-		seen[string(m[1])+string(m[2])] = true
+// parseBudget is the time Parse allows a raw message of size bytes.
+func parseBudget(size int) time.Duration {
+	return MaxParseTime + time.Duration(size>>20)*ParseTimePerMiB
+}
+
+// MaxHTML is how much of an HTML body (in bytes) is converted to text; the
+// rest is dropped (problem "html_truncated"). A request is stated at the top,
+// the rules read MaxRuleText bytes of text, and the conversion time grows with
+// the input.
+const MaxHTML = 512 << 10
+
+// MaxAttachments and MaxAttachmentBytes cap the documents Parse returns: the
+// ones beyond either limit are dropped from Message.Attachments and the
+// message is flagged ("too_many_attachments", "attachments_too_large") so that
+// it goes to triage; the text is kept and the raw message stays in the bucket.
+const (
+	MaxAttachments     = 10
+	MaxAttachmentBytes = 15 << 20
+)
+
+// contentTypeLine is the start of a Content-Type header field.
+var contentTypeLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^content-type[ \t]*:`) })
+
+// multipartShape scans raw line by line for Content-Type header fields,
+// unfolded and read with the media type parser enmime uses (so RFC 2231
+// boundary*0=/boundary*= parameters are understood as enmime understands
+// them), and for boundary delimiter lines. It returns how many multipart/*
+// parts are declared and how deeply they nest: a boundary stays open until its
+// own closing delimiter, or a delimiter of an enclosing boundary, is seen. It
+// stops counting once a limit is passed. Content-Type lines inside a body are
+// counted as well: an over-estimate errs on the safe side.
+func multipartShape(raw []byte) (count, depth int) {
+	var open []string // boundaries of the open multiparts, outermost first
+	lines := bytes.Split(raw, []byte("\n"))
+	for i := 0; i < len(lines); i++ {
+		line := bytes.TrimSuffix(lines[i], []byte("\r"))
+		if bytes.HasPrefix(line, []byte("--")) {
+			rest := line[2:]
+			for j := len(open) - 1; j >= 0; j-- {
+				if !bytes.HasPrefix(rest, []byte(open[j])) {
+					continue
+				}
+				if bytes.HasPrefix(rest[len(open[j]):], []byte("--")) {
+					open = open[:j]
+				} else {
+					open = open[:j+1]
+				}
+				break
+			}
+			continue
+		}
+		if !contentTypeLine().Match(line) {
+			continue
+		}
+		value := string(line[bytes.IndexByte(line, ':')+1:])
+		for i+1 < len(lines) && len(lines[i+1]) > 0 && (lines[i+1][0] == ' ' || lines[i+1][0] == '\t') {
+			i++
+			value += " " + string(bytes.TrimSpace(lines[i]))
+		}
+		mt, params, _, err := mediatype.Parse(value)
+		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(value)), "multipart/") && (err != nil || !strings.HasPrefix(mt, "multipart/")) {
+			continue
+		}
+		count++
+		if b := params["boundary"]; b != "" {
+			open = append(open, b)
+			depth = max(depth, len(open))
+		}
+		if count > MaxMultiparts || depth > MaxMultipartDepth {
+			return count, depth
+		}
 	}
-	return len(seen)
+	return count, depth
 }
 
 // Message is a parsed mail message. It is personal data: never log it.
@@ -103,7 +189,19 @@ type Message struct {
 	Problems []Problem
 	// Size is the length of the raw message in bytes.
 	Size int
+
+	// attached is the first message/rfc822 attachment, read (one level
+	// deep): a forwarded message.
+	attached *attachedMessage
 }
+
+// attachedMessage is what the classifier reads of a forwarded message.
+type attachedMessage struct {
+	from, subject, text string
+}
+
+// maxAttachedMessage is the largest message/rfc822 attachment that is read.
+const maxAttachedMessage = 1 << 20
 
 // Attachment is one file sent with a message. Put Data in S3 and keep the key:
 // attachments never go into the table or the logs.
@@ -126,7 +224,7 @@ type Problem struct {
 const (
 	ProblemEmpty               = "empty"                 // zero bytes, or only whitespace
 	ProblemTooLarge            = "too_large"             // larger than MaxSize
-	ProblemTooComplex          = "too_complex"           // more than MaxMultiparts multipart boundaries
+	ProblemTooComplex          = "too_complex"           // more than MaxMultiparts multiparts, or nested deeper than MaxMultipartDepth
 	ProblemNoHeaders           = "no_headers"            // nothing that looks like a header block
 	ProblemUnreadable          = "unreadable"            // the MIME reader gave up
 	ProblemMalformedBase64     = "malformed_base64"      // base64 body could not be fully decoded
@@ -143,6 +241,10 @@ const (
 	ProblemBodyLost            = "body_lost"             // the raw message has a body, but no text or attachment came out of it
 	ProblemMissingFrom         = "missing_from"          // no valid From address
 	ProblemMissingMessageID    = "missing_message_id"    // no Message-ID header
+	ProblemTimeout             = "parse_timeout"         // reading took longer than its budget (MaxParseTime, ParseTimePerMiB)
+	ProblemHTMLTruncated       = "html_truncated"        // only the first MaxHTML bytes of the HTML body were read
+	ProblemTooManyAttachments  = "too_many_attachments"  // more than MaxAttachments documents; the rest were dropped
+	ProblemAttachmentsTooLarge = "attachments_too_large" // documents over MaxAttachmentBytes in total were dropped
 )
 
 var enmimeProblemCodes = map[string]string{
@@ -173,7 +275,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 func (m *Message) Unparseable() bool {
 	for _, p := range m.Problems {
 		switch p.Code {
-		case ProblemEmpty, ProblemTooLarge, ProblemTooComplex, ProblemNoHeaders, ProblemUnreadable:
+		case ProblemEmpty, ProblemTooLarge, ProblemTooComplex, ProblemNoHeaders, ProblemUnreadable, ProblemTimeout:
 			return true
 		}
 	}
@@ -215,14 +317,55 @@ var parser = enmime.NewParser(
 	enmime.SetReadPartErrorPolicy(enmime.AllowCorruptTextPartErrorPolicy),
 	enmime.MultipartWOBoundaryAsSinglePart(true),
 	enmime.MaxStoredPartErrors(20),
+	// HTML is converted here, after capping its size (htmlToText).
+	enmime.DisableTextConversion(true),
 )
 
 // Parse reads a raw RFC 5322 message. It never panics and always returns a
 // non-nil Message. The error is non-nil (a *ParseError) only when the message
 // could not be read at all; the Message then carries the Problems and Size, and
 // Classify sends it to triage. Defects in a readable message are not errors:
-// they are listed in Message.Problems.
-func Parse(raw []byte) (msg *Message, err error) {
+// they are listed in Message.Problems. Parse gives up after its time budget
+// (MaxParseTime and ParseTimePerMiB).
+func Parse(raw []byte) (*Message, error) {
+	return ParseContext(context.Background(), raw)
+}
+
+// ParseContext is Parse under ctx as well: it gives up when ctx is done or
+// the time budget has passed, whichever comes first, and returns the message as
+// unparseable (problem "parse_timeout"). The MIME reader cannot be stopped:
+// it finishes in the background, bounded by the structural limits.
+func ParseContext(ctx context.Context, raw []byte) (*Message, error) {
+	return parseWithin(ctx, raw, parseBudget(len(raw)))
+}
+
+func parseWithin(ctx context.Context, raw []byte, budget time.Duration) (*Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	type result struct {
+		msg *Message
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		msg, err := parse(raw)
+		done <- result{msg, err}
+	}()
+	select {
+	case r := <-done:
+		return r.msg, r.err
+	case <-ctx.Done():
+		msg := &Message{Size: len(raw), Header: mail.Header{}}
+		msg.addProblem(ProblemTimeout, true, "")
+		return msg, &ParseError{Code: ProblemTimeout, Err: ctx.Err()}
+	}
+}
+
+func parse(raw []byte) (msg *Message, err error) { return parseAt(raw, 0) }
+
+// parseAt parses raw; depth is 1 for an attached message, which is not
+// searched for attached messages in turn.
+func parseAt(raw []byte, depth int) (msg *Message, err error) {
 	msg = &Message{Size: len(raw), Header: mail.Header{}}
 	defer func() {
 		// enmime and html2text are third-party code fed with hostile input: a
@@ -243,8 +386,9 @@ func Parse(raw []byte) (msg *Message, err error) {
 	case !looksLikeHeaders(raw):
 		msg.addProblem(ProblemNoHeaders, true, "")
 		return msg, &ParseError{Code: ProblemNoHeaders}
-	case multipartCount(raw) > MaxMultiparts:
-		msg.addProblem(ProblemTooComplex, true, "")
+	}
+	if count, depth := multipartShape(raw); count > MaxMultiparts || depth > MaxMultipartDepth {
+		msg.addProblem(ProblemTooComplex, true, fmt.Sprintf("%d multiparts, nested %d deep", count, depth))
 		return msg, &ParseError{Code: ProblemTooComplex}
 	}
 	env, rerr := parser.ReadEnvelope(bytes.NewReader(raw))
@@ -263,12 +407,39 @@ func Parse(raw []byte) (msg *Message, err error) {
 		msg.addProblem(code, e.Severe || alwaysSevere[code], e.Detail)
 	}
 	msg.fill(env)
-	if hasBody(raw) && strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
+	if depth == 0 {
+		msg.readAttached()
+	}
+	if hasBody(raw) && strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 && !msg.hasProblem(ProblemTooManyAttachments, ProblemAttachmentsTooLarge) {
 		// e.g. a declared boundary that never occurs: enmime keeps no part,
 		// and the body would be lost without a word.
 		msg.addProblem(ProblemBodyLost, true, "")
 	}
 	return msg, nil
+}
+
+// readAttached reads the first message/rfc822 attachment.
+func (m *Message) readAttached() {
+	for _, a := range m.Attachments {
+		if a.ContentType != "message/rfc822" || len(a.Data) > maxAttachedMessage {
+			continue
+		}
+		inner, err := parseAt(a.Data, 1)
+		if err != nil {
+			return
+		}
+		m.attached = &attachedMessage{from: inner.From, subject: inner.Subject, text: inner.Text}
+		return
+	}
+}
+
+func (m *Message) hasProblem(codes ...string) bool {
+	for _, p := range m.Problems {
+		if slices.Contains(codes, p.Code) {
+			return true
+		}
+	}
+	return false
 }
 
 // alwaysSevere are the enmime warnings that this package counts as content
@@ -338,7 +509,12 @@ func (m *Message) fill(env *enmime.Envelope) {
 	}
 	text := env.Text
 	if strings.TrimSpace(text) == "" && env.HTML != "" {
-		text = htmlToText(env.HTML)
+		html := env.HTML
+		if len(html) > MaxHTML {
+			html = strings.ToValidUTF8(html[:MaxHTML], "")
+			m.addProblem(ProblemHTMLTruncated, false, "")
+		}
+		text = htmlToText(html)
 	}
 	root := env.Root
 	rootAsText := strings.TrimSpace(text) == "" && root.FirstChild == nil && len(bytes.TrimSpace(root.Content)) > 0 &&
@@ -353,7 +529,33 @@ func (m *Message) fill(env *enmime.Envelope) {
 	}
 	m.Text = repairText(m, text)
 	m.Phone = findPhone(m.Text[:min(len(m.Text), MaxRuleText)])
-	m.Attachments = attachments(env, rootAsText)
+	m.Attachments = m.capAttachments(attachments(env, rootAsText))
+}
+
+// capAttachments keeps the documents in order while they stay within
+// MaxAttachments and MaxAttachmentBytes, and records what was dropped.
+func (m *Message) capAttachments(all []Attachment) []Attachment {
+	var kept []Attachment
+	total := 0
+	tooMany, tooLarge := false, false
+	for _, a := range all {
+		switch {
+		case len(kept) >= MaxAttachments:
+			tooMany = true
+		case total+len(a.Data) > MaxAttachmentBytes:
+			tooLarge = true
+		default:
+			kept = append(kept, a)
+			total += len(a.Data)
+		}
+	}
+	if tooMany {
+		m.addProblem(ProblemTooManyAttachments, false, fmt.Sprintf("%d documents", len(all)))
+	}
+	if tooLarge {
+		m.addProblem(ProblemAttachmentsTooLarge, false, "")
+	}
+	return kept
 }
 
 // senderAddress is the From address (the first one), else Sender, lower-cased.

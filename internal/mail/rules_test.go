@@ -77,6 +77,34 @@ func TestKindRules(t *testing.T) {
 		{dsr.KindAccountClosure, "account deletion request", true},
 		{dsr.KindAccountClosure, "I forgot my account password", false},
 		{dsr.KindAccountClosure, "我的账号登录不了", false},
+
+		// Wording added with the labelled corpus (issue 18).
+		{dsr.KindErasure, "Please wipe all my recordings", true},
+		{dsr.KindErasure, "I still want my data deleted", true},
+		{dsr.KindErasure, "麻烦刪除晒我嘅錄音", true},
+		{dsr.KindErasure, "I wiped my phone yesterday", false},
+		{dsr.KindAccess, "Please send me a copy.", true},
+		{dsr.KindAccess, "你们保存了他哪些个人信息", true},
+		{dsr.KindAccess, "身份证复印件见附件", false},
+		{dsr.KindPortability, "請將我的資料匯出", true},
+		{dsr.KindCorrection, "请把手机号改成13700001234", true},
+		{dsr.KindCorrection, "请将帐户电邮更新为 a@example.hk", true},
+		{dsr.KindCorrection, "我的生日填错了", true},
+		{dsr.KindCorrection, "I need my display name changed to SamR", true},
+		{dsr.KindCorrection, "My surname is misspelled", true},
+		{dsr.KindCorrection, "The app was updated to version 3", false},
+		{dsr.KindCorrection, "请把这封邮件转给同事", false},
+		{dsr.KindConsentWithdrawal, "唔該你哋停止用我嘅資料做數據統計", true},
+		{dsr.KindConsentWithdrawal, "撤回對貴公司蒐集、處理及利用本人個人資料之全部同意", true},
+		{dsr.KindConsentWithdrawal, "不想再收到你们的营销短信", true},
+		{dsr.KindConsentWithdrawal, "she doesn't want you to use her recordings to train your AI", true},
+		{dsr.KindConsentWithdrawal, "I withdraw all my consents", true},
+		{dsr.KindConsentWithdrawal, "I consent to sharing", false},
+		{dsr.KindAccountClosure, "请注销他的账号", true},
+		{dsr.KindAccountClosure, "幫佢申請刪除佢個帳號", true},
+		{dsr.KindAccountClosure, "I want his account closed", true},
+		{dsr.KindAccountClosure, "删除她账号里所有的录音", false},
+		{dsr.KindAccountClosure, "Please keep my account open", false},
 	}
 	for _, tt := range tests {
 		got := slices.Contains(matchKinds(norm(tt.text)), tt.kind)
@@ -131,10 +159,63 @@ func TestRoleRules(t *testing.T) {
 		{"on behalf of my late father", dsr.RoleRelativeOfDeceased},
 		{"on behalf of my son", dsr.RoleGuardian},
 		{"I was late for the meeting", dsr.RoleSelf},
+
+		// Issue 18: family acting for an adult is an agent; the word lawyer alone is not.
+		{"我妈妈年纪大了，她让我帮她注销她的账号", dsr.RoleAgent},
+		{"我替我老婆申请", dsr.RoleAgent},
+		{"我爸爸唔識用電郵，叫我幫佢申請", dsr.RoleAgent},
+		{"I'm writing for my father, who is 78", dsr.RoleAgent},
+		{"my mom asked me to help her with this", dsr.RoleAgent},
+		{"我儿子今年25岁，在国外读书，委托我帮他查询", dsr.RoleAgent},
+		{"My son is 13 and made an account", dsr.RoleGuardian},
+		{"我女儿今年十二岁", dsr.RoleGuardian},
+		{"我女儿今年二十岁了", dsr.RoleAgent},
+		{"My lawyer says I have the right to ask this", dsr.RoleSelf},
+		{"Your customer service agent told me to write here", dsr.RoleSelf},
+		{"I used my mother's old phone to register", dsr.RoleSelf},
+		{"My brother died last month", dsr.RoleRelativeOfDeceased},
 	}
 	for _, tt := range tests {
 		if got := matchRole(norm(tt.text)); got != tt.want {
 			t.Errorf("matchRole(%q) = %s, want %s", tt.text, got, tt.want)
+		}
+	}
+}
+
+// TestNegationAndQuestions: a negated kind, and a kind only asked about,
+// are not asked for (issue 18).
+func TestNegationAndQuestions(t *testing.T) {
+	k := func(ks ...dsr.Kind) []dsr.Kind { return ks }
+	tests := []struct {
+		text string
+		want []dsr.Kind
+	}{
+		{"不注销", k()},
+		{"我并不想注销账号，只是想删除我上传的声音模型", k(dsr.KindErasure)},
+		{"暂时不申请注销账号，先帮我把所有的录音删除", k(dsr.KindErasure)},
+		{"I am not closing my account, only delete my voice models", k(dsr.KindErasure)},
+		{"Don't send me a copy, just delete it", k(dsr.KindErasure)},
+		{"不需要发副本给我，直接删除我的数据就行", k(dsr.KindErasure)},
+		{"Rather than deleting my account, could you just correct my name?", k(dsr.KindCorrection)},
+		{"本来想注销账号，后来决定不注销了", k()},
+		{"注销账号的事先不办了，请先把我的数据导出给我", k(dsr.KindPortability)},
+		{"副本就不用了，删除吧", k(dsr.KindErasure)},
+		{"I do not want my data deleted.", k()},
+		{"如何注销账号？", k()},
+		{"注销账号以后，我的作品会被删除吗？", k()},
+		{"What happens to my songs if I delete my account?", k()},
+		{"申请一份我的个人信息副本需要多久？", k()},
+		{"能帮我注销账号吗？", k(dsr.KindAccountClosure)},
+		{"Could you please deactivate my account?", k(dsr.KindAccountClosure)},
+		{"What personal data do you hold about me?", k(dsr.KindAccess)},
+		{"Could you explain whether you delete recordings?", k()},
+		{"请删除我的数据，不要注销账号", k(dsr.KindErasure)},
+		{"I'd like to delete my account and everything in it", k(dsr.KindErasure, dsr.KindAccountClosure)},
+	}
+	for _, tt := range tests {
+		got := findKinds(norm(tt.text)).asked
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("findKinds(%q) = %v, want %v", tt.text, got, tt.want)
 		}
 	}
 }
@@ -188,9 +269,9 @@ func TestStripQuotes(t *testing.T) {
 		{"dash inside text kept", "erase my data -- all of it\nthanks\n", "all of it", "\x00"},
 	}
 	for _, tt := range tests {
-		got := stripQuotes(tt.in)
+		got := segmentBody(tt.in, "").Own
 		if !strings.Contains(got, tt.keep) || strings.Contains(got, tt.drop) {
-			t.Errorf("%s: stripQuotes = %q, want %q kept and %q dropped", tt.name, got, tt.keep, tt.drop)
+			t.Errorf("%s: own text = %q, want %q kept and %q dropped", tt.name, got, tt.keep, tt.drop)
 		}
 	}
 }
