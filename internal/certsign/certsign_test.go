@@ -43,7 +43,7 @@ func testCertificate(t testing.TB) certificate.Certificate {
 	req := &dsr.Request{ID: "req-erasure-1", Kind: dsr.KindErasure, CreatedAt: verified.Add(-time.Hour), VerifiedAt: &verified}
 	tasks := []store.PartnerTask{
 		{PartnerID: "analytics", Action: "erase", Status: store.PartnerCompleted, Receipt: "AN-1 & <回执>", CompletedAt: &done, BackupConfirmedAt: &confirmed},
-		{PartnerID: "sms-provider", Action: "erase", Status: store.PartnerEscalated, LastError: "http_400"},
+		{PartnerID: "sms-provider", Action: "erase", Status: store.PartnerSettledByOperator, LastError: "confirmed_offline"},
 	}
 	chain := store.ChainReport{RequestID: req.ID, Events: 6, HeadSeq: 6, HeadHash: strings.Repeat("ab", 32)}
 	c, err := certificate.Build(req, tasks, chain, time.Date(2026, 4, 20, 0, 0, 0, 0, time.UTC))

@@ -185,4 +185,3 @@ func Duplicate(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, linkedID 
 	m.SMS = smsFor(TemplateDuplicate, id, l, "", time.Time{})
 	return m
 }
-

@@ -104,9 +104,10 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	// Identity minimisation: each partner gets the identity's identifiers
-	// of the types it holds, accounts first, and the callback URL.
+	// of the types it holds (only the account where it keys by account and
+	// the identity has one), and the callback URL.
 	wantIDs := map[string][]string{
-		"acct":  {"controller_customer_id=" + subjectAccount, "email=" + subjectEmail, "phone_number=" + subjectPhone},
+		"acct":  {"controller_customer_id=" + subjectAccount},
 		"voice": {"controller_customer_id=" + subjectAccount},
 		"sms":   {"phone_number=" + subjectPhone},
 	}
@@ -725,7 +726,7 @@ func TestIdentityMinimisation(t *testing.T) {
 			r.Identity.Mismatched = 1
 			r.Identity.Resolution = dsr.ResolutionMismatch
 		}, map[string][]string{
-			"acct":  {"controller_customer_id=" + subjectAccount, "email=" + subjectEmail, "phone_number=" + subjectPhone},
+			"acct":  {"controller_customer_id=" + subjectAccount},
 			"voice": {"controller_customer_id=" + subjectAccount},
 			"sms":   {"phone_number=" + subjectPhone},
 		}, []string{typedAccount}},

@@ -32,7 +32,11 @@ func TestIdentities(t *testing.T) {
 		ids  dsr.Identifiers
 		want []string
 	}{
-		{"all types", all, full, []string{"controller_customer_id=u1", "controller_customer_id=u2", "email=a@example.com", "phone_number=+8613800138000"}},
+		// A partner keyed by account gets only the accounts when there are
+		// some: a reassigned phone or a shared address cannot reach
+		// someone else's records there.
+		{"all types", all, full, []string{"controller_customer_id=u1", "controller_customer_id=u2"}},
+		{"all types, no account", all, dsr.Identifiers{Emails: []string{"a@example.com"}, Phones: []string{"+8613800138000"}}, []string{"email=a@example.com", "phone_number=+8613800138000"}},
 		{"phone partner", phoneOnly, full, []string{"phone_number=+8613800138000"}},
 		{"account partner, no account", acct, dsr.Identifiers{Emails: []string{"a@example.com"}}, nil},
 		{"empty identity", all, dsr.Identifiers{}, nil},

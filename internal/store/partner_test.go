@@ -108,7 +108,7 @@ func TestListPartnerTasks(t *testing.T) {
 }
 
 func TestPartnerStatusSettled(t *testing.T) {
-	settled := map[PartnerStatus]bool{PartnerCompleted: true, PartnerFailed: true, PartnerEscalated: true, PartnerNoData: true}
+	settled := map[PartnerStatus]bool{PartnerCompleted: true, PartnerFailed: true, PartnerEscalated: true, PartnerNoData: true, PartnerSettledByOperator: true}
 	for _, s := range PartnerStatuses() {
 		if got := s.Settled(); got != settled[s] {
 			t.Errorf("%s.Settled() = %v, want %v", s, got, settled[s])

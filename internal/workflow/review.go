@@ -49,7 +49,7 @@ type ReviewOutput struct {
 	Stage operator.Stage `json:"stage,omitempty"`
 	Cause string         `json:"cause,omitempty"`
 	// Partners are the Map's items (proceed).
-	Partners []partner.PlanItem `json:"partners,omitempty"`
+	Partners []partner.PlanItem `json:"partners"`
 	// PurgeAt is when the personal data of a closed request is purged.
 	PurgeAt *time.Time `json:"purgeAt,omitempty"`
 	// DueAt is the reply deadline (15 Chinese working days after verification).
@@ -230,7 +230,9 @@ func (h *Handlers) proceed(ctx context.Context, r *dsr.Request, hold *legalhold.
 		if err != nil {
 			return ReviewOutput{}, partnerErr(id, "plan fan-out", err)
 		}
-		out.Partners = plan.Partners
+		if len(plan.Partners) > 0 {
+			out.Partners = plan.Partners
+		}
 	}
 	if r.Status == dsr.StatusInReview {
 		if _, moved, err := h.move(ctx, "proceed", id, dsr.StatusInProgress, []dsr.Status{dsr.StatusInReview}, nil); err != nil {
