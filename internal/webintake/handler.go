@@ -22,10 +22,11 @@
 //
 // A POST whose Origin header names another origin than the request's own
 // (scheme from X-Forwarded-Proto, as API Gateway sets it, and Host) or
-// PUBLIC_BASE_URL's, or the opaque origin "null", or that a browser marks
-// Sec-Fetch-Site: cross-site, is refused with 403 (code cross_site). A post
-// without an Origin header (curl, a server) is allowed: browsers send one
-// with every POST.
+// PUBLIC_BASE_URL's, or that a browser marks Sec-Fetch-Site: cross-site, is
+// refused with 403 (code cross_site). Browsers send Origin "null" for a
+// form post from our pages (their referrer policy is no-referrer): then a
+// Sec-Fetch-Site of same-site or cross-site is refused. A post without an
+// Origin header (curl, a server) is allowed.
 //
 // # Idempotency
 //
@@ -185,12 +186,12 @@ type Handler struct {
 	digestKey   []byte
 	// baseURL ("https://privacy.example.cn", no trailing slash) makes links
 	// absolute and is an allowed origin; empty: the request's own origin.
-	baseURL  string
-	smtpUTF8 bool
+	baseURL     string
+	smtpUTF8    bool
 	teamContact notify.Contact
-	clock    func() time.Time
-	logger   *slog.Logger
-	mux      *http.ServeMux
+	clock       func() time.Time
+	logger      *slog.Logger
+	mux         *http.ServeMux
 }
 
 // New checks cfg and wires the privacy center over deps: intake (with its
@@ -263,9 +264,9 @@ func (h *Handler) routes() {
 	mux.HandleFunc("GET /requests/{id}/verification", h.getVerification)
 	mux.HandleFunc("POST /requests/{id}/verification", h.postVerification)
 	for path, allow := range map[string]string{
-		"/{$}":                       "GET, HEAD",
-		"/requests":                  "POST",
-		"/requests/{id}":             "GET, HEAD",
+		"/{$}":                        "GET, HEAD",
+		"/requests":                   "POST",
+		"/requests/{id}":              "GET, HEAD",
 		"/requests/{id}/verification": "GET, HEAD, POST",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
@@ -403,10 +404,21 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 
 // sameOriginPost refuses (403) a POST from another site; see the package
 // documentation. ok is false when it answered.
+//
+// Origin "null" is what browsers send for a form post from a page whose
+// referrer policy is no-referrer, as ours is (Fetch, "serializing a request
+// origin"); then Sec-Fetch-Site decides: same-site and cross-site are
+// refused, same-origin (and a browser that sends neither) allowed.
 func (h *Handler) sameOriginPost(w http.ResponseWriter, r *http.Request) (ok bool) {
-	cross := strings.EqualFold(r.Header.Get("Sec-Fetch-Site"), "cross-site")
-	if origins := r.Header.Values("Origin"); len(origins) > 0 {
-		cross = cross || len(origins) > 1 || !h.allowedOrigin(origins[0], r)
+	site := strings.ToLower(r.Header.Get("Sec-Fetch-Site"))
+	cross := site == "cross-site"
+	switch origins := r.Header.Values("Origin"); {
+	case len(origins) > 1:
+		cross = true
+	case len(origins) == 1 && origins[0] == "null":
+		cross = cross || site == "same-site"
+	case len(origins) == 1:
+		cross = cross || !h.allowedOrigin(origins[0], r)
 	}
 	if !cross {
 		return true

@@ -248,7 +248,7 @@ var fieldLabels = map[string]string{
 func formErrors(errs dsr.FieldErrors, l dsr.Locale) (byField map[string][]string, summary []summaryItem) {
 	byField = map[string][]string{}
 	for _, e := range errs {
-		name, msg := e.Field, e.Message(l)
+		name, msg := e.Field, message(e, l)
 		if base, idx, ok := listEntry(e.Field); ok {
 			name = base
 			if base == dsr.FieldCorrections {

@@ -71,8 +71,8 @@ func (h *Handler) postRequest(w http.ResponseWriter, r *http.Request) {
 	h.postForm(w, r, body)
 }
 
-// formPost is a post of the request form.
-type formPost struct {
+// formBody is a post of the request form.
+type formBody struct {
 	in         formInput
 	lang       string // the form's language (hidden field)
 	nonce      string
@@ -80,12 +80,12 @@ type formPost struct {
 }
 
 // parseFormBody reads a form post's body (application/x-www-form-urlencoded).
-func parseFormBody(body []byte) (formPost, error) {
+func parseFormBody(body []byte) (formBody, error) {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
-		return formPost{}, err
+		return formBody{}, err
 	}
-	return formPost{
+	return formBody{
 		in: formInput{
 			Kind:             vals.Get(dsr.FieldKind),
 			Role:             vals.Get(dsr.FieldRole),

@@ -500,13 +500,18 @@ func (a *verifyAnswer) outcome(ctx context.Context, res verification.Result) {
 }
 
 // failure answers an error of the service: 404 for a request or token it
-// does not accept, 503 for what a retry fixes, else 500.
+// does not accept, 409 for a request whose personal data was purged, 503
+// for what a retry fixes, else 500.
 func (a *verifyAnswer) failure(ctx context.Context, err error) {
 	l, id := a.l, a.req.ID
 	var de *notify.DeliveryError
 	switch {
 	case errors.Is(err, verification.ErrNotFound), errors.Is(err, verification.ErrForbidden):
 		a.h.notFound(a.w, a.r, l)
+	case errors.Is(err, store.ErrPurged):
+		// The request ended and its follow-up period passed: it waits for
+		// no code (verification cannot record a proof any more).
+		a.errorOn(ctx, http.StatusConflict, "", CodeNotWaiting, text(l, "verify.notWaiting"))
 	case errors.Is(err, verification.ErrContention):
 		a.w.Header().Set("Retry-After", "1")
 		a.errorOn(ctx, http.StatusServiceUnavailable, "", CodeBusy, text(l, "verify.busy"))
