@@ -1,6 +1,8 @@
 package webintake
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,7 +27,7 @@ func fuzzHandler() *Handler {
 }
 
 // knownFields are the fields a field error may name, besides list entries.
-var knownFields = []string{"", dsr.FieldKind, dsr.FieldRole, dsr.FieldErasureGround, dsr.FieldEmail, dsr.FieldPhone,
+var knownFields = []string{"", FieldToken, FieldCode, FieldAction, dsr.FieldKind, dsr.FieldRole, dsr.FieldErasureGround, dsr.FieldEmail, dsr.FieldPhone,
 	dsr.FieldAccountID, dsr.FieldContact, dsr.FieldLocale, dsr.FieldDetails, dsr.FieldCorrections, dsr.FieldPurposes,
 	dsr.FieldSubjectName, dsr.FieldSubjectEmail, dsr.FieldSubjectPhone, dsr.FieldSubjectAccountID}
 
@@ -78,8 +80,10 @@ func FuzzFormBody(f *testing.F) {
 			if !v.Kind.Valid() || !v.Role.Valid() || (v.Email == "" && v.Phone == "") {
 				t.Fatalf("validated without kind, role or contact: %+v", v)
 			}
-			if h.bodyDigest(v) != h.bodyDigest(v) {
-				t.Fatal("the body digest is not deterministic")
+			// The normalized request, sent again, is the same body.
+			again, errs := h.validate(resubmission(v), 0)
+			if len(errs) > 0 || h.bodyDigest(again) != h.bodyDigest(v) {
+				t.Fatalf("the normalized submission sent again: %v, digest equal %v", errs, h.bodyDigest(again) == h.bodyDigest(v))
 			}
 		}
 		byField, summary := formErrors(errs, l)
@@ -120,6 +124,16 @@ func FuzzFormBody(f *testing.F) {
 	})
 }
 
+// resubmission is a validated request as a client would send it again.
+func resubmission(v dsr.Validated) dsr.Submission {
+	return dsr.Submission{
+		Kind: string(v.Kind), Role: string(v.Role), ErasureGround: string(v.ErasureGround),
+		Email: v.Email, Phone: v.Phone, AccountID: v.AccountID, Locale: string(v.Locale),
+		Details: v.Details, Corrections: v.Corrections, Purposes: v.Purposes,
+		SubjectName: v.SubjectName, SubjectEmail: v.SubjectEmail, SubjectPhone: v.SubjectPhone, SubjectAccountID: v.SubjectAccountID,
+	}
+}
+
 // FuzzJSONBody feeds JSON bodies to the API's decoder and the validation:
 // nothing panics, a decoding error names at most a field (never a value),
 // and validation errors name known fields with messages.
@@ -149,8 +163,15 @@ func FuzzJSONBody(f *testing.F) {
 		}
 		v, errs := h.validate(sub, 0)
 		checkFieldErrors(t, errs)
-		if len(errs) == 0 && (!v.Kind.Valid() || !v.Role.Valid() || !v.Locale.Valid()) {
+		if len(errs) > 0 {
+			return
+		}
+		if !v.Kind.Valid() || !v.Role.Valid() || !v.Locale.Valid() {
 			t.Fatalf("validated without kind, role or locale: %+v", v)
+		}
+		again, errs := h.validate(resubmission(v), 0)
+		if len(errs) > 0 || h.bodyDigest(again) != h.bodyDigest(v) {
+			t.Fatalf("the normalized submission sent again: %v", errs)
 		}
 	})
 }
@@ -159,7 +180,16 @@ func FuzzJSONBody(f *testing.F) {
 // verification form's parser and the code normalizer never panic.
 func FuzzNonce(f *testing.F) {
 	h := fuzzHandler()
-	issued := h.newNonce()
+	// A nonce with a fixed random part, so that every fuzzing process
+	// knows the one it issued.
+	raw := make([]byte, nonceRawLen)
+	binary.BigEndian.PutUint64(raw, uint64(h.now().Unix()))
+	copy(raw[nonceIssuedLen:], "sixteen-random-b")
+	copy(raw[nonceIssuedLen+nonceRandLen:], nonceTag(h.nonceKey, raw[:nonceIssuedLen+nonceRandLen]))
+	issued := base64.RawURLEncoding.EncodeToString(raw)
+	if !h.checkNonce(issued) {
+		f.Fatal("the fixed nonce does not check")
+	}
 	f.Add(issued)
 	f.Add(issued[:len(issued)-1] + "A")
 	f.Add(strings.Repeat("A", nonceLen))

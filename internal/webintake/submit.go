@@ -295,13 +295,32 @@ func decodeError(err error) dsr.FieldError {
 		if i := strings.IndexByte(field, '.'); i >= 0 {
 			field = field[:i]
 		}
-		return dsr.FieldError{Field: field, Code: CodeInvalidType}
+		return dsr.FieldError{Field: canonicalField(field), Code: CodeInvalidType}
 	}
 	// encoding/json reports an unknown field only in its message.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return dsr.FieldError{Field: strings.Trim(name, `"`), Code: CodeUnknownField}
 	}
 	return dsr.FieldError{Code: CodeMalformedJSON}
+}
+
+// jsonFields are the JSON field names of the bodies the API takes.
+var jsonFields = []string{
+	dsr.FieldKind, dsr.FieldRole, dsr.FieldErasureGround, dsr.FieldEmail, dsr.FieldPhone, dsr.FieldAccountID,
+	dsr.FieldLocale, dsr.FieldDetails, dsr.FieldCorrections, dsr.FieldPurposes,
+	dsr.FieldSubjectName, dsr.FieldSubjectEmail, dsr.FieldSubjectPhone, dsr.FieldSubjectAccountID,
+	FieldToken, FieldCode, FieldAction,
+}
+
+// canonicalField is the field's own name for a key encoding/json matched
+// to it without regard to case ("EMAIL" is email).
+func canonicalField(name string) string {
+	for _, f := range jsonFields {
+		if strings.EqualFold(f, name) {
+			return f
+		}
+	}
+	return name
 }
 
 // validate runs the web layer's checks and dsr's validation, and sorts the
