@@ -1,6 +1,10 @@
 // Command intake-web is the privacy center's Lambda function: the request
 // form, new requests, the status page and the identity verification page,
-// behind an API Gateway HTTP API.
+// behind an API Gateway HTTP API (payload 2.0). The privacy center is a
+// plain http.Handler; aws-lambda-go-api-proxy's httpadapter turns each
+// event into an http.Request and the answer back into the event's response.
+// The handler builds its AWS clients on the first request (webintake.NewAWS),
+// so init reads the environment and nothing else.
 package main
 
 import (
@@ -8,8 +12,8 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/webintake"
 )
 
@@ -20,6 +24,5 @@ func main() {
 		logger.Error("intake-web: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h := webintake.NewAWSHandler(cfg, logger)
-	lambda.Start(lazyinit.Handler(h, (*webintake.Handler).Handle))
+	lambda.Start(httpadapter.NewV2(webintake.NewAWS(cfg, logger)).ProxyWithContext)
 }

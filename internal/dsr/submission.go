@@ -21,6 +21,15 @@ type Submission struct {
 	Details       string   `json:"details,omitempty"`
 	Corrections   []string `json:"corrections,omitempty"`
 	Purposes      []string `json:"consentPurposes,omitempty"`
+
+	// The data subject's name and identifiers, given by a requester who
+	// acts for someone else (guardian, agent, relative of a deceased
+	// person), each optional: hints for finding the subject's data, never
+	// proof. A requester acting for themselves gives none of them.
+	SubjectName      string `json:"subjectName,omitempty"`
+	SubjectEmail     string `json:"subjectEmail,omitempty"`
+	SubjectPhone     string `json:"subjectPhone,omitempty"`
+	SubjectAccountID string `json:"subjectAccountId,omitempty"`
 }
 
 // Field names used in FieldError.Field: the Submission's JSON names, "contact"
@@ -38,6 +47,11 @@ const (
 	FieldDetails       = "details"
 	FieldCorrections   = "corrections"
 	FieldPurposes      = "consentPurposes"
+
+	FieldSubjectName      = "subjectName"
+	FieldSubjectEmail     = "subjectEmail"
+	FieldSubjectPhone     = "subjectPhone"
+	FieldSubjectAccountID = "subjectAccountId"
 )
 
 // Limits on free text, in characters (runes), and on list lengths.
@@ -46,6 +60,7 @@ const (
 	MaxCorrection     = 500
 	MaxCorrections    = 20
 	MaxPurposeEntries = 10
+	MaxSubjectName    = 100
 )
 
 // Code is the stable code of a field error. Codes are API: the web form, the
@@ -143,6 +158,13 @@ type Validated struct {
 	Details       string   // PII
 	Corrections   []string // PII; correction only
 	Purposes      []string // consent_withdrawal only; just ["all"] when all is chosen
+
+	// The data subject's name and identifiers (roles other than self
+	// only), normalized as the contact fields are: PII, hints only.
+	SubjectName      string
+	SubjectEmail     string
+	SubjectPhone     string // E.164
+	SubjectAccountID string
 }
 
 // Validate checks every field and returns either the normalized submission
@@ -221,6 +243,8 @@ func (s Submission) Validate(parsePhone PhoneParser) (Validated, error) {
 		}
 	}
 
+	v.validateSubject(s, parsePhone, add, addMax)
+
 	loc, ok := ParseLocale(s.Locale)
 	if !ok {
 		add(FieldLocale, CodeUnknownLocale)
@@ -284,6 +308,54 @@ func (s Submission) Validate(parsePhone PhoneParser) (Validated, error) {
 	return v, nil
 }
 
+// validateSubject checks the data subject's fields: each optional, each
+// checked as its contact counterpart is (the name as one line of text), and
+// none given by a requester acting for themselves (not_applicable).
+func (v *Validated) validateSubject(s Submission, parsePhone PhoneParser, add func(string, Code), addMax func(string, Code, int)) {
+	forSelf := v.Role == RoleSelf
+	given := func(field, raw string) (string, bool) {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			return "", false
+		}
+		if forSelf {
+			add(field, CodeNotApplicable)
+			return "", false
+		}
+		return raw, true
+	}
+	if name, ok := given(FieldSubjectName, s.SubjectName); ok {
+		if code, ok := checkText(name, MaxSubjectName); !ok || strings.ContainsAny(name, "\n\r\t") {
+			if ok {
+				code = CodeInvalidText
+			}
+			addMax(FieldSubjectName, code, maxFor(code, MaxSubjectName))
+		} else {
+			v.SubjectName = name
+		}
+	}
+	if email, ok := given(FieldSubjectEmail, s.SubjectEmail); ok {
+		var err error
+		if v.SubjectEmail, err = ParseEmail(email); err != nil {
+			add(FieldSubjectEmail, CodeInvalidEmail)
+		}
+	}
+	if phone, ok := given(FieldSubjectPhone, s.SubjectPhone); ok {
+		var err error
+		if parsePhone == nil {
+			add(FieldSubjectPhone, CodeInvalidPhone)
+		} else if v.SubjectPhone, err = parsePhone(phone); err != nil {
+			add(FieldSubjectPhone, CodeInvalidPhone)
+		}
+	}
+	if acct, ok := given(FieldSubjectAccountID, s.SubjectAccountID); ok {
+		var err error
+		if v.SubjectAccountID, err = ParseAccountID(acct); err != nil {
+			add(FieldSubjectAccountID, CodeInvalidAccountID)
+		}
+	}
+}
+
 // hasPrefix reports whether some error is on field or one of its entries.
 func (fe FieldErrors) hasPrefix(field string) bool {
 	return slices.ContainsFunc(fe, func(e FieldError) bool {
@@ -319,9 +391,10 @@ func maxFor(code Code, max int) int {
 func (v Validated) Contact() Contact { return Contact{Email: v.Email, Phone: v.Phone} }
 
 // Hints are the identifiers given about the data subject: the account ID
-// typed beside the contact and, for a requester acting for themselves, the
-// contact itself. Hints only: nothing is done on them before verification
-// (rule 7).
+// typed beside the contact; for a requester acting for themselves, the
+// contact itself; for one acting for someone else, the subject's own
+// identifiers (SubjectAccountID, SubjectEmail, SubjectPhone). Hints only:
+// nothing is done on them before verification (rule 7).
 func (v Validated) Hints() Identifiers {
 	var ids Identifiers
 	ids.Add(IdentifierAccount, v.AccountID)
@@ -329,12 +402,15 @@ func (v Validated) Hints() Identifiers {
 		ids.Add(IdentifierEmail, v.Email)
 		ids.Add(IdentifierPhone, v.Phone)
 	}
+	ids.Add(IdentifierAccount, v.SubjectAccountID)
+	ids.Add(IdentifierEmail, v.SubjectEmail)
+	ids.Add(IdentifierPhone, v.SubjectPhone)
 	return ids
 }
 
 // Fill copies the validated fields into r and p: kind, role, locale, ground
-// and purposes into the request; contact, typed identifiers, details and
-// corrections into its personal data. r.HintKeys are the keyed hashes of the
+// and purposes into the request; contact, typed identifiers (Hints), the
+// subject's name, details and corrections into its personal data. r.HintKeys are the keyed hashes of the
 // contact and the typed identifiers. Identity, status, channel and times are
 // the caller's.
 func (v Validated) Fill(r *Request, p *Personal, secret []byte) {
@@ -345,6 +421,7 @@ func (v Validated) Fill(r *Request, p *Personal, secret []byte) {
 	r.Purposes = slices.Clone(v.Purposes)
 	p.Contact = v.Contact()
 	p.Subject = v.Hints()
+	p.SubjectName = v.SubjectName
 	p.Details = v.Details
 	p.Corrections = slices.Clone(v.Corrections)
 	all := p.Subject

@@ -310,6 +310,67 @@ func TestValidatedFill(t *testing.T) {
 	}
 }
 
+// TestValidateSubjectFields: a requester acting for someone else may give
+// the data subject's name and identifiers, checked and normalized as the
+// contact fields are; they become hints about the subject (never the
+// contact), and the name goes to the personal item. A requester acting for
+// themselves gives none.
+func TestValidateSubjectFields(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	in := Submission{Kind: "access", Role: "guardian", Email: "parent@example.cn", Locale: "en",
+		SubjectName: "  小明 Xiao Ming ", SubjectEmail: " Kid@Example.CN ", SubjectPhone: "139 0013 9000", SubjectAccountID: " kid_7 "}
+	v, err := in.Validate(phone.Parse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.SubjectName != "小明 Xiao Ming" || v.SubjectEmail != "kid@example.cn" || v.SubjectPhone != "+8613900139000" || v.SubjectAccountID != "kid_7" {
+		t.Errorf("subject fields = %q %q %q %q", v.SubjectName, v.SubjectEmail, v.SubjectPhone, v.SubjectAccountID)
+	}
+	var r Request
+	var p Personal
+	v.Fill(&r, &p, secret)
+	wantIDs := Identifiers{Accounts: []string{"kid_7"}, Emails: []string{"kid@example.cn"}, Phones: []string{"+8613900139000"}}
+	if !reflect.DeepEqual(p.Subject, wantIDs) || p.SubjectName != "小明 Xiao Ming" || p.Contact != (Contact{Email: "parent@example.cn"}) {
+		t.Errorf("personal = %+v, want subject %+v, the name and the guardian's contact", p, wantIDs)
+	}
+	wantKeys := []string{
+		SubjectKey(secret, IdentifierAccount, "kid_7"),
+		SubjectKey(secret, IdentifierEmail, "kid@example.cn"),
+		SubjectKey(secret, IdentifierEmail, "parent@example.cn"),
+		SubjectKey(secret, IdentifierPhone, "+8613900139000"),
+	}
+	if !reflect.DeepEqual(r.HintKeys, wantKeys) {
+		t.Errorf("hint keys = %v, want %v", r.HintKeys, wantKeys)
+	}
+
+	for _, tc := range []struct {
+		name string
+		sub  Submission
+		want FieldErrors
+	}{
+		{"self gives none", Submission{Kind: "access", Role: "self", Email: "a@example.cn", SubjectName: "x", SubjectEmail: "b@example.cn", SubjectPhone: "13800138000", SubjectAccountID: "u"},
+			FieldErrors{{Field: FieldSubjectName, Code: CodeNotApplicable}, {Field: FieldSubjectEmail, Code: CodeNotApplicable}, {Field: FieldSubjectPhone, Code: CodeNotApplicable}, {Field: FieldSubjectAccountID, Code: CodeNotApplicable}}},
+		{"bad values", Submission{Kind: "access", Role: "agent", Email: "a@example.cn", SubjectName: "a\nb", SubjectEmail: "kid@", SubjectPhone: "12", SubjectAccountID: "k d"},
+			FieldErrors{{Field: FieldSubjectName, Code: CodeInvalidText}, {Field: FieldSubjectEmail, Code: CodeInvalidEmail}, {Field: FieldSubjectPhone, Code: CodeInvalidPhone}, {Field: FieldSubjectAccountID, Code: CodeInvalidAccountID}}},
+		{"name too long", Submission{Kind: "access", Role: "relative_of_deceased", Phone: "13800138000", SubjectName: strings.Repeat("名", MaxSubjectName+1)},
+			FieldErrors{{Field: FieldSubjectName, Code: CodeTooLong, Max: MaxSubjectName}}},
+		{"control character in the name", Submission{Kind: "access", Role: "guardian", Phone: "13800138000", SubjectName: "a\x00b"},
+			FieldErrors{{Field: FieldSubjectName, Code: CodeInvalidText}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.sub.Validate(phone.Parse)
+			var got FieldErrors
+			if !errors.As(err, &got) || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Validate() error = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// Blank subject fields are no fields, for every role.
+	if _, err := (Submission{Kind: "access", Role: "self", Email: "a@example.cn", SubjectName: " ", SubjectEmail: "\t"}).Validate(phone.Parse); err != nil {
+		t.Errorf("blank subject fields: %v", err)
+	}
+}
+
 func BenchmarkValidate(b *testing.B) {
 	s := Submission{Kind: "erasure", Role: "self", ErasureGround: "stopped_using", Email: "Zhang.San@QQ.com", Phone: "+86 138 0013 8000", AccountID: "u_42", Locale: "zh-CN", Details: "请删除我的全部数据"}
 	for b.Loop() {

@@ -159,20 +159,33 @@ func sameOrigin(ref string, origins []string) bool {
 func TestAccessibility(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 3)
-	vals := formValues(t)
+	vals := e.sampleForm(t)
 	vals.Del("kind")
 	vals.Set("email", "bad")
 	vals.Set("phone", "")
 	vals.Set("erasureGround", "")
 	vals.Set("consentPurposes", "nonsense")
-	accepted := e.do(t, loadEvent(t, "intake-web-post-form.json"))
+	others := e.sampleForm(t)
+	others.Set("role", "agent")
+	others.Set("subjectEmail", "bad@")
+	others.Set("accountId", "not valid")
+	accepted := e.do(t, formPost(e.sampleForm(t)))
+	reused := e.sampleForm(t)
+	e.do(t, formPost(reused))
+	reused.Set("details", "another")
+	cross := formPost(e.sampleForm(t))
+	cross.Header.Set("Origin", "https://evil.example")
 	pages := map[string]string{
-		"form zh":          e.do(t, loadEvent(t, "intake-web-get-form.json")).Body,
-		"form en":          e.do(t, loadEvent(t, "intake-web-get-form-en.json")).Body,
-		"form with errors": e.do(t, formEvent(t, vals)).Body,
-		"accepted":         accepted.Body,
-		"status":           e.do(t, statusEvent(t, statusLink(t, accepted.Body))).Body,
-		"not found":        e.do(t, statusEvent(t, "/requests/r-x?token=y")).Body,
+		"form zh":                 e.do(t, getForm("")).Body,
+		"form en":                 e.do(t, getForm("lang=en")).Body,
+		"form with errors":        e.do(t, formPost(vals)).Body,
+		"subject field errors":    e.do(t, formPost(others)).Body,
+		"accepted":                accepted.Body,
+		"status":                  e.do(t, statusGet(t, statusLink(t, accepted.Body))).Body,
+		"not found":               e.do(t, statusGet(t, "/requests/r-x?token=y")).Body,
+		"reused nonce":            e.do(t, formPost(reused)).Body,
+		"cross-site post refused": e.do(t, cross).Body,
+		"method not allowed":      e.do(t, newRequest("DELETE", "/requests", nil)).Body,
 	}
 	for name, page := range pages {
 		if problems := checkAccessibility(page, sampleOrigin); len(problems) > 0 {

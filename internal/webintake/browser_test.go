@@ -2,8 +2,6 @@ package webintake
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -90,7 +88,7 @@ func screenshot(name string) chromedp.Action[chromedp.Void] {
 // Chinese, answered by the Chinese confirmation page whose status link works.
 func TestBrowserSubmitInChinese(t *testing.T) {
 	e := newEnv(t, 3)
-	srv := httptest.NewServer(HTTPHandler(e.h.Handle, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	srv := httptest.NewServer(e.h)
 	t.Cleanup(srv.Close)
 	ctx := browser(t)
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
@@ -192,9 +190,12 @@ func TestBrowserSubmitInChinese(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stored request: %v", err)
 	}
-	if req.Kind != dsr.KindErasure || req.ErasureGround != dsr.GroundStoppedUsing || req.Details != details ||
-		req.Contact.Phone != "+8613800138000" || req.Locale != "zh-CN" || !req.ExecutionStarted {
+	if req.Kind != dsr.KindErasure || req.ErasureGround != dsr.GroundStoppedUsing || req.Locale != "zh-CN" || !req.ExecutionStarted {
 		t.Errorf("stored request = %+v", req)
+	}
+	p, err := e.store.GetPersonal(context.Background(), requestID)
+	if err != nil || p.Details != details || p.Contact.Phone != "+8613800138000" {
+		t.Errorf("stored personal data = %+v (%v)", p, err)
 	}
 	if n := len(e.sfn.Calls()); n != 1 {
 		t.Errorf("StartExecution calls = %d, want 1", n)
@@ -211,7 +212,7 @@ func TestBrowserVerifyInChinese(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { web.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	f := newFlow(t, srv.URL)
-	web = HTTPHandler(f.web.Handle, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	web = f.web
 	ctx := browser(t)
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 	text := func(sel string) string {
@@ -292,7 +293,8 @@ func TestBrowserVerifyInChinese(t *testing.T) {
 	if got := text("#notice"); !strings.HasPrefix(got, "感谢您，身份验证已完成") {
 		t.Errorf("notice = %q", got)
 	}
-	if st := f.done(id); st != sfntypes.ExecutionStatusSucceeded {
+	f.reviewed(id)
+	if st := f.finish(id); st != sfntypes.ExecutionStatusSucceeded {
 		t.Errorf("execution %s, want SUCCEEDED; states %v", st, f.entered(id))
 	}
 	if status := submit("follow the status link", chromedp.Click(css("#status-link"))); status != http.StatusOK {

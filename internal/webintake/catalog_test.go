@@ -1,10 +1,6 @@
 package webintake
 
 import (
-	"context"
-	"encoding/base64"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -28,7 +24,7 @@ func TestCatalogIsComplete(t *testing.T) {
 	// fallback dsr gives unknown codes.
 	fallback := dsr.FieldError{Code: "no-such-code"}
 	for _, c := range []dsr.Code{CodeUnknownField, CodeInvalidType, CodeMalformedJSON, CodeMalformedBody,
-		CodeIdempotencyKeyRequired, CodeInvalidIdempotencyKey, CodeInternal} {
+		CodeIdempotencyKeyRequired, CodeInvalidIdempotencyKey, CodeIdempotencyKeyReused, CodeEmailNotASCII, CodeInternal} {
 		for _, l := range dsr.Locales() {
 			if got := message(dsr.FieldError{Code: c}, l); got == fallback.Message(l) {
 				t.Errorf("code %s has no %s message", c, l)
@@ -37,7 +33,8 @@ func TestCatalogIsComplete(t *testing.T) {
 	}
 	// Keys used in Go code exist (text returns the key itself when missing).
 	for _, key := range []string{"form.title", "errors.tooMany", "errors.tooLarge", "errors.mediaType", "errors.notFound",
-		"errors.method", "errors.internal", "errors.expired", "accepted.title", "status.title", "form.appliesTo", "form.line"} {
+		"errors.method", "errors.internal", "errors.expired", "errors.reused", "errors.crossSite", "accepted.title",
+		"accepted.next.others", "status.title", "form.appliesTo", "form.line", "form.listSep"} {
 		if _, ok := catalog[key]; !ok {
 			t.Errorf("catalog lacks %q", key)
 		}
@@ -51,10 +48,15 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 		for name, p := range map[string]*page{
 			"form":     {Locale: l, Form: newForm(l, formInput{}, "n", nil, nil)},
 			"accepted": {Locale: l, Accepted: &acceptedView{RequestID: "r-x", StatusURL: "/requests/r-x?token=t"}},
+			"others":   {Locale: l, Accepted: &acceptedView{RequestID: "r-x", ForOthers: true}},
 			"status":   {Locale: l, Status: &statusView{RequestID: "r-x", Due: "d"}},
 			"message":  {Locale: l, Message: "m", BackURL: "/"},
 		} {
-			out, err := render(name, p)
+			pageName := name
+			if name == "others" {
+				pageName = "accepted"
+			}
+			out, err := render(pageName, p)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", name, l, err)
 			}
@@ -74,31 +76,24 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 
 // BenchmarkRenderForm measures GET / (the form, rendered with a fresh nonce).
 func BenchmarkRenderForm(b *testing.B) {
-	h := &Handler{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	ev := loadEvent(b, "intake-web-get-form.json")
-	ctx := context.Background()
+	e := newEnv(b, 3)
 	for b.Loop() {
-		if resp, err := h.Handle(ctx, ev); err != nil || resp.StatusCode != 200 {
-			b.Fatalf("%d %v", resp.StatusCode, err)
+		if resp := e.do(b, getForm("")); resp.StatusCode != 200 {
+			b.Fatalf("%d", resp.StatusCode)
 		}
 	}
 }
 
 // BenchmarkValidateForm measures a form post up to the intake call: body
-// decoding, parsing and validation (a validation error, so no I/O).
+// reading, parsing and validation (a validation error, so no I/O).
 func BenchmarkValidateForm(b *testing.B) {
-	h := &Handler{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	ev := loadEvent(b, "intake-web-post-form.json")
-	body, err := base64.StdEncoding.DecodeString(ev.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newEnv(b, 3)
+	vals := e.sampleForm(b)
 	// Without a kind the post fails validation: the form is shown again.
-	ev.Body = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(body), "kind=erasure", "kind=", 1)))
-	ctx := context.Background()
+	vals.Set("kind", "")
 	for b.Loop() {
-		if resp, err := h.Handle(ctx, ev); err != nil || resp.StatusCode != 400 {
-			b.Fatalf("%d %v", resp.StatusCode, err)
+		if resp := e.do(b, formPost(vals)); resp.StatusCode != 400 {
+			b.Fatalf("%d", resp.StatusCode)
 		}
 	}
 }

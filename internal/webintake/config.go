@@ -5,15 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/mail"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
-	"dsrflow/internal/intake"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/mailtransport"
@@ -55,6 +55,11 @@ type Config struct {
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
 	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
 	notify.Transport
+	// SMTPUTF8 says the mail transport delivers to addresses whose local
+	// part is not ASCII (RFC 6531). Our SES raw and SMTP relay senders are
+	// set up without it: false refuses such addresses on the form
+	// (email_not_ascii) rather than failing to send the code later.
+	SMTPUTF8 bool `env:"SMTPUTF8"`
 }
 
 // ConfigFromEnv reads and checks the configuration.
@@ -93,84 +98,44 @@ func (c Config) Check() error {
 	return nil
 }
 
-// Clients are the AWS clients the handler needs.
-type Clients struct {
-	DynamoDB interface {
-		store.DB
-		verification.DB
+// NewAWS returns the privacy center for the Lambda function: an
+// http.Handler that builds the Handler on the first request, with clients
+// from the AWS SDK's default configuration (environment, including
+// AWS_ENDPOINT_URL_* for local endpoints), so that the cold start's init
+// does no I/O. A build that fails answers that request with the 500 page and
+// is tried again on the next one.
+func NewAWS(c Config, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.Default()
 	}
-	SFN interface {
-		intake.Starter
-		verification.SFN
-	}
-	// Email sends new codes when OutboxDir is empty (from mailtransport:
-	// SES or the SMTP relay); nil then means the verification page cannot
-	// send codes (they fail as delivery errors).
-	Email notify.EmailSender
-}
-
-// NewHandler wires a Handler from configuration and clients. The
-// verification page uses verification.Service directly (not workflow.New):
-// it needs only the table, SendTaskSuccess and a way to send a new code.
-func NewHandler(c Config, cl Clients, logger *slog.Logger) *Handler {
-	st := store.New(cl.DynamoDB, c.TableName)
-	router := &notify.Router{From: c.MailFrom, FromName: c.MailFromName}
-	if c.OutboxDir != "" {
-		box := &notify.Outbox{Dir: c.OutboxDir, From: c.MailFrom, FromName: c.MailFromName}
-		router.Email, router.SMS = box, box
-	} else {
-		router.Email = cl.Email
-	}
-	team := notify.Contact{Email: c.PrivacyContact}
-	if team.Email == "" {
-		team.Email = c.MailFrom
-	}
-	h := &Handler{
-		Intake: &intake.Service{
-			Store:             st,
-			SFN:               cl.SFN,
-			StateMachineArn:   c.StateMachineArn,
-			SubjectSecret:     []byte(c.SubjectKeySecret),
-			MaxOpenPerSubject: c.MaxOpenPerSubject,
-			Logger:            logger,
-		},
-		Store:       st,
-		TokenSecret: []byte(c.StatusTokenSecret),
-		BaseURL:     c.PublicBaseURL,
-		Logger:      logger,
-		Team:        team,
-	}
-	// The service reads the handler's clock, so that setting h.Now (the
-	// local stack's scaled clock, tests) also sets the code expiry clock.
-	router.Now = h.now
-	ver := &verification.Service{
-		Requests: st, DB: cl.DynamoDB, Table: c.TableName, SFN: cl.SFN, Sender: router,
-		Secret: []byte(c.VerificationCodeSecret), StatusSecret: []byte(c.StatusTokenSecret),
-		Team: team, Now: h.now, Logger: logger, Actor: ActorVerificationPage,
-	}
-	if c.PublicBaseURL != "" {
-		// New codes link back to this page, as the first one did.
-		ver.Link = verification.PageLink(c.PublicBaseURL, ver.StatusSecret)
-	}
-	h.Verification = ver
-	return h
-}
-
-// NewAWSHandler returns the handler to be built on the first invocation,
-// with clients from the AWS SDK's default configuration (environment,
-// including AWS_ENDPOINT_URL_* for local endpoints; no network call).
-func NewAWSHandler(c Config, logger *slog.Logger) *lazyinit.Value[*Handler] {
-	return lazyinit.New(func(ctx context.Context) (*Handler, error) {
+	v := lazyinit.New(func(ctx context.Context) (*Handler, error) {
 		awsCfg, err := awsenv.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS config: %w", err)
 		}
-		cl := Clients{DynamoDB: dynamodb.NewFromConfig(awsCfg), SFN: sfn.NewFromConfig(awsCfg)}
+		deps := Deps{
+			Store:  store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
+			SFN:    sfn.NewFromConfig(awsCfg),
+			Logger: logger,
+		}
 		if c.OutboxDir == "" {
-			if cl.Email, err = mailtransport.FromConfig(awsCfg, c.Transport, c.MailFrom); err != nil {
+			if deps.Email, err = mailtransport.FromConfig(awsCfg, c.Transport, c.MailFrom); err != nil {
 				return nil, fmt.Errorf("email transport: %w", err)
 			}
 		}
-		return NewHandler(c, cl, logger), nil
+		return New(c, deps)
+	})
+	// fallback renders the error page when the build fails: it needs no
+	// client.
+	fallback := &Handler{clock: time.Now, logger: logger}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, err := v.Get(r.Context())
+		if err != nil {
+			logger.ErrorContext(r.Context(), "build the privacy center", "error", err.Error())
+			setSecurityHeaders(w.Header())
+			fallback.internalError(w, r, requestLocale(r))
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }

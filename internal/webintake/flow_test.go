@@ -2,7 +2,6 @@ package webintake
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -10,16 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/jhillyerd/enmime"
@@ -28,7 +25,6 @@ import (
 	"dsrflow/internal/dev/sfnapi"
 	"dsrflow/internal/dev/sfnapi/sfnapitest"
 	"dsrflow/internal/dsr"
-	"dsrflow/internal/intake"
 	"dsrflow/internal/logtest"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/reconcile"
@@ -40,15 +36,11 @@ import (
 // China), so that expiry times on the page are stable for golden files.
 var flowStart = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
 
-var testCodeSecret = []byte("verification-code-secret-for-tests-0123")
-
-const flowMailFrom = "privacy@example.cn"
-
 // flow is the whole system on one machine, wired as it is deployed: dynalite,
 // the local Step Functions engine (internal/dev/asl) behind the Step Functions API
 // (internal/dev/sfnapi) running statemachines/dsr.asl.json with the workflow's
 // real task handlers (workflow.New), and the privacy center wired by
-// NewHandler from a Config, as intake-web's main wires it. Messages go to an
+// New from a Config, as intake-web wires it. Messages go to an
 // outbox folder; all share one virtual clock.
 type flow struct {
 	t      testing.TB
@@ -60,7 +52,7 @@ type flow struct {
 	outbox string
 	logs   *logtest.Buffer
 	web    *Handler
-	wf     *workflow.Handlers
+	store  *store.Store
 	// base is the privacy center's public URL (links in messages).
 	base string
 }
@@ -99,46 +91,33 @@ func newFlow(t testing.TB, base string) *flow {
 	}
 
 	// The workflow's task functions, configured as template.yaml configures them.
+	st := store.New(store.Config{Table: table}, store.Deps{DB: db, Clock: clock.Now})
 	wf, err := workflow.New(workflow.Config{
-		TableName: table, CodeSecret: string(testCodeSecret), StatusTokenSecret: string(testTokenSecret),
-		PublicBaseURL: base, OutboxDir: outbox, MailFrom: flowMailFrom, MailFromName: "隐私团队",
-		RepeatLimit: 3, BackupRotation: 840 * time.Hour,
-	}, workflow.Clients{DynamoDB: db, SFN: client}, logger)
+		TableName: table, CodeSecret: string(testCodeSecret), SubjectKeySecret: string(testSubjectSecret),
+		StatusTokenSecret: string(testTokenSecret), PublicBaseURL: base, OutboxDir: outbox,
+		MailFrom: flowMailFrom, MailFromName: "隐私团队",
+		RepeatLimit: 3, BackupRotation: 840 * time.Hour, ContactRetention: 720 * time.Hour,
+	}, workflow.Deps{Store: st, SFN: client, Clock: clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("workflow.New: %v", err)
 	}
-	wf.Now, wf.Store.Now, wf.Verification.Now, wf.Operator.Now = clock.Now, clock.Now, clock.Now, clock.Now
 	for _, f := range workflow.Functions() {
 		resolver[vars[f.ArnKey]] = lambda.NewHandler(f.Handler(wf))
 	}
 
 	// intake-web, from its own configuration.
-	cfg := Config{
-		TableName: table, StateMachineArn: smArn,
-		SubjectKeySecret: string(testSubjectSecret), StatusTokenSecret: string(testTokenSecret),
-		PublicBaseURL: base, MaxOpenPerSubject: 3,
-		VerificationCodeSecret: string(testCodeSecret), MailFrom: flowMailFrom, MailFromName: "隐私团队",
-		OutboxDir: outbox,
+	cfg := testConfig(table, smArn, 3)
+	cfg.PublicBaseURL, cfg.OutboxDir = base, outbox
+	web, err := New(cfg, Deps{Store: st, SFN: client, Clock: clock.Now, Logger: logger})
+	if err != nil {
+		t.Fatalf("New: %v", err)
 	}
-	if err := cfg.Check(); err != nil {
-		t.Fatal(err)
-	}
-	web := NewHandler(cfg, Clients{DynamoDB: db, SFN: client}, logger)
-	web.Now = clock.Now
-	web.Intake.(*intake.Service).Now = clock.Now
-	web.Store.(*store.Store).Now = clock.Now
-	return &flow{t: t, ctx: ctx, clock: clock, table: table, sfn: client, smArn: smArn, outbox: outbox, logs: logs, web: web, wf: wf, base: base}
+	return &flow{t: t, ctx: ctx, clock: clock, table: table, sfn: client, smArn: smArn, outbox: outbox, logs: logs, web: web, store: st, base: base}
 }
 
-func (f *flow) do(ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+func (f *flow) do(req *http.Request) answer {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
-	defer cancel()
-	resp, err := f.web.Handle(ctx, ev)
-	if err != nil {
-		f.t.Fatalf("Handle: %v", err)
-	}
-	return resp
+	return serve(f.t, f.web, req)
 }
 
 // submitJSON sends a request through the JSON API with a fixed
@@ -146,11 +125,7 @@ func (f *flow) do(ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResp
 // returns its ID and status token.
 func (f *flow) submitJSON(body, key string) (id, token string) {
 	f.t.Helper()
-	ev := loadEvent(f.t, "intake-web-post-json.json")
-	ev.Body = body
-	ev.Headers["content-length"] = itoa(len(body))
-	ev.Headers["idempotency-key"] = key
-	resp := f.do(ev)
+	resp := f.do(jsonPost(body, flowKey(key)))
 	if resp.StatusCode != http.StatusAccepted {
 		f.t.Fatalf("submit: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -168,17 +143,20 @@ func (f *flow) submitJSON(body, key string) (id, token string) {
 	return out.RequestID, u.Query().Get("token")
 }
 
+// flowKey makes a test's short name a valid Idempotency-Key (22 characters
+// or more), the same on every run.
+func flowKey(name string) string { return "flow-key-" + name + "-0123456789abcdef" }
+
 // submitSelf sends an access request by the requester themself, in l.
 func (f *flow) submitSelf(l dsr.Locale, key string) (id, token string) {
 	f.t.Helper()
 	return f.submitJSON(`{"kind":"access","role":"self","email":"zhang.wei.pii@example.cn","locale":"`+string(l)+`"}`, key)
 }
 
-// verificationEvent is the sample GET of the verification page for request
-// id with token (none when empty) and extra query parameters.
-func verificationEvent(t testing.TB, id, token string, extra url.Values) events.APIGatewayV2HTTPRequest {
+// verificationEvent is a GET of the verification page for request id with
+// token (none when empty) and extra query parameters.
+func verificationEvent(t testing.TB, id, token string, extra url.Values) *http.Request {
 	t.Helper()
-	ev := loadEvent(t, "intake-web-get-verification.json")
 	q := url.Values{}
 	if token != "" {
 		q.Set("token", token)
@@ -186,42 +164,36 @@ func verificationEvent(t testing.TB, id, token string, extra url.Values) events.
 	for k, v := range extra {
 		q[k] = v
 	}
-	ev.RawPath = "/requests/" + url.PathEscape(id) + "/verification"
-	ev.RequestContext.HTTP.Path = ev.RawPath
-	ev.RawQueryString = q.Encode()
-	ev.QueryStringParameters = map[string]string{}
-	for k, v := range q {
-		ev.QueryStringParameters[k] = strings.Join(v, ",")
+	target := "/requests/" + url.PathEscape(id) + "/verification"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
 	}
-	ev.PathParameters = map[string]string{"id": id}
-	return ev
+	req := newRequest(http.MethodGet, target, nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	return req
 }
 
-// postVerificationForm is the sample form post with another body.
-func postVerificationForm(t testing.TB, id string, vals url.Values) events.APIGatewayV2HTTPRequest {
+// postVerificationForm is the verification form's post, from the site.
+func postVerificationForm(t testing.TB, id string, vals url.Values) *http.Request {
 	t.Helper()
-	ev := loadEvent(t, "intake-web-post-verification.json")
-	body := vals.Encode()
-	ev.RawPath = "/requests/" + url.PathEscape(id) + "/verification"
-	ev.RequestContext.HTTP.Path = ev.RawPath
-	ev.PathParameters = map[string]string{"id": id}
-	ev.Body = base64.StdEncoding.EncodeToString([]byte(body))
-	ev.Headers["content-length"] = itoa(len(body))
-	return ev
+	req := newRequest(http.MethodPost, "/requests/"+url.PathEscape(id)+"/verification", strings.NewReader(vals.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", sampleOrigin)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	return req
 }
 
-// postVerificationJSON is the sample post as a JSON client sends it.
-func postVerificationJSON(t testing.TB, id, body, acceptLanguage string) events.APIGatewayV2HTTPRequest {
+// postVerificationJSON is a post as a JSON client sends it.
+func postVerificationJSON(t testing.TB, id, body, acceptLanguage string) *http.Request {
 	t.Helper()
-	ev := postVerificationForm(t, id, nil)
-	ev.Body, ev.IsBase64Encoded = body, false
-	ev.Headers["content-type"] = "application/json"
-	ev.Headers["accept"] = "application/json"
-	ev.Headers["content-length"] = itoa(len(body))
+	req := newRequest(http.MethodPost, "/requests/"+url.PathEscape(id)+"/verification", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Del("Accept-Language")
 	if acceptLanguage != "" {
-		ev.Headers["accept-language"] = acceptLanguage
+		req.Header.Set("Accept-Language", acceptLanguage)
 	}
-	return ev
+	return req
 }
 
 func codeForm(token, code, lang string) url.Values {
@@ -287,6 +259,45 @@ func (f *flow) done(id string) sfntypes.ExecutionStatus {
 	return st
 }
 
+// reviewed waits until the execution has left Verify for Review: the code
+// reached the engine (SendTaskSuccess) and the workflow moved on.
+func (f *flow) reviewed(id string) {
+	f.t.Helper()
+	f.eventually("execution "+id+" to move from Verify to Review", func() bool {
+		states := f.entered(id)
+		i := slices.Index(states, "Verify")
+		return i >= 0 && slices.Contains(states[i:], "Review")
+	})
+}
+
+// finish waits until the execution has ended and returns its status. The
+// virtual clock lets Wait states (the backup rotation, the follow-up
+// period before Purge) pass at once.
+func (f *flow) finish(id string) sfntypes.ExecutionStatus {
+	f.t.Helper()
+	st := f.done(id)
+	if st != sfntypes.ExecutionStatusSucceeded {
+		f.t.Logf("execution %s %s: %s", id, st, f.failure(id))
+	}
+	return st
+}
+
+// failure is the error and cause of a failed execution's failing events.
+func (f *flow) failure(id string) string {
+	var out []string
+	for _, ev := range f.history(id) {
+		switch {
+		case ev.ExecutionFailedEventDetails != nil:
+			out = append(out, "execution: "+aws.ToString(ev.ExecutionFailedEventDetails.Error)+": "+aws.ToString(ev.ExecutionFailedEventDetails.Cause))
+		case ev.TaskFailedEventDetails != nil:
+			out = append(out, "task: "+aws.ToString(ev.TaskFailedEventDetails.Error)+": "+aws.ToString(ev.TaskFailedEventDetails.Cause))
+		case ev.LambdaFunctionFailedEventDetails != nil:
+			out = append(out, "lambda: "+aws.ToString(ev.LambdaFunctionFailedEventDetails.Error)+": "+aws.ToString(ev.LambdaFunctionFailedEventDetails.Cause))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 // outboxMail is one message from the outbox.
 type outboxMail struct {
 	template, text string
@@ -348,11 +359,11 @@ func (f *flow) code(id string, n int) (code, link string) {
 	return m[1], mailLinkRE.FindString(ms[n-1].text)
 }
 
-// awaitCode waits until the execution waits in VerifyIdentity and returns
+// awaitCode waits until the execution waits in Verify and returns
 // the first code.
 func (f *flow) awaitCode(id string) string {
 	f.t.Helper()
-	f.eventually("execution "+id+" to wait in VerifyIdentity", func() bool { return f.waitingIn(id, "VerifyIdentity") })
+	f.eventually("execution "+id+" to wait in Verify", func() bool { return f.waitingIn(id, "Verify") })
 	c, _ := f.code(id, 1)
 	return c
 }
@@ -360,7 +371,7 @@ func (f *flow) awaitCode(id string) string {
 // auditTypes lists the request's audit event types.
 func (f *flow) auditTypes(id string) []string {
 	f.t.Helper()
-	evs, err := workflow.ListEvents(f.ctx, emu.Client(), f.table, id)
+	evs, err := f.store.ListEvents(f.ctx, id)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -374,21 +385,14 @@ func (f *flow) auditTypes(id string) []string {
 // taskToken is the task token stored on the verification item.
 func (f *flow) taskToken(id string) string {
 	f.t.Helper()
-	out, err := emu.Client().GetItem(f.ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(f.table),
-		Key: map[string]dbtypes.AttributeValue{
-			"PK": &dbtypes.AttributeValueMemberS{Value: "REQ#" + id},
-			"SK": &dbtypes.AttributeValueMemberS{Value: "VERIFY"},
-		},
-	})
+	v, err := f.store.GetVerification(f.ctx, id)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	tok, ok := out.Item["taskToken"].(*dbtypes.AttributeValueMemberS)
-	if !ok || tok.Value == "" {
+	if v == nil || v.TaskToken == "" {
 		f.t.Fatalf("no task token on the verification item of %s", id)
 	}
-	return tok.Value
+	return v.TaskToken
 }
 
 // wrongCode returns a 6-digit code other than c.

@@ -1,8 +1,10 @@
 // Package webintake is the privacy center: the web form and JSON API through
-// which data subjects send requests, and the status page behind each request's
-// status link. It handles API Gateway HTTP API events (payload format 2.0) and
-// hands new requests to intake.Service; HTTPHandler serves the same handler
-// over plain net/http for the local stack and tests.
+// which data subjects send requests, the status page behind each request's
+// status link, and the identity verification page. It is a plain
+// http.Handler (New) serving its routes on its own http.ServeMux; the
+// intake-web Lambda function puts it behind API Gateway (HTTP API, payload
+// 2.0) with aws-lambda-go-api-proxy's httpadapter, and the local stack
+// mounts it directly.
 //
 // Routes:
 //
@@ -12,14 +14,39 @@
 //	GET  /requests/{id}/verification   the code entry page, ?token=… required
 //	POST /requests/{id}/verification   a code, or action=resend (form or JSON)
 //
+// Any other path is 404 and another method on a known path 405, both in
+// the privacy center's own page or JSON error shape. Every answer carries
+// the security headers (CSP, HSTS, no-store, no-referrer, nosniff, DENY).
+//
+// # Cross-site posts
+//
+// A POST whose Origin header names another origin than the request's own
+// (scheme from X-Forwarded-Proto, as API Gateway sets it, and Host) or
+// PUBLIC_BASE_URL's, or that a browser marks Sec-Fetch-Site: cross-site, is
+// refused with 403 (code cross_site). Browsers send Origin "null" for a
+// form post from our pages (their referrer policy is no-referrer): then a
+// Sec-Fetch-Site of same-site or cross-site is refused. A post without an
+// Origin header (curl, a server) is allowed.
+//
 // # Idempotency
 //
-// A form carries a hidden nonce (32 random bytes, made when the form is
-// rendered); a JSON client sends an Idempotency-Key header (required). The
-// natural key given to intake is that key, scoped by a keyed hash of the kind
-// and the subject's identifiers, so that a double-click or a retry names the
-// same request while two clients that happen to pick the same key (say "1")
-// do not share a request.
+// A form carries a hidden nonce: a token signed with a key derived from
+// StatusTokenSecret (HMAC-SHA256), holding its issue time and 16 random
+// bytes, valid for NonceLifetime (24 h). An expired, forged or missing nonce
+// shows the form again, as typed, with a fresh nonce and the form_expired
+// message. A JSON client sends an Idempotency-Key header (required): 22 to
+// 255 visible ASCII characters other than the comma, with at least 128 bits
+// of room: a key made only of hex digits (and hyphens) needs 32 hex digits,
+// so a UUID qualifies, and 22 characters of base64url carry 132 bits.
+//
+// The natural key given to intake is that key, scoped by a keyed hash of
+// the kind and the requester's identifiers, so that a double-click or a
+// retry names the same request while two clients that happen to pick the
+// same key do not share a request. The key is also bound to its body: the
+// request stores a keyed digest (HMAC-SHA256 under a key derived from
+// StatusTokenSecret) of the validated submission, and the same key sent
+// again with another body is answered 422 (idempotency_key_reused) with no
+// request ID and no link.
 //
 // # Status tokens
 //
@@ -39,12 +66,12 @@
 // While the workflow waits in VerifyIdentity, the requester types the
 // one-time code into /requests/{id}/verification (the code message links to
 // it; so do the confirmation and status pages). The page is a thin layer over
-// verification.Service, built directly from Config (no workflow.New): codes
-// are checked and signalled (SendTaskSuccess) there, new codes are sent
-// through SES or the outbox. The task token never leaves the service.
-// Posts are a form (token, code or action=resend, lang) or JSON
-// ({"token","code"} or {"token","action":"resend"}); a code may be typed with
-// spaces or dashes, or in full-width digits. Answers:
+// verification.Service: codes are checked and signalled (SendTaskSuccess)
+// there, new codes are sent through SES, the SMTP relay or the outbox. The
+// task token never leaves the service. Posts are a form (token, code or
+// action=resend, lang) or JSON ({"token","code"} or
+// {"token","action":"resend"}); a code may be typed with spaces or dashes,
+// or in full-width digits. Answers:
 //
 //	200 verified, or already verified (a repeat changes nothing)
 //	202 a new code was sent
@@ -61,153 +88,213 @@
 // token is the request's stored one or, for mail requests that store none,
 // the one derived from StatusTokenSecret (StatusToken).
 //
+// # Requesters acting for someone else
+//
+// A guardian, an agent or a relative of a deceased person may give the data
+// subject's name, account ID, email and phone (subjectName,
+// subjectAccountId, subjectEmail, subjectPhone): hints for finding the
+// subject's data, never proof. Such requests are verified by the privacy
+// team (documents and authority), not by a code; the confirmation says so.
+//
 // # Failures
 //
 // When StartExecution fails after the request was written (intake.ErrStart),
 // the answer is still 202: the request is recorded and the reconciler or a
-// resubmit starts it. Too many open requests for the subject is 429.
+// resubmit starts it. Too many open requests (only subjects verified by an
+// app login are capped) is 429, with a message that reveals no count.
+//
+// The client's address (r.RemoteAddr: API Gateway's source IP behind the
+// adapter) is never logged.
 package webintake
 
 import (
 	"context"
-	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/store"
+	"dsrflow/internal/verification"
 )
 
-// MaxBodyBytes caps a request body, after base64 decoding.
+// MaxBodyBytes caps a request body.
 const MaxBodyBytes = 64 << 10
 
-// Submitter hands a validated request to the intake path (intake.Service).
-type Submitter interface {
+// SFN is the part of the Step Functions client the privacy center uses:
+// StartExecution for new requests, SendTaskSuccess for verified codes.
+type SFN interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+}
+
+// Deps are the handler's clients and clock.
+type Deps struct {
+	Store *store.Store
+	SFN   SFN
+	// Email sends new codes when Config.OutboxDir is empty (SES or the
+	// SMTP relay); nil: new codes fail as delivery errors.
+	Email notify.EmailSender
+	// SMS sends codes to requesters with a phone only; nil: the outbox when
+	// Config.OutboxDir is set.
+	SMS notify.SMSSender
+	// Clock is the time source of the handler, intake, the store's dates
+	// and the code expiry; default time.Now.
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// submitter hands a validated request to the intake path (intake.Service).
+type submitter interface {
 	Submit(ctx context.Context, sub intake.Submission) (intake.Result, error)
 }
 
-// RequestReader reads a stored request (store.Store); a missing one is
+// requestReader reads a stored request (store.Store); a missing one is
 // store.ErrNotFound.
-type RequestReader interface {
+type requestReader interface {
 	GetRequest(ctx context.Context, id string) (*dsr.Request, error)
 }
 
-// Handler is the privacy center's Lambda handler.
+// verifier checks one-time codes and sends new ones (verification.Service).
+// SubmitCode and Resend check the status token themselves and answer
+// verification.ErrNotFound or verification.ErrForbidden.
+type verifier interface {
+	SubmitCode(ctx context.Context, id, statusToken, code string) (verification.Result, error)
+	Resend(ctx context.Context, id, statusToken string) (verification.Result, error)
+	Status(ctx context.Context, id string) (verification.Status, error)
+}
+
+// Handler is the privacy center: an http.Handler.
 type Handler struct {
-	Intake Submitter
-	Store  RequestReader
-	// TokenSecret keys status tokens and idempotency scopes; at least 32 bytes.
-	TokenSecret []byte
-	// BaseURL, when set ("https://privacy.example.cn"), makes status links
-	// absolute; otherwise they are relative to the site root.
-	BaseURL string
-	Logger  *slog.Logger
-	// Now is the clock; time.Now by default.
-	Now func() time.Time
-
-	// Verification checks one-time codes and sends new ones
-	// (verification.Service); nil: the verification page answers 404.
-	Verification Verifier
-	// Team is how requesters reach the privacy team (policy 十), quoted when
-	// verification cannot go on by code.
-	Team notify.Contact
+	intake       submitter
+	store        requestReader
+	verification verifier
+	// tokenSecret keys status tokens and idempotency scopes; nonceKey and
+	// digestKey are derived from it.
+	tokenSecret []byte
+	nonceKey    []byte
+	digestKey   []byte
+	// baseURL ("https://privacy.example.cn", no trailing slash) makes links
+	// absolute and is an allowed origin; empty: the request's own origin.
+	baseURL     string
+	smtpUTF8    bool
+	teamContact notify.Contact
+	clock       func() time.Time
+	logger      *slog.Logger
+	mux         *http.ServeMux
 }
 
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
+// New checks cfg and wires the privacy center over deps: intake (with its
+// starter), verification and the message router are built here, once.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
-	return time.Now()
-}
-
-func (h *Handler) logger() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
+	if deps.Store == nil || deps.SFN == nil {
+		return nil, errors.New("webintake: Store and SFN are required")
 	}
-	return slog.Default()
-}
-
-// route is one entry of the routing table: the API Gateway route key it
-// answers, and the method and path pattern the fallback matches when events
-// come from a catch-all route ($default) or the local adapter.
-type route struct {
-	method  string
-	pattern []string // path segments; "{id}" matches one segment
-	handle  func(h *Handler, ctx context.Context, r *request) response
-}
-
-func (rt route) key() string { return rt.method + " /" + strings.Join(rt.pattern, "/") }
-
-// routes lists the privacy center's routes; template.yaml declares the same
-// route keys.
-var routes = []route{
-	{method: http.MethodGet, pattern: nil, handle: (*Handler).getForm},
-	{method: http.MethodPost, pattern: []string{"requests"}, handle: (*Handler).postRequest},
-	{method: http.MethodGet, pattern: []string{"requests", "{id}"}, handle: (*Handler).getStatus},
-	{method: http.MethodGet, pattern: []string{"requests", "{id}", "verification"}, handle: (*Handler).getVerification},
-	{method: http.MethodPost, pattern: []string{"requests", "{id}", "verification"}, handle: (*Handler).postVerification},
-}
-
-// request is an incoming event, decoded once.
-type request struct {
-	ev      events.APIGatewayV2HTTPRequest
-	method  string
-	headers map[string]string // lower-case names
-	query   url.Values
-	params  map[string]string
-	body    []byte
-	locale  dsr.Locale // from ?lang=, else Accept-Language, else zh-CN
-	token   string     // the status token, once checked (verification page)
-}
-
-func (r *request) header(name string) string { return r.headers[strings.ToLower(name)] }
-
-// response is what a route answers, before security headers.
-type response struct {
-	status      int
-	contentType string
-	body        string
-	headers     map[string]string
-}
-
-// Handle answers one API Gateway HTTP API (payload 2.0) event.
-func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	r := &request{
-		ev:      ev,
-		method:  strings.ToUpper(ev.RequestContext.HTTP.Method),
-		headers: map[string]string{},
-		params:  map[string]string{},
+	clock := deps.Clock
+	if clock == nil {
+		clock = time.Now
 	}
-	for k, v := range ev.Headers {
-		r.headers[strings.ToLower(k)] = v
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.Default()
 	}
-	if q, err := url.ParseQuery(ev.RawQueryString); err == nil {
-		r.query = q
-	} else {
-		r.query = url.Values{}
-		for k, v := range ev.QueryStringParameters {
-			r.query.Set(k, v)
-		}
+	router := notify.NewRouter(notify.RouterConfig{From: cfg.MailFrom, FromName: cfg.MailFromName, OutboxDir: cfg.OutboxDir},
+		notify.RouterDeps{Email: deps.Email, SMS: deps.SMS, Clock: clock})
+	starter, err := intake.NewStarter(intake.StarterConfig{StateMachineArn: cfg.StateMachineArn},
+		intake.StarterDeps{Store: deps.Store, SFN: deps.SFN, Clock: clock, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("webintake: %w", err)
 	}
-	r.locale = requestLocale(r.query.Get("lang"), r.header("accept-language"))
-	if r.method == "" {
-		r.method, _, _ = strings.Cut(ev.RouteKey, " ")
+	in, err := intake.New(intake.Config{SubjectSecret: []byte(cfg.SubjectKeySecret), MaxOpenPerSubject: cfg.MaxOpenPerSubject},
+		intake.Deps{Store: deps.Store, Starter: starter, Clock: clock, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("webintake: %w", err)
 	}
-	resp := h.dispatch(ctx, r)
-	return finish(resp), nil
+	team := notify.Contact{Email: cfg.PrivacyContact}
+	if team.Email == "" {
+		team.Email = cfg.MailFrom
+	}
+	// New codes link back to this page, as the first one did (BaseURL).
+	ver, err := verification.New(verification.Config{
+		Secret: []byte(cfg.VerificationCodeSecret), StatusSecret: []byte(cfg.StatusTokenSecret),
+		BaseURL: cfg.PublicBaseURL, Team: team, Actor: ActorVerificationPage,
+	}, verification.Deps{Store: deps.Store, SFN: deps.SFN, Sender: router, Clock: clock, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("webintake: %w", err)
+	}
+	secret := []byte(cfg.StatusTokenSecret)
+	h := &Handler{
+		intake:       in,
+		store:        deps.Store,
+		verification: ver,
+		tokenSecret:  secret,
+		nonceKey:     deriveKey(secret, "form-nonce"),
+		digestKey:    deriveKey(secret, "body-digest"),
+		baseURL:      strings.TrimSuffix(cfg.PublicBaseURL, "/"),
+		smtpUTF8:     cfg.SMTPUTF8,
+		teamContact:  team,
+		clock:        clock,
+		logger:       logger,
+	}
+	h.routes()
+	return h, nil
 }
 
-// requestLocale picks the language: an explicit ?lang= (or form field) first,
-// then Accept-Language, then zh-CN.
-func requestLocale(lang, acceptLanguage string) dsr.Locale {
+// routes registers the privacy center's routes (template.yaml routes them
+// all to the function) and, for each of their paths, a method-less pattern
+// answering 405; "/" is the 404 page.
+func (h *Handler) routes() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.getForm)
+	mux.HandleFunc("POST /requests", h.postRequest)
+	mux.HandleFunc("GET /requests/{id}", h.getStatus)
+	mux.HandleFunc("GET /requests/{id}/verification", h.getVerification)
+	mux.HandleFunc("POST /requests/{id}/verification", h.postVerification)
+	for path, allow := range map[string]string{
+		"/{$}":                        "GET, HEAD",
+		"/requests":                   "POST",
+		"/requests/{id}":              "GET, HEAD",
+		"/requests/{id}/verification": "GET, HEAD, POST",
+	} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			h.errorPage(w, r, requestLocale(r), http.StatusMethodNotAllowed, CodeMethodNotAllowed, "errors.method")
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r, requestLocale(r)) })
+	h.mux = mux
+}
+
+// ServeHTTP answers one request: the security headers, then the route.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w.Header())
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) now() time.Time { return h.clock() }
+
+// requestLocale picks the language of a request: ?lang= first, then
+// Accept-Language, then zh-CN.
+func requestLocale(r *http.Request) dsr.Locale {
+	return pickLocale(r.URL.Query().Get("lang"), headerValue(r, "Accept-Language"))
+}
+
+// pickLocale picks the language: an explicit lang (query or form field)
+// first, then Accept-Language, then zh-CN.
+func pickLocale(lang, acceptLanguage string) dsr.Locale {
 	if lang != "" {
 		if l, ok := dsr.ParseLocale(lang); ok {
 			return l
@@ -219,133 +306,16 @@ func requestLocale(lang, acceptLanguage string) dsr.Locale {
 	return dsr.DefaultLocale
 }
 
-func (h *Handler) dispatch(ctx context.Context, r *request) response {
-	rt, ok := matchRouteKey(r.ev.RouteKey, r.ev.PathParameters)
-	if ok {
-		for k, v := range r.ev.PathParameters {
-			r.params[k] = v
-		}
-	} else {
-		var methodOK bool
-		rt, methodOK, ok = matchPath(r.method, r.path(), r.params)
-		if !ok {
-			if methodOK {
-				return h.errorPage(r, http.StatusMethodNotAllowed, "method_not_allowed", "errors.method")
-			}
-			return h.notFound(r)
-		}
-	}
-	if body, status := decodeBody(r.ev); status != 0 {
-		return h.errorPage(r, status, "body_too_large", "errors.tooLarge", MaxBodyBytes>>10)
-	} else {
-		r.body = body
-	}
-	return rt.handle(h, ctx, r)
-}
-
-// path is the request path without the stage prefix API Gateway adds for a
-// named stage.
-func (r *request) path() string {
-	p := r.ev.RawPath
-	if p == "" {
-		p = r.ev.RequestContext.HTTP.Path
-	}
-	if st := r.ev.RequestContext.Stage; st != "" && st != "$default" {
-		if rest, ok := strings.CutPrefix(p, "/"+st); ok && (rest == "" || rest[0] == '/') {
-			p = rest
-		}
-	}
-	if p == "" {
-		p = "/"
-	}
-	return p
-}
-
-// matchRouteKey finds the route an API Gateway route key names.
-func matchRouteKey(key string, params map[string]string) (route, bool) {
-	for _, rt := range routes {
-		if rt.key() == key {
-			for _, seg := range rt.pattern {
-				if strings.HasPrefix(seg, "{") && params[strings.Trim(seg, "{}")] == "" {
-					return route{}, false
-				}
-			}
-			return rt, true
-		}
-	}
-	return route{}, false
-}
-
-// matchPath finds the route for a method and path; methodOK reports that the
-// path exists for another method.
-func matchPath(method, path string, params map[string]string) (rt route, methodOK, ok bool) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	if len(segs) == 1 && segs[0] == "" {
-		segs = nil
-	}
-	for _, cand := range routes {
-		got, match := matchSegments(cand.pattern, segs)
-		if !match {
-			continue
-		}
-		if cand.method != method {
-			methodOK = true
-			continue
-		}
-		for k, v := range got {
-			params[k] = v
-		}
-		return cand, false, true
-	}
-	return route{}, methodOK, false
-}
-
-func matchSegments(pattern, segs []string) (map[string]string, bool) {
-	if len(pattern) != len(segs) {
-		return nil, false
-	}
-	params := map[string]string{}
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") {
-			v, err := url.PathUnescape(segs[i])
-			if err != nil || v == "" {
-				return nil, false
-			}
-			params[strings.Trim(p, "{}")] = v
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
-		}
-	}
-	return params, true
-}
-
-// decodeBody returns the body's bytes, base64-decoded when API Gateway
-// encoded it, or an HTTP status (413, 400) when it is too large or not base64.
-func decodeBody(ev events.APIGatewayV2HTTPRequest) ([]byte, int) {
-	if !ev.IsBase64Encoded {
-		if len(ev.Body) > MaxBodyBytes {
-			return nil, http.StatusRequestEntityTooLarge
-		}
-		return []byte(ev.Body), 0
-	}
-	if base64.StdEncoding.DecodedLen(len(ev.Body)) > MaxBodyBytes+3 {
-		return nil, http.StatusRequestEntityTooLarge
-	}
-	b, err := base64.StdEncoding.DecodeString(ev.Body)
-	if err != nil {
-		return nil, http.StatusBadRequest
-	}
-	if len(b) > MaxBodyBytes {
-		return nil, http.StatusRequestEntityTooLarge
-	}
-	return b, 0
+// headerValue is every value of a header joined with commas: the adapter
+// splits API Gateway's comma-joined values (Accept, Accept-Language) into
+// several.
+func headerValue(r *http.Request, name string) string {
+	return strings.Join(r.Header.Values(name), ",")
 }
 
 // mediaType is the request's Content-Type without parameters, lower-case.
-func (r *request) mediaType() string {
-	mt, _, err := mime.ParseMediaType(r.header("content-type"))
+func mediaType(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return ""
 	}
@@ -353,8 +323,14 @@ func (r *request) mediaType() string {
 }
 
 // wantsJSON reports whether the client prefers JSON to HTML (Accept).
-func (r *request) wantsJSON() bool {
-	return preferJSON(r.header("accept"))
+func wantsJSON(r *http.Request) bool { return preferJSON(headerValue(r, "Accept")) }
+
+// jsonClient reports whether to answer in JSON: the client sent JSON or
+// prefers it.
+func jsonClient(r *http.Request) bool { return isJSONMediaType(mediaType(r)) || wantsJSON(r) }
+
+func isJSONMediaType(mt string) bool {
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 // preferJSON compares the quality Accept gives application/json and
@@ -384,34 +360,114 @@ func preferJSON(accept string) bool {
 	return qJSON > 0 && qJSON > qHTML
 }
 
-// securityHeaders go on every answer. The CSP allows nothing but the page's
-// own inline style sheet (by hash) and form posts to this origin.
-func securityHeaders(styleSrc string) map[string]string {
-	return map[string]string{
-		"Content-Security-Policy": "default-src 'none'; style-src " + styleSrc +
-			"; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-		"X-Content-Type-Options": "nosniff",
-		"Referrer-Policy":        "no-referrer",
-		"X-Frame-Options":        "DENY",
-		// Pages carry form nonces and status tokens: never store them.
-		"Cache-Control": "no-store",
-	}
-}
+// HSTS is the Strict-Transport-Security value: two years, subdomains too.
+const HSTS = "max-age=63072000; includeSubDomains"
 
-func finish(resp response) events.APIGatewayV2HTTPResponse {
-	css, err := styleSheet()
+// setSecurityHeaders puts the headers every answer carries. The CSP allows
+// nothing but the page's own inline style sheet (by hash) and form posts to
+// this origin.
+func setSecurityHeaders(hd http.Header) {
 	styleSrc := "'none'"
-	if err == nil {
+	if css, err := styleSheet(); err == nil {
 		styleSrc = styleHash(css)
 	}
-	headers := securityHeaders(styleSrc)
-	headers["Content-Type"] = resp.contentType
-	for k, v := range resp.headers {
-		headers[k] = v
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src "+styleSrc+
+		"; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	hd.Set("Strict-Transport-Security", HSTS)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	// Pages carry form nonces and status tokens: never store them.
+	hd.Set("Cache-Control", "no-store")
+}
+
+// readBody reads a POST body up to MaxBodyBytes; ok is false when it
+// answered already (413 for a larger body, 400 for one that cannot be read).
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, ok bool) {
+	l := requestLocale(r)
+	if r.ContentLength > MaxBodyBytes {
+		h.errorPage(w, r, l, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "errors.tooLarge", MaxBodyBytes>>10)
+		return nil, false
 	}
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: resp.status,
-		Headers:    headers,
-		Body:       resp.body,
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		h.errorPage(w, r, l, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "errors.tooLarge", MaxBodyBytes>>10)
+		return nil, false
+	case err != nil:
+		h.errorPage(w, r, l, http.StatusBadRequest, CodeMalformedBody, "code.malformed_body")
+		return nil, false
 	}
+	return b, true
+}
+
+// sameOriginPost refuses (403) a POST from another site; see the package
+// documentation. ok is false when it answered.
+//
+// Origin "null" is what browsers send for a form post from a page whose
+// referrer policy is no-referrer, as ours is (Fetch, "serializing a request
+// origin"); then Sec-Fetch-Site decides: same-site and cross-site are
+// refused, same-origin (and a browser that sends neither) allowed.
+func (h *Handler) sameOriginPost(w http.ResponseWriter, r *http.Request) (ok bool) {
+	site := strings.ToLower(r.Header.Get("Sec-Fetch-Site"))
+	cross := site == "cross-site"
+	switch origins := r.Header.Values("Origin"); {
+	case len(origins) > 1:
+		cross = true
+	case len(origins) == 1 && origins[0] == "null":
+		cross = cross || site == "same-site"
+	case len(origins) == 1:
+		cross = cross || !h.allowedOrigin(origins[0], r)
+	}
+	if !cross {
+		return true
+	}
+	h.errorPage(w, r, requestLocale(r), http.StatusForbidden, CodeCrossSite, "errors.crossSite")
+	return false
+}
+
+// allowedOrigin reports whether origin (an Origin header) is the request's
+// own origin or the configured base URL's.
+func (h *Handler) allowedOrigin(origin string, r *http.Request) bool {
+	o := normalizeOrigin(origin)
+	if o == "" {
+		return false // "null", or not an origin
+	}
+	if h.baseURL != "" && o == normalizeOrigin(h.baseURL) {
+		return true
+	}
+	return o == normalizeOrigin(requestScheme(r)+"://"+r.Host)
+}
+
+// normalizeOrigin is scheme://host[:port] in lower case without a default
+// port, or "" when s is not an http(s) origin.
+func normalizeOrigin(s string) string {
+	scheme, rest, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return ""
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	if host == "" || strings.ContainsAny(host, "?#@ \\") {
+		return ""
+	}
+	if scheme == "https" {
+		host = strings.TrimSuffix(host, ":443")
+	} else {
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return scheme + "://" + host
+}
+
+// requestScheme is how the client reached us: X-Forwarded-Proto (API
+// Gateway sets it), else TLS, else http (the local stack).
+func requestScheme(r *http.Request) string {
+	switch p := strings.ToLower(r.Header.Get("X-Forwarded-Proto")); p {
+	case "http", "https":
+		return p
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }

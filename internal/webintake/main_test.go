@@ -3,12 +3,13 @@ package webintake
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"html"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,9 +20,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"dsrflow/internal/dev/asl"
 	"dsrflow/internal/dev/dynamotest"
-	"dsrflow/internal/intake"
 	"dsrflow/internal/intake/intaketest"
+	"dsrflow/internal/logtest"
 	"dsrflow/internal/store"
 )
 
@@ -34,133 +36,169 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m, &emu)) }
 var (
 	testSubjectSecret = []byte("subject-secret-for-tests-0123456789abcdef")
 	testTokenSecret   = []byte("status-token-secret-for-tests-0123456789")
+	testCodeSecret    = []byte("verification-code-secret-for-tests-0123")
 )
 
-// testEnv is one handler over a fresh table and a recording Step Functions endpoint.
+const flowMailFrom = "privacy@example.cn"
+
+// sampleHost is where the sample requests are sent (the sample events'
+// host); sampleOrigin is its origin, as a browser names it.
+const (
+	sampleHost   = "a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn"
+	sampleOrigin = "https://" + sampleHost
+)
+
+// testStart is when every test's clock starts.
+var testStart = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
+
+// testConfig is a valid configuration over table and state machine arn.
+func testConfig(table, arn string, maxOpen int) Config {
+	return Config{
+		TableName: table, StateMachineArn: arn,
+		SubjectKeySecret: string(testSubjectSecret), StatusTokenSecret: string(testTokenSecret),
+		MaxOpenPerSubject:      maxOpen,
+		VerificationCodeSecret: string(testCodeSecret), MailFrom: flowMailFrom, MailFromName: "隐私团队",
+	}
+}
+
+// testEnv is one handler over a fresh table and a recording Step Functions
+// endpoint, on a virtual clock.
 type testEnv struct {
 	h     *Handler
 	store *store.Store
 	sfn   *intaketest.SFN
-	svc   *intake.Service
+	clock *asl.Virtual
+	logs  *logtest.Buffer
 }
 
-func newEnv(t *testing.T, maxOpen int) *testEnv {
+// newEnv builds the handler with New from cfg, as it is deployed; edit may
+// change the configuration first.
+func newEnv(t testing.TB, maxOpen int, edit ...func(*Config)) *testEnv {
 	t.Helper()
 	table := emu.NewTable(t)
-	st := store.New(emu.Client(), table)
+	clock := asl.VirtualClock(testStart).(*asl.Virtual)
+	st := store.New(store.Config{Table: table}, store.Deps{DB: emu.Client(), Clock: clock.Now})
 	fake := intaketest.NewSFN(t)
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	svc := &intake.Service{
-		Store:             st,
-		SFN:               fake.Client(),
-		StateMachineArn:   intaketest.StateMachineArn,
-		SubjectSecret:     testSubjectSecret,
-		MaxOpenPerSubject: maxOpen,
-		Logger:            logger,
+	logs := &logtest.Buffer{}
+	cfg := testConfig(table, intaketest.StateMachineArn, maxOpen)
+	cfg.OutboxDir = filepath.Join(t.TempDir(), "outbox")
+	for _, e := range edit {
+		e(&cfg)
 	}
-	return &testEnv{
-		h:     &Handler{Intake: svc, Store: st, TokenSecret: testTokenSecret, Logger: logger},
-		store: st,
-		sfn:   fake,
-		svc:   svc,
+	h, err := New(cfg, Deps{
+		Store: st, SFN: fake.Client(), Clock: clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
 	}
+	return &testEnv{h: h, store: st, sfn: fake, clock: clock, logs: logs}
 }
 
-func (e *testEnv) do(t *testing.T, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+// answer is a response as the tests read it.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+	Body       string
+}
+
+// serve runs one request through h.
+func serve(t testing.TB, h http.Handler, req *http.Request) answer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := e.h.Handle(ctx, ev)
-	if err != nil {
-		t.Fatalf("Handle: %v", err)
-	}
-	return resp
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req.WithContext(ctx))
+	return answer{StatusCode: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
 }
 
-// loadEvent reads events/<name> strictly: a field the Go type does not know
-// fails the test, so the sample events stay in AWS's shape.
-func loadEvent(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
+func (e *testEnv) do(t testing.TB, req *http.Request) answer {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(emu.Root, "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
-	return ev
+	return serve(t, e.h, req)
 }
 
-// formValues is the body of events/intake-web-post-form.json.
-func formValues(t *testing.T) url.Values {
+// newRequest is a request to the sample host over HTTPS, as API Gateway
+// hands it on (X-Forwarded-Proto), from a Chinese browser.
+func newRequest(method, target string, body io.Reader) *http.Request {
+	req := httptest.NewRequest(method, "http://"+sampleHost+target, body)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("Accept-Language", "zh-CN,zh-Hans;q=0.9")
+	req.RemoteAddr = "203.0.113.7:52000"
+	return req
+}
+
+// getForm is GET / with a query ("" for none).
+func getForm(query string) *http.Request {
+	target := "/"
+	if query != "" {
+		target += "?" + query
+	}
+	req := newRequest(http.MethodGet, target, nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	return req
+}
+
+// sampleForm is the body of the sample form post (an erasure by the
+// requester, in Chinese), with a nonce the handler signed just now.
+func (e *testEnv) sampleForm(t testing.TB) url.Values {
 	t.Helper()
-	ev := loadEvent(t, "intake-web-post-form.json")
-	b, err := base64.StdEncoding.DecodeString(ev.Body)
-	if err != nil {
-		t.Fatal(err)
+	return url.Values{
+		"nonce":         {e.h.newNonce()},
+		"lang":          {"zh-CN"},
+		"kind":          {"erasure"},
+		"role":          {"self"},
+		"email":         {"zhang.san@example.com"},
+		"phone":         {"138 0013 8000"},
+		"accountId":     {""},
+		"erasureGround": {"stopped_using"},
+		"corrections":   {""},
+		"details":       {"我已不再使用该应用，请删除我的全部个人信息。"},
 	}
-	v, err := url.ParseQuery(string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
-// formEvent is the sample form post with another body, base64-encoded as
-// API Gateway sends form posts.
-func formEvent(t *testing.T, vals url.Values) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	ev := loadEvent(t, "intake-web-post-form.json")
-	body := vals.Encode()
-	ev.Body = base64.StdEncoding.EncodeToString([]byte(body))
-	ev.Headers["content-length"] = itoa(len(body))
-	return ev
+// formPost is the form post of vals, as a browser on the site sends it.
+func formPost(vals url.Values) *http.Request {
+	req := newRequest(http.MethodPost, "/requests", strings.NewReader(vals.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", sampleOrigin)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	return req
 }
 
-// jsonEvent is the sample JSON post with another body and Idempotency-Key
-// (none when key is empty).
-func jsonEvent(t *testing.T, body, key string) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	ev := loadEvent(t, "intake-web-post-json.json")
-	ev.Body = body
-	ev.Headers["content-length"] = itoa(len(body))
-	if key == "" {
-		delete(ev.Headers, "idempotency-key")
-	} else {
-		ev.Headers["idempotency-key"] = key
+// sampleJSON is the sample JSON post's body and key.
+const (
+	sampleJSONBody = `{"kind": "consent_withdrawal", "role": "self", "email": "li.si@example.com", "locale": "en", "consentPurposes": ["analytics"]}`
+	sampleKey      = "7f9c2ba4-e88f-4c3b-9f6a-2d1e5b8c0a47"
+)
+
+// jsonPost is a JSON post with Idempotency-Key key (none when empty), as
+// curl sends it.
+func jsonPost(body, key string) *http.Request {
+	req := newRequest(http.MethodPost, "/requests", strings.NewReader(body))
+	req.Header.Del("Accept-Language")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
-	return ev
+	return req
 }
 
-// statusEvent is the sample status request for a status path
-// ("/requests/<id>?token=…").
-func statusEvent(t *testing.T, link string) events.APIGatewayV2HTTPRequest {
+// statusGet is a GET of a status link ("/requests/<id>?token=…", or an
+// absolute link).
+func statusGet(t testing.TB, link string) *http.Request {
 	t.Helper()
 	u, err := url.Parse(link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := loadEvent(t, "intake-web-get-status.json")
-	ev.RawPath = u.EscapedPath()
-	ev.RequestContext.HTTP.Path = u.Path
-	ev.RawQueryString = u.RawQuery
-	ev.QueryStringParameters = map[string]string{}
-	for k, v := range u.Query() {
-		ev.QueryStringParameters[k] = strings.Join(v, ",")
-	}
-	ev.PathParameters = map[string]string{"id": strings.TrimPrefix(u.Path, "/requests/")}
-	return ev
+	return newRequest(http.MethodGet, u.RequestURI(), nil)
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 var statusLinkRE = regexp.MustCompile(`id="status-link" href="([^"]+)"`)
 
 // statusLink is the status link on a confirmation page.
-func statusLink(t *testing.T, page string) string {
+func statusLink(t testing.TB, page string) string {
 	t.Helper()
 	m := statusLinkRE.FindStringSubmatch(page)
 	if m == nil {
@@ -171,7 +209,7 @@ func statusLink(t *testing.T, page string) string {
 
 var requestIDRETest = regexp.MustCompile(`id="request-id">([^<]+)<`)
 
-func pageRequestID(t *testing.T, page string) string {
+func pageRequestID(t testing.TB, page string) string {
 	t.Helper()
 	m := requestIDRETest.FindStringSubmatch(page)
 	if m == nil {
@@ -180,8 +218,10 @@ func pageRequestID(t *testing.T, page string) string {
 	return m[1]
 }
 
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
 // decodeJSON decodes a JSON answer into a generic value.
-func decodeJSON(t *testing.T, body string) map[string]any {
+func decodeJSON(t testing.TB, body string) map[string]any {
 	t.Helper()
 	var v map[string]any
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
@@ -197,7 +237,7 @@ type jsonErrorList []struct {
 	Message string `json:"message"`
 }
 
-func decodeErrors(t *testing.T, body string) jsonErrorList {
+func decodeErrors(t testing.TB, body string) jsonErrorList {
 	t.Helper()
 	var v struct {
 		Errors jsonErrorList `json:"errors"`
@@ -243,4 +283,26 @@ var nonceValueRE = regexp.MustCompile(`name="nonce" value="[^"]*"`)
 // stableForm replaces the random nonce so a form can be compared with a golden file.
 func stableForm(page string) string {
 	return nonceValueRE.ReplaceAllString(page, `name="nonce" value="NONCE"`)
+}
+
+// pageNonce is the nonce of a form page.
+func pageNonce(page string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(nonceValueRE.FindString(page), `name="nonce" value="`), `"`)
+}
+
+// loadEvent reads events/<name> strictly: a field the Go type does not know
+// fails the test, so the sample events stay in AWS's shape.
+func loadEvent(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(emu.Root, "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return ev
 }

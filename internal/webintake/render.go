@@ -105,6 +105,9 @@ type acceptedView struct {
 	RequestID string
 	StatusURL string
 	VerifyURL string // the verification page; empty when no code is awaited
+	// ForOthers: the requester acts for someone else; the privacy team
+	// checks their documents and authority (no code).
+	ForOthers bool
 }
 
 type statusView struct {
@@ -129,10 +132,22 @@ type summaryItem struct {
 	Text string
 }
 
-// section is one card of the form: a fieldset, or loose fields.
+// section is one card of the form: a fieldset, or loose fields. Class
+// adds a class to the card: "for-others" (hidden while the role self is
+// chosen) or "for-self" (hidden while another role is chosen), by CSS
+// alone: the pages run no script.
 type section struct {
 	Group  *group
 	Fields []field
+	Class  string
+}
+
+// CardClass is the card's class attribute.
+func (s section) CardClass() string {
+	if s.Class == "" {
+		return "card"
+	}
+	return "card " + s.Class
 }
 
 // group is a fieldset: radio buttons, check boxes, or fields that belong together.
@@ -174,8 +189,10 @@ type field struct {
 type formInput struct {
 	Kind, Role, ErasureGround string
 	Email, Phone, AccountID   string
-	Corrections, Details      string
-	Purposes                  []string
+	// The data subject's, for a requester acting for someone else.
+	SubjectName, SubjectAccountID, SubjectEmail, SubjectPhone string
+	Corrections, Details                                      string
+	Purposes                                                  []string
 }
 
 // Form-only field caps, in characters: the web layer's own limits on input the
@@ -218,6 +235,11 @@ var fieldLabels = map[string]string{
 	dsr.FieldCorrections:   "form.corrections",
 	dsr.FieldPurposes:      "form.purposes",
 	dsr.FieldDetails:       "form.details",
+
+	dsr.FieldSubjectName:      "form.subjectName",
+	dsr.FieldSubjectAccountID: "form.subjectAccountId",
+	dsr.FieldSubjectEmail:     "form.subjectEmail",
+	dsr.FieldSubjectPhone:     "form.subjectPhone",
 }
 
 // formErrors sorts field errors by form field, with messages in l. List
@@ -226,7 +248,7 @@ var fieldLabels = map[string]string{
 func formErrors(errs dsr.FieldErrors, l dsr.Locale) (byField map[string][]string, summary []summaryItem) {
 	byField = map[string][]string{}
 	for _, e := range errs {
-		name, msg := e.Field, e.Message(l)
+		name, msg := e.Field, message(e, l)
 		if base, idx, ok := listEntry(e.Field); ok {
 			name = base
 			if base == dsr.FieldCorrections {
@@ -318,7 +340,38 @@ func newForm(l dsr.Locale, in formInput, nonce string, byField map[string][]stri
 		phone.DescribedBy = describedBy(phone.DescribedBy, contact.ErrID)
 	}
 	contact.Fields = []field{email, phone}
-	account := mkField(dsr.FieldAccountID, "text", t("form.accountId"), optional, "", "", in.AccountID, maxAccountIDInput)
+	account := mkField(dsr.FieldAccountID, "text", t("form.accountId"), optional, t("form.appliesTo", dsr.RoleSelf.Text(l)), "", in.AccountID, maxAccountIDInput)
+
+	// The data subject's name and identifiers, for a requester acting for
+	// someone else: other people's details, so no autofill.
+	var others []string
+	for _, r := range dsr.Roles() {
+		if r.NeedsManualReview() {
+			others = append(others, r.Text(l))
+		}
+	}
+	subject := mkGroup("subject", "", t("form.subject"), "", t("form.appliesTo", strings.Join(others, t("form.listSep"))), t("form.subject.hint"))
+	subjectName := mkField(dsr.FieldSubjectName, "text", t("form.subjectName"), optional, "", "", in.SubjectName, dsr.MaxSubjectName)
+	subjectAccount := mkField(dsr.FieldSubjectAccountID, "text", t("form.subjectAccountId"), optional, "", "", in.SubjectAccountID, maxAccountIDInput)
+	subjectEmail := mkField(dsr.FieldSubjectEmail, "email", t("form.subjectEmail"), optional, "", "", in.SubjectEmail, maxEmailInput)
+	subjectEmail.InputMode = "email"
+	subjectPhone := mkField(dsr.FieldSubjectPhone, "tel", t("form.subjectPhone"), optional, "", t("form.phone.hint"), in.SubjectPhone, maxPhoneInput)
+	subjectPhone.InputMode = "tel"
+	subject.Fields = []field{subjectName, subjectAccount, subjectEmail, subjectPhone}
+	for i := range subject.Fields {
+		subject.Fields[i].Autocomplete = "off"
+	}
+	// A card with an error stays visible whatever the role, so that the
+	// summary's link leads somewhere.
+	selfClass, othersClass := "for-self", "for-others"
+	if len(account.Errors) > 0 {
+		selfClass = ""
+	}
+	for _, f := range subject.Fields {
+		if len(f.Errors) > 0 {
+			othersClass = ""
+		}
+	}
 
 	appliesTo := func(k dsr.Kind) string { return t("form.appliesTo", k.Text(l)) }
 	ground := mkGroup(dsr.FieldErasureGround, "radio", t("form.ground"), "", appliesTo(dsr.KindErasure), t("form.ground.hint"))
@@ -346,7 +399,8 @@ func newForm(l dsr.Locale, in formInput, nonce string, byField map[string][]stri
 			{Group: kind},
 			{Group: role},
 			{Group: contact},
-			{Fields: []field{account}},
+			{Fields: []field{account}, Class: selfClass},
+			{Group: subject, Class: othersClass},
 			{Group: ground},
 			{Fields: []field{corrections}},
 			{Group: purposes},

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"dsrflow/internal/dsr"
 )
@@ -18,13 +17,21 @@ const (
 	CodeMalformedBody          dsr.Code = "malformed_body"
 	CodeIdempotencyKeyRequired dsr.Code = "idempotency_key_required"
 	CodeInvalidIdempotencyKey  dsr.Code = "invalid_idempotency_key"
-	CodeTooManyOpen            dsr.Code = "too_many_open"
-	CodeBodyTooLarge           dsr.Code = "body_too_large"
-	CodeUnsupportedMediaType   dsr.Code = "unsupported_media_type"
-	CodeNotFound               dsr.Code = "not_found"
-	CodeMethodNotAllowed       dsr.Code = "method_not_allowed"
-	CodeFormExpired            dsr.Code = "form_expired"
-	CodeInternal               dsr.Code = "internal"
+	// CodeIdempotencyKeyReused: the key (or the form's nonce) came before
+	// with another body (422).
+	CodeIdempotencyKeyReused dsr.Code = "idempotency_key_reused"
+	CodeTooManyOpen          dsr.Code = "too_many_open"
+	CodeBodyTooLarge         dsr.Code = "body_too_large"
+	CodeUnsupportedMediaType dsr.Code = "unsupported_media_type"
+	CodeNotFound             dsr.Code = "not_found"
+	CodeMethodNotAllowed     dsr.Code = "method_not_allowed"
+	CodeFormExpired          dsr.Code = "form_expired"
+	// CodeCrossSite: a post from another site (403).
+	CodeCrossSite dsr.Code = "cross_site"
+	// CodeEmailNotASCII: the email's local part is not ASCII and the mail
+	// transport does not support SMTPUTF8 (field "email").
+	CodeEmailNotASCII dsr.Code = "email_not_ascii"
+	CodeInternal      dsr.Code = "internal"
 )
 
 // FieldHeaderIdempotencyKey is the "field" of Idempotency-Key errors.
@@ -46,21 +53,29 @@ const (
 	contentJSON = "application/json; charset=utf-8"
 )
 
-func jsonResponse(status int, v any) response {
+// internalJSON is the answer when an answer cannot be encoded.
+const internalJSON = `{"errors":[{"field":"","code":"internal","message":"internal error"}]}`
+
+// writeJSON writes v as the JSON answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
+	w.Header().Set("Content-Type", contentJSON)
 	if err != nil {
-		return response{status: http.StatusInternalServerError, contentType: contentJSON, body: `{"errors":[{"field":"","code":"internal","message":"internal error"}]}`}
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(internalJSON))
+		return
 	}
-	return response{status: status, contentType: contentJSON, body: string(b)}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
-// jsonErrors answers field errors (dsr's codes or the web layer's) in l.
-func jsonErrors(status int, l dsr.Locale, errs dsr.FieldErrors) response {
+// writeErrors answers field errors (dsr's codes or the web layer's) in l.
+func writeErrors(w http.ResponseWriter, status int, l dsr.Locale, errs dsr.FieldErrors) {
 	out := apiErrors{Errors: make([]apiError, 0, len(errs))}
 	for _, e := range errs {
 		out.Errors = append(out.Errors, apiError{Field: e.Field, Code: string(e.Code), Message: message(e, l)})
 	}
-	return jsonResponse(status, out)
+	writeJSON(w, status, out)
 }
 
 // message is a field error's text: dsr's for its codes, the catalog's for
@@ -72,74 +87,53 @@ func message(e dsr.FieldError, l dsr.Locale) string {
 	return e.Message(l)
 }
 
-// htmlPage renders a page, or a bare 500 when the templates are broken (a
+// writePage renders a page, or a bare 500 when the templates are broken (a
 // test catches that before it ships).
-func (h *Handler) htmlPage(status int, name string, p *page) response {
+func (h *Handler) writePage(w http.ResponseWriter, status int, name string, p *page) {
 	body, err := render(name, p)
 	if err != nil {
-		h.logger().Error("render page", "page", name, "error", err.Error())
-		return response{status: http.StatusInternalServerError, contentType: "text/plain; charset=utf-8", body: "internal error\n"}
+		h.logger.Error("render page", "page", name, "error", err.Error())
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("internal error\n"))
+		return
 	}
-	return response{status: status, contentType: contentHTML, body: body}
-}
-
-// prefix is the path prefix of the API's stage ("" for $default), so that
-// links work on a named stage too.
-func (r *request) prefix() string {
-	st := r.ev.RequestContext.Stage
-	if st == "" || st == "$default" {
-		return ""
-	}
-	p := r.ev.RawPath
-	if strings.HasPrefix(p, "/"+st+"/") || p == "/"+st {
-		return "/" + st
-	}
-	return ""
+	w.Header().Set("Content-Type", contentHTML)
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
 }
 
 // formURL is the form in locale l.
-func (r *request) formURL(l dsr.Locale) string {
-	return r.prefix() + "/?lang=" + url.QueryEscape(string(l))
-}
+func formURL(l dsr.Locale) string { return "/?lang=" + url.QueryEscape(string(l)) }
 
 // errorPage answers a request-level error as JSON (when the client sent or
-// prefers JSON) or as an HTML page with a link back to the form.
-func (h *Handler) errorPage(r *request, status int, code dsr.Code, key string, args ...any) response {
-	msg := text(r.locale, key, args...)
-	if r.jsonClient() {
-		return jsonResponse(status, apiErrors{Errors: []apiError{{Code: string(code), Message: msg}}})
+// prefers JSON) or as an HTML page in l with a link back to the form.
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, l dsr.Locale, status int, code dsr.Code, key string, args ...any) {
+	msg := text(l, key, args...)
+	if jsonClient(r) {
+		writeJSON(w, status, apiErrors{Errors: []apiError{{Code: string(code), Message: msg}}})
+		return
 	}
-	p := &page{
-		Locale:    r.locale,
-		Title:     msg,
-		SwitchURL: r.formURL(otherLocale(r.locale)),
+	h.writePage(w, status, "message", &page{
+		Locale:    l,
+		Title:     titleFor(status, l),
+		SwitchURL: formURL(otherLocale(l)),
 		Message:   msg,
-		BackURL:   r.formURL(r.locale),
-	}
-	p.Title = titleFor(status, r.locale)
-	return h.htmlPage(status, "message", p)
+		BackURL:   formURL(l),
+	})
 }
 
-func (h *Handler) notFound(r *request) response {
-	return h.errorPage(r, http.StatusNotFound, CodeNotFound, "errors.notFound")
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, l dsr.Locale) {
+	h.errorPage(w, r, l, http.StatusNotFound, CodeNotFound, "errors.notFound")
 }
 
-func (h *Handler) internalError(r *request) response {
-	return h.errorPage(r, http.StatusInternalServerError, CodeInternal, "errors.internal")
-}
-
-// jsonClient reports whether to answer in JSON: the client sent JSON or
-// prefers it.
-func (r *request) jsonClient() bool {
-	return isJSONMediaType(r.mediaType()) || r.wantsJSON()
-}
-
-func isJSONMediaType(mt string) bool {
-	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, l dsr.Locale) {
+	h.errorPage(w, r, l, http.StatusInternalServerError, CodeInternal, "errors.internal")
 }
 
 var statusTitles = map[int]dsr.Text{
 	http.StatusBadRequest:            {ZhCN: "请求有误", En: "Bad request"},
+	http.StatusForbidden:             {ZhCN: "请求被拒绝", En: "Request refused"},
 	http.StatusNotFound:              {ZhCN: "未找到", En: "Not found"},
 	http.StatusMethodNotAllowed:      {ZhCN: "不支持的方法", En: "Method not allowed"},
 	http.StatusRequestEntityTooLarge: {ZhCN: "内容过大", En: "Request too large"},

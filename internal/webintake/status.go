@@ -1,7 +1,6 @@
 package webintake
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -28,23 +27,26 @@ type statusJSON struct {
 // authorizeStatus). An
 // unknown ID, a missing token and a wrong token all get the same 404, so the
 // page does not tell whether a request exists.
-func (h *Handler) getStatus(ctx context.Context, r *request) response {
-	id, token := r.params["id"], r.query.Get("token")
+func (h *Handler) getStatus(w http.ResponseWriter, r *http.Request) {
+	ctx, l := r.Context(), requestLocale(r)
+	id, token := r.PathValue("id"), r.URL.Query().Get("token")
 	req, err := h.authorizeStatus(ctx, id, token)
 	if err != nil {
-		h.logger().ErrorContext(ctx, "read request for status page", "requestId", id, "error", err.Error())
-		return h.internalError(r)
+		h.logger.ErrorContext(ctx, "read request for status page", "requestId", id, "error", err.Error())
+		h.internalError(w, r, l)
+		return
 	}
 	if req == nil {
-		return h.notFound(r)
+		h.notFound(w, r, l)
+		return
 	}
-	if r.wantsJSON() {
-		return jsonResponse(http.StatusOK, statusJSON{
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, statusJSON{
 			RequestID: req.ID, Kind: req.Kind, Status: req.Status,
 			CreatedAt: req.CreatedAt.UTC(), UpdatedAt: req.UpdatedAt.UTC(), DueAt: utcPtr(req.DueAt),
 		})
+		return
 	}
-	l := r.locale
 	view := &statusView{
 		RequestID:  req.ID,
 		Kind:       req.Kind.Text(l),
@@ -56,16 +58,16 @@ func (h *Handler) getStatus(ctx context.Context, r *request) response {
 		view.Due = formatDate(*req.DueAt, l)
 		view.DueISO = req.DueAt.In(chinaTime).Format(time.DateOnly)
 	}
-	if req.Status == dsr.StatusAwaitingVerification && h.Verification != nil {
-		view.VerifyURL = r.prefix() + verificationPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
+	if req.Status == dsr.StatusAwaitingVerification {
+		view.VerifyURL = verificationPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
 	}
 	if view.Kind == "" {
 		view.Kind = string(req.Kind)
 	}
-	return h.htmlPage(http.StatusOK, "status", &page{
+	h.writePage(w, http.StatusOK, "status", &page{
 		Locale:    l,
 		Title:     text(l, "status.title"),
-		SwitchURL: r.prefix() + statusPath(req.ID, token) + "&lang=" + url.QueryEscape(string(otherLocale(l))),
+		SwitchURL: statusPath(req.ID, token) + "&lang=" + url.QueryEscape(string(otherLocale(l))),
 		Status:    view,
 	})
 }

@@ -24,13 +24,13 @@ const (
 )
 
 // getForm serves the empty form with a fresh nonce.
-func (h *Handler) getForm(_ context.Context, r *request) response {
-	return h.formPage(r, http.StatusOK, r.locale, formInput{}, newNonce(), nil, nil)
+func (h *Handler) getForm(w http.ResponseWriter, r *http.Request) {
+	h.formPage(w, http.StatusOK, requestLocale(r), formInput{}, h.newNonce(), nil, nil)
 }
 
 // formPage renders the form in locale l with what the user typed, field
 // errors and form-wide messages.
-func (h *Handler) formPage(r *request, status int, l dsr.Locale, in formInput, nonce string, errs dsr.FieldErrors, formMsgs []string) response {
+func (h *Handler) formPage(w http.ResponseWriter, status int, l dsr.Locale, in formInput, nonce string, errs dsr.FieldErrors, formMsgs []string) {
 	byField, summary := formErrors(errs, l)
 	var top []summaryItem
 	for _, m := range formMsgs {
@@ -38,98 +38,149 @@ func (h *Handler) formPage(r *request, status int, l dsr.Locale, in formInput, n
 	}
 	summary = append(top, summary...)
 	fv := newForm(l, in, nonce, byField, summary)
-	fv.Action = r.prefix() + "/requests"
 	title := text(l, "form.title")
 	if len(summary) > 0 {
 		title = text(l, "errors.title") + " – " + title
 	}
-	return h.htmlPage(status, "form", &page{
+	h.writePage(w, status, "form", &page{
 		Locale:    l,
 		Title:     title,
-		SwitchURL: r.formURL(otherLocale(l)),
+		SwitchURL: formURL(otherLocale(l)),
 		Form:      fv,
 	})
 }
 
 // postRequest accepts a new request as a form post or as JSON.
-func (h *Handler) postRequest(ctx context.Context, r *request) response {
-	switch mt := r.mediaType(); {
-	case mt == "application/x-www-form-urlencoded":
-		return h.postForm(ctx, r)
-	case isJSONMediaType(mt):
-		return h.postJSON(ctx, r)
-	default:
-		return h.errorPage(r, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "errors.mediaType")
+func (h *Handler) postRequest(w http.ResponseWriter, r *http.Request) {
+	if !h.sameOriginPost(w, r) {
+		return
+	}
+	mt := mediaType(r)
+	if mt != "application/x-www-form-urlencoded" && !isJSONMediaType(mt) {
+		h.errorPage(w, r, requestLocale(r), http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "errors.mediaType")
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	if isJSONMediaType(mt) {
+		h.postJSON(w, r, body)
+		return
+	}
+	h.postForm(w, r, body)
+}
+
+// formBody is a post of the request form.
+type formBody struct {
+	in         formInput
+	lang       string // the form's language (hidden field)
+	nonce      string
+	switchLang string // the language button: show the form in this language
+}
+
+// parseFormBody reads a form post's body (application/x-www-form-urlencoded).
+func parseFormBody(body []byte) (formBody, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return formBody{}, err
+	}
+	return formBody{
+		in: formInput{
+			Kind:             vals.Get(dsr.FieldKind),
+			Role:             vals.Get(dsr.FieldRole),
+			ErasureGround:    vals.Get(dsr.FieldErasureGround),
+			Email:            vals.Get(dsr.FieldEmail),
+			Phone:            vals.Get(dsr.FieldPhone),
+			AccountID:        vals.Get(dsr.FieldAccountID),
+			SubjectName:      vals.Get(dsr.FieldSubjectName),
+			SubjectAccountID: vals.Get(dsr.FieldSubjectAccountID),
+			SubjectEmail:     vals.Get(dsr.FieldSubjectEmail),
+			SubjectPhone:     vals.Get(dsr.FieldSubjectPhone),
+			Corrections:      vals.Get(dsr.FieldCorrections),
+			Details:          vals.Get(dsr.FieldDetails),
+			Purposes:         vals[dsr.FieldPurposes],
+		},
+		lang:       vals.Get("lang"),
+		nonce:      vals.Get("nonce"),
+		switchLang: vals.Get("switchLang"),
+	}, nil
+}
+
+// submission is what the form's input asks for, in locale l.
+func (in formInput) submission(l dsr.Locale) dsr.Submission {
+	return dsr.Submission{
+		Kind:             in.Kind,
+		Role:             in.Role,
+		ErasureGround:    in.ErasureGround,
+		Email:            in.Email,
+		Phone:            in.Phone,
+		AccountID:        in.AccountID,
+		Locale:           string(l),
+		Details:          in.Details,
+		Corrections:      splitLines(in.Corrections),
+		Purposes:         in.Purposes,
+		SubjectName:      in.SubjectName,
+		SubjectEmail:     in.SubjectEmail,
+		SubjectPhone:     in.SubjectPhone,
+		SubjectAccountID: in.SubjectAccountID,
 	}
 }
 
-func (h *Handler) postForm(ctx context.Context, r *request) response {
-	vals, err := url.ParseQuery(string(r.body))
+func (h *Handler) postForm(w http.ResponseWriter, r *http.Request, body []byte) {
+	post, err := parseFormBody(body)
 	if err != nil {
-		return h.errorPage(r, http.StatusBadRequest, CodeMalformedBody, "code.malformed_body")
+		h.errorPage(w, r, requestLocale(r), http.StatusBadRequest, CodeMalformedBody, "code.malformed_body")
+		return
 	}
-	l := requestLocale(vals.Get("lang"), r.header("accept-language"))
-	in := formInput{
-		Kind:          vals.Get("kind"),
-		Role:          vals.Get("role"),
-		ErasureGround: vals.Get("erasureGround"),
-		Email:         vals.Get("email"),
-		Phone:         vals.Get("phone"),
-		AccountID:     vals.Get("accountId"),
-		Corrections:   vals.Get("corrections"),
-		Details:       vals.Get("details"),
-		Purposes:      vals["consentPurposes"],
-	}
-	sub := dsr.Submission{
-		Kind:          in.Kind,
-		Role:          in.Role,
-		ErasureGround: in.ErasureGround,
-		Email:         in.Email,
-		Phone:         in.Phone,
-		AccountID:     in.AccountID,
-		Locale:        string(l),
-		Details:       in.Details,
-		Corrections:   splitLines(in.Corrections),
-		Purposes:      in.Purposes,
-	}
-	nonce := vals.Get("nonce")
-	if sw := vals.Get("switchLang"); sw != "" {
+	l := pickLocale(post.lang, headerValue(r, "Accept-Language"))
+	in, nonce := post.in, post.nonce
+	if post.switchLang != "" {
 		// The form's language button: show the same form, as typed, in the
 		// other language; nothing is validated or sent.
-		if !validNonce(nonce) {
-			nonce = newNonce()
+		if !h.checkNonce(nonce) {
+			nonce = h.newNonce()
 		}
-		return h.formPage(r, http.StatusOK, requestLocale(sw, ""), in, nonce, nil, nil)
+		h.formPage(w, http.StatusOK, pickLocale(post.switchLang, ""), in, nonce, nil, nil)
+		return
 	}
-	v, errs := validate(sub, utf8.RuneCountInString(in.Corrections))
+	v, errs := h.validate(in.submission(l), utf8.RuneCountInString(in.Corrections))
 	if len(errs) > 0 {
-		if !validNonce(nonce) {
-			nonce = newNonce()
+		if !h.checkNonce(nonce) {
+			nonce = h.newNonce()
 		}
-		return h.formPage(r, http.StatusBadRequest, l, in, nonce, errs, nil)
+		h.formPage(w, http.StatusBadRequest, l, in, nonce, errs, nil)
+		return
 	}
-	if !validNonce(nonce) {
-		// Not a form we rendered (or a truncated post): keep what was typed
-		// and ask to send it again with a fresh nonce.
-		return h.formPage(r, http.StatusBadRequest, l, in, newNonce(), nil, []string{text(l, "errors.expired")})
+	if !h.checkNonce(nonce) {
+		// Not a form we rendered, one rendered too long ago, or a truncated
+		// post: keep what was typed and ask to send it again with a fresh
+		// nonce.
+		h.formPage(w, http.StatusBadRequest, l, in, h.newNonce(), nil, []string{text(l, "errors.expired")})
+		return
 	}
-	out, fail := h.submit(ctx, v, SourceForm, nonce)
+	out, fail := h.submit(r.Context(), v, SourceForm, nonce)
 	if fail != nil {
-		if fail.tooMany != nil {
-			return h.formPage(r, http.StatusTooManyRequests, l, in, nonce, nil,
-				[]string{text(l, "errors.tooMany", fail.tooMany.Open, fail.tooMany.Max)})
+		switch {
+		case fail.tooMany:
+			h.formPage(w, http.StatusTooManyRequests, l, in, nonce, nil, []string{text(l, "errors.tooMany")})
+		case fail.reused:
+			// This form was sent before with other content (the back button):
+			// that request stays as it was; a fresh nonce makes a new one.
+			h.formPage(w, http.StatusUnprocessableEntity, l, in, h.newNonce(), nil, []string{text(l, "errors.reused")})
+		default:
+			h.internalError(w, r, l)
 		}
-		r.locale = l
-		return h.internalError(r)
+		return
 	}
-	view := &acceptedView{RequestID: out.id}
+	view := &acceptedView{RequestID: out.id, ForOthers: v.Role.NeedsManualReview()}
 	if out.statusPath != "" {
 		view.StatusURL = h.siteURL(r) + out.statusPath
 	}
-	if out.verifyPath != "" && h.Verification != nil && (out.status == dsr.StatusReceived || out.status == dsr.StatusAwaitingVerification) {
+	if out.verifyPath != "" && !view.ForOthers && (out.status == dsr.StatusReceived || out.status == dsr.StatusAwaitingVerification) {
 		view.VerifyURL = h.siteURL(r) + out.verifyPath + "&lang=" + url.QueryEscape(string(l))
 	}
-	return h.htmlPage(http.StatusAccepted, "accepted", &page{
+	h.writePage(w, http.StatusAccepted, "accepted", &page{
 		Locale:   l,
 		Title:    text(l, "accepted.title"),
 		Accepted: view,
@@ -141,8 +192,7 @@ func splitLines(s string) []string {
 	if strings.TrimSpace(s) == "" {
 		return nil
 	}
-	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
-	return lines
+	return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 }
 
 // acceptedJSON is the JSON answer to a new (or repeated) request.
@@ -152,19 +202,53 @@ type acceptedJSON struct {
 	StatusURL string `json:"statusUrl,omitempty"`
 }
 
-func (h *Handler) postJSON(ctx context.Context, r *request) response {
+// decodeSubmissionJSON reads a JSON body into a submission: one object,
+// known fields only, nothing after it. The error names a field and a code,
+// never a value.
+func decodeSubmissionJSON(body []byte) (dsr.Submission, *dsr.FieldError) {
 	var sub dsr.Submission
-	dec := json.NewDecoder(bytes.NewReader(r.body))
+	if fe := decodeStrict(body, &sub); fe != nil {
+		return dsr.Submission{}, fe
+	}
+	return sub, nil
+}
+
+// decodeStrict decodes exactly one JSON value into v, refusing unknown
+// fields and trailing data.
+func decodeStrict(body []byte, v any) *dsr.FieldError {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sub); err != nil {
-		return jsonErrors(http.StatusBadRequest, r.locale, dsr.FieldErrors{decodeError(err)})
+	if err := dec.Decode(v); err != nil {
+		fe := decodeError(err)
+		return &fe
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return jsonErrors(http.StatusBadRequest, r.locale, dsr.FieldErrors{{Code: CodeMalformedJSON}})
+		return &dsr.FieldError{Code: CodeMalformedJSON}
+	}
+	return nil
+}
+
+// idempotencyKey reads the Idempotency-Key header: exactly one valid key.
+func idempotencyKey(r *http.Request) (string, *dsr.FieldError) {
+	keys := r.Header.Values("Idempotency-Key")
+	switch {
+	case len(keys) == 0 || (len(keys) == 1 && keys[0] == ""):
+		return "", &dsr.FieldError{Field: FieldHeaderIdempotencyKey, Code: CodeIdempotencyKeyRequired}
+	case len(keys) > 1 || !validIdempotencyKey(keys[0]):
+		return "", &dsr.FieldError{Field: FieldHeaderIdempotencyKey, Code: CodeInvalidIdempotencyKey}
+	}
+	return keys[0], nil
+}
+
+func (h *Handler) postJSON(w http.ResponseWriter, r *http.Request, body []byte) {
+	l := requestLocale(r)
+	sub, fe := decodeSubmissionJSON(body)
+	if fe != nil {
+		writeErrors(w, http.StatusBadRequest, l, dsr.FieldErrors{*fe})
+		return
 	}
 	// Messages in the request's own language when it names one, else by
 	// ?lang= or Accept-Language; a request without one gets that language.
-	l := r.locale
 	if sub.Locale != "" {
 		if sl, ok := dsr.ParseLocale(sub.Locale); ok {
 			l = sl
@@ -172,31 +256,34 @@ func (h *Handler) postJSON(ctx context.Context, r *request) response {
 	} else {
 		sub.Locale = string(l)
 	}
-	v, errs := validate(sub, 0)
-	key := r.header("idempotency-key")
-	switch {
-	case key == "":
-		errs = append(errs, dsr.FieldError{Field: FieldHeaderIdempotencyKey, Code: CodeIdempotencyKeyRequired})
-	case !validIdempotencyKey(key):
-		errs = append(errs, dsr.FieldError{Field: FieldHeaderIdempotencyKey, Code: CodeInvalidIdempotencyKey})
+	v, errs := h.validate(sub, 0)
+	key, fe := idempotencyKey(r)
+	if fe != nil {
+		errs = append(errs, *fe)
 	}
 	if len(errs) > 0 {
-		return jsonErrors(http.StatusBadRequest, l, errs)
+		writeErrors(w, http.StatusBadRequest, l, errs)
+		return
 	}
-	out, fail := h.submit(ctx, v, SourceAPI, key)
+	out, fail := h.submit(r.Context(), v, SourceAPI, key)
 	if fail != nil {
-		if fail.tooMany != nil {
-			return jsonResponse(http.StatusTooManyRequests, apiErrors{Errors: []apiError{{
-				Code: string(CodeTooManyOpen), Message: text(l, "errors.tooMany", fail.tooMany.Open, fail.tooMany.Max),
+		switch {
+		case fail.tooMany:
+			writeJSON(w, http.StatusTooManyRequests, apiErrors{Errors: []apiError{{
+				Code: string(CodeTooManyOpen), Message: text(l, "errors.tooMany"),
 			}}})
+		case fail.reused:
+			writeErrors(w, http.StatusUnprocessableEntity, l, dsr.FieldErrors{{Field: FieldHeaderIdempotencyKey, Code: CodeIdempotencyKeyReused}})
+		default:
+			writeErrors(w, http.StatusInternalServerError, l, dsr.FieldErrors{{Code: CodeInternal}})
 		}
-		return jsonErrors(http.StatusInternalServerError, l, dsr.FieldErrors{{Code: CodeInternal}})
+		return
 	}
 	link := ""
 	if out.statusPath != "" {
 		link = h.siteURL(r) + out.statusPath
 	}
-	return jsonResponse(http.StatusAccepted, acceptedJSON{RequestID: out.id, Status: string(out.status), StatusURL: link})
+	writeJSON(w, http.StatusAccepted, acceptedJSON{RequestID: out.id, Status: string(out.status), StatusURL: link})
 }
 
 // decodeError turns a JSON decoding error into a field error naming the
@@ -208,7 +295,7 @@ func decodeError(err error) dsr.FieldError {
 		if i := strings.IndexByte(field, '.'); i >= 0 {
 			field = field[:i]
 		}
-		return dsr.FieldError{Field: field, Code: CodeInvalidType}
+		return dsr.FieldError{Field: canonicalField(field), Code: CodeInvalidType}
 	}
 	// encoding/json reports an unknown field only in its message.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -217,11 +304,32 @@ func decodeError(err error) dsr.FieldError {
 	return dsr.FieldError{Code: CodeMalformedJSON}
 }
 
-// validate runs the web layer's length caps and dsr's validation, and sorts
-// the errors in the form's order. A cap error replaces dsr's error on the same
-// field (an over-long email is "too long", not "invalid").
-func validate(sub dsr.Submission, correctionsRunes int) (dsr.Validated, dsr.FieldErrors) {
-	var caps dsr.FieldErrors
+// jsonFields are the JSON field names of the bodies the API takes.
+var jsonFields = []string{
+	dsr.FieldKind, dsr.FieldRole, dsr.FieldErasureGround, dsr.FieldEmail, dsr.FieldPhone, dsr.FieldAccountID,
+	dsr.FieldLocale, dsr.FieldDetails, dsr.FieldCorrections, dsr.FieldPurposes,
+	dsr.FieldSubjectName, dsr.FieldSubjectEmail, dsr.FieldSubjectPhone, dsr.FieldSubjectAccountID,
+	FieldToken, FieldCode, FieldAction,
+}
+
+// canonicalField is the field's own name for a key encoding/json matched
+// to it without regard to case ("EMAIL" is email).
+func canonicalField(name string) string {
+	for _, f := range jsonFields {
+		if strings.EqualFold(f, name) {
+			return f
+		}
+	}
+	return name
+}
+
+// validate runs the web layer's checks and dsr's validation, and sorts the
+// errors in the form's order. The web layer's checks are length caps and,
+// unless the mail transport supports SMTPUTF8, an ASCII local part of the
+// contact email (we could not send it a code); such an error replaces dsr's
+// on the same field (an over-long email is "too long", not "invalid").
+func (h *Handler) validate(sub dsr.Submission, correctionsRunes int) (dsr.Validated, dsr.FieldErrors) {
+	var own dsr.FieldErrors
 	for _, c := range []struct {
 		field string
 		value string
@@ -230,29 +338,35 @@ func validate(sub dsr.Submission, correctionsRunes int) (dsr.Validated, dsr.Fiel
 		{dsr.FieldEmail, sub.Email, maxEmailInput},
 		{dsr.FieldPhone, sub.Phone, maxPhoneInput},
 		{dsr.FieldAccountID, sub.AccountID, maxAccountIDInput},
+		{dsr.FieldSubjectEmail, sub.SubjectEmail, maxEmailInput},
+		{dsr.FieldSubjectPhone, sub.SubjectPhone, maxPhoneInput},
+		{dsr.FieldSubjectAccountID, sub.SubjectAccountID, maxAccountIDInput},
 	} {
 		if utf8.RuneCountInString(c.value) > c.max {
-			caps = append(caps, dsr.FieldError{Field: c.field, Code: dsr.CodeTooLong, Max: c.max})
+			own = append(own, dsr.FieldError{Field: c.field, Code: dsr.CodeTooLong, Max: c.max})
 		}
 	}
 	if correctionsRunes > maxCorrectionsInput {
-		caps = append(caps, dsr.FieldError{Field: dsr.FieldCorrections, Code: dsr.CodeTooLong, Max: maxCorrectionsInput})
+		own = append(own, dsr.FieldError{Field: dsr.FieldCorrections, Code: dsr.CodeTooLong, Max: maxCorrectionsInput})
+	}
+	if !h.smtpUTF8 && !asciiLocalPart(sub.Email) && !slices.ContainsFunc(own, func(e dsr.FieldError) bool { return e.Field == dsr.FieldEmail }) {
+		own = append(own, dsr.FieldError{Field: dsr.FieldEmail, Code: CodeEmailNotASCII})
 	}
 	v, err := sub.Validate(phone.Parse)
 	var errs dsr.FieldErrors
 	if err != nil && !errors.As(err, &errs) {
 		errs = dsr.FieldErrors{{Code: CodeInternal}}
 	}
-	if len(caps) == 0 && len(errs) == 0 {
+	if len(own) == 0 && len(errs) == 0 {
 		return v, nil
 	}
-	capped := map[string]bool{}
-	for _, c := range caps {
-		capped[c.Field] = true
+	mine := map[string]bool{}
+	for _, c := range own {
+		mine[c.Field] = true
 	}
-	out := slices.Clone(caps)
+	out := slices.Clone(own)
 	for _, e := range errs {
-		if !capped[e.Field] {
+		if !mine[e.Field] {
 			out = append(out, e)
 		}
 	}
@@ -260,9 +374,27 @@ func validate(sub dsr.Submission, correctionsRunes int) (dsr.Validated, dsr.Fiel
 	return dsr.Validated{}, out
 }
 
+// asciiLocalPart reports whether the part of an email address before its
+// last "@" is ASCII (true for an address without "@": dsr reports those).
+// The domain may be internationalized: it is sent as punycode.
+func asciiLocalPart(email string) bool {
+	email = strings.TrimSpace(email)
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return true
+	}
+	for i := 0; i < at; i++ {
+		if email[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // formOrder is the order of the form's fields, top to bottom.
 var formOrder = []string{
 	dsr.FieldKind, dsr.FieldRole, dsr.FieldEmail, dsr.FieldPhone, dsr.FieldContact, dsr.FieldAccountID,
+	dsr.FieldSubjectName, dsr.FieldSubjectAccountID, dsr.FieldSubjectEmail, dsr.FieldSubjectPhone,
 	dsr.FieldErasureGround, dsr.FieldCorrections, dsr.FieldPurposes, dsr.FieldDetails, dsr.FieldLocale,
 }
 
@@ -286,69 +418,67 @@ type submitted struct {
 
 // submitFailure is why intake did not accept a request.
 type submitFailure struct {
-	tooMany *intake.TooManyOpenError
-	err     error
+	tooMany bool // *intake.TooManyOpenError
+	reused  bool // intake.ErrKeyReused
 }
 
-// submit hands a validated request to intake with its status token hash.
+// submit hands a validated request to intake with its status token hash
+// and body digest.
 func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key string) (submitted, *submitFailure) {
-	nk := naturalKey(h.TokenSecret, source, key, v)
+	nk := naturalKey(h.tokenSecret, source, key, v)
 	id := intake.RequestID(dsr.ChannelWeb, nk)
-	token := StatusToken(h.TokenSecret, id)
-	res, err := h.Intake.Submit(ctx, intake.Submission{
+	token := StatusToken(h.tokenSecret, id)
+	res, err := h.intake.Submit(ctx, intake.Submission{
 		Validated:       v,
 		Channel:         dsr.ChannelWeb,
 		NaturalKey:      nk,
 		StatusTokenHash: TokenHash(token),
+		BodyDigest:      h.bodyDigest(v),
 		Source:          source,
 	})
 	var tooMany *intake.TooManyOpenError
 	switch {
 	case errors.As(err, &tooMany):
-		return submitted{}, &submitFailure{tooMany: tooMany}
+		return submitted{}, &submitFailure{tooMany: true}
+	case errors.Is(err, intake.ErrKeyReused):
+		// Logged by intake with the request ID; nothing of it is shown.
+		return submitted{}, &submitFailure{reused: true}
 	case errors.Is(err, intake.ErrStart) && res.Request != nil:
 		// The request is stored; a resubmit or the reconciler starts it.
-		h.logger().WarnContext(ctx, "request stored, execution not started", "requestId", res.Request.ID, "error", err.Error())
+		h.logger.WarnContext(ctx, "request stored, execution not started", "requestId", res.Request.ID, "error", err.Error())
 	case err != nil:
-		h.logger().ErrorContext(ctx, "submit request", "requestId", id, "error", err.Error())
-		return submitted{}, &submitFailure{err: err}
+		h.logger.ErrorContext(ctx, "submit request", "requestId", id, "error", err.Error())
+		return submitted{}, &submitFailure{}
 	case res.Request == nil:
-		h.logger().ErrorContext(ctx, "submit request: no request returned", "requestId", id)
-		return submitted{}, &submitFailure{err: errors.New("intake returned no request")}
+		h.logger.ErrorContext(ctx, "submit request: no request returned", "requestId", id)
+		return submitted{}, &submitFailure{}
 	}
 	out := submitted{id: res.Request.ID, status: res.Request.Status}
 	if res.Request.ID == id && tokenMatches(token, res.Request.StatusTokenHash) {
 		out.statusPath = statusPath(id, token)
 		out.verifyPath = verificationPath(id) + "?token=" + url.QueryEscape(token)
 	} else {
-		h.logger().WarnContext(ctx, "status link not reproducible for this request", "requestId", res.Request.ID, "duplicate", res.Duplicate)
+		h.logger.WarnContext(ctx, "status link not reproducible for this request", "requestId", res.Request.ID, "duplicate", res.Duplicate)
 	}
 	if res.Duplicate {
-		h.logger().InfoContext(ctx, "repeated submission", "requestId", res.Request.ID, "source", source)
+		h.logger.InfoContext(ctx, "repeated submission", "requestId", res.Request.ID, "source", source)
 	}
 	return out, nil
 }
 
-// siteURL is where links point: BaseURL when configured, else the origin
-// the request came to (Host and X-Forwarded-Proto, as API Gateway sets them)
-// with the stage prefix; a path-only link when the host is unknown. Links are
-// absolute so that the status link can be copied and kept.
-func (h *Handler) siteURL(r *request) string {
-	if h.BaseURL != "" {
-		return strings.TrimSuffix(h.BaseURL, "/")
+// siteURL is where links point: the base URL when configured, else the
+// origin the request came to (X-Forwarded-Proto or TLS, and Host); a
+// path-only link when the host is not a plain host. Links are absolute so
+// that the status link can be copied and kept.
+func (h *Handler) siteURL(r *http.Request) string {
+	if h.baseURL != "" {
+		return h.baseURL
 	}
-	host := r.header("host")
-	if host == "" {
-		host = r.ev.RequestContext.DomainName
-	}
+	host := r.Host
 	if host == "" || strings.ContainsAny(host, "/?#@ \\") {
-		return r.prefix()
+		return ""
 	}
-	scheme := "https"
-	if p := r.header("x-forwarded-proto"); p == "http" {
-		scheme = p
-	}
-	return scheme + "://" + host + r.prefix()
+	return requestScheme(r) + "://" + host
 }
 
 // statusPath is the status page of request id with its token.

@@ -14,14 +14,14 @@ func TestTokenShapes(t *testing.T) {
 		fn   func(string) bool
 		re   *regexp.Regexp
 	}{
-		{"nonce", validNonce, regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)},
-		{"idempotency key", validIdempotencyKey, regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)},
+		{"nonce", validNonce, regexp.MustCompile(`^[A-Za-z0-9_-]{54}$`)},
 		{"request ID", validRequestID, regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)},
 	}
-	inputs := []string{"", "r-abc", newNonce(), newNonce() + "A", newNonce()[1:], strings.Repeat("a", 64), strings.Repeat("a", 65),
+	n := newEnv(t, 3).h.newNonce()
+	inputs := []string{"", "r-abc", n, n + "A", n[1:], strings.Repeat("a", 64), strings.Repeat("a", 65),
 		strings.Repeat("~", 255), strings.Repeat("~", 256), "a b", "a\n", "键", "0f8fad5b-d9cb-469f-a165-70867728950e", "abc=", "a/b"}
 	for c := 0; c < 256; c++ {
-		inputs = append(inputs, string([]byte{byte(c)}), strings.Repeat("A", 42)+string([]byte{byte(c)}))
+		inputs = append(inputs, string([]byte{byte(c)}), strings.Repeat("A", 53)+string([]byte{byte(c)}))
 	}
 	for _, c := range checks {
 		for _, in := range inputs {

@@ -1,12 +1,9 @@
 package webintake
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,15 +14,6 @@ import (
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
-
-// Verifier checks one-time codes and sends new ones (verification.Service).
-// SubmitCode and Resend check the status token themselves and answer
-// verification.ErrNotFound or verification.ErrForbidden.
-type Verifier interface {
-	SubmitCode(ctx context.Context, id, statusToken, code string) (verification.Result, error)
-	Resend(ctx context.Context, id, statusToken string) (verification.Result, error)
-	Status(ctx context.Context, id string) (verification.Status, error)
-}
 
 // ActorVerificationPage names the verification page in audit events of codes
 // it sends (a resend).
@@ -121,7 +109,7 @@ func (h *Handler) authorizeStatus(ctx context.Context, id, token string) (*dsr.R
 	if !validRequestID(id) || token == "" {
 		return nil, nil
 	}
-	req, err := h.Store.GetRequest(ctx, id)
+	req, err := h.store.GetRequest(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
@@ -131,7 +119,7 @@ func (h *Handler) authorizeStatus(ctx context.Context, id, token string) (*dsr.R
 	if tokenMatches(token, req.StatusTokenHash) {
 		return req, nil
 	}
-	if len(h.TokenSecret) > 0 && subtle.ConstantTimeCompare([]byte(StatusToken(h.TokenSecret, id)), []byte(token)) == 1 {
+	if subtle.ConstantTimeCompare([]byte(StatusToken(h.tokenSecret, id)), []byte(token)) == 1 {
 		return req, nil
 	}
 	return nil, nil
@@ -143,29 +131,30 @@ func verificationPath(id string) string {
 }
 
 // getVerification shows the code entry page.
-func (h *Handler) getVerification(ctx context.Context, r *request) response {
-	if h.Verification == nil {
-		return h.notFound(r)
-	}
-	id, token := r.params["id"], r.query.Get("token")
+func (h *Handler) getVerification(w http.ResponseWriter, r *http.Request) {
+	ctx, l := r.Context(), requestLocale(r)
+	id, token := r.PathValue("id"), r.URL.Query().Get("token")
 	req, err := h.authorizeStatus(ctx, id, token)
 	if err != nil {
-		h.logger().ErrorContext(ctx, "read request for verification page", "requestId", id, "error", err.Error())
-		return h.internalError(r)
+		h.logger.ErrorContext(ctx, "read request for verification page", "requestId", id, "error", err.Error())
+		h.internalError(w, r, l)
+		return
 	}
 	if req == nil {
-		return h.notFound(r)
+		h.notFound(w, r, l)
+		return
 	}
-	r.token = token
-	st, err := h.Verification.Status(ctx, id)
+	st, err := h.verification.Status(ctx, id)
 	if err != nil {
-		h.logger().ErrorContext(ctx, "read verification", "requestId", id, "error", err.Error())
-		return h.internalError(r)
+		h.logger.ErrorContext(ctx, "read verification", "requestId", id, "error", err.Error())
+		h.internalError(w, r, l)
+		return
 	}
-	if r.wantsJSON() {
-		return jsonResponse(http.StatusOK, h.verifyJSON(r, req, st, "", ""))
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, h.verifyJSON(r, req, token, st, "", ""))
+		return
 	}
-	return h.verifyPage(r, http.StatusOK, r.locale, req, token, st, outcomeView{})
+	h.verifyPage(w, http.StatusOK, l, req, token, st, outcomeView{})
 }
 
 // outcomeView is what a post did, for the page shown after it.
@@ -196,7 +185,7 @@ func (h *Handler) pageState(req *dsr.Request, st verification.Status) string {
 	return pageNotWaiting
 }
 
-func (h *Handler) verifyJSON(r *request, req *dsr.Request, st verification.Status, outcome, msg string) verifyJSON {
+func (h *Handler) verifyJSON(r *http.Request, req *dsr.Request, token string, st verification.Status, outcome, msg string) verifyJSON {
 	out := verifyJSON{
 		RequestID:    req.ID,
 		State:        h.pageState(req, st),
@@ -204,7 +193,7 @@ func (h *Handler) verifyJSON(r *request, req *dsr.Request, st verification.Statu
 		Message:      msg,
 		AttemptsLeft: st.AttemptsLeft,
 		ResendsLeft:  st.ResendsLeft,
-		StatusURL:    h.siteURL(r) + statusPath(req.ID, r.token),
+		StatusURL:    h.siteURL(r) + statusPath(req.ID, token),
 	}
 	if st.State == verification.StatePending && !st.ExpiresAt.IsZero() {
 		t := st.ExpiresAt.UTC()
@@ -218,25 +207,25 @@ func (h *Handler) verifyJSON(r *request, req *dsr.Request, st verification.Statu
 
 // team is the privacy team's contact as the page names it.
 func (h *Handler) team(l dsr.Locale) string {
-	if h.Team.Email != "" {
-		return text(l, "verify.teamAt", h.Team.Email)
+	if h.teamContact.Email != "" {
+		return text(l, "verify.teamAt", h.teamContact.Email)
 	}
 	return text(l, "verify.team")
 }
 
 // verifyPage renders the verification page for the state st, with what the
 // last post did.
-func (h *Handler) verifyPage(r *request, status int, l dsr.Locale, req *dsr.Request, token string, st verification.Status, o outcomeView) response {
+func (h *Handler) verifyPage(w http.ResponseWriter, status int, l dsr.Locale, req *dsr.Request, token string, st verification.Status, o outcomeView) {
 	v := &verifyView{
 		RequestID: req.ID,
-		Action:    r.prefix() + verificationPath(req.ID),
+		Action:    verificationPath(req.ID),
 		Token:     token,
 		Code:      o.code,
 		CodeError: o.codeError,
 		CodeMax:   maxCodeInput,
 		Alert:     o.alert,
 		Notice:    o.notice,
-		StatusURL: r.prefix() + statusPath(req.ID, token),
+		StatusURL: statusPath(req.ID, token),
 	}
 	state := h.pageState(req, st)
 	switch state {
@@ -286,8 +275,8 @@ func (h *Handler) verifyPage(r *request, status int, l dsr.Locale, req *dsr.Requ
 	if v.CodeError != "" || v.Alert != "" {
 		title = text(l, "errors.title") + " – " + title
 	}
-	sw := r.prefix() + verificationPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(otherLocale(l)))
-	return h.htmlPage(status, "verify", &page{Locale: l, Title: title, SwitchURL: sw, Verify: v})
+	sw := verificationPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(otherLocale(l)))
+	h.writePage(w, status, "verify", &page{Locale: l, Title: title, SwitchURL: sw, Verify: v})
 }
 
 func channelKey(ch string) string {
@@ -339,47 +328,67 @@ func normalizeCode(s string) (code string, ok bool) {
 	return b.String(), b.Len() == 6
 }
 
+// verifyPost is a verification post, with its language.
+type verifyPost struct {
+	in   verifyInput
+	lang string // the form's language field; "" for JSON
+}
+
+// parseVerifyForm reads a verification form post.
+func parseVerifyForm(body []byte) (verifyPost, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return verifyPost{}, err
+	}
+	return verifyPost{
+		in:   verifyInput{Token: vals.Get(FieldToken), Code: vals.Get(FieldCode), Action: vals.Get(FieldAction)},
+		lang: vals.Get("lang"),
+	}, nil
+}
+
 // postVerification takes a code, or a request for a new one.
-func (h *Handler) postVerification(ctx context.Context, r *request) response {
+func (h *Handler) postVerification(w http.ResponseWriter, r *http.Request) {
+	if !h.sameOriginPost(w, r) {
+		return
+	}
+	ctx, l := r.Context(), requestLocale(r)
+	mt := mediaType(r)
+	asJSON := isJSONMediaType(mt)
+	if mt != "application/x-www-form-urlencoded" && !asJSON {
+		h.errorPage(w, r, l, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "errors.mediaType")
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
 	var in verifyInput
-	l := r.locale
-	asJSON := false
-	switch mt := r.mediaType(); {
-	case mt == "application/x-www-form-urlencoded":
-		vals, err := url.ParseQuery(string(r.body))
+	if asJSON {
+		if fe := decodeStrict(body, &in); fe != nil {
+			writeErrors(w, http.StatusBadRequest, l, dsr.FieldErrors{*fe})
+			return
+		}
+	} else {
+		post, err := parseVerifyForm(body)
 		if err != nil {
-			return h.errorPage(r, http.StatusBadRequest, CodeMalformedBody, "code.malformed_body")
+			h.errorPage(w, r, l, http.StatusBadRequest, CodeMalformedBody, "code.malformed_body")
+			return
 		}
-		in = verifyInput{Token: vals.Get(FieldToken), Code: vals.Get(FieldCode), Action: vals.Get(FieldAction)}
-		l = requestLocale(vals.Get("lang"), r.header("accept-language"))
-		r.locale = l
-	case isJSONMediaType(mt):
-		asJSON = true
-		dec := json.NewDecoder(bytes.NewReader(r.body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			return jsonErrors(http.StatusBadRequest, l, dsr.FieldErrors{decodeError(err)})
-		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return jsonErrors(http.StatusBadRequest, l, dsr.FieldErrors{{Code: CodeMalformedJSON}})
-		}
-	default:
-		return h.errorPage(r, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "errors.mediaType")
+		in = post.in
+		l = pickLocale(post.lang, headerValue(r, "Accept-Language"))
 	}
-	if h.Verification == nil {
-		return h.notFound(r)
-	}
-	id := r.params["id"]
+	id := r.PathValue("id")
 	req, err := h.authorizeStatus(ctx, id, in.Token)
 	if err != nil {
-		h.logger().ErrorContext(ctx, "read request for verification", "requestId", id, "error", err.Error())
-		return h.internalError(r)
+		h.logger.ErrorContext(ctx, "read request for verification", "requestId", id, "error", err.Error())
+		h.internalError(w, r, l)
+		return
 	}
 	if req == nil {
-		return h.notFound(r)
+		h.notFound(w, r, l)
+		return
 	}
-	r.token = in.Token
-	a := &verifyAnswer{h: h, r: r, l: l, req: req, json: asJSON, typed: in.Code}
+	a := &verifyAnswer{h: h, w: w, r: r, l: l, req: req, token: in.Token, json: asJSON, typed: in.Code}
 
 	var res verification.Result
 	switch in.Action {
@@ -387,28 +396,34 @@ func (h *Handler) postVerification(ctx context.Context, r *request) response {
 		code, ok := normalizeCode(in.Code)
 		switch {
 		case strings.TrimSpace(in.Code) == "":
-			return a.fieldError(ctx, http.StatusBadRequest, dsr.CodeRequired, text(l, "verify.required"))
+			a.fieldError(ctx, http.StatusBadRequest, dsr.CodeRequired, text(l, "verify.required"))
+			return
 		case !ok:
-			return a.fieldError(ctx, http.StatusBadRequest, CodeInvalidCode, text(l, "verify.invalid"))
+			a.fieldError(ctx, http.StatusBadRequest, CodeInvalidCode, text(l, "verify.invalid"))
+			return
 		}
-		res, err = h.Verification.SubmitCode(ctx, id, in.Token, code)
+		res, err = h.verification.SubmitCode(ctx, id, in.Token, code)
 	case ActionResend:
-		res, err = h.Verification.Resend(ctx, id, in.Token)
+		res, err = h.verification.Resend(ctx, id, in.Token)
 	default:
-		return a.errorOn(ctx, http.StatusBadRequest, FieldAction, CodeInvalidAction, text(l, "verify.invalidAction"))
+		a.errorOn(ctx, http.StatusBadRequest, FieldAction, CodeInvalidAction, text(l, "verify.invalidAction"))
+		return
 	}
 	if err != nil {
-		return a.failure(ctx, err)
+		a.failure(ctx, err)
+		return
 	}
-	return a.outcome(ctx, res)
+	a.outcome(ctx, res)
 }
 
 // verifyAnswer answers one verification post, as JSON or as the page.
 type verifyAnswer struct {
 	h     *Handler
-	r     *request
+	w     http.ResponseWriter
+	r     *http.Request
 	l     dsr.Locale
 	req   *dsr.Request
+	token string
 	json  bool
 	typed string
 }
@@ -417,35 +432,37 @@ type verifyAnswer struct {
 // page; a failure to read leaves them empty rather than failing an answer
 // whose work is done.
 func (a *verifyAnswer) status(ctx context.Context) verification.Status {
-	st, err := a.h.Verification.Status(ctx, a.req.ID)
+	st, err := a.h.verification.Status(ctx, a.req.ID)
 	if err != nil {
-		a.h.logger().WarnContext(ctx, "read verification after post", "requestId", a.req.ID, "error", err.Error())
+		a.h.logger.WarnContext(ctx, "read verification after post", "requestId", a.req.ID, "error", err.Error())
 	}
 	return st
 }
 
 // ok answers a success (verified, already verified, resent).
-func (a *verifyAnswer) ok(ctx context.Context, status int, outcome verification.Outcome, msg string) response {
+func (a *verifyAnswer) ok(ctx context.Context, status int, outcome verification.Outcome, msg string) {
 	st := a.status(ctx)
 	if a.json {
-		return jsonResponse(status, a.h.verifyJSON(a.r, a.req, st, string(outcome), msg))
+		writeJSON(a.w, status, a.h.verifyJSON(a.r, a.req, a.token, st, string(outcome), msg))
+		return
 	}
-	return a.h.verifyPage(a.r, status, a.l, a.req, a.r.token, st, outcomeView{notice: msg})
+	a.h.verifyPage(a.w, status, a.l, a.req, a.token, st, outcomeView{notice: msg})
 }
 
 // fieldError answers a problem with the code field.
-func (a *verifyAnswer) fieldError(ctx context.Context, status int, code dsr.Code, msg string) response {
-	return a.errorOn(ctx, status, FieldCode, code, msg)
+func (a *verifyAnswer) fieldError(ctx context.Context, status int, code dsr.Code, msg string) {
+	a.errorOn(ctx, status, FieldCode, code, msg)
 }
 
 // errorOn answers a problem: on the code field, next to it; otherwise at the
 // top of the page.
-func (a *verifyAnswer) errorOn(ctx context.Context, status int, field string, code dsr.Code, msg string) response {
+func (a *verifyAnswer) errorOn(ctx context.Context, status int, field string, code dsr.Code, msg string) {
 	st := a.status(ctx)
 	if a.json {
-		out := a.h.verifyJSON(a.r, a.req, st, string(code), "")
+		out := a.h.verifyJSON(a.r, a.req, a.token, st, string(code), "")
 		out.Errors = []apiError{{Field: field, Code: string(code), Message: msg}}
-		return jsonResponse(status, out)
+		writeJSON(a.w, status, out)
+		return
 	}
 	o := outcomeView{code: a.typed}
 	if field == FieldCode {
@@ -453,53 +470,57 @@ func (a *verifyAnswer) errorOn(ctx context.Context, status int, field string, co
 	} else {
 		o.alert = msg
 	}
-	return a.h.verifyPage(a.r, status, a.l, a.req, a.r.token, st, o)
+	a.h.verifyPage(a.w, status, a.l, a.req, a.token, st, o)
 }
 
 // outcome maps what the service decided to an answer.
-func (a *verifyAnswer) outcome(ctx context.Context, res verification.Result) response {
+func (a *verifyAnswer) outcome(ctx context.Context, res verification.Result) {
 	l, h := a.l, a.h
 	switch res.Outcome {
 	case verification.OutcomeVerified:
-		return a.ok(ctx, http.StatusOK, res.Outcome, text(l, "verify.verified"))
+		a.ok(ctx, http.StatusOK, res.Outcome, text(l, "verify.verified"))
 	case verification.OutcomeAlreadyVerified:
-		return a.ok(ctx, http.StatusOK, res.Outcome, text(l, "verify.already"))
+		a.ok(ctx, http.StatusOK, res.Outcome, text(l, "verify.already"))
 	case verification.OutcomeResent:
-		return a.ok(ctx, http.StatusAccepted, res.Outcome, text(l, "verify.resent"))
+		a.ok(ctx, http.StatusAccepted, res.Outcome, text(l, "verify.resent"))
 	case verification.OutcomeWrongCode:
 		a.typed = "" // a wrong code is typed again, not corrected
-		return a.fieldError(ctx, http.StatusBadRequest, CodeWrongCode, text(l, "verify.wrong", res.AttemptsLeft))
+		a.fieldError(ctx, http.StatusBadRequest, CodeWrongCode, text(l, "verify.wrong", res.AttemptsLeft))
 	case verification.OutcomeInvalidCode:
-		return a.fieldError(ctx, http.StatusBadRequest, CodeInvalidCode, text(l, "verify.invalid"))
+		a.fieldError(ctx, http.StatusBadRequest, CodeInvalidCode, text(l, "verify.invalid"))
 	case verification.OutcomeCodeExpired:
-		return a.fieldError(ctx, http.StatusBadRequest, CodeCodeExpired, h.expiredText(l, res.ResendsLeft))
+		a.fieldError(ctx, http.StatusBadRequest, CodeCodeExpired, h.expiredText(l, res.ResendsLeft))
 	case verification.OutcomeLocked:
-		return a.errorOn(ctx, StatusLocked, "", CodeVerificationLocked, h.lockedText(l, res.ResendsLeft))
+		a.errorOn(ctx, StatusLocked, "", CodeVerificationLocked, h.lockedText(l, res.ResendsLeft))
 	case verification.OutcomeResendLimit:
-		return a.errorOn(ctx, http.StatusTooManyRequests, FieldAction, CodeResendLimit, text(l, "verify.resendLimit", h.team(l)))
+		a.errorOn(ctx, http.StatusTooManyRequests, FieldAction, CodeResendLimit, text(l, "verify.resendLimit", h.team(l)))
 	default: // not_waiting
-		return a.errorOn(ctx, http.StatusConflict, "", CodeNotWaiting, text(l, "verify.notWaiting"))
+		a.errorOn(ctx, http.StatusConflict, "", CodeNotWaiting, text(l, "verify.notWaiting"))
 	}
 }
 
 // failure answers an error of the service: 404 for a request or token it
-// does not accept, 503 for what a retry fixes, else 500.
-func (a *verifyAnswer) failure(ctx context.Context, err error) response {
-	r, l, id := a.r, a.l, a.req.ID
+// does not accept, 409 for a request whose personal data was purged, 503
+// for what a retry fixes, else 500.
+func (a *verifyAnswer) failure(ctx context.Context, err error) {
+	l, id := a.l, a.req.ID
 	var de *notify.DeliveryError
 	switch {
 	case errors.Is(err, verification.ErrNotFound), errors.Is(err, verification.ErrForbidden):
-		return a.h.notFound(r)
+		a.h.notFound(a.w, a.r, l)
+	case errors.Is(err, store.ErrPurged):
+		// The request ended and its follow-up period passed: it waits for
+		// no code (verification cannot record a proof any more).
+		a.errorOn(ctx, http.StatusConflict, "", CodeNotWaiting, text(l, "verify.notWaiting"))
 	case errors.Is(err, verification.ErrContention):
-		resp := a.errorOn(ctx, http.StatusServiceUnavailable, "", CodeBusy, text(l, "verify.busy"))
-		resp.headers = map[string]string{"Retry-After": "1"}
-		return resp
+		a.w.Header().Set("Retry-After", "1")
+		a.errorOn(ctx, http.StatusServiceUnavailable, "", CodeBusy, text(l, "verify.busy"))
 	case errors.As(err, &de):
-		a.h.logger().ErrorContext(ctx, "send verification code", "requestId", id, "channel", string(de.Channel), "error", de.Code)
-		resp := a.errorOn(ctx, http.StatusServiceUnavailable, FieldAction, CodeDeliveryFailed, text(l, "verify.deliveryFailed"))
-		resp.headers = map[string]string{"Retry-After": "60"}
-		return resp
+		a.h.logger.ErrorContext(ctx, "send verification code", "requestId", id, "channel", string(de.Channel), "error", de.Code)
+		a.w.Header().Set("Retry-After", "60")
+		a.errorOn(ctx, http.StatusServiceUnavailable, FieldAction, CodeDeliveryFailed, text(l, "verify.deliveryFailed"))
+	default:
+		a.h.logger.ErrorContext(ctx, "verification", "requestId", id, "error", err.Error())
+		a.errorOn(ctx, http.StatusInternalServerError, "", CodeInternal, text(l, "verify.internal"))
 	}
-	a.h.logger().ErrorContext(ctx, "verification", "requestId", id, "error", err.Error())
-	return a.errorOn(ctx, http.StatusInternalServerError, "", CodeInternal, text(l, "verify.internal"))
 }

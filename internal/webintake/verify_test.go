@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"dsrflow/internal/dsr"
@@ -76,32 +75,52 @@ func TestVerifyEndToEnd(t *testing.T) {
 		`inputmode="numeric"`, `autocomplete="one-time-code"`, `<label class="block" for="f-code">验证码</label>`,
 		"2026年3月2日 09:30（北京时间）", "重新发送验证码", "您还可以重新获取 3 次")
 	// The status page says what to do while a code is awaited.
-	do("status page", statusEvent(t, statusPath(id, token)), http.StatusOK, `id="verify-link"`, "输入验证码，完成身份验证")
+	do("status page", statusGet(t, statusPath(id, token)), http.StatusOK, `id="verify-link"`, "输入验证码，完成身份验证")
 
 	do("wrong code", postVerificationForm(t, id, codeForm(token, wrongCode(code), "zh-CN")), http.StatusBadRequest,
 		`<p class="error" id="err-code">验证码不正确，您还可以尝试 4 次。</p>`, `aria-invalid="true"`, `aria-describedby="hint-code err-code"`)
-	if !f.waitingIn(id, "VerifyIdentity") {
+	if !f.waitingIn(id, "Verify") {
 		t.Errorf("a wrong code moved the execution on: %v", f.entered(id))
 	}
 
 	do("right code", postVerificationForm(t, id, codeForm(token, code, "zh-CN")), http.StatusOK,
 		"感谢您，身份验证已完成", "验证后十五个工作日内答复", `id="status-link" href="/requests/`+id+`?token=`)
-	if st := f.done(id); st != sfntypes.ExecutionStatusSucceeded {
-		t.Fatalf("execution %s, want SUCCEEDED; states %v", st, f.entered(id))
+	f.reviewed(id)
+	st := f.finish(id)
+	if st != sfntypes.ExecutionStatusSucceeded {
+		t.Errorf("execution %s, want SUCCEEDED; states %v", st, f.entered(id))
 	}
 	states := f.entered(id)
-	if i := slices.Index(states, "VerifyIdentity"); i < 0 || !slices.Contains(states[i:], "Review") || states[len(states)-1] != "Completed" {
-		t.Errorf("states = %v, want VerifyIdentity, then Review, ending in Completed", states)
+	if i := slices.Index(states, "Verify"); i < 0 || !slices.Contains(states[i:], "Review") || !slices.Contains(states[i:], "Close") || states[len(states)-1] != "Purge" {
+		t.Errorf("states = %v, want Verify, then Review and Close, ending in Purge", states)
 	}
 	audit, hist := f.auditTypes(id), len(f.history(id))
 	if !slices.Contains(audit, "identity_verified") {
 		t.Errorf("audit = %v, want identity_verified", audit)
 	}
 
-	// A second submission (a double click, the back button) changes nothing.
-	do("second submission", postVerificationForm(t, id, codeForm(token, code, "zh-CN")), http.StatusOK, "您的身份已经验证，无需再次输入验证码。")
-	do("second submission, JSON", postVerificationJSON(t, id, `{"token":"`+token+`","code":"`+code+`"}`, ""), http.StatusOK, `"outcome":"already_verified"`)
-	do("resend after success", postVerificationForm(t, id, resendForm(token, "zh-CN")), http.StatusOK, "您的身份已经验证")
+	// A second submission (a double click, the back button) changes
+	// nothing. It is told the identity is verified while the request keeps
+	// its personal data; once the follow-up period has passed and the
+	// workflow purged it (the virtual clock lets Wait states pass at once),
+	// that the request waits for no code.
+	req, err := f.store.GetRequest(f.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.PersonalPurgedAt == nil {
+		do("second submission", postVerificationForm(t, id, codeForm(token, code, "zh-CN")), http.StatusOK, "您的身份已经验证，无需再次输入验证码。")
+		do("second submission, JSON", postVerificationJSON(t, id, `{"token":"`+token+`","code":"`+code+`"}`, ""), http.StatusOK, `"outcome":"already_verified"`)
+		do("resend after success", postVerificationForm(t, id, resendForm(token, "zh-CN")), http.StatusOK, "您的身份已经验证")
+	} else {
+		do("second submission, after the purge", postVerificationForm(t, id, codeForm(token, code, "zh-CN")), http.StatusConflict, "此请求当前不需要输入验证码")
+		do("second submission, JSON, after the purge", postVerificationJSON(t, id, `{"token":"`+token+`","code":"`+code+`"}`, ""), http.StatusConflict, `"code":"not_waiting"`)
+		resp := f.do(postVerificationForm(t, id, resendForm(token, "zh-CN")))
+		bodies = append(bodies, resp.Body)
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusConflict {
+			t.Errorf("resend after the purge: HTTP %d, want 200 (verified) or 409\n%s", resp.StatusCode, resp.Body)
+		}
+	}
 	if got := f.auditTypes(id); !slices.Equal(got, audit) {
 		t.Errorf("audit after a second submission = %v, want %v", got, audit)
 	}
@@ -120,7 +139,7 @@ func TestVerifyEndToEnd(t *testing.T) {
 	}
 }
 
-type eventT = events.APIGatewayV2HTTPRequest
+type eventT = *http.Request
 
 // TestVerifyLockAndResend: five wrong codes lock verification with a message
 // saying what to do (in English, by JSON); the right code no longer works; a
@@ -133,7 +152,7 @@ func TestVerifyLockAndResend(t *testing.T) {
 	post := func(body string) (int, verifyAnswerJSON) {
 		t.Helper()
 		resp := f.do(postVerificationJSON(t, id, body, "en-GB,en;q=0.9"))
-		if ct := resp.Headers["Content-Type"]; ct != contentJSON {
+		if ct := resp.Header.Get("Content-Type"); ct != contentJSON {
 			t.Fatalf("Content-Type %q, want JSON", ct)
 		}
 		return resp.StatusCode, decodeVerify(t, resp.Body)
@@ -163,7 +182,7 @@ func TestVerifyLockAndResend(t *testing.T) {
 	if status, got := post(codeBody(code)); status != http.StatusLocked {
 		t.Errorf("right code while locked: %d %+v, want 423", status, got)
 	}
-	if !f.waitingIn(id, "VerifyIdentity") {
+	if !f.waitingIn(id, "Verify") {
 		t.Fatalf("the execution moved on while locked: %v", f.entered(id))
 	}
 
@@ -190,7 +209,8 @@ func TestVerifyLockAndResend(t *testing.T) {
 	if status != http.StatusOK || got.Outcome != "verified" || !strings.HasPrefix(got.StatusURL, f.base+"/requests/"+id+"?token=") {
 		t.Fatalf("new code: %d %+v, want 200 verified with the status link", status, got)
 	}
-	if st := f.done(id); st != sfntypes.ExecutionStatusSucceeded {
+	f.reviewed(id)
+	if st := f.finish(id); st != sfntypes.ExecutionStatusSucceeded {
 		t.Errorf("execution %s, want SUCCEEDED", st)
 	}
 }
@@ -263,7 +283,7 @@ func TestVerifyNotWaiting(t *testing.T) {
 	f := newFlow(t, "")
 	id, token := f.submitJSON(`{"kind":"access","role":"guardian","email":"guardian@example.cn","locale":"zh-CN"}`, "manual-zh")
 	f.eventually("manual verification", func() bool {
-		req, err := f.web.Store.GetRequest(f.ctx, id)
+		req, err := f.store.GetRequest(f.ctx, id)
 		return err == nil && req.Status == dsr.StatusInReview
 	})
 	const msg = "此请求当前不需要输入验证码"
@@ -291,7 +311,7 @@ func TestVerifyNotFound(t *testing.T) {
 	f := newFlow(t, "")
 	id, token := f.submitSelf(dsr.LocaleZhCN, "notfound-zh")
 	code := f.awaitCode(id)
-	want := f.do(statusEvent(t, "/requests/"+id+"?token=wrong")).Body
+	want := f.do(statusGet(t, "/requests/"+id+"?token=wrong")).Body
 	other := StatusToken(testTokenSecret, "r-other")
 	for name, ev := range map[string]eventT{
 		"page, wrong token":          verificationEvent(t, id, "wrong", nil),
@@ -353,7 +373,7 @@ func TestVerifyInputErrors(t *testing.T) {
 			t.Errorf("%s: HTTP %d, want %d\n%s", tc.name, resp.StatusCode, tc.status, resp.Body)
 			continue
 		}
-		if resp.Headers["Content-Type"] == contentJSON {
+		if resp.Header.Get("Content-Type") == contentJSON {
 			var errs jsonErrorList
 			if strings.Contains(resp.Body, `"requestId"`) {
 				errs = decodeVerify(t, resp.Body).Errors
@@ -372,7 +392,7 @@ func TestVerifyInputErrors(t *testing.T) {
 		t.Error("what was typed is not kept after an error")
 	}
 	ev := postVerificationForm(t, id, codeForm(token, code, "zh-CN"))
-	ev.Headers["content-type"] = "text/plain"
+	ev.Header.Set("Content-Type", "text/plain")
 	if resp := f.do(ev); resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Errorf("text/plain: HTTP %d, want 415", resp.StatusCode)
 	}
@@ -443,7 +463,7 @@ func TestVerifyAccessibility(t *testing.T) {
 func TestVerifyMailRequester(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, "")
-	res, err := f.web.Intake.Submit(f.ctx, intake.Submission{
+	res, err := f.web.intake.Submit(f.ctx, intake.Submission{
 		Validated: dsr.Validated{Kind: dsr.KindAccess, Role: dsr.RoleSelf, Email: "wang.wu@example.cn", Locale: dsr.LocaleZhCN},
 		Channel:   dsr.ChannelMail, NaturalKey: "mail:<abc@example.cn>", Source: "s3://mailbox/inbox/abc",
 	})
@@ -471,7 +491,7 @@ func TestVerifyMailRequester(t *testing.T) {
 		t.Errorf("page with a token from another secret: HTTP %d, want 404", resp.StatusCode)
 	}
 	ev := verificationEvent(t, id, token, nil)
-	ev.Headers["accept"] = "application/json"
+	ev.Header.Set("Accept", "application/json")
 	j := f.do(ev)
 	got := decodeVerify(t, j.Body)
 	if want := flowStart.Add(30 * time.Minute); j.StatusCode != http.StatusOK || got.State != "pending" || got.AttemptsLeft != 5 || got.ResendsLeft != 3 ||
@@ -481,10 +501,11 @@ func TestVerifyMailRequester(t *testing.T) {
 	if resp := f.do(postVerificationForm(t, id, codeForm(token, code, "zh-CN"))); resp.StatusCode != http.StatusOK {
 		t.Errorf("code: HTTP %d\n%s", resp.StatusCode, resp.Body)
 	}
-	if st := f.done(id); st != sfntypes.ExecutionStatusSucceeded {
+	f.reviewed(id)
+	if st := f.finish(id); st != sfntypes.ExecutionStatusSucceeded {
 		t.Errorf("execution %s, want SUCCEEDED", st)
 	}
-	if resp := f.do(statusEvent(t, statusPath(id, token))); resp.StatusCode != http.StatusOK {
+	if resp := f.do(statusGet(t, statusPath(id, token))); resp.StatusCode != http.StatusOK {
 		t.Errorf("status page with the derived token: HTTP %d", resp.StatusCode)
 	}
 }
@@ -504,7 +525,7 @@ func BenchmarkVerificationPage(b *testing.B) {
 }
 
 // BenchmarkVerifyCodeRoundTrip measures a request from submission to the
-// right code accepted: intake, Admit and VerifyIdentity on the local engine,
+// right code accepted: intake, Admit and Verify on the local engine,
 // the code read from the outbox, the post, SendTaskSuccess.
 func BenchmarkVerifyCodeRoundTrip(b *testing.B) {
 	f := newFlow(b, "")
