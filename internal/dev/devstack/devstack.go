@@ -191,14 +191,16 @@ type Stack struct {
 	// MailHandler is intake-mail's handler (the mail drop calls it).
 	MailHandler func(context.Context, events.S3Event) error
 
-	log      *slog.Logger
-	dynalite *dynamotest.Emulator
-	servers  []*http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	failed   chan error
-	closeErr error
-	once     sync.Once
+	log *slog.Logger
+	// statusSecret makes status tokens for the load run's code entry.
+	statusSecret []byte
+	dynalite     *dynamotest.Emulator
+	servers      []*http.Server
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	failed       chan error
+	closeErr     error
+	once         sync.Once
 }
 
 // Start starts every component and returns when all are ready. The stack

@@ -232,7 +232,7 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 	// Verify every request whose code arrives, until every request has finished.
 	verified := map[string]bool{}
 	decided := 0
-	secret := st.Workflow.Verification.StatusSecret
+	secret := st.statusSecret
 	var reqs []dsr.Request
 	for {
 		var err error
@@ -263,7 +263,7 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 			if !ok {
 				continue
 			}
-			res, err := st.Workflow.Verification.SubmitCode(ctx, r.ID, verification.StatusToken(secret, r.ID), code)
+			res, err := st.Workflow.Verification().SubmitCode(ctx, r.ID, verification.StatusToken(secret, r.ID), code)
 			if err == nil && res.Outcome == verification.OutcomeVerified {
 				verified[r.ID] = true
 			}
@@ -352,8 +352,8 @@ func Load(ctx context.Context, st *Stack, o LoadOptions, crasher *Crasher) (Load
 // decideWaits answers the request's open operator waits, if any, and
 // reports whether it found one.
 func decideWaits(ctx context.Context, st *Stack, id string, decided *int) (bool, error) {
-	for _, stage := range []operator.Stage{operator.StageVerification, operator.StageReview} {
-		w, err := st.Workflow.Operator.Get(ctx, id, stage)
+	for _, stage := range []operator.Stage{operator.StageVerification, operator.StageIdentity, operator.StageReview} {
+		w, err := st.Workflow.Operator().Get(ctx, id, stage)
 		if err != nil {
 			return false, err
 		}
@@ -364,7 +364,7 @@ func decideWaits(ctx context.Context, st *Stack, id string, decided *int) (bool,
 		if stage == operator.StageVerification && *decided%2 == 1 {
 			d.Approve, d.Reason, d.Note = false, dsr.RefusalAuthorityNotProven, ""
 		}
-		if err := st.Workflow.Operator.Decide(ctx, d); err != nil {
+		if err := st.Workflow.Operator().Decide(ctx, d); err != nil {
 			return true, err
 		}
 		if stage == operator.StageVerification {

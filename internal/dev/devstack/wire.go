@@ -269,6 +269,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		return nil, err
 	}
 	s.Workflow = h
+	s.statusSecret = []byte(wcfg.StatusTokenSecret)
 	// Task handlers by their substitution key (workflow.Function.ArnKey,
 	// partner.Function.ArnKey), resolved through the template's
 	// substitutions to the ARNs the definition names.
