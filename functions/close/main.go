@@ -8,7 +8,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"dsrflow/internal/certsign"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify/mailtransport"
 	"dsrflow/internal/workflow"
@@ -16,10 +18,15 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig, Signer: signer})
 	if err != nil {
 		logger.Error("close: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
 	lambda.Start(lazyinit.Handler(h, (*workflow.Handlers).Close))
+}
+
+// signer opens the certificate signing key the configuration names.
+func signer(awsCfg aws.Config, keyID, keyDir string) (workflow.Signer, error) {
+	return certsign.Config{KeyID: keyID, LocalKeyDir: keyDir}.Documents(awsCfg)
 }

@@ -74,6 +74,11 @@ type Config struct {
 	// RetentionJSON replaces the shipped retention exceptions (see
 	// ParseRetention).
 	RetentionJSON string `env:"RETENTION_JSON"`
+	// The deletion certificates' signing key (close): a KMS key's ARN in
+	// AWS, or the local stack's key folder; neither: certificates are
+	// issued unsigned.
+	SigningKeyID  string `env:"CERT_SIGNING_KEY_ID"`
+	SigningKeyDir string `env:"CERT_SIGNING_KEY_DIR"`
 }
 
 // ConfigFromEnv reads and checks the configuration.
@@ -91,6 +96,9 @@ func (c Config) Check() error {
 	errs = append(errs, c.Transport.Check(),
 		envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen),
 		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen))
+	if c.SigningKeyID != "" && c.SigningKeyDir != "" {
+		errs = append(errs, errors.New("CERT_SIGNING_KEY_ID and CERT_SIGNING_KEY_DIR are both set: name one key"))
+	}
 	if c.StatusTokenSecret != "" {
 		errs = append(errs, envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, 32))
 	}
@@ -251,8 +259,10 @@ type FunctionDeps struct {
 	ExportPage export.PageRenderer
 	// Documents deletes documents: purge-personal's.
 	Documents func(awsCfg aws.Config) DocumentStore
-	// Signer signs certificates: close's.
-	Signer func(ctx context.Context, awsCfg aws.Config) (Signer, error)
+	// Signer opens the certificate signer named by CERT_SIGNING_KEY_ID
+	// (KMS) or CERT_SIGNING_KEY_DIR (a local key): close's; called only
+	// when one of them is set.
+	Signer func(awsCfg aws.Config, keyID, keyDir string) (Signer, error)
 }
 
 // EmailFactory makes the email sender of a function that writes to
@@ -305,8 +315,8 @@ func FromEnv(logger *slog.Logger, fd FunctionDeps) (*lazyinit.Value[*Handlers], 
 		if fd.Documents != nil {
 			d.Documents = fd.Documents(awsCfg)
 		}
-		if fd.Signer != nil {
-			if d.Signer, err = fd.Signer(ctx, awsCfg); err != nil {
+		if fd.Signer != nil && (c.SigningKeyID != "" || c.SigningKeyDir != "") {
+			if d.Signer, err = fd.Signer(awsCfg, c.SigningKeyID, c.SigningKeyDir); err != nil {
 				return nil, fmt.Errorf("certificate signer: %w", err)
 			}
 		}

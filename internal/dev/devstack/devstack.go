@@ -64,6 +64,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/dev/dynamotest"
+	"dsrflow/internal/principal"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/store"
 	"dsrflow/internal/store/tableschema"
@@ -82,6 +83,8 @@ const (
 	StateMachineName = "dsrflow-requests"
 	AccessKeyID      = "local"
 	SecretAccessKey  = "local"
+	// LocalPrincipal is the operator the dsr commands act as locally.
+	LocalPrincipal = "local-operator"
 	// DefaultClockScale is one day of workflow time per real second.
 	DefaultClockScale = 86400
 )
@@ -175,6 +178,9 @@ type Stack struct {
 	StateMachineArn                                  string
 	// Folders.
 	DataDir, MailDrop, Outbox string
+	// KeyDir holds the local certificate signing key (the dsr command's
+	// default --key-dir).
+	KeyDir string
 
 	DynamoDB   *dynamodb.Client
 	SFN        *sfn.Client
@@ -211,7 +217,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{opts: opts, log: opts.Logger, cancel: cancel, failed: make(chan error, 8), DataDir: opts.Dir,
-		MailDrop: filepath.Join(opts.Dir, "maildrop"), Outbox: filepath.Join(opts.Dir, "outbox")}
+		MailDrop: filepath.Join(opts.Dir, "maildrop"), Outbox: filepath.Join(opts.Dir, "outbox"), KeyDir: filepath.Join(opts.Dir, "keys")}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -469,6 +475,9 @@ func (s *Stack) Env() [][2]string {
 		{"DSR_TABLE", TableName},
 		{"DSR_STATE_MACHINE_ARN", s.StateMachineArn},
 		{"DSR_MAILBOX_BUCKET", MailboxBucket},
+		// Who the dsr commands record as the actor (principal.Resolve:
+		// honoured only while every endpoint is local).
+		{principal.LocalVariable, LocalPrincipal},
 	}
 }
 
@@ -510,6 +519,8 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	folders := [][2]string{
 		{rel(s.MailDrop) + "/", "drop an .eml here: it arrives as mail to the privacy mailbox"},
 		{rel(s.Outbox) + "/", "every message the system sends, as .eml"},
+		{rel(s.Partners.RecordsDir) + "/", "what each simulated partner holds about the people of " + PeopleFile},
+		{rel(s.KeyDir) + "/", "the certificate signing key (dsr certificate public-key)"},
 		{rel(s.DataDir) + "/", "DynamoDB, S3, secrets, partners.json, stack.log (the logs)"},
 	}
 	width := 0
@@ -517,7 +528,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 		width = max(width, len(f[0]))
 	}
 	fmt.Fprintln(w)
-	for i, label := range []string{"mail drop", "outbox", "data"} {
+	for i, label := range []string{"mail drop", "outbox", "partners", "keys", "data"} {
 		fmt.Fprintf(w, "  %-10s %-*s  %s\n", label, width, folders[i][0], folders[i][1])
 	}
 	fmt.Fprintf(w, "\nFor the aws CLI and dsr (also in %s):\n\n", rel(filepath.Join(s.DataDir, "env")))

@@ -16,6 +16,12 @@ import (
 // partners are modelled on, relative to the repository root.
 const PartnerConfigFile = "config/partners.example.json"
 
+// PeopleFile are the synthetic people the simulated partners hold data
+// about (partnersim.Person), relative to the repository root: request
+// erasure or access for one of them and the partners act on their records,
+// kept in <data>/partners/<partner ID>.json.
+const PeopleFile = "config/local-people.json"
+
 // PartnerOptions shape the simulated partners.
 type PartnerOptions struct {
 	// Latency delays every answer.
@@ -59,6 +65,9 @@ type Partners struct {
 	Config *partner.Config
 	// ConfigPath is the rewritten configuration (<dir>/partners.json).
 	ConfigPath string
+	// RecordsDir holds what each partner keeps about the people of
+	// PeopleFile (<dir>/partners/<partner ID>.json).
+	RecordsDir string
 	sims       []*partnersim.Partner
 	desc       map[string]string
 }
@@ -114,6 +123,14 @@ func newPartners(root, dir, base string, o PartnerOptions, secrets map[string]st
 		ps.desc[p.ID] = fmt.Sprintf("%s, latency %s, failure rate %g", mode, o.Latency, o.FailureRate)
 	}
 	ps.Fleet = partnersim.NewFleet(ps.sims...)
+	people, err := partnersim.LoadPeople(filepath.Join(root, PeopleFile))
+	if err != nil {
+		return nil, err
+	}
+	ps.RecordsDir = filepath.Join(dir, "partners")
+	if err := ps.Fleet.AttachRecords(ps.RecordsDir, cfg, people); err != nil {
+		return nil, fmt.Errorf("partner records: %w", err)
+	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err

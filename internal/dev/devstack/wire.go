@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/certsign"
 	"dsrflow/internal/dev/asl"
 	"dsrflow/internal/dev/samtemplate"
 	"dsrflow/internal/dev/sfnapi"
@@ -107,7 +108,7 @@ func (l *local) env(name string) (map[string]string, error) {
 		return nil, fmt.Errorf("environment of %s: %w", name, err)
 	}
 	for k, v := range l.overrides {
-		if _, ok := env[k]; ok || k == "OUTBOX_DIR" || k == "S3_USE_PATH_STYLE" {
+		if _, ok := env[k]; ok || k == "OUTBOX_DIR" || k == "S3_USE_PATH_STYLE" || k == "CERT_SIGNING_KEY_DIR" {
 			env[k] = v
 		}
 	}
@@ -138,6 +139,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		"OUTBOX_DIR":        s.Outbox,
 		"S3_USE_PATH_STYLE": "true",
 		"PARTNERS_CONFIG":   s.Partners.ConfigPath,
+		// Certificates are signed with a local key (.local/keys), not KMS.
+		"CERT_SIGNING_KEY_ID":  "",
+		"CERT_SIGNING_KEY_DIR": s.KeyDir,
 	}}
 	for k, v := range secrets {
 		l.overrides[k] = v
@@ -261,10 +265,18 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 			return nil, err
 		}
 	}
-	h, err := workflow.New(wcfg, workflow.Deps{
+	deps := workflow.Deps{
 		Store: s.Store, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket), ExportPage: exportpage.Render,
 		Documents: documents.New(s.S3), Secrets: envSecrets(taskEnv), Clock: s.Clock.Now, Logger: log,
-	})
+	}
+	if wcfg.SigningKeyDir != "" {
+		signer, err := certsign.OpenLocal(wcfg.SigningKeyDir)
+		if err != nil {
+			return nil, err
+		}
+		deps.Signer = certsign.Documents{Signer: signer}
+	}
+	h, err := workflow.New(wcfg, deps)
 	if err != nil {
 		return nil, err
 	}
