@@ -182,7 +182,7 @@ func TestStackEndToEnd(t *testing.T) {
 	}{
 		{http.MethodGet, "/", "", "", http.StatusOK},
 		{http.MethodGet, "/nowhere", "", "", http.StatusNotFound},
-		{http.MethodDelete, "/requests", "", "", http.StatusNotFound},
+		{http.MethodDelete, "/requests", "", "", http.StatusMethodNotAllowed},
 		{http.MethodPost, "/partners/nobody/callbacks", "application/json", "{}", http.StatusBadRequest},
 	} {
 		if got := do(t, c.method, st.HTTPURL+c.path, c.ctype, c.body); got.status != c.want {
@@ -190,12 +190,12 @@ func TestStackEndToEnd(t *testing.T) {
 		}
 	}
 
-	id, statusURL := submit(t, st, "e2e-1")
+	id, statusURL := submit(t, st, "devstack-e2e-request-0001")
 	if !strings.HasPrefix(statusURL, st.HTTPURL+"/requests/"+id) {
 		t.Errorf("status URL = %q, want it under %s", statusURL, st.HTTPURL)
 	}
 	// A double submit names the same request.
-	if again, _ := submit(t, st, "e2e-1"); again != id {
+	if again, _ := submit(t, st, "devstack-e2e-request-0001"); again != id {
 		t.Errorf("resubmit = %s, want %s", again, id)
 	}
 
@@ -294,7 +294,7 @@ func TestStackRestart(t *testing.T) {
 		}
 	}()
 	st := start(t, dir, 86400, 0, logs)
-	id, _ := submit(t, st, "restart-1")
+	id, _ := submit(t, st, "devstack-restart-request-0001")
 	eventually(t, "the first code", func() bool { return len(mailsOf(t, st.Outbox, id, "verification_code")) == 1 })
 	before := st.Clock.Now()
 	stop(t, st)

@@ -413,6 +413,11 @@ func postLoadRequest(ctx context.Context, base, run string, i int, kind dsr.Kind
 		role = dsr.RoleGuardian
 	}
 	sub := dsr.Submission{Kind: string(kind), Role: string(role), Email: fmt.Sprintf("load-%s-%d@example.com", run, i), Locale: "en"}
+	if guardian {
+		// A guardian names the child, whose identifiers the operator
+		// vouches for when approving the guardian's authority.
+		sub.SubjectName, sub.SubjectAccountID = "Load Child", fmt.Sprintf("child-%s-%d", run, i)
+	}
 	switch kind {
 	case dsr.KindErasure:
 		sub.ErasureGround = string(dsr.GroundStoppedUsing)
@@ -433,7 +438,7 @@ func postLoadRequest(ctx context.Context, base, run string, i int, kind dsr.Kind
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Idempotency-Key", fmt.Sprintf("load-%s-%d", run, i))
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("load-run-%s-request-%06d", run, i))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("request %d: %w", i, err)
