@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	env "github.com/caarlos0/env/v11"
 
 	"dsrflow/internal/dev/devstack"
@@ -28,6 +29,7 @@ import (
 	"dsrflow/internal/dev/invoke"
 	"dsrflow/internal/dev/samtemplate"
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/lambdaedge"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/webintake"
@@ -206,8 +208,12 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *devs
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := webintake.NewHandler(webCfg, webintake.Clients{DynamoDB: st.DynamoDB, SFN: st.SFN}, logger)
-	out["intake-web"] = function{handler: web.Handle, check: succeeds}
+	web, err := webintake.New(webCfg, webintake.Deps{Store: st.Store, SFN: st.SFN, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As functions/intake-web serves it: the handler behind the adapter.
+	out["intake-web"] = function{handler: httpadapter.NewV2(web).ProxyWithContext, check: succeeds}
 
 	// partner-callback reads its clients from the process environment.
 	cbEnv := fnEnv("partner-callback")
@@ -222,19 +228,12 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *devs
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := lazy.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out["partner-callback"] = function{handler: (&partner.Callback{D: d}).Handle, check: succeeds}
+	out["partner-callback"] = function{handler: lambdaedge.Lazy(partner.CallbackRoute, lazy, partner.NewCallback), check: succeeds}
 	return out
 }
 
 // seedKinds are the request kinds the steps that only serve one kind need.
-var seedKinds = map[string]dsr.Kind{
-	"account-precheck": dsr.KindAccountClosure,
-	"export-assemble":  dsr.KindAccess,
-}
+var seedKinds = map[string]dsr.Kind{}
 
 // seedRequest gives a task event ("requestId") a request of its own: it
 // creates a new, unverified request under a fresh ID and returns the event
@@ -260,9 +259,8 @@ func seedRequest(ctx context.Context, t *testing.T, st *devstack.Stack, function
 	now := time.Now().UTC()
 	_, _, err := st.Store.CreateRequest(ctx, &dsr.Request{
 		ID: id, Kind: kind, Status: dsr.StatusReceived, Channel: dsr.ChannelWeb,
-		Role: dsr.RoleSelf, Locale: "zh-CN", Contact: dsr.Contact{Email: "zhang.san@example.cn"},
-		CreatedAt: now, UpdatedAt: now,
-	})
+		Role: dsr.RoleSelf, Locale: "zh-CN", CreatedAt: now, UpdatedAt: now,
+	}, &dsr.Personal{Contact: dsr.Contact{Email: "zhang.san@example.cn"}})
 	if err != nil {
 		t.Fatalf("seed request %s: %v", id, err)
 	}

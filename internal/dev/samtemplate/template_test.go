@@ -33,18 +33,14 @@ var configTypes = map[string]reflect.Type{
 	"intake-web":       reflect.TypeFor[webintake.Config](),
 	"intake-mail":      reflect.TypeFor[mailintake.Config](),
 	"partner-callback": reflect.TypeFor[partner.FunctionConfig](),
-	// The partner task functions of the fan-out need only the partner
-	// configuration, not the workflow's secrets and mail settings.
-	"partner-dispatch":     reflect.TypeFor[partner.FunctionConfig](),
-	"partner-await":        reflect.TypeFor[partner.FunctionConfig](),
-	"partner-escalate":     reflect.TypeFor[partner.FunctionConfig](),
-	"confirm-backup-purge": reflect.TypeFor[partner.FunctionConfig](),
-	"reconcile":            reflect.TypeFor[reconcile.Config](),
+	"reconcile":        reflect.TypeFor[reconcile.Config](),
+	// Every task function of the workflow (workflow.Functions) reads
+	// workflow.Config: see init.
 }
 
 // signsPartnerCalls are the functions that call partners (signing) or
 // verify their callbacks, and so need every partner's secret.
-var signsPartnerCalls = map[string]bool{"partner-callback": true, "partner-dispatch": true, "confirm-backup-purge": true}
+var signsPartnerCalls = map[string]bool{"partner-callback": true, "partner": true, "review": true, "confirm-backup-purge": true}
 
 func init() {
 	for _, f := range workflow.Functions() {
