@@ -11,6 +11,7 @@ import (
 
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify/mailtransport"
+	"dsrflow/internal/notify/smstransport"
 	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/workflow"
@@ -18,7 +19,12 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig, Exports: s3bucket.Open, ExportPage: exportpage.Render})
+	sms, err := smstransport.FromEnv()
+	if err != nil {
+		logger.Error("reply: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig, SMS: workflow.SMSFactory(sms), Exports: s3bucket.Open, ExportPage: exportpage.Render})
 	if err != nil {
 		logger.Error("reply: bad configuration", "error", err.Error())
 		os.Exit(1)

@@ -11,12 +11,18 @@ import (
 
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify/mailtransport"
+	"dsrflow/internal/notify/smstransport"
 	"dsrflow/internal/workflow"
 )
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig})
+	sms, err := smstransport.FromEnv()
+	if err != nil {
+		logger.Error("verify-identity: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig, SMS: workflow.SMSFactory(sms)})
 	if err != nil {
 		logger.Error("verify-identity: bad configuration", "error", err.Error())
 		os.Exit(1)

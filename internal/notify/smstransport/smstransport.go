@@ -19,6 +19,7 @@
 package smstransport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,9 +32,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"dsrflow/internal/envconfig"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/smsaliyun"
 	"dsrflow/internal/notify/smsaws"
+	"dsrflow/internal/secretstore"
 )
 
 // Providers, the values of SMS_PROVIDER.
@@ -255,3 +258,43 @@ var (
 	_ notify.SMSSender = (*smsaws.Sender)(nil)
 	_ notify.SMSSender = (*smsaliyun.Sender)(nil)
 )
+
+// Factory makes the SMS sender on a function's first invocation, from the
+// AWS configuration loaded then (workflow.SMSFactory's shape).
+type Factory func(ctx context.Context, awsCfg aws.Config) (notify.SMSSender, error)
+
+// FromEnv reads and checks Config from the process environment now, at
+// start (errors name variables, never values), and returns the factory.
+// The aliyun AccessKey is read at run time from the Secrets Manager secret
+// ALIYUN_SMS_CREDENTIALS_SECRET names (cached and refreshed by
+// secretstore: a rotated key needs no redeploy), never from a variable.
+func FromEnv() (Factory, error) {
+	c, err := envconfig.Parse[Config]()
+	if err != nil {
+		return nil, fmt.Errorf("sms config: %w", err)
+	}
+	if err := c.Check(); err != nil {
+		return nil, fmt.Errorf("sms config: %w", err)
+	}
+	return c.Factory(), nil
+}
+
+// Factory is the factory of c's sender; the aliyun credentials come from
+// Secrets Manager.
+func (c Config) Factory() Factory {
+	return func(ctx context.Context, awsCfg aws.Config) (notify.SMSSender, error) {
+		d := Deps{AWS: awsCfg}
+		if c.provider() == ProviderAliyun {
+			secrets := secretstore.FromConfig(awsCfg)
+			name := c.AliyunCredentialsSecret
+			d.AliyunCredentials = smsaliyun.CredentialsFunc(func(ctx context.Context) (smsaliyun.Credentials, error) {
+				b, err := secrets.Secret(ctx, name)
+				if err != nil {
+					return smsaliyun.Credentials{}, err
+				}
+				return smsaliyun.ParseCredentials(b)
+			})
+		}
+		return New(c, d)
+	}
+}

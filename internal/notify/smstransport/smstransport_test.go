@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/smsaliyun"
@@ -155,5 +157,58 @@ func TestNew(t *testing.T) {
 	}
 	if s, err := New(Config{Provider: "twilio"}, Deps{}); err == nil || s != nil {
 		t.Errorf("bad config: %v, %v; want an error and no sender", s, err)
+	}
+}
+
+// TestFactoryReadsTheAccessKeyFromSecretsManager: the aliyun sender signs
+// with the AccessKey the Secrets Manager secret holds, read when the first
+// message goes (the real SDK client against a fake Secrets Manager).
+func TestFactoryReadsTheAccessKeyFromSecretsManager(t *testing.T) {
+	var smCalls, smsCalls int
+	var gotAuth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "secretsmanager.GetSecretValue" {
+			smCalls++
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			_, _ = w.Write([]byte(`{"Name":"dsr/aliyun-sms","SecretString":"{\"accessKeyId\":\"LTAIfromSecretsManager\",\"accessKeySecret\":\"s3cret\"}"}`))
+			return
+		}
+		smsCalls++
+		gotAuth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"Code":"OK","Message":"OK","BizId":"1","RequestId":"x"}`))
+	}))
+	defer srv.Close()
+	c := Config{Provider: "aliyun", AliyunSignName: "示例音乐", AliyunTemplates: allTemplates, AliyunCredentialsSecret: "dsr/aliyun-sms", AliyunEndpoint: srv.URL}
+	awsCfg := aws.Config{Region: "cn-north-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
+	s, err := c.Factory()(context.Background(), awsCfg)
+	if err != nil || s == nil {
+		t.Fatalf("Factory() = %v, %v", s, err)
+	}
+	if smCalls != 0 {
+		t.Errorf("making the sender read the secret %d times, want 0", smCalls)
+	}
+	m := notify.VerificationCode("r-1", dsr.Contact{Phone: "+8613800138000"}, dsr.LocaleZhCN, "123456", time.Now().Add(time.Hour), "")
+	for range 2 {
+		if err := s.SendSMS(context.Background(), m); err != nil {
+			t.Fatalf("SendSMS: %v", err)
+		}
+	}
+	if smCalls != 1 || smsCalls != 2 {
+		t.Errorf("Secrets Manager read %d times, SMS sent %d times; want 1 (cached) and 2", smCalls, smsCalls)
+	}
+	if !strings.Contains(gotAuth, "LTAIfromSecretsManager") {
+		t.Errorf("Authorization %q does not name the AccessKey from Secrets Manager", gotAuth)
+	}
+	if none, err := (Config{}).Factory()(context.Background(), awsCfg); none != nil || err != nil {
+		t.Errorf("no provider: %v, %v; want nil, nil", none, err)
+	}
+}
+
+func TestFromEnvChecksAtStart(t *testing.T) {
+	t.Setenv("SMS_PROVIDER", "aliyun")
+	t.Setenv("ALIYUN_SMS_SIGN_NAME", "示例音乐")
+	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), "ALIYUN_SMS_TEMPLATES") {
+		t.Errorf("FromEnv without templates = %v, want an error naming ALIYUN_SMS_TEMPLATES", err)
 	}
 }
