@@ -18,7 +18,7 @@ BUILD_DIR   := .build
 GOTEST_FLAGS ?= -count=1 -timeout 9m
 
 
-.PHONY: help test unit lint fmt build run clean deps browser third-party generate
+.PHONY: help test unit lint fmt build run clean deps browser generate
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ $(STATICCHECK):
 $(TEMPL):
 	GOBIN=$(TOOLS) $(GO) install github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 
-test: deps browser lint third-party unit ## lint, then every test (starts its own DynamoDB emulator and headless Chromium)
+test: deps browser lint unit ## lint, then every test (starts its own DynamoDB emulator and headless Chromium)
 
 browser: ## Debian's chromium for the browser tests (installed with apt-get when missing)
 	@command -v chromium >/dev/null || { \
@@ -45,13 +45,6 @@ browser: ## Debian's chromium for the browser tests (installed with apt-get when
 
 unit: deps
 	$(GO) test $(GOTEST_FLAGS) ./...
-
-third-party: ## the patched libraries in third_party/ match their patch, and pass their own tests
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	  sh third_party/update-phonenumbers.sh "$$tmp/copy" >/dev/null; \
-	  diff -r "$$tmp/copy" third_party/phonenumbers || { echo "third_party/phonenumbers differs from its patch: run third_party/update-phonenumbers.sh"; exit 1; }; \
-	  KEEP_TESTS=1 sh third_party/update-phonenumbers.sh "$$tmp/tested" >/dev/null; \
-	  cd "$$tmp/tested" && $(GO) test -count=1 ./... >/dev/null && echo "third_party/phonenumbers: matches its patch, its tests pass"
 
 generate: $(TEMPL) ## compile the HTML templates (*.templ) into their *_templ.go files
 	$(TEMPL) generate -include-version=false -path internal
