@@ -271,13 +271,16 @@ func BenchmarkColdStart(b *testing.B) {
 }
 
 // BenchmarkColdStartInfo measures every other function (the asynchronous
-// workflow tasks and intake-mail, which have no budget) and hello-sdk-lazy,
-// for information: make coldstart-all.
+// workflow tasks and intake-mail, which have no budget), hello-sdk-lazy and
+// hello-phone, for information: make coldstart-all.
 func BenchmarkColdStartInfo(b *testing.B) {
 	setup(b)
 	hello := helloWorld(b)
 	b.Run("hello-sdk-lazy", func(b *testing.B) {
 		measure(b, hello, helper(b, "hello-sdk-lazy", "./internal/dev/coldstart/testdata/hellosdk"))
+	})
+	b.Run("hello-phone", func(b *testing.B) {
+		measure(b, hello, helper(b, "hello-phone", "./internal/dev/coldstart/testdata/hellophone"))
 	})
 	fns, err := tpl.Functions()
 	if err != nil {

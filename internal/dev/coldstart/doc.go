@@ -5,8 +5,10 @@
 // this machine). Their budget (issue 14): init plus first invocation within
 // 3x of hello-world's, with upstream libraries. The asynchronous workflow
 // tasks and intake-mail have no budget; BenchmarkColdStartInfo lists them
-// for information, with hello-sdk-lazy (hello-world linking the SDK clients
-// the functions use and building them on the first invocation).
+// for information, with two more baselines: hello-sdk-lazy (hello-world
+// linking the SDK clients the functions use and building them on the first
+// invocation) and hello-phone (hello-world reading a phone number with
+// internal/phone, upstream libphonenumber).
 //
 // Each run starts the bootstrap against a Runtime API on loopback
 // (internal/dev/lambdaruntime), just after a start of hello-world (pairs, so
