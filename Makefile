@@ -101,6 +101,39 @@ coldstart-all: ## cold start of every function, for information (the workflow ta
 	@mkdir -p $(BUILD_DIR)
 	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench 'BenchmarkColdStart' -benchtime 10x ./internal/dev/coldstart | tee $(BUILD_DIR)/coldstart-all.txt
 
+# ---- Known vulnerabilities: govulncheck against the Go vulnerability database built
+# from the golang.org/x/vulndb module (its data/osv, the OSV entries of its reports) with
+# that module's own cmd/indexdb; both come through the module proxy (the public database
+# endpoint is not reachable here). The database is rebuilt only when VULNDB_VERSION changes.
+GOVULNCHECK_VERSION := v1.10.0
+VULNDB_VERSION      := v0.0.0-20261105234957-e22db6528018
+GOVULNCHECK := $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)
+INDEXDB     := $(TOOLS)/indexdb-$(VULNDB_VERSION)
+VULNDB      := $(BUILD_DIR)/vulndb
+VULNDB_DONE := $(VULNDB)/.built-from-$(VULNDB_VERSION)
+
+$(GOVULNCHECK):
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  GOBIN=$$tmp $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION); \
+	  mkdir -p $(TOOLS); mv $$tmp/govulncheck $@
+
+$(INDEXDB):
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  GOBIN=$$tmp $(GO) install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION); \
+	  mkdir -p $(TOOLS); mv $$tmp/indexdb $@
+
+$(VULNDB_DONE): | $(INDEXDB)
+	@set -e; src=$$(cd / && $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  test -d "$$src/data/osv" || { echo "vulncheck: no data/osv in golang.org/x/vulndb@$(VULNDB_VERSION)" >&2; exit 1; }; \
+	  rm -rf $(VULNDB) && $(INDEXDB) -vulns "$$src/data/osv" -out $(VULNDB) && touch $@ && \
+	  echo "vulncheck: database of $$(ls $(VULNDB)/ID | grep -c '\.json$$') entries from golang.org/x/vulndb@$(VULNDB_VERSION)"
+
+.PHONY: vulncheck
+# govulncheck runs the go command on PATH with GO111MODULE=off to learn the Go version,
+# which skips the GOTOOLCHAIN switch: the toolchain's own bin goes first on PATH.
+vulncheck: $(GOVULNCHECK) $(VULNDB_DONE) ## govulncheck ./... against the pinned Go vulnerability database (fails on a reachable finding)
+	PATH="$$($(GO) env GOROOT)/bin:$$PATH" $(GOVULNCHECK) -db file://$(abspath $(VULNDB)) ./...
+
 # RUN_FLAGS passes flags to `dsr local`, e.g. make run RUN_FLAGS='--clock-scale 3600 --partner-failure-rate 0.2'
 run: deps ## start the whole system locally (dsr local; Ctrl-C stops it)
 	$(GO) run ./cmd/dsr local $(RUN_FLAGS)
