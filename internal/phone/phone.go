@@ -1,9 +1,10 @@
 // Package phone reads phone numbers typed by people into E.164 form, with
-// github.com/nyaruka/phonenumbers (Google's libphonenumber metadata).
+// github.com/nyaruka/phonenumbers (Google's libphonenumber metadata),
+// used as released upstream.
 //
 // It is a package of its own because the library decodes all of its metadata
-// when the program starts: about 15 ms of Lambda init and most of a
-// function's binary size. Only the programs that read numbers people typed
+// when the program starts (package initialisation: about 15 ms and most of a
+// function's binary size). Only the programs that read numbers people typed
 // (the intake functions and the dsr CLI) import it; they hand Parse to
 // dsr.Submission.Validate. The workflow functions only ever see numbers that
 // are already in E.164 form and do not link it.

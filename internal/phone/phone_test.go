@@ -54,3 +54,33 @@ func TestParseRejects(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParse feeds Parse arbitrary text: it must not panic; an accepted number
+// is E.164 and reads back as itself; a rejection is ErrInvalid and does not
+// quote the number.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"13800138000", "+86 138 0013 8000", "１３８００１３８０００", "010-6552 9988", "+852 6123 4567",
+		"+86 10 6552 9988 ext. 12", "00", "+", "++86", "tel:+8613800138000", "(((", "\x00", "+1 123 456 7890"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := Parse(in)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse(%q) error %v is not ErrInvalid", in, err)
+			}
+			// The messages are fixed words; a number has digits.
+			if trimmed := strings.TrimSpace(in); strings.ContainsAny(trimmed, "0123456789") && strings.Contains(err.Error(), trimmed) {
+				t.Fatalf("Parse(%q): error %q quotes the input", in, err)
+			}
+			return
+		}
+		if len(got) < 2 || got[0] != '+' || strings.Trim(got[1:], "0123456789") != "" || len(got) > 16 {
+			t.Fatalf("Parse(%q) = %q, not E.164", in, got)
+		}
+		again, err := Parse(got)
+		if err != nil || again != got {
+			t.Fatalf("Parse(%q) = %q, %v; want it unchanged", got, again, err)
+		}
+	})
+}
