@@ -25,7 +25,7 @@ import (
 const docsBucket = "mailbox"
 
 // fakeS3 starts gofakes3 in-process with the documents' bucket.
-func fakeS3(t *testing.T) *s3.Client {
+func fakeS3(t testing.TB) *s3.Client {
 	t.Helper()
 	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	t.Cleanup(srv.Close)
@@ -290,5 +290,27 @@ func TestPurgeSweepDocumentFailure(t *testing.T) {
 	}
 	if f.purged("r-bad") || len(f.purgeEvents("r-bad")) != 0 {
 		t.Error("r-bad purged or audited although its document is still there")
+	}
+}
+
+// BenchmarkSweep measures a pass that purges 10 requests, each with one
+// document in S3 (gofakes3): per request, a document query, a delete, the
+// audit event and the purge's deletes and update.
+func BenchmarkSweep(b *testing.B) {
+	s3c := fakeS3(b)
+	f := newFixture(b, map[string]string{"RECONCILE_PURGE_LIMIT": "10"}, func(d *Deps) { d.Documents = documents.New(s3c) })
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		for range 10 {
+			n++
+			id := "r-" + strconv.Itoa(n)
+			f.closed(id, t0.Add(-40*day), s3c, "attachments/"+id+"/1.pdf")
+		}
+		b.StartTimer()
+		rep, err := f.rec.Run(f.ctx)
+		if err != nil || len(rep.Purged) != 10 {
+			b.Fatalf("Run = %d purged, %v; want 10", len(rep.Purged), err)
+		}
 	}
 }
