@@ -61,9 +61,7 @@ func (s *Store) ListUnpurged(ctx context.Context, closedBefore time.Time, limit 
 	if limit <= 0 {
 		return UnpurgedPage{}, fmt.Errorf("list unpurged requests: limit %d, want > 0", limit)
 	}
-	start, err := decodeKey(cursor, func(k cursorKey) bool {
-		return k.GSI2PK == purgePK && strings.HasPrefix(k.PK, pkPrefix) && k.SK == skRequest && k.GSI2SK != ""
-	})
+	start, err := decodePurgeCursor(cursor)
 	if err != nil {
 		return UnpurgedPage{}, fmt.Errorf("list unpurged requests: %w", err)
 	}
@@ -106,6 +104,14 @@ func (s *Store) ListUnpurged(ctx context.Context, closedBefore time.Time, limit 
 		}
 	}
 	return page, nil
+}
+
+// decodePurgeCursor reads a cursor ListUnpurged issued; anything else
+// (including a ListOpenByDue cursor) is ErrBadCursor.
+func decodePurgeCursor(c string) (map[string]types.AttributeValue, error) {
+	return decodeKey(c, func(k cursorKey) bool {
+		return k.GSI2PK == purgePK && strings.HasPrefix(k.PK, pkPrefix) && k.SK == skRequest && k.GSI2SK != ""
+	})
 }
 
 // sweepPurgeIndex names the sweep item of BackfillPurgeIndex.

@@ -300,3 +300,42 @@ func TestPurgeRemovesLegacyPersonalData(t *testing.T) {
 		t.Errorf("second purge = %v, %v; want the first date", again.PersonalPurgedAt, err)
 	}
 }
+
+// FuzzCursors: a cursor from outside is either refused as ErrBadCursor or
+// is a key of the list it was issued for, never of another partition.
+func FuzzCursors(f *testing.F) {
+	open, _ := encodeCursor(map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "REQ#a"}, "SK": &types.AttributeValueMemberS{Value: "REQUEST"},
+		"GSI2PK": &types.AttributeValueMemberS{Value: "OPEN"}, "GSI2SK": &types.AttributeValueMemberS{Value: "2026#a"},
+	})
+	purge, _ := encodeCursor(map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "REQ#a"}, "SK": &types.AttributeValueMemberS{Value: "REQUEST"},
+		"GSI2PK": &types.AttributeValueMemberS{Value: "PURGE"}, "GSI2SK": &types.AttributeValueMemberS{Value: "2026#a"},
+	})
+	for _, seed := range []string{"", open, purge, "!!", "e30", purge + "x", "eyJwayI6IlJFUSNhIn0"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		for _, tc := range []struct {
+			decode func(string) (map[string]types.AttributeValue, error)
+			pk     string
+		}{{decodeCursor, openPK}, {decodePurgeCursor, purgePK}} {
+			key, err := tc.decode(c)
+			switch {
+			case err != nil:
+				if !errors.Is(err, ErrBadCursor) {
+					t.Fatalf("decode(%q) = %v, want ErrBadCursor", c, err)
+				}
+			case c == "":
+				if key != nil {
+					t.Fatalf("decode(\"\") = %v, want the first page", key)
+				}
+			default:
+				var k cursorKey
+				if err := attributevalue.UnmarshalMap(key, &k); err != nil || k.GSI2PK != tc.pk || k.SK != skRequest {
+					t.Fatalf("decode(%q) = %+v, %v; want a %s request key", c, k, err, tc.pk)
+				}
+			}
+		}
+	})
+}
