@@ -1,7 +1,9 @@
 // Command reconcile runs on a schedule (an EventBridge rule): it starts
 // requests that were written but never started, restarts executions that
-// died, and raises alarms (CloudWatch embedded metrics) for requests stuck,
-// due soon or past due. The logic is internal/reconcile.
+// died, purges the personal data of closed requests the workflow missed,
+// and raises alarms (CloudWatch embedded metrics) for requests stuck, due
+// soon or past due and for holiday data about to run out. The logic is
+// internal/reconcile.
 package main
 
 import (

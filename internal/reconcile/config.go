@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
+	"dsrflow/internal/documents"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/store"
+	"dsrflow/internal/workday"
 )
 
 // Config is the reconcile function's configuration, read from the
@@ -32,7 +34,39 @@ type Config struct {
 	// a long-running reconciler that passes every few seconds (the local
 	// stack); on AWS each scheduled pass logs what it finds.
 	QuietRepeats bool `env:"RECONCILE_QUIET_REPEATS" envDefault:"false"`
+
+	// CalendarHorizonDays is how many days ahead the Chinese holiday data
+	// must reach; when it does not, the pass raises CalendarDataMissing.
+	// The default, 64, is the longest span of 15 working days in the data
+	// (29 calendar days, from 2011-09-09) plus the backup window
+	// (BACKUP_ROTATION's default, 840h = 35 days): a request verified today
+	// has its due date and its backup wait inside the horizon.
+	CalendarHorizonDays int `env:"CALENDAR_HORIZON_DAYS" envDefault:"64"`
+
+	// ContactRetention is the follow-up period after a request closes
+	// (the workflow's CONTACT_RETENTION); PurgeGrace more, and the pass
+	// purges the personal data the workflow's Purge step left behind. The
+	// grace lets a Purge step that is running finish first, and must stay
+	// under the day after which the items' TTL (set at closing to the
+	// purge date + 24h) may delete the document items the sweep reads.
+	ContactRetention time.Duration `env:"CONTACT_RETENTION" envDefault:"720h"`
+	PurgeGrace       time.Duration `env:"RECONCILE_PURGE_GRACE" envDefault:"1h"`
+	// PurgeLimit bounds the purges one pass attempts.
+	PurgeLimit int `env:"RECONCILE_PURGE_LIMIT" envDefault:"50"`
+	// DeleteDocuments wires document storage (S3, internal/documents) so
+	// that the sweep deletes a request's documents before its items; it
+	// needs s3:DeleteObject on the documents' buckets. Without it a request
+	// with documents is not purged but reported (PersonalDataPurgeBlocked).
+	DeleteDocuments bool `env:"RECONCILE_DELETE_DOCUMENTS" envDefault:"false"`
 }
+
+// Limits of the configuration.
+const (
+	maxCalendarHorizonDays = 366
+	maxContactRetention    = 365 * 24 * time.Hour
+	maxPurgeGrace          = 23 * time.Hour
+	maxPurgeLimit          = 1000
+)
 
 // ConfigFrom reads Config from environ (the process environment when nil).
 func ConfigFrom(environ map[string]string) (Config, error) {
@@ -55,6 +89,18 @@ func (c Config) Check() error {
 	if c.MaxRestarts < 1 {
 		errs = append(errs, errors.New("MAX_EXECUTION_RESTARTS must be at least 1"))
 	}
+	if c.CalendarHorizonDays < 1 || c.CalendarHorizonDays > maxCalendarHorizonDays {
+		errs = append(errs, fmt.Errorf("CALENDAR_HORIZON_DAYS must be 1–%d", maxCalendarHorizonDays))
+	}
+	if c.ContactRetention <= 0 || c.ContactRetention > maxContactRetention {
+		errs = append(errs, errors.New("CONTACT_RETENTION must be positive and at most 8760h"))
+	}
+	if c.PurgeGrace < 0 || c.PurgeGrace > maxPurgeGrace {
+		errs = append(errs, errors.New("RECONCILE_PURGE_GRACE must be 0–23h (the personal items' TTL follows the purge date by 24h)"))
+	}
+	if c.PurgeLimit < 1 || c.PurgeLimit > maxPurgeLimit {
+		errs = append(errs, fmt.Errorf("RECONCILE_PURGE_LIMIT must be 1–%d", maxPurgeLimit))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("reconcile config: %w", err)
 	}
@@ -65,7 +111,12 @@ func (c Config) Check() error {
 type Deps struct {
 	Store *store.Store
 	SFN   SFN
-	Clock func() time.Time
+	// Documents deletes a purged request's documents; nil: requests with
+	// documents are reported, not purged.
+	Documents Documents
+	// Calendar is the working-day calendar (default workday.Default()).
+	Calendar *workday.Calendar
+	Clock    func() time.Time
 	// Metrics receives one EMF line per pass (default os.Stdout).
 	Metrics io.Writer
 	Logger  *slog.Logger
@@ -80,7 +131,14 @@ func New(c Config, d Deps) (*Reconciler, error) {
 	if d.Store == nil || d.SFN == nil {
 		return nil, errors.New("reconcile: Store and SFN are required")
 	}
-	r := &Reconciler{store: d.Store, sfn: d.SFN, arn: c.StateMachineArn, cfg: c, clock: d.Clock, metrics: d.Metrics, logger: d.Logger}
+	r := &Reconciler{store: d.Store, sfn: d.SFN, docs: d.Documents, cal: d.Calendar, arn: c.StateMachineArn, cfg: c, clock: d.Clock, metrics: d.Metrics, logger: d.Logger}
+	if r.cal == nil {
+		cal, err := workday.Default()
+		if err != nil {
+			return nil, fmt.Errorf("reconcile: %w", err)
+		}
+		r.cal = cal
+	}
 	if r.clock == nil {
 		r.clock = time.Now
 	}
@@ -112,6 +170,10 @@ func FromEnv(logger *slog.Logger) (*lazyinit.Value[*Reconciler], error) {
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		return New(c, Deps{Store: store.Open(awsCfg, store.Config{Table: c.TableName}, nil), SFN: sfn.NewFromConfig(awsCfg), Logger: logger})
+		d := Deps{Store: store.Open(awsCfg, store.Config{Table: c.TableName}, nil), SFN: sfn.NewFromConfig(awsCfg), Logger: logger}
+		if c.DeleteDocuments {
+			d.Documents = documents.Open(awsCfg)
+		}
+		return New(c, d)
 	}), nil
 }

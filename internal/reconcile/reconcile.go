@@ -25,6 +25,19 @@
 //     Nothing is restarted for being late: a late request that still runs is
 //     waiting for a person or a partner, and that is what the alarm is for.
 //
+// Then the pass checks the calendar and sweeps personal data:
+//
+//   - Calendar: when the Chinese holiday data does not reach
+//     CalendarHorizonDays ahead, due dates are about to be estimated
+//     (counted Monday to Friday): alarm (CalendarDataMissing = 1, else 0,
+//     and a log line naming the last covered day) until
+//     config/holidays/cn/<year>.json is added.
+//   - Purge sweep (purge.go): closed requests whose personal data the
+//     workflow's Purge step should have deleted (closed more than
+//     ContactRetention + PurgeGrace ago) but did not are purged here, at
+//     most PurgeLimit per pass, found through the store's purge index (no
+//     scan) and audited (PersonalDataSwept counts them).
+//
 // Alarms are CloudWatch embedded-metric-format lines (namespace "dsrflow") on
 // Metrics, one per pass: in Lambda, stdout becomes metrics with no API call,
 // and CloudWatch alarms watch them. Logs and metrics carry request IDs and
@@ -70,6 +83,16 @@ const (
 	MetricRequestsDueSoon     = "RequestsDueSoon"
 	MetricRequestsPastDue     = "RequestsPastDue"
 	MetricReconcileErrors     = "ReconcileErrors"
+	// MetricCalendarDataMissing is 1 when the holiday data does not cover
+	// the next CalendarHorizonDays days, else 0.
+	MetricCalendarDataMissing = "CalendarDataMissing"
+	// MetricPersonalDataSwept counts the requests whose personal data the
+	// pass purged because the workflow had not.
+	MetricPersonalDataSwept = "PersonalDataSwept"
+	// MetricPersonalDataPurgeBlocked counts the requests due for the sweep
+	// that it could not purge: they have documents and no document storage
+	// is wired (RECONCILE_DELETE_DOCUMENTS).
+	MetricPersonalDataPurgeBlocked = "PersonalDataPurgeBlocked"
 )
 
 // SFN is the part of the Step Functions client the reconciler uses.
@@ -78,10 +101,17 @@ type SFN interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 }
 
+// Documents deletes documents' objects (internal/documents.S3).
+type Documents interface {
+	Delete(ctx context.Context, bucket, key string) error
+}
+
 // Reconciler finds and repairs requests left behind. Build it with New.
 type Reconciler struct {
 	store   *store.Store
 	sfn     SFN
+	docs    Documents
+	cal     *workday.Calendar
 	arn     string
 	starter *intake.Starter
 	cfg     Config
@@ -92,6 +122,9 @@ type Reconciler struct {
 	mu     sync.Mutex
 	warned map[string]string // request ID -> the warning last logged
 	logged int               // warnings logged in the current pass
+	// calendarWarned is the last covered day last warned about ("" when
+	// the data covered the horizon on the last pass).
+	calendarWarned string
 }
 
 // Report is what one pass found and did; lists hold request IDs.
@@ -102,7 +135,21 @@ type Report struct {
 	Stuck     []string `json:"stuck,omitempty"`
 	DueSoon   []string `json:"dueSoon,omitempty"`
 	PastDue   []string `json:"pastDue,omitempty"`
-	Errors    int      `json:"errors"`
+	// CalendarDataMissing is set when the holiday data does not cover the
+	// next CalendarHorizonDays days; CalendarDataEnds is its last day.
+	CalendarDataMissing bool   `json:"calendarDataMissing"`
+	CalendarDataEnds    string `json:"calendarDataEnds,omitempty"`
+	// Purged are the requests whose personal data the sweep purged;
+	// PurgeBlocked those it could not (documents, no document storage).
+	Purged       []string `json:"purged,omitempty"`
+	PurgeBlocked []string `json:"purgeBlocked,omitempty"`
+	// PurgeBacklog is set when the sweep stopped at its bound with more
+	// to read: the next pass continues.
+	PurgeBacklog bool `json:"purgeBacklog,omitempty"`
+	// Backfilled counts the requests closed before the purge index existed
+	// that this pass put into it (store.BackfillPurgeIndex).
+	Backfilled int `json:"backfilled,omitempty"`
+	Errors     int `json:"errors"`
 }
 
 // Handle is the Lambda handler for the scheduled EventBridge event.
@@ -135,17 +182,51 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 			errs = append(errs, err)
 		}
 	}
+	r.checkCalendar(ctx, now, &rep)
+	for _, err := range r.sweep(ctx, now, &rep) {
+		rep.Errors++
+		errs = append(errs, err)
+	}
+	for _, id := range rep.PurgeBlocked {
+		seen[id] = true
+	}
 	warnedNow := r.forgetWarnings(seen)
 	r.emit(now, rep)
 	level := slog.LevelInfo
-	acted := len(rep.Started)+len(rep.Restarted)+len(rep.Stuck)+rep.Errors > 0
-	late := len(rep.DueSoon)+len(rep.PastDue) > 0
-	if !acted && (!late || (r.cfg.QuietRepeats && !warnedNow)) {
+	acted := len(rep.Started)+len(rep.Restarted)+len(rep.Stuck)+len(rep.Purged)+rep.Backfilled+rep.Errors > 0
+	warn := len(rep.DueSoon)+len(rep.PastDue)+len(rep.PurgeBlocked) > 0 || rep.CalendarDataMissing
+	if !acted && (!warn || (r.cfg.QuietRepeats && !warnedNow)) {
 		level = slog.LevelDebug
 	}
 	r.log().Log(ctx, level, "reconcile pass", "open", rep.Open, "started", len(rep.Started), "restarted", len(rep.Restarted),
-		"stuck", len(rep.Stuck), "dueSoon", len(rep.DueSoon), "pastDue", len(rep.PastDue), "errors", rep.Errors)
+		"stuck", len(rep.Stuck), "dueSoon", len(rep.DueSoon), "pastDue", len(rep.PastDue),
+		"calendarDataMissing", rep.CalendarDataMissing, "purged", len(rep.Purged), "purgeBlocked", len(rep.PurgeBlocked),
+		"errors", rep.Errors)
 	return rep, errors.Join(errs...)
+}
+
+// checkCalendar sets the report's calendar fields and logs a warning when
+// the holiday data does not cover the next CalendarHorizonDays days (with
+// QuietRepeats, when that first appears or its last day changes).
+func (r *Reconciler) checkCalendar(ctx context.Context, now time.Time, rep *Report) {
+	missing, end := r.cal.MissingWithin(now, r.cfg.CalendarHorizonDays)
+	rep.CalendarDataMissing, rep.CalendarDataEnds = missing, end.String()
+	r.mu.Lock()
+	last := r.calendarWarned
+	if missing {
+		r.calendarWarned = end.String()
+	} else {
+		r.calendarWarned = ""
+	}
+	log := missing && (!r.cfg.QuietRepeats || last != end.String())
+	if log {
+		r.logged++
+	}
+	r.mu.Unlock()
+	if log {
+		r.log().WarnContext(ctx, "holiday calendar data runs out: add the State Council's notice as config/holidays/cn/<year>.json",
+			"dataEnds", end.String(), "horizonDays", r.cfg.CalendarHorizonDays, "nextYear", end.Year+1)
+	}
 }
 
 // shouldWarn reports whether warning (a kind; "" for none) is to be logged
@@ -303,37 +384,48 @@ func (r *Reconciler) dueSoon(now, due time.Time) (bool, error) {
 	if days == 0 {
 		days = DefaultDueSoonDays
 	}
-	limit, err := workday.AddChinaWorkdays(workday.DateOf(now.In(workday.ChinaTime)), days)
+	limit, err := r.cal.AddWorkdays(workday.DateOf(now.In(workday.ChinaTime)), days)
 	if err != nil {
 		return false, err
 	}
-	return !limit.Before(workday.DateOf(due.In(workday.ChinaTime))), nil
+	return !limit.Date.Before(workday.DateOf(due.In(workday.ChinaTime))), nil
 }
 
 // emit writes the pass's counts as one CloudWatch embedded-metric-format line.
 func (r *Reconciler) emit(now time.Time, rep Report) {
 	w := r.metrics
-	names := []string{MetricRequestsStarted, MetricExecutionsRestarted, MetricExecutionsStuck, MetricRequestsDueSoon, MetricRequestsPastDue, MetricReconcileErrors}
-	metrics := make([]map[string]string, 0, len(names))
-	for _, n := range names {
-		metrics = append(metrics, map[string]string{"Name": n, "Unit": "Count"})
+	calendar := 0
+	if rep.CalendarDataMissing {
+		calendar = 1
 	}
-	line := map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": now.UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  Namespace,
-				"Dimensions": [][]string{{"Service"}},
-				"Metrics":    metrics,
-			}},
-		},
-		"Service":                 "reconcile",
-		MetricRequestsStarted:     len(rep.Started),
-		MetricExecutionsRestarted: len(rep.Restarted),
-		MetricExecutionsStuck:     len(rep.Stuck),
-		MetricRequestsDueSoon:     len(rep.DueSoon),
-		MetricRequestsPastDue:     len(rep.PastDue),
-		MetricReconcileErrors:     rep.Errors,
+	values := []struct {
+		name string
+		unit string
+		v    int
+	}{
+		{MetricRequestsStarted, "Count", len(rep.Started)},
+		{MetricExecutionsRestarted, "Count", len(rep.Restarted)},
+		{MetricExecutionsStuck, "Count", len(rep.Stuck)},
+		{MetricRequestsDueSoon, "Count", len(rep.DueSoon)},
+		{MetricRequestsPastDue, "Count", len(rep.PastDue)},
+		{MetricReconcileErrors, "Count", rep.Errors},
+		{MetricCalendarDataMissing, "None", calendar},
+		{MetricPersonalDataSwept, "Count", len(rep.Purged)},
+		{MetricPersonalDataPurgeBlocked, "Count", len(rep.PurgeBlocked)},
+	}
+	metrics := make([]map[string]string, 0, len(values))
+	line := map[string]any{"Service": "reconcile"}
+	for _, m := range values {
+		metrics = append(metrics, map[string]string{"Name": m.name, "Unit": m.unit})
+		line[m.name] = m.v
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": now.UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  Namespace,
+			"Dimensions": [][]string{{"Service"}},
+			"Metrics":    metrics,
+		}},
 	}
 	b, err := json.Marshal(line)
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,49 +47,91 @@ const definition = `{
   }
 }`
 
+// testClock is the time of the store and the reconciler: it stands still
+// where the test sets it. The engine runs on the wall clock, so the test
+// machine's year-long Wait stays RUNNING.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
 type fixture struct {
 	t     testing.TB
 	ctx   context.Context
-	now   func() time.Time
+	clock *testClock
+	table string
 	st    *store.Store
 	sfn   *sfn.Client
 	smArn string
 	rec   *Reconciler
 	emf   *bytes.Buffer
+	logs  *logtest.Buffer
 }
 
-func newFixture(t testing.TB) *fixture {
+// newFixture returns a reconciler on a fresh table and state machine,
+// configured from env (over the required variables) and deps (over the
+// fixture's clients, clock, metrics and logs).
+func newFixture(t testing.TB, env map[string]string, deps func(*Deps)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	// The reconciler's time stands still at t0; the engine runs on the wall
-	// clock, so the test machine's year-long Wait stays RUNNING.
-	now := func() time.Time { return t0 }
-	logger := slog.New(slog.DiscardHandler)
+	clock := &testClock{t: t0}
+	logs := &logtest.Buffer{}
 	table := emu.NewTable(t)
-	st := store.New(emu.Client(), table)
-	st.Now = now
-	engine := asl.NewEngine(asl.Options{Clock: asl.RealClock(), Resolver: asl.Handlers{}, Logger: logger})
-	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Logger: logger})
-	client, _ := sfnapitest.Serve(t, api, "us-east-1")
+	st := store.New(store.Config{Table: table}, store.Deps{DB: emu.Client(), Clock: clock.Now})
+	engine := asl.NewEngine(asl.Options{Clock: asl.RealClock(), Resolver: asl.Handlers{}, Logger: slog.New(slog.DiscardHandler)})
+	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	client, _ := sfnapitest.Serve(t, api, dynamotest.Region)
 	smArn, err := api.CreateStateMachine(ctx, "reconcile-test", definition, "arn:aws:iam::123456789012:role/r")
 	if err != nil {
 		t.Fatal(err)
 	}
-	emf := &bytes.Buffer{}
-	rec := &Reconciler{
-		DB: emu.Client(), Table: table, SFN: client, StateMachineArn: smArn,
-		Intake: &intake.Service{Store: st, SFN: client, StateMachineArn: smArn, SubjectSecret: []byte(strings.Repeat("s", 32)), Now: now, Logger: logger},
-		Now:    now, Logger: logger, Metrics: emf,
-	}
-	return &fixture{t: t, ctx: ctx, now: now, st: st, sfn: client, smArn: smArn, rec: rec, emf: emf}
+	f := &fixture{t: t, ctx: ctx, clock: clock, table: table, st: st, sfn: client, smArn: smArn, emf: &bytes.Buffer{}, logs: logs}
+	f.rec = f.reconciler(env, deps)
+	return f
 }
+
+// reconciler builds a reconciler on the fixture's table and engine.
+func (f *fixture) reconciler(env map[string]string, deps func(*Deps)) *Reconciler {
+	f.t.Helper()
+	vars := map[string]string{"TABLE_NAME": f.table, "STATE_MACHINE_ARN": f.smArn}
+	maps.Copy(vars, env)
+	cfg, err := ConfigFrom(vars)
+	if err != nil {
+		f.t.Fatalf("ConfigFrom: %v", err)
+	}
+	d := Deps{Store: f.st, SFN: f.sfn, Clock: f.clock.Now, Metrics: f.emf, Logger: slog.New(slog.NewJSONHandler(f.logs, nil))}
+	if deps != nil {
+		deps(&d)
+	}
+	rec, err := New(cfg, d)
+	if err != nil {
+		f.t.Fatalf("New: %v", err)
+	}
+	return rec
+}
+
+// personal is the personal data every test request carries.
+var personal = dsr.Personal{Contact: dsr.Contact{Email: "person@example.com", Phone: "+8613800138000"}, Details: "please delete my songs"}
 
 // put stores a request as of clock time created.
 func (f *fixture) put(id string, status dsr.Status, started bool, created time.Time, due *time.Time) {
 	f.t.Helper()
 	r := &dsr.Request{ID: id, Kind: dsr.KindErasure, Status: status, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, Locale: "zh-CN",
-		Contact: dsr.Contact{Email: "person@example.com"}, CreatedAt: created, ExecutionStarted: started, DueAt: due}
-	if _, dup, err := f.st.CreateRequest(f.ctx, r); err != nil || dup {
+		CreatedAt: created, ExecutionStarted: started, DueAt: due}
+	p := personal
+	if _, dup, err := f.st.CreateRequest(f.ctx, r, &p); err != nil || dup {
 		f.t.Fatalf("CreateRequest(%s) = dup %v, %v", id, dup, err)
 	}
 }
@@ -135,7 +179,7 @@ func sorted(s []string) []string {
 }
 
 func TestUnstartedRequestsAreStartedAfterGrace(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, nil, nil)
 	f.put("r-old", dsr.StatusReceived, false, t0.Add(-10*time.Minute), nil)
 	f.put("r-young", dsr.StatusReceived, false, t0.Add(-30*time.Second), nil)
 	f.put("r-done", dsr.StatusCompleted, false, t0.Add(-time.Hour), nil)
@@ -162,7 +206,7 @@ func TestUnstartedRequestsAreStartedAfterGrace(t *testing.T) {
 }
 
 func TestDeadExecutionsAreRestartedThenStuck(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, map[string]string{"MAX_EXECUTION_RESTARTS": "2"}, nil)
 	old := t0.Add(-time.Hour)
 	// Started, but the engine has no execution (a restarted local stack).
 	f.put("r-lost", dsr.StatusAwaitingVerification, true, old, nil)
@@ -175,7 +219,6 @@ func TestDeadExecutionsAreRestartedThenStuck(t *testing.T) {
 	if got := f.status("r-fail"); got != sfntypes.ExecutionStatusFailed {
 		t.Fatalf("r-fail = %s, want FAILED", got)
 	}
-	f.rec.MaxRestarts = 2
 
 	rep := f.run()
 	if got, want := sorted(rep.Restarted), []string{"r-fail", "r-lost"}; !slices.Equal(got, want) {
@@ -206,7 +249,7 @@ func TestDeadExecutionsAreRestartedThenStuck(t *testing.T) {
 }
 
 func TestRecentlyUpdatedRequestsAreLeftAlone(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, nil, nil)
 	// Started a moment ago: its execution may not be visible yet.
 	f.put("r-new", dsr.StatusReceived, true, t0.Add(-5*time.Second), nil)
 	rep := f.run()
@@ -216,7 +259,7 @@ func TestRecentlyUpdatedRequestsAreLeftAlone(t *testing.T) {
 }
 
 func TestDueSoonAndPastDue(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, nil, nil)
 	at := func(s string) *time.Time {
 		d, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -258,31 +301,39 @@ func TestDueSoonAndPastDue(t *testing.T) {
 // metrics decodes the pass's EMF line and checks its declaration.
 func (f *fixture) metrics() map[string]float64 {
 	f.t.Helper()
+	return decodeEMF(f.t, f.emf.Bytes(), f.clock.Now())
+}
+
+func decodeEMF(t testing.TB, b []byte, now time.Time) map[string]float64 {
+	t.Helper()
 	var line map[string]any
-	if err := json.Unmarshal(f.emf.Bytes(), &line); err != nil {
-		f.t.Fatalf("EMF line %q: %v", f.emf.String(), err)
+	if err := json.Unmarshal(b, &line); err != nil {
+		t.Fatalf("EMF line %q: %v", b, err)
 	}
 	meta, _ := line["_aws"].(map[string]any)
 	if meta == nil {
-		f.t.Fatalf("EMF line without _aws: %s", f.emf.String())
+		t.Fatalf("EMF line without _aws: %s", b)
 	}
-	if ts, _ := meta["Timestamp"].(float64); int64(ts) != t0.UnixMilli() {
-		f.t.Errorf("EMF Timestamp = %v, want %d", meta["Timestamp"], t0.UnixMilli())
+	if ts, _ := meta["Timestamp"].(float64); int64(ts) != now.UnixMilli() {
+		t.Errorf("EMF Timestamp = %v, want %d", meta["Timestamp"], now.UnixMilli())
 	}
 	cwm, _ := meta["CloudWatchMetrics"].([]any)
 	if len(cwm) != 1 {
-		f.t.Fatalf("CloudWatchMetrics = %v", meta["CloudWatchMetrics"])
+		t.Fatalf("CloudWatchMetrics = %v", meta["CloudWatchMetrics"])
 	}
 	decl := cwm[0].(map[string]any)
 	if decl["Namespace"] != Namespace {
-		f.t.Errorf("Namespace = %v, want %s", decl["Namespace"], Namespace)
+		t.Errorf("Namespace = %v, want %s", decl["Namespace"], Namespace)
+	}
+	if line["Service"] != "reconcile" {
+		t.Errorf("Service = %v, want reconcile", line["Service"])
 	}
 	out := map[string]float64{}
 	for _, m := range decl["Metrics"].([]any) {
 		name := m.(map[string]any)["Name"].(string)
 		v, ok := line[name].(float64)
 		if !ok {
-			f.t.Errorf("metric %s declared but has no value", name)
+			t.Errorf("metric %s declared but has no value", name)
 		}
 		out[name] = v
 	}
@@ -290,56 +341,92 @@ func (f *fixture) metrics() map[string]float64 {
 }
 
 func TestConfig(t *testing.T) {
-	good := map[string]string{"TABLE_NAME": "t", "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:x", "SUBJECT_KEY_SECRET": strings.Repeat("k", 32)}
+	good := map[string]string{"TABLE_NAME": "t", "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:x"}
 	c, err := ConfigFrom(good)
 	if err != nil {
 		t.Fatalf("ConfigFrom(good) = %v", err)
 	}
-	if c.Grace != DefaultGrace || c.DueSoonDays != DefaultDueSoonDays || c.MaxRestarts != DefaultMaxRestarts {
-		t.Errorf("defaults = %+v, want grace %s, %d days, %d restarts", c, DefaultGrace, DefaultDueSoonDays, DefaultMaxRestarts)
+	want := Config{
+		TableName: "t", StateMachineArn: good["STATE_MACHINE_ARN"],
+		Grace: DefaultGrace, DueSoonDays: DefaultDueSoonDays, MaxRestarts: DefaultMaxRestarts,
+		CalendarHorizonDays: 64, ContactRetention: 720 * time.Hour, PurgeGrace: time.Hour, PurgeLimit: 50,
+	}
+	if c != want {
+		t.Errorf("defaults = %+v\nwant       %+v", c, want)
 	}
 	tests := []struct {
-		name, key, value, want string
+		name, key, value string
 	}{
-		{"short secret", "SUBJECT_KEY_SECRET", "short", "SUBJECT_KEY_SECRET"},
-		{"no table", "TABLE_NAME", "", "TABLE_NAME"},
-		{"zero days", "DUE_SOON_WORKING_DAYS", "0", "DUE_SOON_WORKING_DAYS"},
-		{"bad grace", "RECONCILE_GRACE", "soon", "RECONCILE_GRACE"},
+		{"no table", "TABLE_NAME", ""},
+		{"no state machine", "STATE_MACHINE_ARN", ""},
+		{"zero days", "DUE_SOON_WORKING_DAYS", "0"},
+		{"bad grace", "RECONCILE_GRACE", "soon"},
+		{"negative grace", "RECONCILE_GRACE", "-1m"},
+		{"zero restarts", "MAX_EXECUTION_RESTARTS", "0"},
+		{"zero horizon", "CALENDAR_HORIZON_DAYS", "0"},
+		{"horizon over a year", "CALENDAR_HORIZON_DAYS", "367"},
+		{"horizon not a number", "CALENDAR_HORIZON_DAYS", "sixty"},
+		{"zero retention", "CONTACT_RETENTION", "0s"},
+		{"retention over a year", "CONTACT_RETENTION", "8761h"},
+		{"purge grace past the TTL", "RECONCILE_PURGE_GRACE", "24h"},
+		{"negative purge grace", "RECONCILE_PURGE_GRACE", "-1h"},
+		{"zero purge limit", "RECONCILE_PURGE_LIMIT", "0"},
+		{"purge limit too high", "RECONCILE_PURGE_LIMIT", "1001"},
+		{"delete documents not a bool", "RECONCILE_DELETE_DOCUMENTS", "maybe"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{}
-			for k, v := range good {
-				env[k] = v
-			}
+			env := maps.Clone(good)
 			env[tc.key] = tc.value
 			_, err := ConfigFrom(env)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ConfigFrom = %v, want an error naming %s", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("ConfigFrom(%s=%q) = %v, want an error naming %s", tc.key, tc.value, err, tc.key)
 			}
 		})
 	}
+	for _, ok := range []map[string]string{
+		{"CALENDAR_HORIZON_DAYS": "366", "CONTACT_RETENTION": "8760h", "RECONCILE_PURGE_GRACE": "0s", "RECONCILE_PURGE_LIMIT": "1000", "RECONCILE_DELETE_DOCUMENTS": "true"},
+		{"CALENDAR_HORIZON_DAYS": "1", "CONTACT_RETENTION": "1h", "RECONCILE_PURGE_GRACE": "23h", "RECONCILE_PURGE_LIMIT": "1"},
+	} {
+		env := maps.Clone(good)
+		maps.Copy(env, ok)
+		if _, err := ConfigFrom(env); err != nil {
+			t.Errorf("ConfigFrom(%v) = %v, want no error", ok, err)
+		}
+	}
 }
 
-func TestScanReadsNoPersonalData(t *testing.T) {
-	f := newFixture(t)
-	f.put("r-pii", dsr.StatusReceived, false, t0, nil)
-	reqs, err := f.rec.open(f.ctx)
+// TestReportCarriesNoPersonalData: the pass's report, metrics and logs name
+// requests by ID only, whatever the requests hold.
+func TestReportCarriesNoPersonalData(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	due := t0.Add(-time.Hour)
+	f.put("r-late", dsr.StatusInProgress, true, t0.Add(-2*time.Hour), &due)
+	f.put("r-unstarted", dsr.StatusReceived, false, t0.Add(-time.Hour), nil)
+	f.clock.Set(t0.Add(-60 * 24 * time.Hour))
+	f.put("r-closed", dsr.StatusRefused, false, f.clock.Now(), nil)
+	f.clock.Set(t0)
+	rep := f.run()
+	if len(rep.PastDue) != 1 || len(rep.Started) != 1 || len(rep.Purged) != 1 {
+		t.Fatalf("report = %+v, want one past due, one started, one purged", rep)
+	}
+	b, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(reqs) != 1 || reqs[0].ID != "r-pii" || reqs[0].Status != dsr.StatusReceived || reqs[0].Version != 1 {
-		t.Fatalf("open = %+v, want r-pii, received, version 1", reqs)
-	}
-	if reqs[0].Contact != (dsr.Contact{}) {
-		t.Errorf("the scan read the contact: %+v", reqs[0].Contact)
+	for _, out := range []string{string(b), f.emf.String(), f.logs.String()} {
+		for _, pii := range []string{personal.Contact.Email, personal.Contact.Phone, "13800138000", personal.Details} {
+			if strings.Contains(out, pii) {
+				t.Errorf("output holds personal data %q: %s", pii, out)
+			}
+		}
 	}
 }
 
 // TestHandleScheduledEvent runs the handler on the sample scheduled event
 // (events/reconcile.json, EventBridge's shape).
 func TestHandleScheduledEvent(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, nil, nil)
 	f.put("r-old", dsr.StatusReceived, false, t0.Add(-time.Hour), nil)
 	b, err := os.ReadFile("../../events/reconcile.json")
 	if err != nil {
@@ -362,9 +449,10 @@ func TestHandleScheduledEvent(t *testing.T) {
 }
 
 // BenchmarkRun measures one pass over 100 open requests whose executions
-// run (a Scan and one DescribeExecution each).
+// run (a GSI2 query, a batch read and one DescribeExecution each) and an
+// empty purge index.
 func BenchmarkRun(b *testing.B) {
-	f := newFixture(b)
+	f := newFixture(b, nil, nil)
 	old := t0.Add(-time.Hour)
 	for i := range 100 {
 		id := fmt.Sprintf("r-bench-%03d", i)
@@ -384,10 +472,7 @@ func BenchmarkRun(b *testing.B) {
 // and counts it; without, every pass logs it.
 func TestQuietRepeats(t *testing.T) {
 	for _, quiet := range []bool{false, true} {
-		f := newFixture(t)
-		logs := &logtest.Buffer{}
-		f.rec.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-		f.rec.QuietRepeats = quiet
+		f := newFixture(t, map[string]string{"RECONCILE_QUIET_REPEATS": fmt.Sprint(quiet)}, nil)
 		due := t0.Add(-2 * time.Hour)
 		f.put("r-late", dsr.StatusInProgress, true, t0.Add(-time.Hour), &due)
 		f.start("r-late", "r-late")
@@ -403,11 +488,11 @@ func TestQuietRepeats(t *testing.T) {
 		if quiet {
 			want = 1
 		}
-		if got := strings.Count(logs.String(), `"msg":"request past due"`); got != want {
+		if got := strings.Count(f.logs.String(), `"msg":"request past due"`); got != want {
 			t.Errorf("quiet=%v: %d past-due warnings in 3 passes, want %d", quiet, got, want)
 		}
 		// The pass summary is at Info only when the pass logged something.
-		if got := strings.Count(logs.String(), `"msg":"reconcile pass"`); got != want {
+		if got := strings.Count(f.logs.String(), `"msg":"reconcile pass"`); got != want {
 			t.Errorf("quiet=%v: %d pass summaries at Info in 3 passes, want %d", quiet, got, want)
 		}
 	}

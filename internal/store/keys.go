@@ -44,6 +44,12 @@ const (
 	mailTriagePK = "MAIL#TRIAGE"
 
 	openPK = "OPEN"
+	// purgePK is the GSI2 partition of closed requests whose personal data
+	// is not purged yet (purge.go).
+	purgePK = "PURGE"
+
+	sweepPKPrefix = "SWEEP#"
+	skSweep       = "SWEEP"
 	// noDueSort sorts open requests without a due date after every dated
 	// one: '~' comes after every digit.
 	noDueSort = "~"

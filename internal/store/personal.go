@@ -124,8 +124,11 @@ func (s *Store) setTTL(ctx context.Context, pk, sk string, at time.Time) error {
 	return callErr("UpdateItem", err)
 }
 
-// PurgePersonal deletes request id's personal, identity and document items
-// and records the purge on the request (PersonalPurgedAt). What stays is what
+// PurgePersonal deletes request id's personal, identity and document items,
+// and the personal data a request item stored before the personal item
+// existed still holds (legacyPersonalAttrs), and records the purge on the
+// request (PersonalPurgedAt), which takes it out of the purge index
+// (ListUnpurged). What stays is what
 // proves the request was handled: keyed hashes, kind, dates, outcome,
 // partner receipts and the audit chain. Running it again changes nothing.
 // The documents' objects in S3 are the caller's to delete first (their keys
@@ -143,9 +146,12 @@ func (s *Store) PurgePersonal(ctx context.Context, id string) (*dsr.Request, err
 		}
 	}
 	for range 8 {
-		r, err := s.GetRequest(ctx, id)
+		r, raw, err := s.getRequest(ctx, id)
 		if err != nil {
 			return nil, err
+		}
+		if err := s.removeLegacyPersonal(ctx, id, raw); err != nil {
+			return nil, fmt.Errorf("purge personal data of %s: %w", id, err)
 		}
 		if r.PersonalPurgedAt != nil {
 			return r, nil

@@ -25,7 +25,9 @@ import (
 type requestItem struct {
 	PK string `dynamodbav:"PK"`
 	SK string `dynamodbav:"SK"`
-	// GSI2 keys are set while the request is open and has a due date.
+	// GSI2 keys are set while the request is open (partition OPEN, by due
+	// date) and once it closed until its personal data is purged (PURGE, by
+	// closing time).
 	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
 	dsr.Request
@@ -33,13 +35,16 @@ type requestItem struct {
 
 func newRequestItem(r *dsr.Request) requestItem {
 	it := requestItem{PK: requestPK(r.ID), SK: skRequest, Request: *r}
-	if r.Status.Open() {
+	switch {
+	case r.Status.Open():
 		it.GSI2PK = openPK
 		if r.DueAt != nil {
 			it.GSI2SK = r.DueAt.UTC().Format(keyTime) + "#" + r.ID
 		} else {
 			it.GSI2SK = noDueSort + r.CreatedAt.UTC().Format(keyTime) + "#" + r.ID
 		}
+	case r.Status.Terminal() && r.PersonalPurgedAt == nil:
+		it.GSI2PK, it.GSI2SK = purgePK, purgeSort(r)
 	}
 	return it
 }

@@ -514,9 +514,12 @@ func TestListOpenByDue(t *testing.T) {
 	if got, want := list(day(31), 2), []string{"d", "c", "b", "f"}; !slices.Equal(got, want) {
 		t.Errorf("after closing a and moving b: %v, want %v", got, want)
 	}
-	item := f.rawItem(t, "REQ#a", "REQUEST")
-	if item[attrGSI2PK] != nil || item[attrGSI2SK] != nil {
-		t.Errorf("closed request still carries GSI2 keys: %v %v", item[attrGSI2PK], item[attrGSI2SK])
+	var a requestItem
+	if err := attributevalue.UnmarshalMap(f.rawItem(t, "REQ#a", "REQUEST"), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.GSI2PK != "PURGE" || a.ClosedAt == nil || a.GSI2SK != a.ClosedAt.Format(keyTime)+"#a" {
+		t.Errorf("closed request's GSI2 keys = %q %q, want the purge index's PURGE <closedAt>#a", a.GSI2PK, a.GSI2SK)
 	}
 	var b requestItem
 	if err := attributevalue.UnmarshalMap(f.rawItem(t, "REQ#b", "REQUEST"), &b); err != nil {

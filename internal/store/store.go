@@ -12,7 +12,9 @@
 //
 //	item             PK                 SK                    GSI                                  TTL (expiresAt, epoch seconds)
 //	request          REQ#<id>           REQUEST               GSI2 OPEN / <dueAt|~createdAt>#<id>  none: the proof that a request was handled
-//	                                                          while the request is open
+//	                                                          while the request is open;
+//	                                                          GSI2 PURGE / <closedAt>#<id> once
+//	                                                          closed, until PurgePersonal
 //	personal (PII)   REQ#<id>           PERSONAL              -                                    closedAt + CONTACT_RETENTION
 //	identity (PII)   REQ#<id>           IDENTITY              -                                    closedAt + CONTACT_RETENTION
 //	document (PII)   REQ#<id>           DOC#<n>               -                                    closedAt + CONTACT_RETENTION
@@ -28,6 +30,7 @@
 //	legal hold       HOLD#<key>         HOLD                  GSI2 HOLDS / <createdAt>#<key>       none
 //	mail record      MAIL#<dedupe key>  MAIL                  GSI2 MAIL#TRIAGE / <receivedAt>#<k>  receivedAt + MailRecordTTL
 //	                                                          while it waits for a person
+//	sweep progress   SWEEP#<name>       SWEEP                 -                                    none (one item per one-time sweep)
 //
 // The request item holds no personal data: kind, status, channel, role,
 // locale, dates, keyed hashes (HMAC-SHA256) of identifiers, outcome codes and
@@ -54,7 +57,9 @@
 //     decides on them.
 //   - GSI2 (KEYS_ONLY, sparse) lists open requests (partition OPEN), earliest
 //     due first and those without a due date last (sort key ~<createdAt>),
-//     legal holds (HOLDS) and the mail waiting for a person (MAIL#TRIAGE).
+//     closed requests whose personal data is not purged yet (PURGE, earliest
+//     closed first; purge.go), legal holds (HOLDS) and the mail waiting for
+//     a person (MAIL#TRIAGE).
 //     One partition key value takes about 1,000 writes per second; requests
 //     arrive at a tiny fraction of that. If that ever changes, shard as
 //     OPEN#<n> and merge the shards in ListOpen.

@@ -161,9 +161,18 @@ func (c *Calendar) DataEnds() Date { return Date{c.last, time.December, 31} }
 // and the last covered day. With data ending 2027-12-31 it first reports on
 // 2027-11-02: 60 days, that day included, before 2028-01-01 has no data.
 func (c *Calendar) CoverageWarning(now time.Time) (bool, Date) {
+	return c.MissingWithin(now, CoverageWarningDays)
+}
+
+// MissingWithin reports whether one of the next days days after now (now
+// taken as a day in China time; the days after it, up to and including
+// today + days) has no holiday data, and the last covered day. days less
+// than 1 is taken as 1. CoverageWarning is MissingWithin(now,
+// CoverageWarningDays); the reconciler asks it with its own horizon.
+func (c *Calendar) MissingWithin(now time.Time, days int) (bool, Date) {
 	end := c.DataEnds()
 	today := DateOf(now.In(ChinaTime))
-	return !today.Before(end.AddDays(1 - CoverageWarningDays)), end
+	return end.Before(today.AddDays(max(days, 1))), end
 }
 
 // IsWorkday reports whether d is a working day in mainland China: a weekday

@@ -306,6 +306,50 @@ func TestCoverageWarning(t *testing.T) {
 	}
 }
 
+// TestMissingWithin: the horizon counts the days after today, in China
+// time; today + days must be a covered day.
+func TestMissingWithin(t *testing.T) {
+	c, err := Default() // data ends 2027-12-31
+	if err != nil {
+		t.Fatal(err)
+	}
+	noon := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 12, 0, 0, 0, ChinaTime) }
+	tests := []struct {
+		now  time.Time
+		days int
+		want bool
+	}{
+		{noon(2027, 12, 30), 1, false}, // tomorrow, Dec 31, is covered
+		{noon(2027, 12, 31), 1, true},  // tomorrow is 2028-01-01
+		{noon(2027, 12, 31), 0, true},  // days < 1 count as 1
+		{noon(2027, 10, 28), 64, false},
+		{noon(2027, 10, 29), 64, true}, // Oct 29 + 64 days = 2028-01-01
+		{noon(2026, 3, 2), 366, false},
+		{noon(2026, 12, 31), 365, false}, // + 365 days = 2027-12-31
+		{noon(2026, 12, 31), 366, true},
+		// 2027-10-28 16:30 UTC is already Oct 29 in Beijing.
+		{time.Date(2027, 10, 28, 16, 30, 0, 0, time.UTC), 64, true},
+	}
+	for _, tt := range tests {
+		got, end := c.MissingWithin(tt.now, tt.days)
+		if got != tt.want || end != (Date{2027, time.December, 31}) {
+			t.Errorf("MissingWithin(%s, %d) = %v, %s; want %v, 2027-12-31", tt.now.Format(time.RFC3339), tt.days, got, end, tt.want)
+		}
+	}
+	// CoverageWarning is the 60-day horizon, on every day around the switch.
+	for d := (Date{2027, time.October, 1}); d.Before(Date{2028, time.January, 5}); d = d.AddDays(1) {
+		now := d.In(ChinaTime).Add(9 * time.Hour)
+		w, _ := c.CoverageWarning(now)
+		m, _ := c.MissingWithin(now, CoverageWarningDays)
+		if w != m {
+			t.Errorf("%s: CoverageWarning %v, MissingWithin(60) %v", d, w, m)
+		}
+	}
+	if got, _ := fictional(t).MissingWithin(noon(2027, 12, 1), 64); got {
+		t.Errorf("with a 2028 file: MissingWithin(2027-12-01, 64) = true, want false")
+	}
+}
+
 func TestIsWorkdayOutsideCoverage(t *testing.T) {
 	c := fictional(t)
 	for _, d := range []Date{{2029, time.January, 2}, {2001, time.June, 1}} {
