@@ -18,6 +18,7 @@ const (
 	attrPK     = "PK"
 	attrSK     = "SK"
 	attrGSI1PK = "GSI1PK"
+	attrGSI1SK = "GSI1SK"
 	attrGSI2PK = "GSI2PK"
 	attrGSI2SK = "GSI2SK"
 
@@ -44,6 +45,9 @@ const (
 	mailTriagePK = "MAIL#TRIAGE"
 
 	openPK = "OPEN"
+	// unanchoredPK is the GSI1 partition of requests whose audit chain
+	// changed since it was last anchored (anchor.go).
+	unanchoredPK = "AUDIT#UNANCHORED"
 	// noDueSort sorts open requests without a due date after every dated
 	// one: '~' comes after every digit.
 	noDueSort = "~"
