@@ -37,9 +37,10 @@ var heavyInit = map[string][]string{
 	sesv2: nil,
 	// The S3 client (about 1.5 ms with its checksum, XML and event stream
 	// packages): intake-mail reads the mailbox bucket, partner-callback may
-	// receive a partner's export, and the functions marked UsesExports,
-	// added by the test, keep exports.
-	s3: {"intake-mail", "partner-callback"},
+	// receive a partner's export, anchor-audit writes the audit anchors,
+	// and the functions marked UsesExports, added by the test, keep
+	// exports.
+	s3: {"intake-mail", "partner-callback", "anchor-audit"},
 	// config.LoadDefaultConfig links the SSO, OIDC, STS and sign-in
 	// clients; functions read their configuration with internal/awsenv.
 	"github.com/aws/aws-sdk-go-v2/config": nil,

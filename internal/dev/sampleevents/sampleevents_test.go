@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	env "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/dev/devstack"
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dev/invoke"
@@ -201,6 +202,11 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *devs
 	}
 	out["intake-mail"] = function{handler: st.MailHandler, check: succeeds}
 	out["reconcile"] = function{handler: st.Reconciler.Handle, check: succeeds}
+	anchors, err := anchor.New(anchor.Config{}, anchor.Deps{Store: st.Store, Sink: anchor.Dir{Path: filepath.Join(dir, "anchors")}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["anchor-audit"] = function{handler: anchors.Handle, check: succeeds}
 
 	webCfg, err := env.ParseAsWithOptions[webintake.Config](env.Options{Environment: fnEnv("intake-web")})
 	if err != nil {

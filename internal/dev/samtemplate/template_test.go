@@ -16,6 +16,7 @@ import (
 
 	env "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dev/samtemplate"
 	"dsrflow/internal/mailintake"
@@ -40,6 +41,7 @@ var configTypes = map[string]reflect.Type{
 	"partner-escalate":     reflect.TypeFor[partner.FunctionConfig](),
 	"confirm-backup-purge": reflect.TypeFor[partner.FunctionConfig](),
 	"reconcile":            reflect.TypeFor[reconcile.Config](),
+	"anchor-audit":         reflect.TypeFor[anchor.FunctionConfig](),
 }
 
 // signsPartnerCalls are the functions that call partners (signing) or
