@@ -20,7 +20,42 @@ func newAuditCmd(s *streams) *cobra.Command {
 		Use:   "audit",
 		Short: "check the audit chains in the table against their anchors",
 	}
-	cmd.AddCommand(newAuditVerifyCmd(s))
+	cmd.AddCommand(newAuditVerifyCmd(s), newAuditBackfillCmd(s))
+	return cmd
+}
+
+// newAuditBackfillCmd is `dsr audit backfill`: once, after anchors are
+// introduced, it puts every chain never anchored into the store's index of
+// unanchored chains, so the next daily anchor takes them (a Scan of the
+// table, page by page).
+func newAuditBackfillCmd(s *streams) *cobra.Command {
+	var table string
+	cmd := &cobra.Command{
+		Use:   "backfill",
+		Short: "mark every audit chain never anchored (written before anchors existed) for the next anchor",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cl, err := newRequestClients(ctx, table)
+			if err != nil {
+				return err
+			}
+			marked, scanned, cursor := 0, 0, ""
+			for {
+				page, err := cl.st.BackfillUnanchored(ctx, cursor, 0)
+				if err != nil {
+					return err
+				}
+				marked, scanned = marked+page.Marked, scanned+page.Scanned
+				if cursor = page.Next; cursor == "" {
+					break
+				}
+			}
+			fmt.Fprintf(s.err, "%d audit chains marked for the next anchor (%d items read)\n", marked, scanned)
+			return nil
+		},
+	}
+	tableFlag(cmd, &table)
 	return cmd
 }
 

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 // unanchored reads every page of UnanchoredChains, limit IDs per page.
@@ -111,5 +114,70 @@ func TestUnanchoredChainsPages(t *testing.T) {
 		if _, err := f.st.UnanchoredChains(ctx, 5, c); !errors.Is(err, ErrBadCursor) {
 			t.Errorf("cursor %q: err %v, want ErrBadCursor", c, err)
 		}
+	}
+}
+
+// TestBackfillUnanchored: chains written before anchors existed (no index
+// keys, never anchored) are put into the index; anchored chains and
+// requests without events are not.
+func TestBackfillUnanchored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := range 6 {
+		id := fmt.Sprintf("r%d", i)
+		f.create(t, newRequest(id, "k"+id))
+		if i < 5 {
+			appendN(t, f.st, id, 2)
+		}
+	}
+	// r0 and r1 were anchored; r2, r3 and r4 predate anchors: their request
+	// items never got the index keys.
+	for _, id := range []string{"r0", "r1"} {
+		if err := f.st.MarkAnchored(ctx, id, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"r2", "r3", "r4"} {
+		key, err := keyOf(requestPK(id), skRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(f.table), Key: key, UpdateExpression: aws.String("REMOVE GSI1PK, GSI1SK"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := unanchored(t, f.st, 10); len(got) != 0 {
+		t.Fatalf("before the backfill: unanchored %v, want none", got)
+	}
+	backfill := func() (marked, pages int) {
+		t.Helper()
+		cursor := ""
+		for pages = 1; ; pages++ {
+			if pages > 200 {
+				t.Fatal("too many pages")
+			}
+			page, err := f.st.BackfillUnanchored(ctx, cursor, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			marked += page.Marked
+			if page.Next == "" {
+				return marked, pages
+			}
+			cursor = page.Next
+		}
+	}
+	marked, pages := backfill()
+	if got, _ := unanchored(t, f.st, 10); marked != 3 || !slices.Equal(got, []string{"r2", "r3", "r4"}) || pages < 2 {
+		t.Errorf("backfill marked %d in %d pages, unanchored %v; want r2, r3, r4 over several pages", marked, pages, got)
+	}
+	if marked, _ := backfill(); marked != 0 {
+		t.Errorf("second backfill marked %d, want 0", marked)
+	}
+	if _, err := f.st.BackfillUnanchored(ctx, "garbage", 0); !errors.Is(err, ErrBadCursor) {
+		t.Errorf("bad cursor: %v, want ErrBadCursor", err)
 	}
 }
