@@ -19,7 +19,11 @@
 // writes their heads as one anchor per page, then marks them anchored
 // (store.MarkAnchored). Anchorer.AnchorRequest does the same for one
 // request at once, when it closes. Where the last anchor stands is kept per
-// request, in the store's index; the anchors themselves are the record.
+// request in the table: membership of the store's index of unanchored
+// chains, and the last anchored event on the request item
+// (store.MarkAnchored); the anchors themselves are the record. Chains
+// written before anchors existed enter the index once through
+// store.BackfillUnanchored (`dsr audit backfill`).
 //
 // Verify reads the anchors back (every one, or those written since a date),
 // re-reads each anchored chain through the store and names every request

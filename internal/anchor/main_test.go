@@ -43,7 +43,7 @@ func (c *clock) jump(d time.Duration) {
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	table string
 	st    *store.Store
@@ -51,7 +51,7 @@ type fixture struct {
 	clock *clock
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	table := emu.NewTable(t)
 	c := &clock{t: t0}

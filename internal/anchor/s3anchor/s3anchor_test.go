@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -158,7 +159,7 @@ func TestAnchorAndVerifyThroughS3(t *testing.T) {
 			}
 		}
 	}
-	a, err := anchor.New(anchor.Config{}, anchor.Deps{Store: st, Sink: b})
+	a, err := anchor.New(anchor.Config{}, anchor.Deps{Store: st, Sink: b, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
