@@ -71,6 +71,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newCertificateCmd(s),
 		newRequestsCmd(s),
 		newHoldCmd(s),
+		newAuditCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -198,16 +198,21 @@ func (s *Store) eventHead(ctx context.Context, id string) (chainHead, error) {
 	return chainHead{Seq: it.Seq, Hash: it.Hash}, nil
 }
 
-// recordHead moves the chain head recorded on the request forward to h. A head
-// already at or past h (a concurrent appender got there first) is left alone.
+// recordHead moves the chain head recorded on the request forward to h and
+// marks the chain as changed since its last anchor. A head already at or past
+// h (a concurrent appender got there first, and marked it) is left alone.
 func (s *Store) recordHead(ctx context.Context, id string, h chainHead) error {
 	cond := expression.AttributeExists(expression.Name(attrPK)).And(
 		expression.Or(
 			expression.AttributeNotExists(expression.Name("auditSeq")),
 			expression.Name("auditSeq").LessThan(expression.Value(h.Seq)),
 		))
+	// The chain changed: the request joins the index of chains to anchor
+	// (anchor.go), in the same write that moves its head.
 	upd := expression.Set(expression.Name("auditSeq"), expression.Value(h.Seq)).
-		Set(expression.Name("auditHead"), expression.Value(h.Hash))
+		Set(expression.Name("auditHead"), expression.Value(h.Hash)).
+		Set(expression.Name(attrGSI1PK), expression.Value(unanchoredPK)).
+		Set(expression.Name(attrGSI1SK), expression.Value(id))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
 		return err

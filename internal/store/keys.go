@@ -18,6 +18,7 @@ const (
 	attrPK     = "PK"
 	attrSK     = "SK"
 	attrGSI1PK = "GSI1PK"
+	attrGSI1SK = "GSI1SK"
 	attrGSI2PK = "GSI2PK"
 	attrGSI2SK = "GSI2SK"
 
@@ -50,6 +51,9 @@ const (
 
 	sweepPKPrefix = "SWEEP#"
 	skSweep       = "SWEEP"
+	// unanchoredPK is the GSI1 partition of requests whose audit chain
+	// changed since it was last anchored (anchor.go).
+	unanchoredPK = "AUDIT#UNANCHORED"
 	// noDueSort sorts open requests without a due date after every dated
 	// one: '~' comes after every digit.
 	noDueSort = "~"

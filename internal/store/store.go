@@ -15,6 +15,9 @@
 //	                                                          while the request is open;
 //	                                                          GSI2 PURGE / <closedAt>#<id> once
 //	                                                          closed, until PurgePersonal
+//	                                                          GSI1 AUDIT#UNANCHORED / <id>
+//	                                                          while its audit chain has
+//	                                                          events no anchor holds (anchor.go)
 //	personal (PII)   REQ#<id>           PERSONAL              -                                    closedAt + CONTACT_RETENTION
 //	identity (PII)   REQ#<id>           IDENTITY              -                                    closedAt + CONTACT_RETENTION
 //	document (PII)   REQ#<id>           DOC#<n>               -                                    closedAt + CONTACT_RETENTION
@@ -55,6 +58,9 @@
 //     checks use only these (FindBySubject). HINT# keys are what was typed
 //     or found in a mail: operators search them (FindByHint), nothing
 //     decides on them.
+//     AUDIT#UNANCHORED lists the request items whose audit chain changed
+//     since it was last anchored (anchor.go): the audit anchor reads it
+//     instead of scanning.
 //   - GSI2 (KEYS_ONLY, sparse) lists open requests (partition OPEN), earliest
 //     due first and those without a due date last (sort key ~<createdAt>),
 //     closed requests whose personal data is not purged yet (PURGE, earliest

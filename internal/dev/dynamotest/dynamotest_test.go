@@ -169,3 +169,38 @@ func TestEditItems(t *testing.T) {
 		t.Errorf("EditItems without a match rewrote the table")
 	}
 }
+
+// DeleteItems deletes exactly the items matching every attribute given.
+func TestDeleteItems(t *testing.T) {
+	t.Parallel()
+	name := emu.NewTable(t)
+	ctx := context.Background()
+	c := emu.Client()
+	for _, it := range [][3]string{{"a", "1", "1"}, {"a", "2", "2"}, {"a", "3", "3"}, {"b", "1", "2"}} {
+		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name), Item: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: it[0]}, "SK": &types.AttributeValueMemberS{Value: it[1]},
+			"seq": &types.AttributeValueMemberN{Value: it[2]},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := emu.DeleteItems(ctx, name, map[string]string{"PK": "a", "seq": "2"})
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteItems = %d, %v; want 1 item", n, err)
+	}
+	out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range out.Items {
+		got = append(got, it["PK"].(*types.AttributeValueMemberS).Value+it["SK"].(*types.AttributeValueMemberS).Value)
+	}
+	slices.Sort(got)
+	if want := []string{"a1", "a3", "b1"}; !slices.Equal(got, want) {
+		t.Errorf("items %v, want %v", got, want)
+	}
+	if _, err := emu.DeleteItems(ctx, name, nil); err == nil {
+		t.Errorf("DeleteItems without a match emptied the table")
+	}
+}

@@ -65,3 +65,37 @@ func matches(item map[string]types.AttributeValue, match map[string]string) bool
 	}
 	return true
 }
+
+// DeleteItems deletes, behind the store's back, every item of table whose
+// attributes equal match (as EditItems matches them): what someone with
+// direct access to the table could do. Tests use it to check that such a
+// deletion is caught (the last events of an audit chain, say) without
+// spelling the store's keys. It returns how many items it deleted.
+func (e *Emulator) DeleteItems(ctx context.Context, table string, match map[string]string) (int, error) {
+	if len(match) == 0 {
+		return 0, fmt.Errorf("delete items of %s: no attribute to match", table)
+	}
+	c := e.Client()
+	var start map[string]types.AttributeValue
+	n := 0
+	for {
+		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true), ExclusiveStartKey: start})
+		if err != nil {
+			return n, fmt.Errorf("delete items of %s: %w", table, err)
+		}
+		for _, item := range out.Items {
+			if !matches(item, match) {
+				continue
+			}
+			key := map[string]types.AttributeValue{"PK": item["PK"], "SK": item["SK"]}
+			if _, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key}); err != nil {
+				return n, fmt.Errorf("delete items of %s: %w", table, err)
+			}
+			n++
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}

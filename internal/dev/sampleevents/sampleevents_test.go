@@ -24,6 +24,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	env "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/dev/devstack"
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dev/invoke"
@@ -203,6 +204,11 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *devs
 	}
 	out["intake-mail"] = function{handler: st.MailHandler, check: succeeds}
 	out["reconcile"] = function{handler: st.Reconciler.Handle, check: succeeds}
+	anchors, err := anchor.New(anchor.Config{}, anchor.Deps{Store: st.Store, Sink: anchor.Dir{Path: filepath.Join(dir, "anchors")}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["anchor-audit"] = function{handler: anchors.Handle, check: succeeds}
 
 	webCfg, err := env.ParseAsWithOptions[webintake.Config](env.Options{Environment: fnEnv("intake-web")})
 	if err != nil {

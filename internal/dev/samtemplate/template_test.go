@@ -16,6 +16,7 @@ import (
 
 	env "github.com/caarlos0/env/v11"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dev/samtemplate"
 	"dsrflow/internal/mailintake"
@@ -36,6 +37,7 @@ var configTypes = map[string]reflect.Type{
 	"reconcile":        reflect.TypeFor[reconcile.Config](),
 	// Every task function of the workflow (workflow.Functions) reads
 	// workflow.Config: see init.
+	"anchor-audit": reflect.TypeFor[anchor.FunctionConfig](),
 }
 
 // signsPartnerCalls are the functions that call partners (signing) or
