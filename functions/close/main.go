@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"dsrflow/internal/anchor"
+	"dsrflow/internal/anchor/s3anchor"
 	"dsrflow/internal/certsign"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify/mailtransport"
@@ -24,12 +26,17 @@ func main() {
 		logger.Error("close: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig, SMS: workflow.SMSFactory(sms), Signer: signer})
+	h, err := workflow.FromEnv(logger, workflow.FunctionDeps{Email: mailtransport.FromConfig, SMS: workflow.SMSFactory(sms), Signer: signer, AnchorSink: anchorSink})
 	if err != nil {
 		logger.Error("close: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
 	lambda.Start(lazyinit.Handler(h, (*workflow.Handlers).Close))
+}
+
+// anchorSink is the audit anchor bucket.
+func anchorSink(awsCfg aws.Config, bucket string) anchor.Sink {
+	return s3anchor.Open(awsCfg, bucket, false)
 }
 
 // signer opens the certificate signing key the configuration names.

@@ -113,6 +113,13 @@ func (h *Handlers) closeAs(ctx context.Context, id string, to dsr.Status, from [
 			return CloseOutput{}, err
 		}
 	}
+	if h.anchors != nil {
+		// Anchored as it closes; on failure the chain stays in the store's
+		// unanchored index and the daily anchor takes it.
+		if _, err := h.anchors.AnchorRequest(ctx, id); err != nil {
+			h.log().WarnContext(ctx, "audit chain not anchored at close", "requestId", id, "error", err.Error())
+		}
+	}
 	if err := h.store.ExpirePersonal(ctx, id, purgeAt.Add(24*time.Hour)); err != nil {
 		return CloseOutput{}, named(id, "expire personal data", err)
 	}

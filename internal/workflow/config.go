@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/awsenv"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
@@ -79,6 +80,9 @@ type Config struct {
 	// issued unsigned.
 	SigningKeyID  string `env:"CERT_SIGNING_KEY_ID"`
 	SigningKeyDir string `env:"CERT_SIGNING_KEY_DIR"`
+	// AnchorBucket is the audit anchors' Object Lock bucket (close anchors
+	// a request's chain as it closes); empty: the daily anchor does.
+	AnchorBucket string `env:"ANCHOR_BUCKET"`
 }
 
 // ConfigFromEnv reads and checks the configuration.
@@ -152,6 +156,9 @@ type Deps struct {
 	Documents DocumentStore
 	// Signer signs deletion certificates; nil: issued unsigned.
 	Signer Signer
+	// Anchors anchors a request's audit chain as it closes; nil: the daily
+	// anchor does.
+	Anchors ChainAnchor
 	// Secrets resolves the partners' secret references; nil: env:
 	// references from the process environment.
 	Secrets partner.SecretSource
@@ -219,7 +226,7 @@ func New(c Config, d Deps) (*Handlers, error) {
 		operator: operator.New(operator.Deps{Store: d.Store, SFN: d.SFN, Clock: clock}),
 		holds:    legalhold.New(d.Store),
 		sender:   router, team: team, policy: policy, subjectSecret: []byte(c.SubjectKeySecret),
-		documents: d.Documents, signer: d.Signer, clock: clock, logger: logger,
+		documents: d.Documents, signer: d.Signer, anchors: d.Anchors, clock: clock, logger: logger,
 	}
 	pdeps := partner.DispatcherDeps{Store: d.Store, Secrets: d.Secrets, Client: client, SFN: d.SFN, Clock: clock, Logger: logger}
 	if c.ExportBucket != "" && d.Exports != nil {
@@ -263,6 +270,9 @@ type FunctionDeps struct {
 	// (KMS) or CERT_SIGNING_KEY_DIR (a local key): close's; called only
 	// when one of them is set.
 	Signer func(awsCfg aws.Config, keyID, keyDir string) (Signer, error)
+	// AnchorSink opens the audit anchor bucket ANCHOR_BUCKET names:
+	// close's (s3anchor.Open); called only when it is set.
+	AnchorSink anchor.OpenSink
 }
 
 // EmailFactory makes the email sender of a function that writes to
@@ -314,6 +324,11 @@ func FromEnv(logger *slog.Logger, fd FunctionDeps) (*lazyinit.Value[*Handlers], 
 		}
 		if fd.Documents != nil {
 			d.Documents = fd.Documents(awsCfg)
+		}
+		if fd.AnchorSink != nil && c.AnchorBucket != "" {
+			if d.Anchors, err = anchor.New(anchor.Config{}, anchor.Deps{Store: d.Store, Sink: fd.AnchorSink(awsCfg, c.AnchorBucket), Logger: logger}); err != nil {
+				return nil, err
+			}
 		}
 		if fd.Signer != nil && (c.SigningKeyID != "" || c.SigningKeyDir != "") {
 			if d.Signer, err = fd.Signer(awsCfg, c.SigningKeyID, c.SigningKeyDir); err != nil {

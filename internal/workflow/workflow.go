@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/notify"
@@ -57,6 +58,13 @@ type Signer interface {
 	SignCertificate(ctx context.Context, doc []byte) ([]byte, error)
 }
 
+// ChainAnchor writes a closed request's audit chain head outside the table
+// (package anchor: the Object Lock bucket in AWS, a folder locally). Nil:
+// the daily anchor takes the chain.
+type ChainAnchor interface {
+	AnchorRequest(ctx context.Context, id string) (anchor.Result, error)
+}
+
 // Handlers holds the task handlers' dependencies. Build it with New.
 type Handlers struct {
 	store         *store.Store
@@ -73,6 +81,7 @@ type Handlers struct {
 	exports       *export.Store
 	documents     DocumentStore
 	signer        Signer
+	anchors       ChainAnchor
 	clock         func() time.Time
 	logger        *slog.Logger
 }
