@@ -43,6 +43,9 @@ const (
 	skMail       = "MAIL"
 	mailTriagePK = "MAIL#TRIAGE"
 
+	mailAckPKPrefix = "MAILACK#"
+	skMailAck       = "MAILACK"
+
 	openPK = "OPEN"
 	// noDueSort sorts open requests without a due date after every dated
 	// one: '~' comes after every digit.
@@ -63,6 +66,9 @@ func noticeSK(template string) string {
 func tokenSK(name string) string      { return skTokenPrefix + name }
 func holdPK(subjectKey string) string { return holdPKPrefix + subjectKey }
 func mailPK(dedupeKey string) string  { return mailPKPrefix + dedupeKey }
+func mailAckPK(senderKey string) string {
+	return mailAckPKPrefix + senderKey
+}
 
 type itemKey struct {
 	PK string `dynamodbav:"PK"`

@@ -28,6 +28,7 @@
 //	legal hold       HOLD#<key>         HOLD                  GSI2 HOLDS / <createdAt>#<key>       none
 //	mail record      MAIL#<dedupe key>  MAIL                  GSI2 MAIL#TRIAGE / <receivedAt>#<k>  receivedAt + MailRecordTTL
 //	                                                          while it waits for a person
+//	mail ack marker  MAILACK#<sender k> MAILACK               -                                    claim + the acknowledgement window
 //
 // The request item holds no personal data: kind, status, channel, role,
 // locale, dates, keyed hashes (HMAC-SHA256) of identifiers, outcome codes and
