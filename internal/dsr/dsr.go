@@ -140,6 +140,10 @@ type Personal struct {
 	SubjectName string   `json:"subjectName,omitempty" dynamodbav:"subjectName,omitempty"`
 	Details     string   `json:"details,omitempty" dynamodbav:"details,omitempty"`
 	Corrections []string `json:"corrections,omitempty" dynamodbav:"corrections,omitempty"`
+	// ConsentPurposes are the consent purposes (codes) a mail's text named
+	// as withdrawn: hints for review, unverified. The request's own
+	// Purposes, which partners are sent, are what a form or a reviewer set.
+	ConsentPurposes []string `json:"consentPurposes,omitempty" dynamodbav:"consentPurposes,omitempty"`
 }
 
 // Identifiers are identifiers of a person: account IDs, email addresses and

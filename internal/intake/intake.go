@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -219,8 +220,16 @@ type Submission struct {
 	// Documents are documents sent with the request (mail attachments,
 	// uploads); their objects are already stored.
 	Documents []store.Document
-	// Hints are identifiers a mail named in its text (unverified).
+	// Hints are identifiers a mail named in its text (unverified): stored
+	// with the data subject's identifiers on the personal item, and as hint
+	// keys (keyed hashes) on the request.
 	Hints dsr.Identifiers
+	// HintCorrections are corrections a mail's text asked for, and
+	// HintPurposes the consent purposes (codes) it withdrew: unverified,
+	// kept on the personal item only (Personal.Corrections after the
+	// validated ones, Personal.ConsentPurposes), never on the request.
+	HintCorrections []string
+	HintPurposes    []string
 	// Login, when set, is the identity the app's login proved: the
 	// request is verified from the start, and no code is sent.
 	Login *Login
@@ -312,6 +321,16 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Result, error) {
 	for _, t := range []dsr.IdentifierType{dsr.IdentifierAccount, dsr.IdentifierEmail, dsr.IdentifierPhone} {
 		for _, h := range sub.Hints.Of(t) {
 			p.Subject.Add(t, h)
+		}
+	}
+	for _, c := range sub.HintCorrections {
+		if !slices.Contains(p.Corrections, c) {
+			p.Corrections = append(p.Corrections, c)
+		}
+	}
+	for _, pu := range sub.HintPurposes {
+		if !slices.Contains(p.ConsentPurposes, pu) {
+			p.ConsentPurposes = append(p.ConsentPurposes, pu)
 		}
 	}
 	var proved []dsr.Proof

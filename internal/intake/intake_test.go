@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -518,4 +519,55 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestSubmitMailHints: what a mail's text named (identifiers, corrections,
+// consent purposes) is kept on the personal item only; the request item
+// gets the identifiers' keyed hashes and nothing else of them.
+func TestSubmitMailHints(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	v, err := dsr.Submission{Kind: "access", Role: "self", Email: "li.na@example.cn", Locale: "zh-CN"}.Validate(phone.Parse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Kind = dsr.KindConsentWithdrawal
+	hints := dsr.Identifiers{Accounts: []string{"10000077"}, Phones: []string{"+8613900139000"}, Emails: []string{"old.li@example.org"}}
+	res, err := f.svc.Submit(ctx, intake.Submission{
+		Validated: v, Channel: dsr.ChannelMail, NaturalKey: "mail-hints",
+		Hints:           hints,
+		HintCorrections: []string{"把昵称改成小丽", "把昵称改成小丽"},
+		HintPurposes:    []string{dsr.PurposeAnalytics},
+	})
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	id := res.Request.ID
+	p, err := f.st.GetPersonal(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSubject := dsr.Identifiers{Accounts: []string{"10000077"}, Emails: []string{"li.na@example.cn", "old.li@example.org"}, Phones: []string{"+8613900139000"}}
+	if !reflect.DeepEqual(p.Subject, wantSubject) {
+		t.Errorf("personal subject = %+v, want %+v", p.Subject, wantSubject)
+	}
+	if !reflect.DeepEqual(p.Corrections, []string{"把昵称改成小丽"}) || !reflect.DeepEqual(p.ConsentPurposes, []string{dsr.PurposeAnalytics}) {
+		t.Errorf("personal corrections/purposes = %q/%q, want the hint once / [analytics]", p.Corrections, p.ConsentPurposes)
+	}
+	r, err := f.st.GetRequest(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Purposes) != 0 {
+		t.Errorf("request purposes = %v, want none: a mail's purposes are hints for review", r.Purposes)
+	}
+	for _, want := range hints.Keys(secret) {
+		if !slices.Contains(r.HintKeys, want) {
+			t.Errorf("request hint keys %v lack a hinted identifier's key %s", r.HintKeys, want)
+		}
+	}
+	assertNoPII(t, "request item", mustJSON(t, r), "10000077", "13900139000", "old.li", "小丽", "li.na")
+	assertNoPII(t, "logs", f.logs.String(), "10000077", "13900139000", "old.li", "小丽", "li.na")
+	assertNoPII(t, "events", mustJSON(t, f.events(t, id)), "10000077", "13900139000", "old.li", "小丽", "li.na")
 }

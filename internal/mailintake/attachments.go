@@ -5,9 +5,6 @@ import (
 	"context"
 	"fmt"
 	"mime"
-	"path"
-	"regexp"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -17,30 +14,17 @@ import (
 	"dsrflow/internal/store"
 )
 
-// safeExt is a file name extension kept in an attachment's key.
-var safeExt = regexp.MustCompile(`^\.[a-z0-9]{1,8}$`)
-
-// AttachmentKey is the S3 key of a request's n-th attachment (from 1):
-// <prefix><request ID>/<n, two digits><.ext>, the extension taken from the
-// sent filename when it is 1–8 letters or digits. The filename itself can
-// name a person and is not part of the key.
-func AttachmentKey(prefix, requestID string, n int, filename string) string {
-	ext := strings.ToLower(path.Ext(strings.ReplaceAll(filename, "\\", "/")))
-	if !safeExt.MatchString(ext) {
-		ext = ""
-	}
-	return fmt.Sprintf("%s%s/%02d%s", prefix, requestID, n, ext)
-}
-
-// putAttachments writes a request's documents next to the raw message and
-// returns them as documents. Keys are deterministic, so a redelivery overwrites
-// instead of adding copies. The objects are encrypted at rest (SSE-S3) and
-// carry the sent filename in Content-Disposition (RFC 2231 encoded), where
-// it stays with the document it names.
-func (h *Handler) putAttachments(ctx context.Context, bucket, requestID string, atts []mail.Attachment) ([]store.Document, error) {
+// putAttachments writes the documents of message dedupeKey, for request
+// requestID, next to the raw message and returns them as documents. Keys are
+// mail.AttachmentKey's, deterministic, so a redelivery overwrites instead of
+// adding copies, and a follow-up's documents never take the keys of the
+// request's first ones. The objects are encrypted at rest (SSE-S3) and carry
+// the sent filename in Content-Disposition (RFC 2231 encoded), where it stays
+// with the document it names.
+func (h *Handler) putAttachments(ctx context.Context, bucket, requestID, dedupeKey string, atts []mail.Attachment) ([]store.Document, error) {
 	var docs []store.Document
 	for i, a := range atts {
-		key := AttachmentKey(h.prefix(), requestID, i+1, a.Filename)
+		key := mail.AttachmentKey(h.attachmentPrefix, dedupeKey, i, a)
 		ct := a.ContentType
 		if ct == "" {
 			ct = "application/octet-stream"

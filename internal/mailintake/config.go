@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,6 +16,8 @@ import (
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/lazyinit"
+	"dsrflow/internal/notify"
+	"dsrflow/internal/notify/mailtransport"
 	"dsrflow/internal/store"
 )
 
@@ -34,11 +37,29 @@ type Config struct {
 	AttachmentPrefix string `env:"ATTACHMENT_PREFIX" envDefault:"attachments/"`
 	// TrustedAuthServIDs are the receiving servers' authserv-ids, comma
 	// separated (e.g. "amazonses.com"); empty trusts every
-	// Authentication-Results header.
+	// Authentication-Results header, the sender's own included, so set it
+	// wherever follow-ups and acknowledgements rely on dmarc=pass.
 	TrustedAuthServIDs []string `env:"TRUSTED_AUTHSERV_IDS" envSeparator:","`
 	// S3UsePathStyle addresses the bucket in the path, for S3-compatible
 	// stores that do not serve virtual-hosted buckets (MinIO, emulators).
 	S3UsePathStyle bool `env:"S3_USE_PATH_STYLE" envDefault:"false"`
+
+	// MailFrom is the sender address of acknowledgements; empty sends
+	// none. MailFromName is its display name.
+	MailFrom     string `env:"MAIL_FROM"`
+	MailFromName string `env:"MAIL_FROM_NAME" envDefault:"隐私团队 Privacy Team"`
+	// PrivacyContact is the address acknowledgements tell people to write
+	// to for help (default MAIL_FROM).
+	PrivacyContact string `env:"PRIVACY_CONTACT"`
+	// AckWindow is how long after an acknowledgement the same mailbox gets
+	// no other (a Go duration; 0 sends none).
+	AckWindow time.Duration `env:"MAIL_ACK_WINDOW" envDefault:"24h"`
+	// OutboxDir, when set, writes acknowledgements as .eml files there
+	// instead of sending them (the local stack).
+	OutboxDir string `env:"OUTBOX_DIR"`
+	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	notify.Transport
 }
 
 // LoadConfig reads Config from environ, or from the process environment
@@ -48,29 +69,64 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("intake-mail config: %w", err)
 	}
-	if _, err := intake.ParseSubjectSecret(cfg.SubjectKeySecret); err != nil {
-		return Config{}, fmt.Errorf("intake-mail config: SUBJECT_KEY_SECRET: %w", err)
-	}
-	if cfg.MaxOpenPerSubject < 0 {
-		return Config{}, errors.New("intake-mail config: MAX_OPEN_PER_SUBJECT must not be negative")
-	}
 	if cfg.AttachmentPrefix == "" {
 		cfg.AttachmentPrefix = DefaultAttachmentPrefix
 	}
-	return cfg, nil
+	return cfg, cfg.Check()
 }
+
+// Check reports configuration mistakes, naming the variable, never a secret.
+func (c Config) Check() error {
+	var errs []error
+	if _, err := intake.ParseSubjectSecret(c.SubjectKeySecret); err != nil {
+		errs = append(errs, fmt.Errorf("SUBJECT_KEY_SECRET: %w", err))
+	}
+	if c.MaxOpenPerSubject < 0 {
+		errs = append(errs, errors.New("MAX_OPEN_PER_SUBJECT must not be negative"))
+	}
+	if c.AckWindow < 0 {
+		errs = append(errs, errors.New("MAIL_ACK_WINDOW must not be negative"))
+	}
+	if c.MailFrom != "" {
+		if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+			errs = append(errs, errors.New("MAIL_FROM must be an email address"))
+		}
+	}
+	if c.PrivacyContact != "" {
+		if _, err := mail.ParseAddress(c.PrivacyContact); err != nil {
+			errs = append(errs, errors.New("PRIVACY_CONTACT must be an email address"))
+		}
+	}
+	errs = append(errs, c.Transport.Check())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("intake-mail config: %w", err)
+	}
+	return nil
+}
+
+// acknowledges reports whether the configuration sends acknowledgements.
+func (c Config) acknowledges() bool { return c.MailFrom != "" && c.AckWindow > 0 }
 
 // Deps are the handler's clients and clock.
 type Deps struct {
-	Store  *store.Store
-	S3     ObjectStore
-	SFN    intake.ExecutionStarter
+	Store *store.Store
+	S3    ObjectStore
+	SFN   intake.ExecutionStarter
+	// Email sends acknowledgements when OutboxDir is empty (SES or the SMTP
+	// relay); with MAIL_FROM set, one of the two is required.
+	Email  notify.EmailSender
 	Clock  func() time.Time
 	Logger *slog.Logger
 }
 
 // New wires a Handler from cfg and deps.
 func New(cfg Config, deps Deps) (*Handler, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.S3 == nil || deps.SFN == nil {
+		return nil, errors.New("mailintake: Store, S3 and SFN are required")
+	}
 	secret, err := intake.ParseSubjectSecret(cfg.SubjectKeySecret)
 	if err != nil {
 		return nil, err
@@ -97,11 +153,32 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if prefix == "" {
 		prefix = DefaultAttachmentPrefix
 	}
-	return &Handler{
-		s3: deps.S3, intake: svc, records: deps.Store,
+	h := &Handler{
+		s3: deps.S3, intake: svc, store: deps.Store,
 		attachmentPrefix: prefix, trustedAuthServIDs: cfg.TrustedAuthServIDs,
 		clock: clock, logger: logger,
-	}, nil
+	}
+	if cfg.acknowledges() {
+		if deps.Email == nil && cfg.OutboxDir == "" {
+			return nil, errors.New("mailintake: MAIL_FROM is set but there is no email sender (Deps.Email) and no OUTBOX_DIR")
+		}
+		team := cfg.PrivacyContact
+		if team == "" {
+			team = cfg.MailFrom
+		}
+		h.sender = notify.NewRouter(notify.RouterConfig{From: cfg.MailFrom, FromName: cfg.MailFromName, OutboxDir: cfg.OutboxDir},
+			notify.RouterDeps{Email: deps.Email, Clock: clock})
+		h.ackWindow = cfg.AckWindow
+		h.ackKey = secret
+		h.from = cfg.MailFrom
+		h.team = notify.Contact{Email: team}
+		for _, a := range []string{cfg.MailFrom, cfg.PrivacyContact} {
+			if addr, err := mail.ParseAddress(a); err == nil {
+				h.own = append(h.own, addr.Address)
+			}
+		}
+	}
+	return h, nil
 }
 
 // Lambda returns the function's handler. The AWS clients are built on the
@@ -111,12 +188,15 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 // building them fails, the invocation fails and the next one tries again
 // (internal/lazyinit).
 func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Event) error {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	h := lazyinit.New(func(ctx context.Context) (*Handler, error) {
 		awsCfg, err := awsenv.Load(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		return New(cfg, Deps{
+		deps := Deps{
 			Store: store.Open(awsCfg, store.Config{Table: cfg.TableName}, nil),
 			S3: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 				o.UsePathStyle = cfg.S3UsePathStyle
@@ -125,7 +205,18 @@ func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Even
 			}),
 			SFN:    sfn.NewFromConfig(awsCfg),
 			Logger: logger,
-		})
+		}
+		c := cfg
+		if c.acknowledges() && c.OutboxDir == "" {
+			if deps.Email, err = mailtransport.FromConfig(awsCfg, c.Transport, c.MailFrom); err != nil {
+				// No way to send (SES in a China region without SMTP_URL):
+				// the mailbox goes on without acknowledgements rather than
+				// stop taking mail.
+				logger.ErrorContext(ctx, "acknowledgements disabled: no email sender", "error", err.Error())
+				c.MailFrom = ""
+			}
+		}
+		return New(c, deps)
 	})
 	return lazyinit.Action(h, (*Handler).Handle)
 }

@@ -9,3 +9,6 @@ func SetParse(f func([]byte) (*mail.Message, error)) (restore func()) {
 	parse = f
 	return func() { parse = old }
 }
+
+// MailboxOf is mailboxOf, for its table test.
+var MailboxOf = mailboxOf

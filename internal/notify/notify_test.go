@@ -81,3 +81,29 @@ func TestRouterChannels(t *testing.T) {
 		t.Errorf("SMS outbox file:\n%s", b)
 	}
 }
+
+// TestMailReceived: the acknowledgement of a triaged mail is about no
+// request, has no SMS form, names the team and reads in both languages.
+func TestMailReceived(t *testing.T) {
+	team := Contact{Email: "privacy@singer.example.cn"}
+	to := dsr.Contact{Email: "someone@example.com"}
+	for _, l := range []dsr.Locale{dsr.LocaleZhCN, dsr.LocaleEn, ""} {
+		m := MailReceived(to, l, team)
+		if m.Template != TemplateMailReceived || m.RequestID != "" || m.To != to || m.SMS.Text != "" {
+			t.Errorf("%q: template %q, request %q, to %+v, SMS %q; want mail_received, none, the sender, none", l, m.Template, m.RequestID, m.To, m.SMS.Text)
+		}
+		if m.Subject == "" || !strings.Contains(m.Body, team.Email) {
+			t.Errorf("%q: subject %q, body %q; want a subject and the team's address", l, m.Subject, m.Body)
+		}
+		wantLocale := dsr.LocaleZhCN
+		if l == dsr.LocaleEn {
+			wantLocale = dsr.LocaleEn
+		}
+		if m.Locale != wantLocale {
+			t.Errorf("%q: locale %q, want %q", l, m.Locale, wantLocale)
+		}
+		if _, err := Compose(m, "Privacy", "privacy@singer.example.cn", time.Now()); err != nil {
+			t.Errorf("%q: Compose: %v", l, err)
+		}
+	}
+}

@@ -23,6 +23,9 @@ const (
 	// TemplateFinalConfirmation tells the requester an erasure is complete,
 	// backups included, with the signed deletion certificate attached.
 	TemplateFinalConfirmation = "final_confirmation"
+	// TemplateMailReceived acknowledges a mail that a person will read (the
+	// privacy mailbox's triage): no request, email only.
+	TemplateMailReceived = "mail_received"
 )
 
 // chinaTime formats t as the requester reads it: mainland China time.
@@ -183,5 +186,27 @@ func Duplicate(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, linkedID 
 			kind.Text(l), linkedID, id, linkedID, team.or(l))
 	}
 	m.SMS = smsFor(TemplateDuplicate, id, l, "", time.Time{})
+	return m
+}
+
+// MailReceived acknowledges a message to the privacy mailbox that a person
+// will read. It belongs to no request and repeats nothing of the message (a
+// forged sender must not be able to relay text through it); the mailbox
+// sends it at most once per sender and window, and only to an
+// authenticated sender.
+func MailReceived(to dsr.Contact, l dsr.Locale, team Contact) Message {
+	l = locale(l)
+	m := Message{Template: TemplateMailReceived, To: to, Locale: l}
+	if l == dsr.LocaleEn {
+		m.Subject = "We have received your message"
+		m.Body = "Thank you for writing to our privacy team. This automatic message confirms that your message has arrived; a member of the team will read it and answer you if it needs an answer.\n\n" +
+			"To ask for a copy of your personal information, a correction, its deletion, the withdrawal of a consent or the closing of your account, say which in your message, or use the privacy center in the app.\n\n" +
+			"If you need help, please contact " + team.or(l) + ".\n"
+	} else {
+		m.Subject = "我们已收到您的邮件"
+		m.Body = "感谢您联系我们的隐私团队。本邮件为自动确认：您的邮件已送达，团队成员将会阅读，如需答复，我们会回复您。\n\n" +
+			"如您希望获取个人信息副本、更正、删除个人信息、撤回同意或注销账号，请在邮件中写明您的请求，或在应用内的隐私中心提交。\n\n" +
+			"如需帮助，请联系" + team.or(l) + "。\n"
+	}
 	return m
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +36,10 @@ func TestTTLIsANumber(t *testing.T) {
 	if err := f.st.ExpirePersonal(ctx, "r1", closeAt); err != nil {
 		t.Fatal(err)
 	}
+	ackAt := f.clock.t.Add(time.Second) // the claim's clock reading
+	if ok, err := f.st.ClaimMailAck(ctx, "sk1", 24*time.Hour); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
 	if _, err := f.st.UpdateIdentity(ctx, "r1", func(id *dsr.Identity) error { id.Resolution = dsr.ResolutionNoAccount; return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +56,7 @@ func TestTTLIsANumber(t *testing.T) {
 		{"personal", "REQ#r1", "PERSONAL", closeAt.Unix()},
 		{"identity", "REQ#r1", "IDENTITY", closeAt.Unix()},
 		{"document", "REQ#r1", "DOC#0001", closeAt.Unix()},
+		{"mail ack marker", "MAILACK#sk1", "MAILACK", ackAt.Add(24 * time.Hour).Unix()},
 	}
 	for _, tt := range tests {
 		item := f.rawItem(t, tt.pk, tt.sk)
@@ -246,6 +253,74 @@ func TestMailTriage(t *testing.T) {
 	}
 	if _, ok := f.rawItem(t, "MAIL#d1", "MAIL")["expiresAt"].(*types.AttributeValueMemberN); !ok {
 		t.Errorf("resolved mail has no TTL")
+	}
+}
+
+// TestClaimMailAck: one acknowledgement per sender key and window, however
+// many claims race for it; a new window opens when the last claim is window
+// old; keys are independent.
+func TestClaimMailAck(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	const window = time.Hour
+
+	// Concurrent claims for one key: exactly one wins.
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := f.st.ClaimMailAck(ctx, "k1", window)
+			if err != nil {
+				errs <- err
+			}
+			if ok {
+				won.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("ClaimMailAck: %v", err)
+	}
+	if n := won.Load(); n != 1 {
+		t.Fatalf("concurrent claims won = %d, want 1", n)
+	}
+
+	steps := []struct {
+		name    string
+		advance time.Duration // before the claim (the clock also ticks 1 s per reading)
+		key     string
+		want    bool
+	}{
+		{"same key within the window", 10 * time.Minute, "k1", false},
+		{"another key", 0, "k2", true},
+		{"same key just before the window ends", 40 * time.Minute, "k1", false},
+		{"same key once the window has passed", 10 * time.Minute, "k1", true},
+		{"right after the new claim", 0, "k1", false},
+		{"the other key, claimed 50 minutes ago", 0, "k2", false},
+	}
+	for _, s := range steps {
+		f.clock.mu.Lock()
+		f.clock.t = f.clock.t.Add(s.advance)
+		f.clock.mu.Unlock()
+		got, err := f.st.ClaimMailAck(ctx, s.key, window)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got != s.want {
+			t.Errorf("%s: claimed = %v, want %v", s.name, got, s.want)
+		}
+	}
+	if _, err := f.st.ClaimMailAck(ctx, "", window); err == nil {
+		t.Error("empty sender key: no error")
+	}
+	if _, err := f.st.ClaimMailAck(ctx, "k3", 0); err == nil {
+		t.Error("zero window: no error")
 	}
 }
 

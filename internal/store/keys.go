@@ -44,6 +44,9 @@ const (
 	skMail       = "MAIL"
 	mailTriagePK = "MAIL#TRIAGE"
 
+	mailAckPKPrefix = "MAILACK#"
+	skMailAck       = "MAILACK"
+
 	openPK = "OPEN"
 	// purgePK is the GSI2 partition of closed requests whose personal data
 	// is not purged yet (purge.go).
@@ -73,6 +76,9 @@ func noticeSK(template string) string {
 func tokenSK(name string) string      { return skTokenPrefix + name }
 func holdPK(subjectKey string) string { return holdPKPrefix + subjectKey }
 func mailPK(dedupeKey string) string  { return mailPKPrefix + dedupeKey }
+func mailAckPK(senderKey string) string {
+	return mailAckPKPrefix + senderKey
+}
 
 type itemKey struct {
 	PK string `dynamodbav:"PK"`

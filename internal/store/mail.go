@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -37,6 +38,12 @@ type MailRecord struct {
 	Language string   `json:"language,omitempty" dynamodbav:"language,omitempty"`
 	// RequestID is the request the message created or joined.
 	RequestID string `json:"requestId,omitempty" dynamodbav:"requestId,omitempty"`
+	// ThreadRequestID is the request a reply named (one of our Message-IDs
+	// in In-Reply-To or References, or a request ID in the subject), as the
+	// message claims it: unverified. Set on follow-ups, also when they went
+	// to triage (unknown or closed request, another sender), for the person
+	// who reads them.
+	ThreadRequestID string `json:"threadRequestId,omitempty" dynamodbav:"threadRequestId,omitempty"`
 	// Attachments counts the documents stored for the request.
 	Attachments int `json:"attachments,omitempty" dynamodbav:"attachments,omitempty"`
 	// Object is the first raw object of the message, "s3://bucket/key".
@@ -188,4 +195,50 @@ func (s *Store) ListTriage(ctx context.Context) ([]MailRecord, error) {
 		}
 	}
 	return out, nil
+}
+
+// ClaimMailAck takes the acknowledgement slot of one sender for window: it
+// returns claimed=true when no acknowledgement was claimed for senderKey in
+// the last window (the caller may then send one), false when one was. One
+// conditional put on the sender's marker (MAILACK#<sender key> / MAILACK):
+// two deliveries racing for the slot cannot both win. The marker carries the
+// claim time and a TTL at its end; senderKey must be a keyed hash, never an
+// address.
+func (s *Store) ClaimMailAck(ctx context.Context, senderKey string, window time.Duration) (claimed bool, err error) {
+	if senderKey == "" || window <= 0 {
+		return false, errors.New("claim mail acknowledgement: empty sender key or window")
+	}
+	now := s.now()
+	av, err := attributevalue.MarshalMap(mailAckItem{
+		PK: mailAckPK(senderKey), SK: skMailAck,
+		At: now.Format(keyTime), ExpiresAt: epoch(now.Add(window)),
+	})
+	if err != nil {
+		return false, err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     av,
+		ConditionExpression:      aws.String("attribute_not_exists(PK) OR #at <= :cutoff"),
+		ExpressionAttributeNames: map[string]string{"#at": "at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":cutoff": &types.AttributeValueMemberS{Value: now.Add(-window).Format(keyTime)},
+		},
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim mail acknowledgement: %w", callErr("PutItem", err))
+	}
+	return true, nil
+}
+
+// mailAckItem is a sender's acknowledgement marker. At is the claim time in
+// keyTime form (fixed width, so it compares as a string).
+type mailAckItem struct {
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	At        string `dynamodbav:"at"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
 }

@@ -34,6 +34,7 @@
 //	mail record      MAIL#<dedupe key>  MAIL                  GSI2 MAIL#TRIAGE / <receivedAt>#<k>  receivedAt + MailRecordTTL
 //	                                                          while it waits for a person
 //	sweep progress   SWEEP#<name>       SWEEP                 -                                    none (one item per one-time sweep)
+//	mail ack marker  MAILACK#<sender k> MAILACK               -                                    claim + the acknowledgement window
 //
 // The request item holds no personal data: kind, status, channel, role,
 // locale, dates, keyed hashes (HMAC-SHA256) of identifiers, outcome codes and
