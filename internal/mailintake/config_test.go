@@ -140,7 +140,7 @@ func TestLambdaWiring(t *testing.T) {
 	f := &fixture{s3: s3ClientFor(s3URL), outbox: outbox}
 	ev := readEvent(t, "intake-mail.json")
 	key := ev.Records[0].S3.Object.URLDecodedKey
-	raw := corpus(t, "ses_pass_consent.eml")
+	raw := passed(t, "ses_pass_consent.eml")
 	f.put(t, key, raw)
 	if err := handler(context.Background(), ev); err != nil {
 		t.Fatalf("handler: %v", err)

@@ -41,9 +41,9 @@ func TestAgainstLocalStepFunctions(t *testing.T) {
 
 	two := readEvent(t, "intake-mail-two-objects.json")
 	one := readEvent(t, "intake-mail.json")
-	f.put(t, two.Records[0].S3.Object.URLDecodedKey, corpus(t, "duplicate_a.eml"))
-	f.put(t, two.Records[1].S3.Object.URLDecodedKey, corpus(t, "duplicate_b.eml"))
-	f.put(t, one.Records[0].S3.Object.URLDecodedKey, corpus(t, "zh_utf8_erasure.eml"))
+	f.put(t, two.Records[0].S3.Object.URLDecodedKey, passed(t, "duplicate_a.eml"))
+	f.put(t, two.Records[1].S3.Object.URLDecodedKey, passed(t, "duplicate_b.eml"))
+	f.put(t, one.Records[0].S3.Object.URLDecodedKey, passed(t, "zh_utf8_erasure.eml"))
 	for _, ev := range []string{"intake-mail-two-objects.json", "intake-mail.json", "intake-mail.json"} {
 		if err := h.Handle(ctx, readEvent(t, ev)); err != nil {
 			t.Fatalf("Handle %s: %v", ev, err)
@@ -63,8 +63,8 @@ func TestAgainstLocalStepFunctions(t *testing.T) {
 		t.Fatalf("ListExecutions: %v", err)
 	}
 	want := map[string]bool{
-		intake.RequestID(dsr.ChannelMail, dedupeKey(corpus(t, "duplicate_a.eml"), two.Records[0].S3.Object.URLDecodedKey)):     true,
-		intake.RequestID(dsr.ChannelMail, dedupeKey(corpus(t, "zh_utf8_erasure.eml"), one.Records[0].S3.Object.URLDecodedKey)): true,
+		intake.RequestID(dsr.ChannelMail, dedupeKey(passed(t, "duplicate_a.eml"), two.Records[0].S3.Object.URLDecodedKey)):     true,
+		intake.RequestID(dsr.ChannelMail, dedupeKey(passed(t, "zh_utf8_erasure.eml"), one.Records[0].S3.Object.URLDecodedKey)): true,
 		hintedID: true,
 	}
 	if len(list.Executions) != len(want) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/intake"
 	"dsrflow/internal/mail"
 	"dsrflow/internal/mailintake"
 	"dsrflow/internal/store"
@@ -274,5 +275,45 @@ func TestMailboxOf(t *testing.T) {
 		if got := mailintake.MailboxOf(tt.in); got != tt.want {
 			t.Errorf("mailboxOf(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestUnauthenticatedRequestMail: a request mail becomes a request (and its
+// sender gets a code) only with a trusted dmarc=pass for its From address;
+// otherwise a person decides, and no code goes to an address anyone could
+// have written into From.
+func TestUnauthenticatedRequestMail(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	const body = "您好，我不再使用你们的应用了，请删除我的账号和全部个人信息。\n"
+	tests := []struct {
+		name        string
+		dmarc       string
+		extra       []string
+		wantAction  string
+		wantRequest bool
+	}{
+		{name: "dmarc pass from the receiving server", dmarc: "pass", wantAction: "request", wantRequest: true},
+		{name: "no Authentication-Results", dmarc: "", wantAction: "triage"},
+		{name: "dmarc none", dmarc: "none", wantAction: "triage"},
+		{name: "pass claimed by a foreign server", extra: []string{"Authentication-Results: mx.evil.example; dmarc=pass header.from=example.com"}, wantAction: "triage"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := testMail{From: "victim@example.com", Subject: "删除我的数据", MessageID: "unauth" + strconv.Itoa(i) + "@x.example",
+				DMARC: tt.dmarc, ExtraHeaders: tt.extra, Body: body}.bytes()
+			dk := f.deliver(t, "inbox/unauth-"+strconv.Itoa(i), raw)
+			rec := f.record(t, dk)
+			if rec.Action != tt.wantAction {
+				t.Fatalf("record %s / %s, want %s", rec.Action, rec.Reason, tt.wantAction)
+			}
+			if !tt.wantRequest && rec.Reason != "triage: "+mailintake.TriageUnauthenticated {
+				t.Errorf("reason %q, want triage: %s", rec.Reason, mailintake.TriageUnauthenticated)
+			}
+			_, err := f.st.GetRequest(ctx, intake.RequestID(dsr.ChannelMail, dk))
+			if got := err == nil; got != tt.wantRequest {
+				t.Errorf("request created = %v (%v), want %v", got, err, tt.wantRequest)
+			}
+		})
 	}
 }

@@ -63,6 +63,10 @@
 //   - the sender is authenticated: a dmarc=pass verdict (from a trusted
 //     authserv-id when TRUSTED_AUTHSERV_IDS is set).
 //
+// A request mail becomes a request, and its sender gets a code, only when
+// the sender is authenticated the same way; otherwise it goes to triage
+// (TriageUnauthenticated) for a person to decide.
+//
 // Otherwise it goes to triage with the request it named
 // (store.MailRecord.ThreadRequestID) and a reason code: a Message-ID is no
 // secret (a request ID derives from public data), so naming one proves
@@ -133,6 +137,10 @@ const DefaultAttachmentPrefix = "attachments/"
 const (
 	TriageTooLarge          = "too_large"          // larger than mail.MaxSize; not downloaded
 	TriageInvalidSubmission = "invalid_submission" // dsr.Validate refused what the mail gives
+	// TriageUnauthenticated: a request mail without a trusted dmarc=pass
+	// for its From address. Anyone can write any From; a code mailed to
+	// it would go to whoever the forger named. A person decides.
+	TriageUnauthenticated = "unauthenticated_sender"
 	RejectTooManyOpen       = "too_many_open"      // the sender has too many open requests
 
 	// A follow-up that could not join the request it named.
@@ -269,7 +277,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.S3EventRecord) er
 	}
 	switch cls.Action {
 	case mail.ActionRequest:
-		err = h.submit(ctx, d, msg, cls, &r)
+		err = h.submit(ctx, d, msg, cls, verdicts, &r)
 	case mail.ActionFollowUp:
 		err = h.followUp(ctx, d, msg, cls, verdicts, &r)
 	}
@@ -326,7 +334,12 @@ func (h *Handler) tooLarge(ctx context.Context, d delivery) error {
 // submit turns a request mail into a data-subject request. A mail the
 // domain rules refuse becomes a triage record (r is changed accordingly);
 // only failures worth a retry are returned.
-func (h *Handler) submit(ctx context.Context, d delivery, msg *mail.Message, cls mail.Classification, r *store.MailRecord) error {
+func (h *Handler) submit(ctx context.Context, d delivery, msg *mail.Message, cls mail.Classification, verdicts mail.Verdicts, r *store.MailRecord) error {
+	if !authenticated(verdicts) {
+		r.Action = string(mail.ActionTriage)
+		r.Reason = string(mail.ActionTriage) + ": " + TriageUnauthenticated
+		return nil
+	}
 	v, err := Validate(cls)
 	var fe dsr.FieldErrors
 	if errors.As(err, &fe) {
