@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -14,7 +16,9 @@ import (
 	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
 	"dsrflow/internal/partner/certificate"
+	"dsrflow/internal/phone"
 	"dsrflow/internal/store"
+	"dsrflow/internal/verification"
 )
 
 // TestErasureByEmailOnly: 张伟 asks for erasure with his email alone. The
@@ -344,3 +348,37 @@ func TestPartnerFailureKeepsErasureOpen(t *testing.T) {
 }
 
 var _ = certificate.Version
+
+// TestMailConsentPurposesReachPartners: a consent withdrawal whose purposes
+// only the mail's text named (hints kept with the personal data) carries
+// them to the partners once the requester is verified.
+func TestMailConsentPurposesReachPartners(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	v, err := sub(dsr.KindConsentWithdrawal, dsr.RoleSelf, "zhang.wei@example.cn", "", "").Validate(phone.Parse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Purposes = nil // as a mail gives them: hints only
+	const key = "mail-withdraw-zhang"
+	id := intake.RequestID(dsr.ChannelWeb, key)
+	token := verification.StatusToken([]byte(statusSecret), id)
+	sum := sha256.Sum256([]byte(token))
+	if _, err := e.intake.Submit(e.ctx, intake.Submission{Validated: v, Channel: dsr.ChannelWeb, NaturalKey: key,
+		StatusTokenHash: hex.EncodeToString(sum[:]), Source: "test", HintPurposes: []string{dsr.PurposeAnalytics, "bogus"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.request(id).Purposes; len(got) != 0 {
+		t.Fatalf("request purposes before verification = %v, want none on the request item", got)
+	}
+	e.verify(id, token)
+	if d := e.done(id); d.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("execution %s:\n%s", d.Status, e.describeHistory(id))
+	}
+	if got := e.request(id).Purposes; !slices.Equal(got, []string{dsr.PurposeAnalytics}) {
+		t.Errorf("request purposes = %v, want [analytics]", got)
+	}
+	if n := len(e.sims["analytics"].Received()); n != 1 {
+		t.Fatalf("analytics was called %d times, want 1", n)
+	}
+}

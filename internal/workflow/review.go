@@ -207,6 +207,27 @@ func (h *Handlers) Review(ctx context.Context, in ReviewInput) (ReviewOutput, er
 	return h.proceed(ctx, r, hold)
 }
 
+// mailPurposes gives a consent withdrawal that arrived by mail the
+// purposes its text named (kept with the personal data as hints until the
+// requester was verified): codes, not personal data, so the request item
+// and the partners may carry them now. None named: every purpose (all).
+func (h *Handlers) mailPurposes(ctx context.Context, r *dsr.Request) (*dsr.Request, error) {
+	p, err := h.store.GetPersonal(ctx, r.ID)
+	if err != nil {
+		return nil, named(r.ID, "load personal data", err)
+	}
+	var purposes []string
+	for _, c := range p.ConsentPurposes {
+		if dsr.ValidPurpose(c) && !contains(purposes, c) {
+			purposes = append(purposes, c)
+		}
+	}
+	if len(purposes) == 0 {
+		purposes = []string{dsr.PurposeAll}
+	}
+	return h.update(ctx, "consent purposes", r.ID, func(x *dsr.Request) { x.Purposes = purposes })
+}
+
 // proceed plans the fan-out and moves the request to in_progress. An
 // erasure or account closure that a legal hold defers (policy 五.1/五.2
 // 除非法律法规另有规定) asks no partner to delete anything.
@@ -216,6 +237,11 @@ func (h *Handlers) proceed(ctx context.Context, r *dsr.Request, hold *legalhold.
 	if hold == nil && r.Kind.ErasesData() {
 		if hold, err = h.holds.Find(ctx, r.SubjectKeys); err != nil {
 			return ReviewOutput{}, named(id, "look up legal holds", err)
+		}
+	}
+	if r.Kind == dsr.KindConsentWithdrawal && len(r.Purposes) == 0 {
+		if r, err = h.mailPurposes(ctx, r); err != nil {
+			return ReviewOutput{}, err
 		}
 	}
 	out := ReviewOutput{Result: ResultProceed, Partners: []partner.PlanItem{}, DueAt: r.DueAt}
