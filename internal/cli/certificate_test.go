@@ -107,6 +107,15 @@ func TestCertificatePublicKeyAndVerify(t *testing.T) {
 	if code != ExitOK || !strings.HasPrefix(kmsPEMOut, "-----BEGIN PUBLIC KEY-----\n") || !strings.Contains(errOut, "key "+certTestKeyARN) || kmsPEMOut == pemOut {
 		t.Fatalf("public-key --kms-key-id: exit %d, stdout %q, stderr %q", code, kmsPEMOut, errOut)
 	}
+	// $CERTIFICATE_KEY_ID picks the KMS key when no flag does; --key-dir
+	// still picks the local one.
+	t.Setenv(KeyIDVariable, certTestKeyARN)
+	if code, out, errOut := runDSR(t, "certificate", "public-key"); code != ExitOK || out != kmsPEMOut || !strings.Contains(errOut, "key "+certTestKeyARN) {
+		t.Errorf("public-key with $%s: exit %d, stdout %q, stderr %q; want the KMS key", KeyIDVariable, code, out, errOut)
+	}
+	if code, out, _ := runDSR(t, "certificate", "public-key", "--key-dir", keyDir); code != ExitOK || out != pemOut {
+		t.Errorf("public-key --key-dir with $%s: exit %d, stdout %q; want the local key", KeyIDVariable, code, out)
+	}
 	kmsPEM := filepath.Join(dir, "kms.pem")
 	if err := os.WriteFile(kmsPEM, []byte(kmsPEMOut), 0o644); err != nil {
 		t.Fatal(err)
