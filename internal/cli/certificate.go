@@ -123,7 +123,18 @@ func loadCertificate(ctx context.Context, st *store.Store, id string) (storedCer
 	if err != nil {
 		return storedCertificate{}, err
 	}
+	return parseStoredCertificate(id, doc)
+}
+
+// parseStoredCertificate reads a stored certificate document: a signed
+// certificate (it has a signature or a payload: certsign.ParseSigned, the
+// signature not yet checked) or a bare certificate. The document is
+// returned with the error, to be shown as it is.
+func parseStoredCertificate(id string, doc []byte) (storedCertificate, error) {
 	out := storedCertificate{doc: doc}
+	if len(doc) > certificate.MaxSignedBytes {
+		return out, failuref("the stored certificate of %s is %d bytes, more than %d", id, len(doc), certificate.MaxSignedBytes)
+	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &members); err != nil {
 		return out, failuref("the stored certificate of %s is not a certificate: %v", id, err)
@@ -137,6 +148,7 @@ func loadCertificate(ctx context.Context, st *store.Store, id string) (storedCer
 		}
 		out.signed = &sc
 	}
+	var err error
 	if out.cert, err = certificate.Parse(doc); err != nil {
 		return out, failuref("the stored certificate of %s is not a certificate: %v", id, err)
 	}

@@ -26,7 +26,7 @@ import (
 const certTestKeyARN = "arn:aws-cn:kms:cn-north-1:111122223333:key/5e6f7a8b-1111-2222-3333-444455556666"
 
 // issuedCertificate is a deletion certificate as the workflow issues it.
-func issuedCertificate(t *testing.T) certificate.Certificate {
+func issuedCertificate(t testing.TB) certificate.Certificate {
 	t.Helper()
 	verified := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	done := verified.Add(22 * time.Hour)

@@ -489,6 +489,36 @@ func TestCertificateCommands(t *testing.T) {
 		t.Fatalf("restored certificate: exit %d, %s", code, errOut)
 	}
 
+	// Signed in AWS: with the KMS key, checked through KMS GetPublicKey of
+	// the key $CERTIFICATE_KEY_ID names.
+	t.Run("KMS", func(t *testing.T) {
+		fake := kmsEnv(t)
+		kmsKey, err := certsign.NewKMS(kmsClientFromEnv(t), certTestKeyARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kmsSigner, err := certsign.NewDocumentSigner(kmsKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.request("r-cert-3", dsr.KindErasure, dsr.StatusAwaitingBackupRotation, store.PartnerCompleted)
+		if _, err := p.handlers(kmsSigner).Close(ctx, workflow.CloseInput{RequestID: "r-cert-3", Outcome: workflow.OutcomeCompleted, Certificate: true}); err != nil {
+			t.Fatal(err)
+		}
+		if fake.Signs() != 1 {
+			t.Errorf("KMS signed %d times, want 1", fake.Signs())
+		}
+		t.Setenv(KeyIDVariable, certTestKeyARN)
+		code, out, errOut := runDSR(t, "certificate", "r-cert-3", "--verify")
+		if code != ExitOK || !strings.Contains(errOut, "certificate of r-cert-3 verified: signature (key "+certTestKeyARN) || !strings.Contains(out, `"keyId": "`+certTestKeyARN+`"`) {
+			t.Errorf("--verify with the KMS key: exit %d, stdout %s, stderr %q", code, out, errOut)
+		}
+		// The local key did not sign it.
+		if code, _, errOut := runDSR(t, "certificate", "r-cert-3", "--verify", "--key-dir", keyDir); code != ExitFailure || !strings.Contains(errOut, "or its key "+certTestKeyARN+" is not the one given") {
+			t.Errorf("--verify with the local key: exit %d, stderr %q", code, errOut)
+		}
+	})
+
 	// An audit event the certificate covers changed: the signature holds,
 	// the chain does not.
 	events, err := p.st.ListEvents(ctx, "r-cert-1")
