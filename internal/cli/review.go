@@ -36,8 +36,9 @@ func newIdentityCmd(s *streams) *cobra.Command {
 		Long: "identity answers a request waiting for an operator's identity decision (dsr requests list\n" +
 			"shows WAITS identity): an identifier typed for the subject that the proved contact or the account\n" +
 			"system does not cover, several accounts behind one identifier, or no identifier of the subject\n" +
-			"proved at all. approve vouches for the identifiers given (check the documents first); refuse\n" +
-			"ends the request with a reason code.",
+			"proved at all. approve vouches for the identifiers given (check the documents first), and is\n" +
+			"refused (exit 1) for a request that names no identifier of the subject: there is nothing to\n" +
+			"vouch for. refuse ends the request with a reason code.",
 	}
 	cmd.AddCommand(
 		newDecisionCmd(s, operator.StageIdentity, true),
