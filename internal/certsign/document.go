@@ -1,10 +1,12 @@
 package certsign
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -14,7 +16,7 @@ import (
 
 // Config names the signing key, as the close function reads it from its
 // environment: a KMS key in AWS, a local key folder on the local stack.
-// Exactly one is set; neither leaves certificates unsigned (FromConfig
+// At most one is set; neither leaves certificates unsigned (Open
 // returns nil).
 type Config struct {
 	// KeyID is the KMS key's ARN (ECC_NIST_P256, SIGN_VERIFY).
@@ -50,44 +52,52 @@ func (c Config) Open(awsCfg aws.Config) (Signer, error) {
 
 // Documents is the document signer of the key c names (an error when it
 // names none): what the close function's main hands the workflow.
-func (c Config) Documents(awsCfg aws.Config) (Documents, error) {
+func (c Config) Documents(awsCfg aws.Config) (*DocumentSigner, error) {
 	s, err := c.Open(awsCfg)
-	if err != nil {
-		return Documents{}, err
-	}
-	if s == nil {
-		return Documents{}, errors.New("no certificate signing key configured")
-	}
-	return Documents{Signer: s}, nil
-}
-
-// Documents signs certificate documents (the JSON certificate.Build's
-// certificate marshals to) with a Signer: the workflow's close step stores
-// the signed file it returns, the one `dsr certificate ID` prints.
-type Documents struct {
-	Signer Signer
-}
-
-// SignCertificate signs the certificate in doc and returns the signed file
-// (certificate.Signed.File).
-func (d Documents) SignCertificate(ctx context.Context, doc []byte) ([]byte, error) {
-	if d.Signer == nil {
-		return nil, errors.New("sign certificate: no signer")
-	}
-	c, err := certificate.Parse(doc)
-	if err != nil {
-		return nil, fmt.Errorf("sign certificate: %w", ErrMalformed)
-	}
-	if strings.TrimSpace(c.Request.ID) == "" {
-		return nil, fmt.Errorf("sign certificate: %w", ErrMalformed)
-	}
-	s, err := SignCertificate(ctx, d.Signer, c)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.File()
-	if err != nil {
-		return nil, fmt.Errorf("sign certificate of %s: %w", c.Request.ID, err)
+	if s == nil {
+		return nil, errors.New("no certificate signing key configured")
 	}
-	return out, nil
+	return NewDocumentSigner(s)
+}
+
+// DocumentSigner signs the certificate documents the workflow issues: it
+// is the workflow's Signer (workflow.Deps.Signer), over a KMS or Local key.
+type DocumentSigner struct {
+	signer Signer
+}
+
+// NewDocumentSigner signs documents with s.
+func NewDocumentSigner(s Signer) (*DocumentSigner, error) {
+	if s == nil {
+		return nil, errors.New("certificate signer: no key")
+	}
+	return &DocumentSigner{signer: s}, nil
+}
+
+// SignCertificate signs doc, a certificate's JSON (json.Marshal of a
+// certificate.Certificate), and returns the signed certificate file
+// (certificate.Signed.File): what the table keeps, `dsr certificate ID`
+// prints and the final confirmation attaches. A document that is not
+// exactly one certificate with a matching digest is refused, unsigned.
+func (d *DocumentSigner) SignCertificate(ctx context.Context, doc []byte) ([]byte, error) {
+	if len(doc) > certificate.MaxSignedBytes {
+		return nil, fmt.Errorf("sign certificate: document of %d bytes, more than %d", len(doc), certificate.MaxSignedBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	var c certificate.Certificate
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("sign certificate: not a certificate: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("sign certificate: data after the certificate")
+	}
+	signed, err := SignCertificate(ctx, d.signer, c)
+	if err != nil {
+		return nil, err
+	}
+	return signed.File()
 }

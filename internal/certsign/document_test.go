@@ -2,48 +2,95 @@ package certsign_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"dsrflow/internal/certsign"
 	"dsrflow/internal/partner/certificate"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// TestDocumentsSignWhatCloseStores: the close step hands the marshalled
-// certificate to Documents; the file it gets back verifies with the public
-// key alone and still parses as the same certificate.
-func TestDocumentsSignWhatCloseStores(t *testing.T) {
+// The workflow's signer turns the certificate's JSON into a signed file
+// that the public key alone verifies, equal to the certificate given.
+func TestDocumentSigner(t *testing.T) {
 	ctx := context.Background()
-	s := localSigner(t)
+	key := localSigner(t)
+	d, err := certsign.NewDocumentSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := testCertificate(t)
 	doc, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := certsign.Documents{Signer: s}.SignCertificate(ctx, doc)
+	file, err := d.SignCertificate(ctx, doc)
 	if err != nil {
 		t.Fatalf("SignCertificate: %v", err)
 	}
-	if err := certsign.Verify(signed, publicPEM(t, s)); err != nil {
-		t.Errorf("Verify(signed document) = %v, want nil", err)
+	got, err := certsign.VerifyKey(file, mustPublicKey(t, key))
+	if err != nil {
+		t.Fatalf("VerifyKey(signed document): %v", err)
 	}
-	got, err := certificate.Parse(signed)
-	if err != nil || got.Digest != c.Digest || got.Request.ID != c.Request.ID {
-		t.Errorf("Parse(signed) = %s %s, %v; want %s %s", got.Request.ID, got.Digest, err, c.Request.ID, c.Digest)
+	if got.Digest != c.Digest || got.Request.ID != c.Request.ID {
+		t.Errorf("verified certificate %s/%s, want %s/%s", got.Request.ID, got.Digest, c.Request.ID, c.Digest)
+	}
+	s, err := certsign.ParseSigned(file)
+	if err != nil || s.Signature.KeyID != key.KeyID() {
+		t.Errorf("ParseSigned: key %q, %v; want key %s", s.Signature.KeyID, err, key.KeyID())
+	}
+	// The same certificate from the store round trip (Parse) signs alike.
+	if back, err := certificate.Parse(file); err != nil || back.Digest != c.Digest {
+		t.Errorf("certificate.Parse(signed file) = %s, %v; want digest %s", back.Digest, err, c.Digest)
 	}
 
-	for name, bad := range map[string][]byte{"not json": []byte("nope"), "empty object": []byte("{}")} {
-		if _, err := (certsign.Documents{Signer: s}).SignCertificate(ctx, bad); !errors.Is(err, certsign.ErrMalformed) {
-			t.Errorf("%s: SignCertificate = %v, want ErrMalformed", name, err)
-		}
+	altered := c
+	altered.Partners = append([]certificate.Partner(nil), c.Partners...)
+	altered.Partners[0].Receipt = "changed"
+	alteredDoc, _ := json.Marshal(altered)
+	tests := []struct {
+		name    string
+		doc     []byte
+		wantErr string
+		wantIs  error
+	}{
+		{"digest does not match", alteredDoc, "", certificate.ErrDigest},
+		{"unknown field", []byte(strings.Replace(string(doc), `"version":`, `"extra":1,"version":`, 1)), "unknown field", nil},
+		{"two documents", append(append([]byte{}, doc...), doc...), "data after the certificate", nil},
+		{"not JSON", []byte("certificate"), "not a certificate", nil},
+		{"too large", make([]byte, certificate.MaxSignedBytes+1), "more than", nil},
 	}
-	if _, err := (certsign.Documents{}).SignCertificate(ctx, doc); err == nil {
-		t.Error("SignCertificate without a signer succeeded")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := d.SignCertificate(ctx, tt.doc)
+			if err == nil || out != nil {
+				t.Fatalf("SignCertificate = %d bytes, %v; want an error", len(out), err)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %v, want %v", err, tt.wantIs)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q, want it to contain %q", err, tt.wantErr)
+			}
+		})
 	}
+	if _, err := certsign.NewDocumentSigner(nil); err == nil {
+		t.Error("NewDocumentSigner(nil) = nil error, want one")
+	}
+}
+
+func mustPublicKey(t *testing.T, s certsign.Signer) *ecdsa.PublicKey {
+	t.Helper()
+	pub, err := s.PublicKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }
 
 func TestConfigOpen(t *testing.T) {

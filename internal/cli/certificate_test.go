@@ -26,7 +26,7 @@ import (
 const certTestKeyARN = "arn:aws-cn:kms:cn-north-1:111122223333:key/5e6f7a8b-1111-2222-3333-444455556666"
 
 // issuedCertificate is a deletion certificate as the workflow issues it.
-func issuedCertificate(t *testing.T) certificate.Certificate {
+func issuedCertificate(t testing.TB) certificate.Certificate {
 	t.Helper()
 	verified := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	done := verified.Add(22 * time.Hour)
@@ -106,6 +106,15 @@ func TestCertificatePublicKeyAndVerify(t *testing.T) {
 	code, kmsPEMOut, errOut := runDSR(t, "certificate", "public-key", "--kms-key-id", certTestKeyARN)
 	if code != ExitOK || !strings.HasPrefix(kmsPEMOut, "-----BEGIN PUBLIC KEY-----\n") || !strings.Contains(errOut, "key "+certTestKeyARN) || kmsPEMOut == pemOut {
 		t.Fatalf("public-key --kms-key-id: exit %d, stdout %q, stderr %q", code, kmsPEMOut, errOut)
+	}
+	// $CERT_SIGNING_KEY_ID picks the KMS key when no flag does; --key-dir
+	// still picks the local one.
+	t.Setenv(KeyIDVariable, certTestKeyARN)
+	if code, out, errOut := runDSR(t, "certificate", "public-key"); code != ExitOK || out != kmsPEMOut || !strings.Contains(errOut, "key "+certTestKeyARN) {
+		t.Errorf("public-key with $%s: exit %d, stdout %q, stderr %q; want the KMS key", KeyIDVariable, code, out, errOut)
+	}
+	if code, out, _ := runDSR(t, "certificate", "public-key", "--key-dir", keyDir); code != ExitOK || out != pemOut {
+		t.Errorf("public-key --key-dir with $%s: exit %d, stdout %q; want the local key", KeyIDVariable, code, out)
 	}
 	kmsPEM := filepath.Join(dir, "kms.pem")
 	if err := os.WriteFile(kmsPEM, []byte(kmsPEMOut), 0o644); err != nil {

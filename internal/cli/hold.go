@@ -3,10 +3,8 @@ package cli
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -18,7 +16,6 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/phone"
-	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
 )
 
@@ -178,6 +175,8 @@ type holdChange struct {
 	Result string    `json:"result"`
 	Hold   holdView  `json:"hold"`
 	Was    *holdView `json:"was,omitempty"`
+	// By is who made the change: the caller's principal as an actor.
+	By string `json:"by"`
 }
 
 func shortKey(k string) string {
@@ -185,22 +184,6 @@ func shortKey(k string) string {
 		return k
 	}
 	return k[:holdKeyShown] + "…"
-}
-
-// holdDBErr names the endpoint when DynamoDB could not be reached (the
-// legal-hold list returns the SDK's errors as they are), after what the
-// command was doing.
-func holdDBErr(what, op string, err error) error {
-	var ue *url.Error
-	var already *store.UnreachableError
-	if err == nil || errors.As(err, &already) || !errors.As(err, &ue) {
-		return err
-	}
-	endpoint := ue.URL
-	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
-		endpoint = u.Scheme + "://" + u.Host
-	}
-	return fmt.Errorf("%s: %w", what, &store.UnreachableError{Endpoint: endpoint, Op: op, Err: err})
 }
 
 func newHoldCmd(s *streams) *cobra.Command {
@@ -225,7 +208,7 @@ func newHoldCmd(s *streams) *cobra.Command {
 
 func newHoldAddCmd(s *streams) *cobra.Command {
 	var subj holdSubject
-	var table, reason, action, note, actor string
+	var table, reason, action, note string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "add --subject-email E | --subject-phone P | --subject-account A --reason CODE [--action refuse|defer] [--note TEXT]",
@@ -237,13 +220,17 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 			"that looks like an email address or phone number is refused).\n" +
 			"\n" +
 			"The identifier is normalized (dsr.ParseEmail, phone.Parse, dsr.ParseAccountID) and hashed with\n" +
-			"SUBJECT_KEY_SECRET; it is never stored or printed. The workflow reads holds when it reviews a\n" +
-			"request (refuse) and when it plans the partners and replies (defer); requests already past\n" +
-			"those steps are not changed. Exit 0 on success, 2 for bad flags or a missing secret, 3 when\n" +
-			"DynamoDB fails.",
+			"SUBJECT_KEY_SECRET; it is never stored or printed. The hold records the caller's IAM principal\n" +
+			"(STS GetCallerIdentity; on the local stack, DSR_LOCAL_PRINCIPAL) as who placed it. The workflow\n" +
+			"reads holds when it reviews a request (refuse) and when it plans the partners and replies\n" +
+			"(defer); requests already past those steps are not changed. Exit 0 on success, 2 for bad\n" +
+			"flags or a missing secret, 3 when AWS fails.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if err := checkOperatorFlag(cmd); err != nil {
+				return err
+			}
 			if reason == "" {
 				return usageErrorf("hold add: --reason CODE is required, one of: %s", holdReasonCodes())
 			}
@@ -258,12 +245,6 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 			if err := checkHoldNote(note); err != nil {
 				return err
 			}
-			if actor == "" {
-				actor = os.Getenv("USER")
-			}
-			if actor == "" {
-				return usageErrorf("hold add: no operator: pass --operator")
-			}
 			_, key, err := subj.key()
 			if err != nil {
 				return err
@@ -272,16 +253,20 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list := &legalhold.List{DB: cl.db, Table: cl.table}
+			p, err := cl.operatorPrincipal(ctx)
+			if err != nil {
+				return err
+			}
+			list := legalhold.New(cl.st)
 			was, err := list.Find(ctx, []string{key})
 			if err != nil {
-				return holdDBErr("hold add: look up the current hold", "GetItem", err)
+				return fmt.Errorf("hold add: look up the current hold: %w", err)
 			}
-			h := legalhold.Hold{SubjectKey: key, Action: act, Reason: r, Reference: note, CreatedAt: time.Now().UTC(), CreatedBy: actor}
+			h := legalhold.Hold{SubjectKey: key, Action: act, Reason: r, Reference: note, CreatedAt: cl.st.Now(), CreatedBy: p.Actor()}
 			if err := list.Put(ctx, h); err != nil {
-				return holdDBErr("hold add", "PutItem", err)
+				return fmt.Errorf("hold add: %w", err)
 			}
-			out := holdChange{Result: "added", Hold: viewOf(h)}
+			out := holdChange{Result: "added", Hold: viewOf(h), By: p.Actor()}
 			if was != nil {
 				v := viewOf(*was)
 				out.Result, out.Was = "replaced", &v
@@ -294,8 +279,8 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&reason, "reason", "", "reason code told to the requester: "+holdReasonCodes())
 	cmd.Flags().StringVar(&action, "action", "defer", "refuse (every request) or defer (erasure only)")
 	cmd.Flags().StringVar(&note, "note", "", "case reference (no personal data)")
-	cmd.Flags().StringVar(&actor, "operator", "", "operator ID recorded on the hold (default $USER)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	operatorFlagGone(cmd)
 	return cmd
 }
 
@@ -307,8 +292,9 @@ func newHoldRemoveCmd(s *streams) *cobra.Command {
 		Use:   "remove --subject-email E | --subject-phone P | --subject-account A",
 		Short: "lift a subject's legal hold",
 		Long: "remove lifts the subject's hold. Requests refused under it stay refused; deferred erasures\n" +
-			"are not restarted by this command. Exit 0 when a hold was lifted, 1 when the subject had none,\n" +
-			"2 for bad flags or a missing secret, 3 when DynamoDB fails.",
+			"are not restarted by this command. It needs the caller's IAM principal (STS\n" +
+			"GetCallerIdentity; on the local stack, DSR_LOCAL_PRINCIPAL) and prints it. Exit 0 when a hold\n" +
+			"was lifted, 1 when the subject had none, 2 for bad flags or a missing secret, 3 when AWS fails.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -320,15 +306,18 @@ func newHoldRemoveCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list := &legalhold.List{DB: cl.db, Table: cl.table}
-			was, err := list.Lift(ctx, key)
+			p, err := cl.operatorPrincipal(ctx)
 			if err != nil {
-				return holdDBErr("hold remove", "DeleteItem", err)
+				return err
+			}
+			was, err := legalhold.New(cl.st).Lift(ctx, key)
+			if err != nil {
+				return fmt.Errorf("hold remove: %w", err)
 			}
 			if was == nil {
 				return failuref("hold remove: no hold on subject %s in table %s", shortKey(key), cl.table)
 			}
-			return printHoldChange(s, holdChange{Result: "removed", Hold: viewOf(*was)}, asJSON)
+			return printHoldChange(s, holdChange{Result: "removed", Hold: viewOf(*was), By: p.Actor()}, asJSON)
 		},
 	}
 	subj.register(cmd)
@@ -347,8 +336,8 @@ func newHoldListCmd(s *streams) *cobra.Command {
 			"NOTE, CREATED (China time) and BY. --json prints an array of {subjectKey, action, reason, note,\n" +
 			"createdAt, createdBy} with the full subject key.\n" +
 			"\n" +
-			"Holds have no index of their own: list scans the whole table, reading every item (half a read\n" +
-			"capacity unit per 4 KB) however few holds there are. Exit 0 on success, 3 when DynamoDB fails.",
+			"Holds are read through their own index (GSI2, partition HOLDS): no scan. Exit 0 on success,\n" +
+			"3 when DynamoDB fails.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -356,9 +345,9 @@ func newHoldListCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			holds, err := legalhold.All(ctx, cl.db, cl.table)
+			holds, err := legalhold.New(cl.st).All(ctx)
 			if err != nil {
-				return holdDBErr("hold list", "Scan", err)
+				return fmt.Errorf("hold list: %w", err)
 			}
 			views := make([]holdView, 0, len(holds))
 			for _, h := range holds {
@@ -398,6 +387,6 @@ func printHoldChange(s *streams, c holdChange, asJSON bool) error {
 	if c.Was != nil {
 		fmt.Fprintf(s.out, " (was %s, %s)", c.Was.Action, c.Was.Reason)
 	}
-	fmt.Fprintln(s.out)
+	fmt.Fprintf(s.out, "; by %s\n", c.By)
 	return nil
 }

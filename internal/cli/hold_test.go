@@ -10,6 +10,7 @@ import (
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/legalhold"
+	"dsrflow/internal/store"
 )
 
 // holdSecretForTest is SUBJECT_KEY_SECRET in the hold tests.
@@ -27,7 +28,7 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 	table := emu.NewTable(t)
 	setAWSEnv(t, emu.Endpoint, table)
 	t.Setenv("SUBJECT_KEY_SECRET", holdSecretForTest)
-	list := &legalhold.List{DB: emu.Client(), Table: table}
+	list := legalhold.New(store.New(store.Config{Table: table}, store.Deps{DB: emu.Client()}))
 
 	secret := []byte(holdSecretForTest)
 	emailKey := dsr.SubjectKey(secret, dsr.IdentifierEmail, "zhou.min@example.cn")
@@ -56,13 +57,15 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 			wantOut: []string{"hold replaced: subject " + emailKey[:12] + "…, action refuse, reason criminal_proceedings (was defer_erasure, legal_hold)"},
 			key:     emailKey, wantAction: legalhold.ActionRefuse, wantReason: dsr.RefusalCriminalProceedings, wantNote: "CASE-2026-0012"},
 		{name: "add by phone",
-			args:    []string{"hold", "add", "--subject-phone", "138 0013 8000", "--reason", "national_security", "--action", "refuse", "--operator", "li"},
+			args:    []string{"hold", "add", "--subject-phone", "138 0013 8000", "--reason", "national_security", "--action", "refuse"},
 			wantOut: []string{"hold added: subject " + phoneKey[:12]},
 			key:     phoneKey, wantAction: legalhold.ActionRefuse, wantReason: dsr.RefusalNationalSecurity},
 		{name: "add by account, defer_erasure spelled out",
 			args: []string{"hold", "add", "--subject-account", "acct-zhou-77", "--reason", "legal_hold", "--action", "defer_erasure", "--note", "tax audit 2026 ref 4711"},
 			key:  accountKey, wantAction: legalhold.ActionDeferErasure, wantReason: dsr.RefusalLegalHold, wantNote: "tax audit 2026 ref 4711"},
 
+		{name: "--operator is gone", args: []string{"hold", "add", "--subject-account", "acct-zhou-77", "--reason", "legal_hold", "--operator", "li"}, wantCode: ExitUsage,
+			wantErr: []string{"--operator is gone"}},
 		{name: "no subject", args: []string{"hold", "add", "--reason", "legal_hold"}, wantCode: ExitUsage,
 			wantErr: []string{"exactly one of --subject-email, --subject-phone, --subject-account"}},
 		{name: "two subjects", args: []string{"hold", "add", "--subject-email", "Zhou.Min@Example.CN", "--subject-account", "acct-zhou-77", "--reason", "legal_hold"}, wantCode: ExitUsage,
@@ -91,7 +94,7 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 
 		{name: "list", args: []string{"hold", "list"},
 			wantOut: []string{"SUBJECT", "ACTION", "REASON", "NOTE", "CREATED", "BY",
-				emailKey[:12] + "…  refuse", "criminal_proceedings  CASE-2026-0012", phoneKey[:12] + "…", "national_security     -", "li", "tester"}},
+				emailKey[:12] + "…  refuse", "criminal_proceedings  CASE-2026-0012", phoneKey[:12] + "…", "national_security     -", "operator:local:tester"}},
 
 		{name: "remove by phone", args: []string{"hold", "remove", "--subject-phone", "+86 138-0013-8000"},
 			wantOut: []string{"hold removed: subject " + phoneKey[:12] + "…, action refuse, reason national_security"},
@@ -134,8 +137,8 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 			var gotNote string
 			if h != nil {
 				gotA, gotR, gotNote = h.Action, h.Reason, h.Reference
-				if h.CreatedBy == "" || h.CreatedAt.IsZero() {
-					t.Errorf("hold without creator or time: %+v", h)
+				if h.CreatedBy != "operator:local:tester" || h.CreatedAt.IsZero() {
+					t.Errorf("hold created by %q at %v, want the local principal operator:local:tester and a time", h.CreatedBy, h.CreatedAt)
 				}
 			}
 			if gotA != st.wantAction || gotR != st.wantReason || gotNote != st.wantNote {
@@ -158,8 +161,8 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 			t.Fatalf("%d holds, want 2:\n%s", len(got), out)
 		}
 		want := map[string]map[string]any{
-			emailKey:   {"subjectKey": emailKey, "action": "refuse", "reason": "criminal_proceedings", "note": "CASE-2026-0012", "createdBy": "tester"},
-			accountKey: {"subjectKey": accountKey, "action": "defer_erasure", "reason": "legal_hold", "note": "tax audit 2026 ref 4711", "createdBy": "tester"},
+			emailKey:   {"subjectKey": emailKey, "action": "refuse", "reason": "criminal_proceedings", "note": "CASE-2026-0012", "createdBy": "operator:local:tester"},
+			accountKey: {"subjectKey": accountKey, "action": "defer_erasure", "reason": "legal_hold", "note": "tax audit 2026 ref 4711", "createdBy": "operator:local:tester"},
 		}
 		for _, g := range got {
 			w, ok := want[g["subjectKey"].(string)]
@@ -191,7 +194,7 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatal(err)
 		}
-		if got.Result != "added" || got.Hold.SubjectKey != phoneKey || got.Hold.Action != legalhold.ActionDeferErasure || got.Hold.Reason != dsr.RefusalSeriousHarm || got.Was != nil {
+		if got.Result != "added" || got.Hold.SubjectKey != phoneKey || got.Hold.Action != legalhold.ActionDeferErasure || got.Hold.Reason != dsr.RefusalSeriousHarm || got.Was != nil || got.By != "operator:local:tester" {
 			t.Errorf("add --json = %+v", got)
 		}
 		code, out, errOut = runDSR(t, "hold", "remove", "--subject-phone", "138 0013 8000", "--json")
@@ -202,7 +205,7 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatal(err)
 		}
-		if got.Result != "removed" || got.Hold.SubjectKey != phoneKey || got.Hold.Reason != dsr.RefusalSeriousHarm {
+		if got.Result != "removed" || got.Hold.SubjectKey != phoneKey || got.Hold.Reason != dsr.RefusalSeriousHarm || got.By != "operator:local:tester" {
 			t.Errorf("remove --json = %+v", got)
 		}
 	})
@@ -233,7 +236,7 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 			})
 		}
 		// Holds were not touched.
-		if holds, err := legalhold.All(ctx, emu.Client(), table); err != nil || len(holds) != 2 {
+		if holds, err := list.All(ctx); err != nil || len(holds) != 2 {
 			t.Errorf("holds after refused commands: %d, %v; want 2", len(holds), err)
 		}
 	})
@@ -289,18 +292,17 @@ func unsetEnv(t *testing.T, k string) {
 // with the hold's reason; dsr requests list and dsr show then show it.
 func testHoldInWorkflow(t *testing.T, emu *dynamotest.Emulator) {
 	s := newRequestStack(t, emu)
-	// The stack's intake hashes subjects with "k"×32.
-	t.Setenv("SUBJECT_KEY_SECRET", strings.Repeat("k", 32))
+	// The stack's intake hashes subjects with its secret.
+	t.Setenv("SUBJECT_KEY_SECRET", stackSubjectSecret)
 	if code, out, errOut := runDSR(t, "hold", "add", "--subject-email", "Wang.Fang.CLI@example.cn", "--reason", "criminal_proceedings", "--action", "refuse", "--note", "CASE-9"); code != ExitOK {
 		t.Fatalf("hold add: exit %d, %q, %q", code, out, errOut)
 	}
-	id := s.submit(dsr.RoleSelf, "hold-wf-1")
+	id := s.submit(dsr.Validated{Role: dsr.RoleSelf, Email: "wang.fang.cli@example.cn"}, "hold-wf-1")
 	code := s.code(id)
-	s.waitState(id, "VerifyIdentity")
-	if res, err := s.h.Verification.SubmitCode(context.Background(), id, s.statusToken(id), code); err != nil || res.Outcome != "verified" {
+	if res, err := s.h.Verification().SubmitCode(context.Background(), id, s.statusToken(id), code); err != nil || res.Outcome != "verified" {
 		t.Fatalf("SubmitCode: %+v, %v", res, err)
 	}
-	s.waitState(id, "Refused")
+	s.waitStatus(id, dsr.StatusRefused)
 
 	pii := []string{"wang.fang.cli@example.cn", "王芳"}
 	c, out, errOut := runDSR(t, "requests", "list", "--status", "refused")

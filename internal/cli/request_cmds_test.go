@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,27 +13,33 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"dsrflow/internal/dev/asl"
 	"dsrflow/internal/dev/dynamotest"
+	api "dsrflow/internal/dev/sfnapi"
+	"dsrflow/internal/dev/sfnapi/sfnapitest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
-	"dsrflow/internal/reconcile"
+	"dsrflow/internal/operator"
+	"dsrflow/internal/store"
 	"dsrflow/internal/workflow"
+)
+
+// Secrets of the request stack.
+var (
+	stackSubjectSecret = strings.Repeat("k", 32)
+	stackStatusSecret  = strings.Repeat("s", 32)
 )
 
 // requestStack is the workflow on one machine for the request commands:
 // dynalite, the local engine behind the Step Functions API, the real task
-// handlers with an outbox.
+// handlers with an outbox, and the environment dsr reads (loopback
+// endpoints and DSR_LOCAL_PRINCIPAL).
 type requestStack struct {
 	t      *testing.T
 	table  string
+	st     *store.Store
 	sfn    *sfn.Client
 	smArn  string
 	intake *intake.Service
@@ -53,26 +58,22 @@ func newRequestStack(t *testing.T, emu *dynamotest.Emulator) *requestStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := emu.NewTable(t)
-	clock := asl.VirtualClock(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC))
+	clock := asl.VirtualClock(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)).(*asl.Virtual)
 	logger := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	st := store.New(store.Config{Table: emu.NewTable(t)}, store.Deps{DB: emu.Client(), Clock: clock.Now})
 	resolver := asl.Handlers{}
 	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger})
-	srv := sfnapi(engine, logger)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL), Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	srv := api.New(api.ASL(engine), api.Options{Logger: logger, Now: clock.Now})
+	client, sfnURL := sfnapitest.Serve(t, srv, "us-east-1")
 	outbox := filepath.Join(t.TempDir(), "outbox")
 	h, err := workflow.New(workflow.Config{
-		TableName: table, CodeSecret: strings.Repeat("c", 32), StatusTokenSecret: strings.Repeat("s", 32),
-		PublicBaseURL: "http://localhost:8080", OutboxDir: outbox, MailFrom: "privacy@example.cn", RepeatLimit: 1, BackupRotation: 35 * 24 * time.Hour,
-	}, workflow.Clients{DynamoDB: emu.Client(), SFN: client}, logger)
+		TableName: st.Table(), CodeSecret: strings.Repeat("c", 32), SubjectKeySecret: stackSubjectSecret, StatusTokenSecret: stackStatusSecret,
+		PublicBaseURL: "http://localhost:8080", OutboxDir: outbox, MailFrom: "privacy@example.cn", RepeatLimit: 1,
+		BackupRotation: 35 * 24 * time.Hour, ContactRetention: 30 * 24 * time.Hour,
+	}, workflow.Deps{Store: st, SFN: client, Clock: clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Now = clock.Now
-	h.Store.Now = clock.Now
-	h.Verification.Now = clock.Now
 	vars := workflow.LocalSubstitutions("aws", "us-east-1", "123456789012")
 	for _, f := range workflow.Functions() {
 		resolver[vars[f.ArnKey]] = lambda.NewHandler(f.Handler(h))
@@ -85,22 +86,27 @@ func newRequestStack(t *testing.T, emu *dynamotest.Emulator) *requestStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &intake.Service{Store: h.Store, SFN: client, StateMachineArn: smArn, SubjectSecret: []byte(strings.Repeat("k", 32)), Now: clock.Now, Logger: logger}
-
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": emu.Endpoint, "AWS_ENDPOINT_URL_SFN": hs.URL, "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_CONFIG_FILE": filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"), "DSR_TABLE": table, "USER": "tester",
-	} {
-		t.Setenv(k, v)
+	starter, err := intake.NewStarter(intake.StarterConfig{StateMachineArn: smArn}, intake.StarterDeps{Store: st, SFN: client, Clock: clock.Now, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return &requestStack{t: t, table: table, sfn: client, smArn: smArn, intake: in, h: h, outbox: outbox, clock: clock.(*asl.Virtual)}
+	in, err := intake.New(intake.Config{SubjectSecret: []byte(stackSubjectSecret)}, intake.Deps{Store: st, Starter: starter, Clock: clock.Now, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setAWSEnv(t, emu.Endpoint, st.Table())
+	t.Setenv("AWS_ENDPOINT_URL_SFN", sfnURL)
+	return &requestStack{t: t, table: st.Table(), st: st, sfn: client, smArn: smArn, intake: in, h: h, outbox: outbox, clock: clock}
 }
 
-func (s *requestStack) submit(role dsr.Role, key string) string {
+// submit sends a web access request through intake (which starts the
+// execution) and returns its ID.
+func (s *requestStack) submit(v dsr.Validated, key string) string {
 	s.t.Helper()
-	v := dsr.Validated{Kind: dsr.KindAccess, Role: role, Email: "wang.fang.cli@example.cn", Locale: dsr.LocaleZhCN, Details: "王芳CLI测试"}
+	v.Kind, v.Locale = dsr.KindAccess, dsr.LocaleZhCN
+	if v.Details == "" {
+		v.Details = "王芳CLI测试"
+	}
 	res, err := s.intake.Submit(context.Background(), intake.Submission{Validated: v, Channel: dsr.ChannelWeb, NaturalKey: key})
 	if err != nil {
 		s.t.Fatal(err)
@@ -108,43 +114,46 @@ func (s *requestStack) submit(role dsr.Role, key string) string {
 	return res.Request.ID
 }
 
-func (s *requestStack) execArn(id string) string {
-	return reconcile.ExecutionArn(s.smArn, id)
+// eventually polls cond for up to a minute of real time.
+func (s *requestStack) eventually(what string, cond func() (bool, string)) {
+	s.t.Helper()
+	last := ""
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var ok bool
+		if ok, last = cond(); ok {
+			return
+		}
+	}
+	s.t.Fatalf("timed out waiting for %s (last seen: %s)", what, last)
 }
 
-// waitState waits until the execution has entered state (and, for a task,
-// submitted it).
-func (s *requestStack) waitState(id, state string) {
+// waitOperator waits until request id waits for an operator at stage.
+func (s *requestStack) waitOperator(id string, stage operator.Stage) {
 	s.t.Helper()
-	for range 2000 {
-		h, err := s.sfn.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(s.execArn(id)), MaxResults: 1000})
+	s.eventually(id+" to wait for a "+string(stage)+" decision", func() (bool, string) {
+		w, err := s.st.GetOperatorWait(context.Background(), id, string(stage))
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		entered := ""
-		for _, ev := range h.Events {
-			if ev.StateEnteredEventDetails != nil {
-				entered = aws.ToString(ev.StateEnteredEventDetails.Name)
-			}
-			if entered == state && (ev.Type == sfntypes.HistoryEventTypeTaskSubmitted || ev.Type == sfntypes.HistoryEventTypeSucceedStateEntered) {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
+		return w != nil && w.TaskToken != "" && w.Decided == nil, s.status(id)
+	})
+}
+
+// waitStatus waits until request id is in status want.
+func (s *requestStack) waitStatus(id string, want dsr.Status) {
+	s.t.Helper()
+	s.eventually(id+" to be "+string(want), func() (bool, string) {
+		got := s.status(id)
+		return got == string(want), got
+	})
+}
+
+func (s *requestStack) status(id string) string {
+	r, err := s.st.GetRequest(context.Background(), id)
+	if err != nil {
+		return err.Error()
 	}
-	h, _ := s.sfn.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(s.execArn(id)), MaxResults: 1000})
-	var b strings.Builder
-	for _, ev := range h.Events {
-		b.WriteString(string(ev.Type))
-		if d := ev.StateEnteredEventDetails; d != nil {
-			b.WriteString(" " + aws.ToString(d.Name))
-		}
-		if d := ev.LambdaFunctionFailedEventDetails; d != nil {
-			b.WriteString(" " + aws.ToString(d.Error) + " " + aws.ToString(d.Cause))
-		}
-		b.WriteString("\n")
-	}
-	s.t.Fatalf("execution %s never reached %s:\n%s", id, state, b.String())
+	return string(r.Status)
 }
 
 func runDSR(t *testing.T, args ...string) (int, string, string) {
@@ -154,8 +163,27 @@ func runDSR(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// TestRequestCommands runs dsr verify, dsr review and dsr show against
-// dynalite and the local Step Functions API, with the real workflow.
+// waiting is `dsr requests list --waiting --json` as ID → what waits.
+func waiting(t *testing.T) map[string]string {
+	t.Helper()
+	code, out, errOut := runDSR(t, "requests", "list", "--waiting", "--json")
+	if code != ExitOK {
+		t.Fatalf("requests list --waiting: exit %d, %s", code, errOut)
+	}
+	var rows []requestRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.ID] = r.WaitingFor
+	}
+	return got
+}
+
+// TestRequestCommands runs dsr verify, identity, review, requests list and
+// show against dynalite and the local Step Functions API, with the real
+// workflow: every decision is recorded under the local principal.
 func TestRequestCommands(t *testing.T) {
 	emu, err := dynamotest.StartEmulator(context.Background())
 	if err != nil {
@@ -163,10 +191,20 @@ func TestRequestCommands(t *testing.T) {
 	}
 	t.Cleanup(emu.Stop)
 	s := newRequestStack(t, emu)
+	t.Setenv("DSR_LOCAL_PRINCIPAL", "li.na")
+	const actor = "operator:local:li.na"
 
-	// A guardian's request waits for manual verification.
-	id := s.submit(dsr.RoleGuardian, "cli-1")
-	s.waitState(id, "ManualVerification")
+	// A guardian's request waits for manual verification, before it has a
+	// due date: the default list and --waiting show it.
+	guardian := dsr.Validated{Role: dsr.RoleGuardian, Email: "wang.fang.cli@example.cn", SubjectName: "王小明", SubjectEmail: "wang.xiaoming.cli@example.cn"}
+	id := s.submit(guardian, "cli-1")
+	s.waitOperator(id, operator.StageVerification)
+	if got := waiting(t); got[id] != "verification" {
+		t.Errorf("requests list --waiting = %v, want %s waiting for verification", got, id)
+	}
+	if code, out, errOut := runDSR(t, "requests", "list"); code != ExitOK || !strings.Contains(out, id) || !strings.Contains(out, "verification") {
+		t.Errorf("requests list: exit %d, stderr %q; want %s listed as waiting for verification:\n%s", code, errOut, id, out)
+	}
 
 	tests := []struct {
 		name     string
@@ -177,10 +215,12 @@ func TestRequestCommands(t *testing.T) {
 	}{
 		{"unknown reason", []string{"verify", "refuse", id, "--reason", "because"}, ExitUsage, "", `unknown refusal reason "because"`},
 		{"refuse without reason", []string{"verify", "refuse", id}, ExitUsage, "", "refuse needs --reason CODE"},
-		{"not waiting for review", []string{"review", "approve", id}, ExitFailure, "", "is not waiting for a review decision"},
+		{"not waiting for review", []string{"review", "approve", id}, ExitFailure, "", "is not waiting for a decision on review"},
+		{"not waiting for identity", []string{"identity", "approve", id}, ExitFailure, "", "is not waiting for a decision on identity"},
 		{"unknown request", []string{"verify", "approve", "r-nope"}, ExitFailure, "", "request r-nope not found"},
+		{"--operator is gone", []string{"verify", "approve", id, "--operator", "li"}, ExitUsage, "", "--operator is gone: dsr records the caller's IAM principal"},
 		{"no table", []string{"show", id, "--table", ""}, ExitOK, "", ""},
-		{"approve", []string{"verify", "approve", id, "--reason", "guardianship document checked", "--operator", "li"}, ExitOK, "verification " + id + ": approved", ""},
+		{"approve", []string{"verify", "approve", id, "--reason", "guardianship document checked"}, ExitOK, "verification " + id + ": approved by " + actor, ""},
 		{"approve again", []string{"verify", "approve", id}, ExitFailure, "", "already decided"},
 	}
 	for _, tt := range tests {
@@ -191,19 +231,22 @@ func TestRequestCommands(t *testing.T) {
 			}
 		})
 	}
-	s.waitState(id, "Completed")
+	s.waitStatus(id, dsr.StatusCompleted)
 
 	t.Run("show", func(t *testing.T) {
 		code, out, errOut := runDSR(t, "show", id)
 		if code != ExitOK {
 			t.Fatalf("dsr show: exit %d, %s", code, errOut)
 		}
-		for _, want := range []string{"status                   completed", "due", "operator:li", "operator_decision", "note=guardianship document checked", "replied", "audit chain: verified"} {
+		for _, want := range []string{"status                   completed", "due", "note=guardianship document checked", "replied", "audit chain: verified"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("dsr show output lacks %q:\n%s", want, out)
 			}
 		}
-		for _, pii := range []string{"wang.fang.cli", "王芳"} {
+		if !regexp.MustCompile(regexp.QuoteMeta(actor) + ` +operator_decision `).MatchString(out) {
+			t.Errorf("dsr show: no operator_decision by %s:\n%s", actor, out)
+		}
+		for _, pii := range []string{"wang.fang.cli", "wang.xiaoming", "王芳", "王小明"} {
 			if strings.Contains(out, pii) {
 				t.Errorf("dsr show prints personal data %q", pii)
 			}
@@ -218,8 +261,20 @@ func TestRequestCommands(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatal(err)
 		}
-		if !got.ChainOK || got.Request.Status != dsr.StatusCompleted || got.Request.DueAt == nil || len(got.Events) < 8 || got.Late {
-			t.Errorf("show --json: chainOk %v, status %s, dueAt %v, %d events, late %v", got.ChainOK, got.Request.Status, got.Request.DueAt, len(got.Events), got.Late)
+		if !got.ChainOK || got.Request.Status != dsr.StatusCompleted || got.Request.DueAt == nil || len(got.Events) < 8 {
+			t.Errorf("show --json: chainOk %v, status %s, dueAt %v, %d events", got.ChainOK, got.Request.Status, got.Request.DueAt, len(got.Events))
+		}
+		decisions := 0
+		for _, e := range got.Events {
+			if e.Type == "operator_decision" {
+				decisions++
+				if e.Actor != actor || e.Data["stage"] != "verification" || e.Data["result"] != "approved" {
+					t.Errorf("decision event %+v, want verification approved by %s", e, actor)
+				}
+			}
+		}
+		if decisions != 1 {
+			t.Errorf("%d operator decisions in the audit trail, want 1", decisions)
 		}
 	})
 	t.Run("show unknown", func(t *testing.T) {
@@ -228,37 +283,57 @@ func TestRequestCommands(t *testing.T) {
 		}
 	})
 
-	// The same subject again: beyond the repeat limit (1), manual review.
+	// The same subject again, by themself: beyond the repeat limit (1),
+	// manual review.
 	s.clock.Advance(time.Hour)
-	id2 := s.submit(dsr.RoleSelf, "cli-2")
+	id2 := s.submit(dsr.Validated{Role: dsr.RoleSelf, Email: guardian.SubjectEmail}, "cli-2")
 	code := s.code(id2)
-	s.waitState(id2, "VerifyIdentity")
-	if res, err := s.h.Verification.SubmitCode(context.Background(), id2, s.statusToken(id2), code); err != nil || res.Outcome != "verified" {
+	if res, err := s.h.Verification().SubmitCode(context.Background(), id2, s.statusToken(id2), code); err != nil || res.Outcome != "verified" {
 		t.Fatalf("SubmitCode: %+v, %v", res, err)
 	}
-	s.waitState(id2, "ManualReview")
-	if c, out, errOut := runDSR(t, "review", "refuse", id2, "--reason", "groundless_repetition"); c != ExitOK || !strings.Contains(out, "refused (groundless_repetition)") {
+	s.waitOperator(id2, operator.StageReview)
+	if got := waiting(t); got[id2] != "review" {
+		t.Errorf("requests list --waiting = %v, want %s waiting for review", got, id2)
+	}
+	if c, out, errOut := runDSR(t, "review", "refuse", id2, "--reason", "groundless_repetition"); c != ExitOK || !strings.Contains(out, "refused (groundless_repetition) by "+actor) {
 		t.Fatalf("dsr review refuse: exit %d, %q, %q", c, out, errOut)
 	}
-	s.waitState(id2, "Refused")
-	if c, out, _ := runDSR(t, "show", id2); c != ExitOK || !strings.Contains(out, "refusal reason           groundless_repetition (policy 五.5)") {
+	s.waitStatus(id2, dsr.StatusRefused)
+	if c, out, _ := runDSR(t, "show", id2); c != ExitOK || !strings.Contains(out, "refusal reason           groundless_repetition (policy 五.5)") || !strings.Contains(out, actor) {
 		t.Errorf("dsr show after refusal: exit %d\n%s", c, out)
 	}
 
+	// A guardian who names no identifier of the subject: once the
+	// guardianship is approved, nothing about the subject is proved, so an
+	// operator decides on the identity.
+	id3 := s.submit(dsr.Validated{Role: dsr.RoleGuardian, Email: "zhao.min.cli@example.cn", SubjectName: "赵小敏"}, "cli-3")
+	s.waitOperator(id3, operator.StageVerification)
+	if c, _, errOut := runDSR(t, "verify", "approve", id3); c != ExitOK {
+		t.Fatalf("dsr verify approve: exit %d, %s", c, errOut)
+	}
+	s.waitOperator(id3, operator.StageIdentity)
+	if got := waiting(t); got[id3] != "identity" || len(got) != 1 {
+		t.Errorf("requests list --waiting = %v, want only %s, waiting for identity", got, id3)
+	}
+	if c, out, errOut := runDSR(t, "identity", "approve", id3); c != ExitFailure || !strings.Contains(errOut, "request "+id3+" names no identifier of the subject") {
+		t.Errorf("dsr identity approve without identifiers: exit %d, %q, %q; want 1, names no identifier", c, out, errOut)
+	}
+	if c, out, errOut := runDSR(t, "identity", "refuse", id3, "--reason", "identity_not_verified"); c != ExitOK || !strings.Contains(out, "identity "+id3+": refused (identity_not_verified) by "+actor) {
+		t.Fatalf("dsr identity refuse: exit %d, %q, %q", c, out, errOut)
+	}
+	s.waitStatus(id3, dsr.StatusRefused)
+	if got := waiting(t); len(got) != 0 {
+		t.Errorf("requests list --waiting = %v after every decision, want none", got)
+	}
+
 	t.Run("broken chain", func(t *testing.T) {
-		// Edit the third event's type in place.
-		_, err := emu.Client().UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.table),
-			Key: map[string]dbtypes.AttributeValue{
-				"PK": &dbtypes.AttributeValueMemberS{Value: "REQ#" + id},
-				"SK": &dbtypes.AttributeValueMemberS{Value: "EVT#0000000003"},
-			},
-			UpdateExpression:          aws.String("SET #t = :t"),
-			ExpressionAttributeNames:  map[string]string{"#t": "type"},
-			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":t": &dbtypes.AttributeValueMemberS{Value: "forged"}},
-		})
-		if err != nil {
-			t.Fatal(err)
+		// Edit the third event's type behind the store's back.
+		events, err := s.st.ListEvents(context.Background(), id)
+		if err != nil || len(events) < 3 {
+			t.Fatalf("ListEvents: %d events, %v", len(events), err)
+		}
+		if n, err := emu.EditItems(context.Background(), s.table, map[string]string{"hash": events[2].Hash}, map[string]string{"type": "forged"}); n != 1 || err != nil {
+			t.Fatalf("EditItems = %d, %v; want the event edited", n, err)
 		}
 		code, out, errOut := runDSR(t, "show", id)
 		if code != ExitFailure || !strings.Contains(out, "audit chain: BROKEN") || !strings.Contains(out, "#3: edited") || !strings.Contains(errOut, "broken at event #3") {
@@ -272,7 +347,8 @@ var cliCodeRE = regexp.MustCompile(`验证码：(\d{6})`)
 // code reads the verification code of a request from the outbox.
 func (s *requestStack) code(id string) string {
 	s.t.Helper()
-	for range 2000 {
+	var code string
+	s.eventually("a code message for "+id, func() (bool, string) {
 		entries, _ := os.ReadDir(s.outbox)
 		for _, e := range entries {
 			if strings.Contains(e.Name(), id) && strings.Contains(e.Name(), "verification_code") {
@@ -285,16 +361,16 @@ func (s *requestStack) code(id string) string {
 					s.t.Fatal(err)
 				}
 				if m := cliCodeRE.FindStringSubmatch(env); m != nil {
-					return m[1]
+					code = m[1]
+					return true, ""
 				}
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.t.Fatalf("no code message for %s", id)
-	return ""
+		return false, s.status(id)
+	})
+	return code
 }
 
 func (s *requestStack) statusToken(id string) string {
-	return verificationToken([]byte(strings.Repeat("s", 32)), id)
+	return verificationToken([]byte(stackStatusSecret), id)
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/operator"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
+	"dsrflow/internal/workflow"
 )
 
 // requestRow is one line of `dsr requests list` and one object of its
@@ -30,12 +32,18 @@ type requestRow struct {
 	DueAt     *time.Time  `json:"dueAt"`
 	// Late: still open and past its due date.
 	Late bool `json:"late"`
+	// WaitingFor names what waits for a person ("" when nothing does):
+	// the operator's decision of a stage (verification, identity, review;
+	// dsr verify|identity|review answers it), or escalated partners or
+	// backups (dsr retry, dsr settle).
+	WaitingFor string `json:"waitingFor"`
 }
 
-// indexedStatuses are the statuses the open-by-due index (GSI2) answers in
-// full: open, and always with a due date (the review sets it before a request
-// moves on). Other statuses need a Scan.
-var indexedStatuses = []dsr.Status{dsr.StatusInProgress, dsr.StatusReplied, dsr.StatusAwaitingBackupRotation, dsr.StatusEscalated}
+// What waits for a person, in requestRow.WaitingFor.
+const (
+	waitsPartners = "partners"
+	waitsBackups  = "backups"
+)
 
 // requestsDefaultLimit is --limit's default.
 const requestsDefaultLimit = 100
@@ -64,23 +72,26 @@ func statusNames() string {
 func newRequestsListCmd(s *streams) *cobra.Command {
 	var table, statusFlag, dueBefore string
 	var limit int
-	var asJSON bool
+	var asJSON, waiting bool
 	cmd := &cobra.Command{
-		Use:   "list [--status S[,S...]] [--due-before YYYY-MM-DD|RFC3339] [--limit N] [--json]",
-		Short: "list requests: open ones by due date, or those in given statuses",
-		Long: "list prints one line per request: ID, KIND, STATUS, CHANNEL, CREATED and DUE (China time;\n" +
-			"DUE is the reply's last day) and LATE for an open request past its due date. No personal data\n" +
-			"is read or shown. --json prints an array of {id, kind, status, channel, createdAt, dueAt, late}.\n" +
+		Use:   "list [--waiting] [--status S[,S...]] [--due-before YYYY-MM-DD|RFC3339] [--limit N] [--json]",
+		Short: "list requests: every open one by due date, what waits for a person, or given statuses",
+		Long: "list prints one line per request: ID, KIND, STATUS, WAITS (what waits for a person, - for\n" +
+			"nothing), CHANNEL, CREATED and DUE (China time; DUE is the reply's last day) and LATE for an open\n" +
+			"request past its due date. No personal data is read or shown. --json prints an array of\n" +
+			"{id, kind, status, waitingFor, channel, createdAt, dueAt, late}.\n" +
 			"\n" +
-			"Without --status it lists the open requests that have a due date (identity verified), earliest\n" +
-			"due first, from the open-by-due index (GSI2): a cheap Query. These statuses are answered from\n" +
-			"the same index: " + joinStatuses(indexedStatuses) + ".\n" +
+			"Without --status it lists every open request, earliest due first and those without a due date\n" +
+			"yet (identity not verified) last, from the open-requests index (GSI2): no Scan. WAITS names\n" +
+			"what a person must do: verification, identity or review (an operator's decision: dsr verify,\n" +
+			"dsr identity, dsr review), partners (an escalated partner: dsr retry, dsr settle) or backups\n" +
+			"(an escalated backup confirmation: dsr retry). --waiting lists only those.\n" +
 			"\n" +
-			"Any other status (completed, refused, expired, duplicate, and received, awaiting_verification\n" +
-			"and in_review, which may have no due date yet) needs a Scan of the whole table, filtered and\n" +
-			"projected: it reads every item of the table (requests, audit events, partner tasks), costing\n" +
-			"half a read capacity unit per 4 KB, however few requests match. The items read and the capacity\n" +
-			"used are reported on stderr. Scanned requests are sorted by due date (none last), then creation.\n" +
+			"Open statuses are answered from the same index. A closed status (completed, refused, expired,\n" +
+			"duplicate) needs a Scan of the whole table, filtered and projected: it reads every item of the\n" +
+			"table (requests, audit events, partner tasks), costing half a read capacity unit per 4 KB,\n" +
+			"however few requests match. The items read and the capacity used are reported on stderr.\n" +
+			"Scanned requests are sorted by due date (none last), then creation.\n" +
 			"\n" +
 			"--due-before keeps requests due strictly before a moment: YYYY-MM-DD is that day's start in\n" +
 			"China time, or give an RFC 3339 time. --limit caps the lines (default 100); stderr says when\n" +
@@ -104,33 +115,37 @@ func newRequestsListCmd(s *streams) *cobra.Command {
 			if limit < 1 {
 				return usageErrorf("requests list: --limit %d, want at least 1", limit)
 			}
+			if waiting && len(statuses) > 0 {
+				return usageErrorf("requests list: --waiting lists open requests that wait for a person; it takes no --status")
+			}
 			cl, err := newRequestClients(ctx, table)
 			if err != nil {
 				return err
 			}
 			now := time.Now()
-			var reqs []dsr.Request
+			var rows []requestRow
 			var more bool
-			if len(statuses) == 0 || allIndexed(statuses) {
-				reqs, more, err = listOpenIndexed(ctx, store.New(cl.db, cl.table), statuses, before, limit)
+			if allOpen(statuses) {
+				rows, more, err = listOpen(ctx, cl.st, statuses, before, limit, waiting)
 			} else {
 				var scanned int
 				var units float64
-				reqs, more, scanned, units, err = listScanned(ctx, cl.db, cl.table, statuses, before, limit)
+				var reqs []dsr.Request
+				reqs, more, scanned, units, err = listScanned(ctx, cl.st, statuses, before, limit)
 				if err == nil {
 					fmt.Fprintf(s.err, "note: --status %s needs a Scan of table %s: read %d items, %.1f read capacity units\n",
 						joinStatuses(statuses), cl.table, scanned, units)
+					rows, err = rowsOf(ctx, cl.st, reqs)
 				}
 			}
 			if err != nil {
 				return err
 			}
-			rows := make([]requestRow, 0, len(reqs))
-			for _, r := range reqs {
-				rows = append(rows, requestRow{
-					ID: r.ID, Kind: r.Kind, Status: r.Status, Channel: r.Channel, CreatedAt: r.CreatedAt, DueAt: r.DueAt,
-					Late: r.Status.Open() && r.DueAt != nil && now.After(*r.DueAt),
-				})
+			for i := range rows {
+				rows[i].Late = rows[i].Status.Open() && rows[i].DueAt != nil && now.After(*rows[i].DueAt)
+			}
+			if rows == nil {
+				rows = []requestRow{}
 			}
 			if more {
 				fmt.Fprintf(s.err, "note: showing the first %d; more requests match (raise --limit)\n", limit)
@@ -144,7 +159,8 @@ func newRequestsListCmd(s *streams) *cobra.Command {
 		},
 	}
 	tableFlag(cmd, &table)
-	cmd.Flags().StringVar(&statusFlag, "status", "", "only these statuses, comma-separated (default: open requests with a due date)")
+	cmd.Flags().BoolVar(&waiting, "waiting", false, "only open requests that wait for a person (an operator's decision, escalated partners or backups)")
+	cmd.Flags().StringVar(&statusFlag, "status", "", "only these statuses, comma-separated (default: every open request)")
 	cmd.Flags().StringVar(&dueBefore, "due-before", "", "only requests due strictly before YYYY-MM-DD (China time) or an RFC 3339 time")
 	cmd.Flags().IntVar(&limit, "limit", requestsDefaultLimit, "print at most N requests")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
@@ -195,56 +211,135 @@ func parseDueBefore(v string) (time.Time, error) {
 	return time.Time{}, usageErrorf("requests list: --due-before %q is neither a date YYYY-MM-DD nor an RFC 3339 time (2026-03-20T18:00:00+08:00)", v)
 }
 
-func allIndexed(statuses []dsr.Status) bool {
+// allOpen reports whether every status is open (none: any open status):
+// the open-requests index answers them.
+func allOpen(statuses []dsr.Status) bool {
 	for _, st := range statuses {
-		if !slices.Contains(indexedStatuses, st) {
+		if !st.Open() {
 			return false
 		}
 	}
 	return true
 }
 
-// noDueBound stands for "no --due-before" in the index query: later than any
-// due date.
-var noDueBound = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-
-// listOpenIndexed pages through the open-by-due index until it has limit
-// requests in statuses (any open status when empty), and says whether more
-// follow.
-func listOpenIndexed(ctx context.Context, st *store.Store, statuses []dsr.Status, before time.Time, limit int) ([]dsr.Request, bool, error) {
+// listOpen lists open requests in statuses (any when empty) from the
+// open-requests index, earliest due first and those without a due date last;
+// with a due bound only those due before it (ListOpenByDue, paged), with
+// waiting only those that wait for a person. It returns at most limit rows
+// and whether more matched.
+func listOpen(ctx context.Context, st *store.Store, statuses []dsr.Status, before time.Time, limit int, waiting bool) ([]requestRow, bool, error) {
+	var reqs []dsr.Request
 	if before.IsZero() {
-		before = noDueBound
-	}
-	var out []dsr.Request
-	cursor := ""
-	for {
-		// One more than needed tells whether more follow.
-		page, err := st.ListOpenByDue(ctx, before, limit+1-len(out), cursor)
+		all, err := st.ListOpen(ctx)
 		if err != nil {
 			return nil, false, err
 		}
-		for _, r := range page.Requests {
-			if len(statuses) == 0 || slices.Contains(statuses, r.Status) {
-				out = append(out, r)
+		reqs = all
+	} else {
+		cursor := ""
+		for {
+			page, err := st.ListOpenByDue(ctx, before, limit+1, cursor)
+			if err != nil {
+				return nil, false, err
+			}
+			reqs = append(reqs, page.Requests...)
+			if page.Next == "" {
+				break
+			}
+			cursor = page.Next
+		}
+	}
+	var out []requestRow
+	for _, r := range reqs {
+		if len(statuses) > 0 && !slices.Contains(statuses, r.Status) {
+			continue
+		}
+		if waiting && r.Status != dsr.StatusInReview && r.Status != dsr.StatusEscalated {
+			continue
+		}
+		row, err := rowOf(ctx, st, r)
+		if err != nil {
+			return nil, false, err
+		}
+		if waiting && row.WaitingFor == "" {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, row)
+	}
+	return out, false, nil
+}
+
+// rowsOf makes the rows of reqs.
+func rowsOf(ctx context.Context, st *store.Store, reqs []dsr.Request) ([]requestRow, error) {
+	out := make([]requestRow, 0, len(reqs))
+	for _, r := range reqs {
+		row, err := rowOf(ctx, st, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// rowOf is r's row, with what waits for a person.
+func rowOf(ctx context.Context, st *store.Store, r dsr.Request) (requestRow, error) {
+	row := requestRow{ID: r.ID, Kind: r.Kind, Status: r.Status, Channel: r.Channel, CreatedAt: r.CreatedAt, DueAt: r.DueAt}
+	w, err := waitingFor(ctx, st, r)
+	if err != nil {
+		return requestRow{}, fmt.Errorf("request %s: %w", r.ID, err)
+	}
+	row.WaitingFor = w
+	return row, nil
+}
+
+// waitingFor says what of request r waits for a person: an operator's
+// decision (in_review: the stage whose wait has a task token and no
+// decision), the backup confirmation or partners (escalated); "" for
+// nothing. It reads a few items of r only.
+func waitingFor(ctx context.Context, st *store.Store, r dsr.Request) (string, error) {
+	switch r.Status {
+	case dsr.StatusInReview:
+		for _, stage := range []operator.Stage{operator.StageVerification, operator.StageIdentity, operator.StageReview} {
+			w, err := st.GetOperatorWait(ctx, r.ID, string(stage))
+			if err != nil {
+				return "", err
+			}
+			if w != nil && w.TaskToken != "" && w.Decided == nil {
+				return string(stage), nil
 			}
 		}
-		if len(out) > limit {
-			return out[:limit], true, nil
+	case dsr.StatusEscalated:
+		tok, err := st.TaskToken(ctx, r.ID, workflow.BackupsWait)
+		if err != nil {
+			return "", err
 		}
-		if page.Next == "" {
-			return out, false, nil
+		if tok != "" {
+			return waitsBackups, nil
 		}
-		cursor = page.Next
+		tasks, err := st.ListPartnerTasks(ctx, r.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, t := range tasks {
+			if t.Status == store.PartnerFailed || t.Status == store.PartnerEscalated {
+				return waitsPartners, nil
+			}
+		}
 	}
+	return "", nil
 }
 
 // listScanned scans the table for requests in statuses, due before before
 // (when set), sorted by due date (none last), creation and ID; it returns at
 // most limit of them, whether more matched, and what the Scan read.
-func listScanned(ctx context.Context, db store.Scanner, table string, statuses []dsr.Status, before time.Time, limit int) (reqs []dsr.Request, more bool, scanned int, units float64, err error) {
+func listScanned(ctx context.Context, st *store.Store, statuses []dsr.Status, before time.Time, limit int) (reqs []dsr.Request, more bool, scanned int, units float64, err error) {
 	q := store.StatusQuery{Statuses: statuses}
 	for {
-		page, err := store.ScanByStatus(ctx, db, table, q)
+		page, err := st.ScanByStatus(ctx, q)
 		if err != nil {
 			return nil, false, 0, 0, err
 		}
@@ -285,7 +380,7 @@ func printRequestRows(s *streams, rows []requestRow) error {
 		return err
 	}
 	return writeAligned(s.out, func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tKIND\tSTATUS\tCHANNEL\tCREATED\tDUE\tLATE")
+		fmt.Fprintln(w, "ID\tKIND\tSTATUS\tWAITS\tCHANNEL\tCREATED\tDUE\tLATE")
 		for _, r := range rows {
 			due := "-"
 			if r.DueAt != nil {
@@ -295,7 +390,7 @@ func printRequestRows(s *streams, rows []requestRow) error {
 			if r.Late {
 				late = "LATE"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Channel,
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, dash(r.WaitingFor), r.Channel,
 				r.CreatedAt.In(workday.ChinaTime).Format("2006-01-02 15:04"), due, late)
 		}
 	})

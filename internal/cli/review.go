@@ -3,14 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/operator"
-	"dsrflow/internal/store"
 )
 
 // newReviewCmd is `dsr review approve|refuse ID --reason …`: an operator's
@@ -28,6 +26,31 @@ func newReviewCmd(s *streams) *cobra.Command {
 	return cmd
 }
 
+// newIdentityCmd is `dsr identity approve|refuse ID`: an operator's decision
+// on the subject's identity (identifiers typed that the proof does not
+// cover, several accounts, nothing proved about the subject).
+func newIdentityCmd(s *streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "identity",
+		Short: "approve or refuse the subject's identifiers when they do not match the proof",
+		Long: "identity answers a request waiting for an operator's identity decision (dsr requests list\n" +
+			"shows WAITS identity): an identifier typed for the subject that the proved contact or the account\n" +
+			"system does not cover, several accounts behind one identifier, or no identifier of the subject\n" +
+			"proved at all. approve vouches for the identifiers given (check the documents first), and is\n" +
+			"refused (exit 1) for a request that names no identifier of the subject: there is nothing to\n" +
+			"vouch for. refuse ends the request with a reason code.",
+	}
+	cmd.AddCommand(
+		newDecisionCmd(s, operator.StageIdentity, true),
+		newDecisionCmd(s, operator.StageIdentity, false),
+	)
+	return cmd
+}
+
+// causeNoSubjectIdentifier is the cause of an identity wait for a request
+// that names no identifier of its subject (workflow's review).
+const causeNoSubjectIdentifier = "no_subject_identifier"
+
 // reasonCodes lists the refusal reason codes for help and errors.
 func reasonCodes() string {
 	var out []string
@@ -40,9 +63,10 @@ func reasonCodes() string {
 // newDecisionCmd builds `approve ID` or `refuse ID` for a stage. Approve
 // takes --reason as a note of what was checked (no personal data: it goes
 // into the audit trail); refuse takes --reason as a refusal reason code,
-// which the requester is told in their language.
+// which the requester is told in their language. The decision is recorded
+// under the caller's IAM principal.
 func newDecisionCmd(s *streams, stage operator.Stage, approve bool) *cobra.Command {
-	var table, reason, actor string
+	var table, reason string
 	use, short := "approve ID", "approve: the workflow goes on"
 	if !approve {
 		use, short = "refuse ID --reason CODE", "refuse with a reason code: the requester is told the reason"
@@ -52,12 +76,20 @@ func newDecisionCmd(s *streams, stage operator.Stage, approve bool) *cobra.Comma
 		Short: short,
 		Long: short + ".\n\nrefuse takes --reason as one of: " + reasonCodes() + ".\n" +
 			"approve takes --reason as a short note of what was checked (it is kept in the audit trail;\n" +
-			"write no personal data). The decision is sent to the waiting workflow with SendTaskSuccess.",
+			"write no personal data). The decision is sent to the waiting workflow with SendTaskSuccess\n" +
+			"and recorded in the audit trail under the caller's IAM principal (STS GetCallerIdentity;\n" +
+			"on the local stack, DSR_LOCAL_PRINCIPAL).\n" +
+			"\n" +
+			"Exit 0 when the decision was sent, 1 when the request does not wait for this decision or it\n" +
+			"was already made, 2 for bad arguments, 3 when AWS fails.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			id := args[0]
-			d := operator.Decision{RequestID: id, Stage: stage, Approve: approve, Actor: actor}
+			if err := checkOperatorFlag(cmd); err != nil {
+				return err
+			}
+			d := operator.Decision{RequestID: id, Stage: stage, Approve: approve}
 			if approve {
 				d.Note = reason
 			} else {
@@ -69,28 +101,38 @@ func newDecisionCmd(s *streams, stage operator.Stage, approve bool) *cobra.Comma
 					return usageErrorf("unknown refusal reason %q; use one of: %s", reason, reasonCodes())
 				}
 			}
-			if d.Actor == "" {
-				d.Actor = os.Getenv("USER")
-			}
-			if d.Actor == "" {
-				return usageErrorf("no operator: pass --operator")
-			}
 			cl, err := newRequestClients(ctx, table)
 			if err != nil {
 				return err
 			}
-			st := store.New(cl.db, cl.table)
-			r, err := getRequest(ctx, st, cl.table, id)
+			r, err := getRequest(ctx, cl.st, cl.table, id)
 			if err != nil {
 				return err
 			}
-			svc := &operator.Service{DB: cl.db, Table: cl.table, SFN: cl.sfn, Events: st}
+			if stage == operator.StageIdentity && approve {
+				w, err := cl.st.GetOperatorWait(ctx, id, string(stage))
+				if err != nil {
+					return err
+				}
+				// Approving vouches for the identifiers given for the
+				// subject; with none, the review would only ask again.
+				if w != nil && w.Decided == nil && w.Cause == causeNoSubjectIdentifier {
+					return failuref("request %s names no identifier of the subject: an approval would vouch for nothing; refuse it with a reason code (or amend the subject's identifiers first)", id)
+				}
+			}
+			p, err := cl.operatorPrincipal(ctx)
+			if err != nil {
+				return err
+			}
+			// operator.Decide records "operator:" + Actor.
+			d.Actor = p.ARN
+			svc := operator.New(operator.Deps{Store: cl.st, SFN: cl.sfn})
 			err = svc.Decide(ctx, d)
 			switch {
 			case errors.Is(err, operator.ErrInvalid):
 				return usageErrorf("%v", err)
 			case errors.Is(err, operator.ErrNotWaiting):
-				return failuref("request %s (status %s) is not waiting for a %s decision", id, r.Status, stage)
+				return failuref("request %s (status %s) is not waiting for a decision on %s", id, r.Status, stage)
 			case errors.Is(err, operator.ErrAlreadyDecided):
 				return failuref("%v", err)
 			case err != nil:
@@ -100,12 +142,12 @@ func newDecisionCmd(s *streams, stage operator.Stage, approve bool) *cobra.Comma
 			if !approve {
 				verb = "refused (" + reason + ")"
 			}
-			fmt.Fprintf(s.out, "%s %s: %s\n", stage, id, verb)
+			fmt.Fprintf(s.out, "%s %s: %s by %s\n", stage, id, verb, p.Actor())
 			return nil
 		},
 	}
 	tableFlag(cmd, &table)
 	cmd.Flags().StringVar(&reason, "reason", "", "refuse: a refusal reason code; approve: a note of what was checked")
-	cmd.Flags().StringVar(&actor, "operator", "", "operator ID recorded in the audit trail (default $USER)")
+	operatorFlagGone(cmd)
 	return cmd
 }

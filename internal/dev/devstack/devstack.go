@@ -63,6 +63,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/principal"
 	"dsrflow/internal/reconcile"
@@ -181,6 +182,8 @@ type Stack struct {
 	// KeyDir holds the local certificate signing key (the dsr command's
 	// default --key-dir).
 	KeyDir string
+	// AnchorDir holds the audit anchors (`dsr audit verify --dir`).
+	AnchorDir string
 
 	DynamoDB   *dynamodb.Client
 	SFN        *sfn.Client
@@ -188,7 +191,10 @@ type Stack struct {
 	Store      *store.Store
 	Workflow   *workflow.Handlers
 	Reconciler *reconcile.Reconciler
-	Partners   *Partners
+	// Anchors writes the audit anchors: as requests close, and on every
+	// reconciler pass (daily in AWS).
+	Anchors  *anchor.Anchorer
+	Partners *Partners
 	// Routes are the HTTP API's route keys, from template.yaml.
 	Routes []string
 	// Unserved lists the state machine's function substitutions that have
@@ -217,7 +223,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{opts: opts, log: opts.Logger, cancel: cancel, failed: make(chan error, 8), DataDir: opts.Dir,
-		MailDrop: filepath.Join(opts.Dir, "maildrop"), Outbox: filepath.Join(opts.Dir, "outbox"), KeyDir: filepath.Join(opts.Dir, "keys")}
+		MailDrop: filepath.Join(opts.Dir, "maildrop"), Outbox: filepath.Join(opts.Dir, "outbox"), KeyDir: filepath.Join(opts.Dir, "keys"), AnchorDir: filepath.Join(opts.Dir, "anchors")}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -453,6 +459,9 @@ func (s *Stack) reconcileLoop(ctx context.Context) {
 		if _, err := s.Reconciler.Run(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("reconcile", "error", err.Error())
 		}
+		if _, err := s.Anchors.Anchor(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("anchor audit chains", "error", err.Error())
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -478,6 +487,7 @@ func (s *Stack) Env() [][2]string {
 		// Who the dsr commands record as the actor (principal.Resolve:
 		// honoured only while every endpoint is local).
 		{principal.LocalVariable, LocalPrincipal},
+		{"ANCHOR_DIR", s.AnchorDir},
 	}
 }
 
@@ -521,6 +531,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 		{rel(s.Outbox) + "/", "every message the system sends, as .eml"},
 		{rel(s.Partners.RecordsDir) + "/", "what each simulated partner holds about the people of " + PeopleFile},
 		{rel(s.KeyDir) + "/", "the certificate signing key (dsr certificate public-key)"},
+		{rel(s.AnchorDir) + "/", "audit anchors, written as requests close (dsr audit verify)"},
 		{rel(s.DataDir) + "/", "DynamoDB, S3, secrets, partners.json, stack.log (the logs)"},
 	}
 	width := 0
@@ -528,7 +539,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 		width = max(width, len(f[0]))
 	}
 	fmt.Fprintln(w)
-	for i, label := range []string{"mail drop", "outbox", "partners", "keys", "data"} {
+	for i, label := range []string{"mail drop", "outbox", "partners", "keys", "anchors", "data"} {
 		fmt.Fprintf(w, "  %-10s %-*s  %s\n", label, width, folders[i][0], folders[i][1])
 	}
 	fmt.Fprintf(w, "\nFor the aws CLI and dsr (also in %s):\n\n", rel(filepath.Join(s.DataDir, "env")))

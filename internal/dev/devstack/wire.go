@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"dsrflow/internal/anchor"
 	"dsrflow/internal/certsign"
 	"dsrflow/internal/dev/asl"
 	"dsrflow/internal/dev/samtemplate"
@@ -142,6 +143,8 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		// Certificates are signed with a local key (.local/keys), not KMS.
 		"CERT_SIGNING_KEY_ID":  "",
 		"CERT_SIGNING_KEY_DIR": s.KeyDir,
+		// Audit anchors go to a folder (.local/anchors), not a bucket.
+		"ANCHOR_BUCKET": "",
 	}}
 	for k, v := range secrets {
 		l.overrides[k] = v
@@ -274,8 +277,15 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		if err != nil {
 			return nil, err
 		}
-		deps.Signer = certsign.Documents{Signer: signer}
+		if deps.Signer, err = certsign.NewDocumentSigner(signer); err != nil {
+			return nil, err
+		}
 	}
+	anchors, err := anchor.New(anchor.Config{}, anchor.Deps{Store: s.Store, Sink: anchor.Dir{Path: s.AnchorDir}, Clock: s.Clock.Now, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s.Anchors, deps.Anchors = anchors, anchors
 	h, err := workflow.New(wcfg, deps)
 	if err != nil {
 		return nil, err
@@ -382,7 +392,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	// reconciler passes every few seconds: a late request is logged once
 	// (the metrics, at debug level, still count it).
 	rcfg.Grace, rcfg.QuietRepeats = 5*time.Second, true
-	rec, err := reconcile.New(rcfg, reconcile.Deps{Store: s.Store, SFN: s.SFN, Clock: s.Clock.Now, Metrics: &logWriter{log: log}, Logger: log})
+	rec, err := reconcile.New(rcfg, reconcile.Deps{Store: s.Store, SFN: s.SFN, Documents: documents.New(s.S3), Clock: s.Clock.Now, Metrics: &logWriter{log: log}, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dev/samtemplate"
 	"dsrflow/internal/mailintake"
+	"dsrflow/internal/notify/smstransport"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/store/tableschema"
@@ -44,10 +45,21 @@ var configTypes = map[string]reflect.Type{
 // verify their callbacks, and so need every partner's secret.
 var signsPartnerCalls = map[string]bool{"partner-callback": true, "partner": true, "review": true, "confirm-backup-purge": true}
 
+// workflowWithSMS is what the functions that write to requesters read:
+// their mains add the SMS provider's configuration (smstransport.FromEnv).
+type workflowWithSMS struct {
+	Workflow workflow.Config
+	SMS      smstransport.Config
+}
+
 func init() {
 	for _, f := range workflow.Functions() {
-		if _, ok := configTypes[f.Name]; !ok {
-			configTypes[f.Name] = reflect.TypeFor[workflow.Config]()
+		if _, ok := configTypes[f.Name]; ok {
+			continue
+		}
+		configTypes[f.Name] = reflect.TypeFor[workflow.Config]()
+		if f.SendsMail {
+			configTypes[f.Name] = reflect.TypeFor[workflowWithSMS]()
 		}
 	}
 }
