@@ -382,3 +382,31 @@ func TestMailConsentPurposesReachPartners(t *testing.T) {
 		t.Fatalf("analytics was called %d times, want 1", n)
 	}
 }
+
+// TestApprovedIdentityWithNothingToIdentify: a guardian names no
+// identifier of the child; an operator approves her authority, then the
+// identity with nothing to vouch for. The request is refused (whose data
+// to act on is unknown) instead of asking the operator again forever, and
+// no partner is called.
+func TestApprovedIdentityWithNothingToIdentify(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	id, _ := e.submit(sub(dsr.KindAccess, dsr.RoleGuardian, "wang.fang@example.cn", "", ""), "guardian-no-child-ids", nil)
+	e.decide("Verify", operator.Decision{RequestID: id, Stage: operator.StageVerification, Approve: true, Actor: "operator:test", Note: "birth certificate checked"})
+	e.decide("OperatorWait", operator.Decision{RequestID: id, Stage: operator.StageIdentity, Approve: true, Actor: "operator:test", Note: "approved without identifiers"})
+	if d := e.done(id); d.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("execution %s:\n%s", d.Status, e.describeHistory(id))
+	}
+	r := e.request(id)
+	if r.Status != dsr.StatusRefused || r.RefusalReason != dsr.RefusalIdentityNotVerified {
+		t.Errorf("request %s (%s), want refused identity_not_verified", r.Status, r.RefusalReason)
+	}
+	if n := len(e.history(id)); n > 80 {
+		t.Errorf("%d history events: the review looped", n)
+	}
+	for pid, sim := range e.sims {
+		if len(sim.Received()) != 0 {
+			t.Errorf("%s was called", pid)
+		}
+	}
+}

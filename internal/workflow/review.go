@@ -354,6 +354,13 @@ func (h *Handlers) resolveIdentity(ctx context.Context, r *dsr.Request, method s
 		}
 	}
 	if proved.Empty() {
+		if decided {
+			// An operator approved, yet no identifier of the subject was
+			// given to vouch for (they are amended before approving): whose
+			// data to act on is unknown. Asking again would answer at once
+			// with the same decision, so the request is refused.
+			return resolvedIdentity{Identity: dsr.Identity{Resolution: refusedResolution}, refusal: string(dsr.RefusalIdentityNotVerified)}, nil, nil
+		}
 		// Nothing proved about the subject (a guardian's own contact is
 		// not the subject's): an operator must vouch for identifiers.
 		return resolvedIdentity{}, &ReviewOutput{Result: ResultManual, Stage: operator.StageIdentity, Cause: "no_subject_identifier", DueAt: r.DueAt}, nil

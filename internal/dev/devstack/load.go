@@ -461,7 +461,9 @@ func loadMail(run string, i int, kind dsr.Kind) []byte {
 	if kind == dsr.KindAccess {
 		subject, body = "Subject access request", "Hello,\r\n\r\nUnder PIPL I would like a copy of my personal data that you hold.\r\n\r\nKind regards\r\n"
 	}
-	return fmt.Appendf(nil, "From: <%s>\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <load-%s-%d@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s",
+	// As SES delivers it: its verdicts first (the sender's domain passes
+	// DMARC), so that the mail may become a request.
+	return fmt.Appendf(nil, "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=example.com; dkim=pass header.i=@example.com; dmarc=pass header.from=example.com\r\nFrom: <%s>\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <load-%s-%d@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s",
 		from, MailFrom, subject, time.Now().UTC().Format(time.RFC1123Z), run, i, body)
 }
 
