@@ -141,7 +141,7 @@ const (
 	// for its From address. Anyone can write any From; a code mailed to
 	// it would go to whoever the forger named. A person decides.
 	TriageUnauthenticated = "unauthenticated_sender"
-	RejectTooManyOpen       = "too_many_open"      // the sender has too many open requests
+	RejectTooManyOpen     = "too_many_open" // the sender has too many open requests
 
 	// A follow-up that could not join the request it named.
 	TriageFollowUpUnknown         = "follow_up_unknown_request" // no request named, or no such request
