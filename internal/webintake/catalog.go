@@ -96,6 +96,7 @@ var catalog = map[string]dsr.Text{
 	"status.status":  {ZhCN: "当前状态", En: "Status"},
 	"status.created": {ZhCN: "提交日期", En: "Received on"},
 	"status.due":     {ZhCN: "答复期限", En: "Reply due by"},
+	"status.reason":  {ZhCN: "原因", En: "Reason"},
 	"status.dates":   {ZhCN: "日期为北京时间。", En: "Dates are in China Standard Time."},
 	"status.verify":  {ZhCN: "输入验证码，完成身份验证", En: "Enter your code to verify your identity"},
 

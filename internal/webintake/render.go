@@ -115,7 +115,10 @@ type statusView struct {
 	Kind, Status        string
 	Created, CreatedISO string
 	Due, DueISO         string
-	VerifyURL           string // the verification page, while a code is awaited
+	// Reason is why a refused request was refused, as the requester is told
+	// it (dsr.RefusalReason.Text: neutral for an undisclosed ground).
+	Reason    string
+	VerifyURL string // the verification page, while a code is awaited
 }
 
 // formView is the request form: its sections in order, the error summary,
