@@ -63,6 +63,9 @@ func (h *Handler) getStatus(w http.ResponseWriter, r *http.Request) {
 	if req.Status == dsr.StatusRefused && req.RefusalReason.Valid() {
 		view.Reason = req.RefusalReason.Text(l)
 	}
+	if req.Role.NeedsManualReview() && !req.Status.Terminal() && req.PersonalPurgedAt == nil {
+		view.DocumentsURL = documentsPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
+	}
 	if req.Status == dsr.StatusAwaitingVerification {
 		view.VerifyURL = verificationPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
 	}

@@ -36,10 +36,11 @@ var heavyInit = map[string][]string{
 	sesv1: {"intake-web"},
 	sesv2: nil,
 	// The S3 client (about 1.5 ms with its checksum, XML and event stream
-	// packages): intake-mail reads the mailbox bucket, partner-callback may
-	// receive a partner's export, and the functions marked UsesExports,
-	// added by the test, keep exports.
-	s3: {"intake-mail", "partner-callback"},
+	// packages): intake-mail reads the mailbox bucket, intake-web presigns
+	// and checks documents that guardians and agents upload,
+	// partner-callback may receive a partner's export, and the functions
+	// marked UsesExports, added by the test, keep exports.
+	s3: {"intake-mail", "intake-web", "partner-callback"},
 	// config.LoadDefaultConfig links the SSO, OIDC, STS and sign-in
 	// clients; functions read their configuration with internal/awsenv.
 	"github.com/aws/aws-sdk-go-v2/config": nil,
