@@ -309,7 +309,7 @@ func (u *Uploads) Inspect(ctx context.Context, requestID, name, contentType stri
 		return Inspection{}, fmt.Errorf("inspect upload of %s: %w", requestID, err)
 	}
 	head, err := u.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.cfg.Bucket), Key: aws.String(key)})
-	if isNotFound(err) {
+	if isNotFound(err) || headForbidden(err) {
 		return Inspection{Verdict: VerdictMissing}, nil
 	}
 	if err != nil {
@@ -391,7 +391,7 @@ func (u *Uploads) Kept(ctx context.Context, requestID, name string) (bool, error
 	}
 	_, err = u.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.cfg.Bucket), Key: aws.String(key)})
 	switch {
-	case isNotFound(err):
+	case isNotFound(err), headForbidden(err):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("look up upload of %s: %w", requestID, err)
@@ -409,6 +409,17 @@ func (u *Uploads) Discard(ctx context.Context, requestID, name string) error {
 		return fmt.Errorf("discard upload of %s: %w", requestID, err)
 	}
 	return nil
+}
+
+// headForbidden reports whether a HeadObject failed with 403. S3 answers
+// 403, not 404, for a missing object when the caller may not list the
+// bucket (s3:ListBucket), and the privacy center is not given that: it
+// would let it list every key in the mailbox bucket. Its role may read the
+// upload prefixes (s3:GetObject), so a 403 there means the object is not
+// there.
+func headForbidden(err error) bool {
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden
 }
 
 // isNotFound reports whether err says the object does not exist: NotFound

@@ -3,6 +3,7 @@ package documents
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -13,8 +14,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
@@ -227,5 +230,32 @@ func TestUploadConfigAndNames(t *testing.T) {
 	}
 	if _, err := u.Form(ctx, testRequest, n, TypePDF, "/relative"); err == nil {
 		t.Error("Form accepted a relative redirect")
+	}
+}
+
+// forbiddenHead answers every HeadObject 403, as S3 does for a missing
+// object when the caller may not list the bucket.
+type forbiddenHead struct{ uploadClient }
+
+func (forbiddenHead) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return nil, &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusForbidden}},
+		Err:      errors.New("Forbidden"),
+	}}
+}
+
+// TestMissingWithoutListBucket: without s3:ListBucket a missing object
+// answers 403; it is missing, not an error.
+func TestMissingWithoutListBucket(t *testing.T) {
+	u, err := newUploads(forbiddenHead{}, nil, UploadConfig{Bucket: testBucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := NewName()
+	if in, err := u.Inspect(context.Background(), testRequest, name, TypePDF); err != nil || in.Verdict != VerdictMissing {
+		t.Errorf("Inspect = %+v, %v; want missing", in, err)
+	}
+	if kept, err := u.Kept(context.Background(), testRequest, name); err != nil || kept {
+		t.Errorf("Kept = %v, %v; want false", kept, err)
 	}
 }
