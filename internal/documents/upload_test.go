@@ -259,3 +259,27 @@ func TestMissingWithoutListBucket(t *testing.T) {
 		t.Errorf("Kept = %v, %v; want false", kept, err)
 	}
 }
+
+// BenchmarkForm measures presigning one upload form (a page carries one
+// per type): local signing, no request.
+func BenchmarkForm(b *testing.B) {
+	c := s3.New(s3.Options{Region: "cn-north-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "token")})
+	u, err := NewUploads(c, UploadConfig{Bucket: testBucket})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := u.Form(ctx, testRequest, NewName(), TypePDF, testRedirect); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSniff(b *testing.B) {
+	for b.Loop() {
+		if Sniff(samplePDF) != TypePDF {
+			b.Fatal("not a PDF")
+		}
+	}
+}
