@@ -67,15 +67,62 @@ func TestRefusalReasons(t *testing.T) {
 		if r != w.r || !r.Valid() || r.Category() != w.category || r.Policy() != w.policy {
 			t.Errorf("reason %d = %q valid=%v category=%q policy=%q; want %q %q %q", i, r, r.Valid(), r.Category(), r.Policy(), w.r, w.category, w.policy)
 		}
-		if zh := r.Text(LocaleZhCN); !strings.Contains(zh, w.zhCN) {
-			t.Errorf("%s zh-CN text %q, want it to contain %q", r, zh, w.zhCN)
+		if zh := r.Label(LocaleZhCN); !strings.Contains(zh, w.zhCN) {
+			t.Errorf("%s zh-CN label %q, want it to contain %q", r, zh, w.zhCN)
 		}
-		if en := r.Text(LocaleEn); en == "" || en == r.Text(LocaleZhCN) {
-			t.Errorf("%s en text %q", r, en)
+		if en := r.Label(LocaleEn); en == "" || en == r.Label(LocaleZhCN) {
+			t.Errorf("%s en label %q", r, en)
+		}
+		if !r.Undisclosed() {
+			for _, l := range Locales() {
+				if r.Text(l) != r.Label(l) {
+					t.Errorf("%s (disclosed) %s: Text %q, Label %q; want the same", r, l, r.Text(l), r.Label(l))
+				}
+			}
 		}
 	}
-	if RefusalReason("because").Valid() {
-		t.Error(`RefusalReason("because").Valid() = true`)
+	if RefusalReason("because").Valid() || RefusalReason("because").Label(LocaleEn) != "" {
+		t.Error(`RefusalReason("because") is valid or has a label`)
+	}
+}
+
+// TestUndisclosedReasons: national security and criminal proceedings are
+// never told to the requester (no tipping-off): their Text is the neutral
+// text, the same for both and in both languages free of the real ground;
+// operators see the real ground, marked, in Label.
+func TestUndisclosedReasons(t *testing.T) {
+	var got []RefusalReason
+	for _, r := range RefusalReasons() {
+		if r.Undisclosed() {
+			got = append(got, r)
+		}
+	}
+	want := []RefusalReason{RefusalNationalSecurity, RefusalCriminalProceedings}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("undisclosed reasons = %v, want %v", got, want)
+	}
+	for _, r := range want {
+		if r.Category() != RefusalLegal {
+			t.Errorf("%s: category %s, want legal", r, r.Category())
+		}
+		for _, l := range Locales() {
+			text, label := r.Text(l), r.Label(l)
+			if text != NeutralRefusal.In(l) {
+				t.Errorf("%s %s: Text = %q, want the neutral text %q", r, l, text, NeutralRefusal.In(l))
+			}
+			ground := refusalInfos[r].text.In(l)
+			if !strings.HasPrefix(label, ground) || label == ground {
+				t.Errorf("%s %s: Label = %q, want the ground %q marked as undisclosed", r, l, label, ground)
+			}
+			for _, leak := range []string{ground, string(r), r.Policy(), "国家安全", "犯罪", "national security", "criminal"} {
+				if strings.Contains(strings.ToLower(text), strings.ToLower(leak)) {
+					t.Errorf("%s %s: Text %q reveals %q", r, l, text, leak)
+				}
+			}
+		}
+	}
+	if NeutralPolicy != "五.5" || RefusalNationalSecurity.Policy() != "五.5(1)" {
+		t.Errorf("NeutralPolicy = %q, national_security policy = %q", NeutralPolicy, RefusalNationalSecurity.Policy())
 	}
 }
 

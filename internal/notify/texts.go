@@ -150,21 +150,37 @@ func Expired(id string, to dsr.Contact, l dsr.Locale, days int, team Contact) Me
 }
 
 // Refused tells the requester that the request is refused, and why (PIPL art. 50).
+//
+// A reason that must not be disclosed (reason.Undisclosed: national
+// security, criminal proceedings) is never named: the message gives the
+// neutral text dsr.NeutralRefusal under the umbrella clause 五.5, with no
+// code, and reads the same for every such reason, so that it cannot tip off
+// the person an investigation is about. The real reason stays on the request
+// and in its audit chain.
 func Refused(id string, to dsr.Contact, l dsr.Locale, kind dsr.Kind, reason dsr.RefusalReason, team Contact) Message {
 	l = locale(l)
 	m := Message{RequestID: id, Template: TemplateRefused, To: to, Locale: l}
+	// why is the reason line's text in parentheses: the clause, and the
+	// code of a reason that may be told.
+	why := reason.Policy() + "；代码 " + string(reason)
+	if l == dsr.LocaleEn {
+		why = reason.Policy() + "; code " + string(reason)
+	}
+	if reason.Undisclosed() {
+		why = dsr.NeutralPolicy
+	}
 	if l == dsr.LocaleEn {
 		m.Subject = "Your privacy request " + id + " could not be carried out"
 		m.Body = fmt.Sprintf("We have reviewed your request %s (%s) and cannot carry it out.\n\n"+
-			"Reason: %s (privacy policy %s; code %s)\n\n"+
+			"Reason: %s (privacy policy %s)\n\n"+
 			"If you disagree, or can give us more information, please contact %s.\n",
-			id, kind.Text(l), reason.Text(l), reason.Policy(), reason, team.or(l))
+			id, kind.Text(l), reason.Text(l), why, team.or(l))
 	} else {
 		m.Subject = "您的个人信息请求（编号 " + id + "）未能处理"
 		m.Body = fmt.Sprintf("我们已审核您编号为 %s 的请求（%s），但无法予以处理。\n\n"+
-			"原因：%s（隐私政策 %s；代码 %s）\n\n"+
+			"原因：%s（隐私政策 %s）\n\n"+
 			"如您有异议或可以补充信息，请联系%s。\n",
-			id, kind.Text(l), reason.Text(l), reason.Policy(), reason, team.or(l))
+			id, kind.Text(l), reason.Text(l), why, team.or(l))
 	}
 	m.SMS = smsFor(TemplateRefused, id, l, "", time.Time{})
 	return m

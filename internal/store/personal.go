@@ -219,6 +219,50 @@ func (s *Store) AddDocument(ctx context.Context, id string, d Document) (Documen
 	return Document{}, fmt.Errorf("add document to %s: %w", id, ErrContention)
 }
 
+// ErrDocumentLimit is returned (wrapped) by AddDocumentLimited when the
+// request already holds its limit of documents from that source.
+var ErrDocumentLimit = errors.New("document limit reached")
+
+// AddDocumentLimited records d as AddDocument does, unless request id
+// already holds limit documents of d's Source: then ErrDocumentLimit. An
+// object already recorded (same bucket and key) is returned as it is, limit
+// or not. Document numbers are dense, and each new one is claimed by a
+// conditional put at exactly one past the documents read: of concurrent
+// calls only one can claim a number, the others read again and see it, so
+// the limit holds under any interleaving.
+func (s *Store) AddDocumentLimited(ctx context.Context, id string, d Document, limit int) (Document, error) {
+	if d.AddedAt.IsZero() {
+		d.AddedAt = s.now()
+	}
+	for range 16 {
+		docs, err := s.ListDocuments(ctx, id)
+		if err != nil {
+			return Document{}, err
+		}
+		same := 0
+		for _, have := range docs {
+			if have.Bucket == d.Bucket && have.Key == d.Key {
+				return have, nil
+			}
+			if have.Source == d.Source {
+				same++
+			}
+		}
+		if same >= limit {
+			return Document{}, fmt.Errorf("add document to %s: %d from %s: %w", id, same, d.Source, ErrDocumentLimit)
+		}
+		d.Seq = len(docs) + 1
+		created, err := s.putNew(ctx, documentItem{PK: requestPK(id), SK: docSK(d.Seq), Document: d})
+		if err != nil {
+			return Document{}, fmt.Errorf("add document to %s: %w", id, err)
+		}
+		if created {
+			return d, s.countDocuments(ctx, id, d.Seq)
+		}
+	}
+	return Document{}, fmt.Errorf("add document to %s: %w", id, ErrContention)
+}
+
 // countDocuments raises the request's document count to at least n.
 func (s *Store) countDocuments(ctx context.Context, id string, n int) error {
 	for range 8 {

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"dsrflow/internal/documents"
 	"dsrflow/internal/dsr"
 )
 
@@ -299,5 +300,93 @@ func TestBrowserVerifyInChinese(t *testing.T) {
 	}
 	if status := submit("follow the status link", chromedp.Click(css("#status-link"))); status != http.StatusOK {
 		t.Errorf("status page: HTTP %d", status)
+	}
+}
+
+// TestBrowserUploadPDF: a guardian sends a request through the form in
+// headless Chromium with JavaScript switched off, then uploads a PDF from
+// the confirmation page: a plain multipart post straight to the local S3
+// emulator (the presigned policy checked as S3 checks it), whose redirect
+// brings the browser back to the documents page, which has checked,
+// recorded and kept the file.
+func TestBrowserUploadPDF(t *testing.T) {
+	e := newUploadEnv(t)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	pdfPath := filepath.Join(t.TempDir(), "出生医学证明.pdf")
+	if err := os.WriteFile(pdfPath, testPDF, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	submit := func(step string, click chromedp.Action[chromedp.Void]) int64 {
+		t.Helper()
+		resp, err := chromedp.RunResponse(ctx, click)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return resp.Status
+	}
+
+	do("send a request as a guardian",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(1)),
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(css("#f-kind-access")),
+		chromedp.Click(css(`label[for="f-kind-access"]`)),
+		chromedp.Click(css(`label[for="f-role-guardian"]`)),
+		chromedp.SendKeys(css("#f-email"), "parent@example.cn"),
+		chromedp.SendKeys(css("#f-subjectName"), "张小明"),
+	)
+	if status := submit("send the form", chromedp.Click(css(`form[action="/requests"] button[type="submit"]:not([name])`))); status != http.StatusAccepted {
+		body, _ := chromedp.Run(ctx, chromedp.Text(css("main")))
+		t.Fatalf("form post: HTTP %d, want 202; page:\n%s", status, body)
+	}
+	do("see the upload forms", chromedp.WaitVisible(css("#f-file-pdf")), screenshot("upload-zh.png"))
+	id := text("#request-id")
+	if got := text("#next"); !strings.Contains(got, "不会向您或该人发送验证码") || !strings.Contains(got, "请在下方提交证明材料") {
+		t.Errorf("next steps = %q", got)
+	}
+
+	do("choose the PDF", chromedp.SetUploadFiles(css("#f-file-pdf"), []string{pdfPath}))
+	if status := submit("upload it", chromedp.Click(css("#upload-pdf"))); status != http.StatusOK {
+		body, _ := chromedp.Run(ctx, chromedp.Text(css("body")))
+		t.Fatalf("upload: HTTP %d, want 200 from the documents page; page:\n%s", status, body)
+	}
+	do("see the notice", chromedp.WaitVisible(css("#notice")), screenshot("upload-zh-done.png"))
+	if got := text("#notice"); got != "我们已收到您的 PDF 文件（第 1 份，最多 5 份）。" {
+		t.Errorf("notice = %q", got)
+	}
+	if got := text("#received li"); !strings.HasPrefix(got, "第 1 份：PDF") {
+		t.Errorf("received list = %q", got)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.HasPrefix(loc, srv.URL+"/requests/"+id+"/documents/received?") {
+		t.Errorf("the browser is at %q (%v), want the received page of %s", loc, err, id)
+	}
+
+	docs, err := e.store.ListDocuments(context.Background(), id)
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("documents = %+v, %v", docs, err)
+	}
+	if d := docs[0]; d.ContentType != documents.TypePDF || d.Size != int64(len(testPDF)) || d.Source != SourceUpload || !e.objectExists(t, d.Key) {
+		t.Errorf("document = %+v, object exists %v", d, e.objectExists(t, d.Key))
 	}
 }

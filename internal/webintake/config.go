@@ -9,9 +9,11 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/awsenv"
+	"dsrflow/internal/documents"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/lazyinit"
@@ -60,6 +62,32 @@ type Config struct {
 	// set up without it: false refuses such addresses on the form
 	// (email_not_ascii) rather than failing to send the code later.
 	SMTPUTF8 bool `env:"SMTPUTF8"`
+
+	// Documents uploaded by guardians, agents and relatives (see the
+	// package documentation, "Documents").
+
+	// UploadBucket is the bucket uploads go to (the mailbox bucket); empty
+	// turns uploads off: the pages then ask for documents by mail.
+	UploadBucket string `env:"UPLOAD_BUCKET"`
+	// UploadPrefix holds the uploads: UploadPrefix+"incoming/" (unchecked,
+	// expired by the bucket's lifecycle after a day) and
+	// UploadPrefix+"documents/" (kept, deleted by the purge).
+	UploadPrefix string `env:"UPLOAD_PREFIX" envDefault:"uploads/"`
+	// UploadSSE is the encryption every upload must carry: AES256 (SSE-S3)
+	// or aws:kms with UploadKMSKeyID (a key ARN).
+	UploadSSE      string `env:"UPLOAD_SSE" envDefault:"AES256"`
+	UploadKMSKeyID string `env:"UPLOAD_KMS_KEY_ID"`
+	// UploadFormTTL is how long a presigned upload form may be used (at
+	// most 12h).
+	UploadFormTTL time.Duration `env:"UPLOAD_FORM_TTL" envDefault:"1h"`
+	// S3UsePathStyle addresses the bucket in the path (S3-compatible
+	// endpoints and the local emulator); AWS uses virtual-hosted style.
+	S3UsePathStyle bool `env:"S3_USE_PATH_STYLE" envDefault:"false"`
+}
+
+// uploadConfig is the upload storage's configuration.
+func (c Config) uploadConfig() documents.UploadConfig {
+	return documents.UploadConfig{Bucket: c.UploadBucket, Prefix: c.UploadPrefix, SSE: c.UploadSSE, KMSKeyID: c.UploadKMSKeyID, FormTTL: c.UploadFormTTL}
 }
 
 // ConfigFromEnv reads and checks the configuration.
@@ -92,6 +120,20 @@ func (c Config) Check() error {
 	if c.MaxOpenPerSubject < 0 {
 		errs = append(errs, errors.New("MAX_OPEN_PER_SUBJECT must not be negative"))
 	}
+	if c.UploadBucket != "" {
+		// Defaults as NewUploads applies them, so that an empty prefix or
+		// lifetime is reported as the storage would take it.
+		uc := c.uploadConfig()
+		if uc.Prefix == "" {
+			uc.Prefix = "uploads/"
+		}
+		if uc.FormTTL == 0 {
+			uc.FormTTL = documents.DefaultFormTTL
+		}
+		if err := uc.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("UPLOAD_BUCKET, UPLOAD_PREFIX, UPLOAD_SSE, UPLOAD_KMS_KEY_ID, UPLOAD_FORM_TTL: %w", err))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -117,6 +159,9 @@ func NewAWS(c Config, logger *slog.Logger) http.Handler {
 			Store:  store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
 			SFN:    sfn.NewFromConfig(awsCfg),
 			Logger: logger,
+		}
+		if c.UploadBucket != "" {
+			deps.S3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = c.S3UsePathStyle })
 		}
 		if c.OutboxDir == "" {
 			if deps.Email, err = mailtransport.FromConfig(awsCfg, c.Transport, c.MailFrom); err != nil {

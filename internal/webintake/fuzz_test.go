@@ -3,6 +3,7 @@ package webintake
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"dsrflow/internal/documents"
 	"dsrflow/internal/dsr"
 )
 
@@ -22,6 +24,7 @@ func fuzzHandler() *Handler {
 	at := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
 	return &Handler{
 		tokenSecret: secret, nonceKey: deriveKey(secret, "form-nonce"), digestKey: deriveKey(secret, "body-digest"),
+		ticketKey: deriveKey(secret, "upload-ticket"), ticketLife: time.Hour + ticketGrace,
 		clock: func() time.Time { return at },
 	}
 }
@@ -203,6 +206,40 @@ func FuzzNonce(f *testing.F) {
 			if code, ok := normalizeCode(post.in.Code); ok && (len(code) != 6 || strings.Trim(code, "0123456789") != "") {
 				t.Fatalf("normalizeCode(%q) = %q", post.in.Code, code)
 			}
+		}
+	})
+}
+
+// FuzzUploadTicket: nothing but a ticket the handler issued, for that
+// request, is accepted, and an accepted ticket names a valid upload name and
+// type.
+func FuzzUploadTicket(f *testing.F) {
+	h := fuzzHandler()
+	const id = "r-fuzzfuzzfuzzfuzzfuzzfuzzfu"
+	// A ticket with a fixed name, so that every fuzzing process knows the
+	// one it issued.
+	issued := h.newTicket(id, upload{name: "0123456789abcdef0123456789abcdef", contentType: documents.TypePNG, issued: h.now()})
+	if _, err := h.parseTicket(id, issued); err != nil {
+		f.Fatalf("the fixed ticket does not parse: %v", err)
+	}
+	f.Add(id, issued)
+	f.Add(id, issued[:len(issued)-1]+"B")
+	f.Add("r-other", issued)
+	f.Add(id, strings.Repeat("A", ticketLen))
+	f.Add(id, "")
+	f.Fuzz(func(t *testing.T, requestID, s string) {
+		u, err := h.parseTicket(requestID, s)
+		if err != nil {
+			if !errors.Is(err, errTicketInvalid) && !errors.Is(err, errTicketExpired) {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		if requestID != id || s != issued {
+			t.Fatalf("a ticket the handler did not issue is accepted: %q for %q", s, requestID)
+		}
+		if !documents.ValidName(u.name) || !documents.UploadType(u.contentType) {
+			t.Fatalf("accepted ticket names %+v", u)
 		}
 	})
 }

@@ -13,6 +13,8 @@
 //	GET  /requests/{id}      the status page, ?token=… required; HTML or JSON by Accept
 //	GET  /requests/{id}/verification   the code entry page, ?token=… required
 //	POST /requests/{id}/verification   a code, or action=resend (form or JSON)
+//	GET  /requests/{id}/documents      the documents page (guardians, agents, relatives), ?token=… required
+//	GET  /requests/{id}/documents/received   where S3 sends the browser after an upload, ?token=…&ticket=…
 //
 // Any other path is 404 and another method on a known path 405, both in
 // the privacy center's own page or JSON error shape. Every answer carries
@@ -96,6 +98,24 @@
 // subject's data, never proof. Such requests are verified by the privacy
 // team (documents and authority), not by a code; the confirmation says so.
 //
+// # Documents
+//
+// Those requesters send their documents (PDF, JPEG or PNG, at most
+// documents.MaxUploads files of documents.MaxUploadBytes each) from the
+// confirmation page or the documents page, without JavaScript: each page
+// carries one presigned S3 POST form per file type (documents.Uploads),
+// whose policy pins the object key (random, under the request's
+// UPLOAD_PREFIX+"incoming/<id>/"), the Content-Type, the encryption, the
+// size range and the redirect. S3 stores the file and sends the browser
+// to /requests/{id}/documents/received with a signed ticket naming the
+// upload; that page checks the object (size, Content-Type, first bytes),
+// records it as a request document (store.AddDocumentLimited: the count
+// is enforced there), copies it under UPLOAD_PREFIX+"documents/", and
+// deletes any upload that fails. Files never pass through this function or
+// DynamoDB; the documents are personal data, purged with the request's.
+// Without UPLOAD_BUCKET the pages tell requesters to mail their documents.
+// The pages' CSP allows form posts to the bucket's origin, and to no other.
+//
 // # Failures
 //
 // When StartExecution fails after the request was written (intake.ErrStart),
@@ -119,8 +139,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"dsrflow/internal/documents"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/notify"
@@ -148,6 +170,10 @@ type Deps struct {
 	// SMS sends codes to requesters with a phone only; nil: the outbox when
 	// Config.OutboxDir is set.
 	SMS notify.SMSSender
+	// S3 presigns upload forms and checks, keeps and deletes uploads; it
+	// is required when Config.UploadBucket is set. Its endpoint is the one
+	// browsers post to (in the local stack, the S3 emulator's address).
+	S3 *s3.Client
 	// Clock is the time source of the handler, intake, the store's dates
 	// and the code expiry; default time.Now.
 	Clock  func() time.Time
@@ -179,11 +205,18 @@ type Handler struct {
 	intake       submitter
 	store        requestReader
 	verification verifier
+	// uploads is nil when uploads are not configured: the pages then tell
+	// requesters to send documents by mail.
+	uploads uploader
+	docs    documentStore
 	// tokenSecret keys status tokens and idempotency scopes; nonceKey and
 	// digestKey are derived from it.
 	tokenSecret []byte
 	nonceKey    []byte
 	digestKey   []byte
+	ticketKey   []byte
+	// ticketLife is how long an upload ticket is honoured.
+	ticketLife time.Duration
 	// baseURL ("https://privacy.example.cn", no trailing slash) makes links
 	// absolute and is an allowed origin; empty: the request's own origin.
 	baseURL     string
@@ -240,14 +273,27 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		intake:       in,
 		store:        deps.Store,
 		verification: ver,
+		docs:         deps.Store,
 		tokenSecret:  secret,
 		nonceKey:     deriveKey(secret, "form-nonce"),
 		digestKey:    deriveKey(secret, "body-digest"),
+		ticketKey:    deriveKey(secret, "upload-ticket"),
 		baseURL:      strings.TrimSuffix(cfg.PublicBaseURL, "/"),
 		smtpUTF8:     cfg.SMTPUTF8,
 		teamContact:  team,
 		clock:        clock,
 		logger:       logger,
+	}
+	if cfg.UploadBucket != "" {
+		if deps.S3 == nil {
+			return nil, errors.New("webintake: UPLOAD_BUCKET is set but Deps.S3 is nil")
+		}
+		up, err := documents.NewUploads(deps.S3, cfg.uploadConfig())
+		if err != nil {
+			return nil, fmt.Errorf("webintake: %w", err)
+		}
+		h.uploads = up
+		h.ticketLife = up.FormTTL() + ticketGrace
 	}
 	h.routes()
 	return h, nil
@@ -263,11 +309,15 @@ func (h *Handler) routes() {
 	mux.HandleFunc("GET /requests/{id}", h.getStatus)
 	mux.HandleFunc("GET /requests/{id}/verification", h.getVerification)
 	mux.HandleFunc("POST /requests/{id}/verification", h.postVerification)
+	mux.HandleFunc("GET /requests/{id}/documents", h.getDocuments)
+	mux.HandleFunc("GET /requests/{id}/documents/received", h.getReceived)
 	for path, allow := range map[string]string{
-		"/{$}":                        "GET, HEAD",
-		"/requests":                   "POST",
-		"/requests/{id}":              "GET, HEAD",
-		"/requests/{id}/verification": "GET, HEAD, POST",
+		"/{$}":                              "GET, HEAD",
+		"/requests":                         "POST",
+		"/requests/{id}":                    "GET, HEAD",
+		"/requests/{id}/verification":       "GET, HEAD, POST",
+		"/requests/{id}/documents":          "GET, HEAD",
+		"/requests/{id}/documents/received": "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -365,14 +415,21 @@ const HSTS = "max-age=63072000; includeSubDomains"
 
 // setSecurityHeaders puts the headers every answer carries. The CSP allows
 // nothing but the page's own inline style sheet (by hash) and form posts to
-// this origin.
-func setSecurityHeaders(hd http.Header) {
+// this origin, and to formOrigins (the upload bucket's, on pages with upload
+// forms).
+func setSecurityHeaders(hd http.Header, formOrigins ...string) {
 	styleSrc := "'none'"
 	if css, err := styleSheet(); err == nil {
 		styleSrc = styleHash(css)
 	}
+	formAction := "'self'"
+	for _, o := range formOrigins {
+		if o != "" {
+			formAction += " " + o
+		}
+	}
 	hd.Set("Content-Security-Policy", "default-src 'none'; style-src "+styleSrc+
-		"; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		"; form-action "+formAction+"; base-uri 'none'; frame-ancestors 'none'")
 	hd.Set("Strict-Transport-Security", HSTS)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")

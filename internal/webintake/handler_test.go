@@ -693,9 +693,14 @@ func TestSubjectFields(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status = %d\n%s", resp.StatusCode, resp.Body)
 	}
-	if !strings.Contains(resp.Body, text(dsr.LocaleZhCN, "accepted.next.others")) || strings.Contains(resp.Body, `id="verify-link"`) ||
+	if !strings.Contains(resp.Body, text(dsr.LocaleZhCN, "accepted.next.othersUpload")) || strings.Contains(resp.Body, `id="verify-link"`) ||
 		strings.Contains(resp.Body, text(dsr.LocaleZhCN, "accepted.verify")) {
 		t.Errorf("the confirmation must say the privacy team checks authority, and promise no code:\n%s", resp.Body)
+	}
+	// Without an upload bucket, the documents go by mail.
+	if want := `<p id="upload-mail">` + text(dsr.LocaleZhCN, "upload.byMail", flowMailFrom, pageRequestID(t, resp.Body)) + `</p>`; !strings.Contains(resp.Body, want) ||
+		strings.Contains(resp.Body, `type="file"`) {
+		t.Errorf("the confirmation without uploads must say where to mail documents (%s):\n%s", want, resp.Body)
 	}
 	if problems := checkAccessibility(resp.Body, sampleOrigin); len(problems) > 0 {
 		t.Errorf("accessibility: %v", problems)

@@ -150,15 +150,15 @@ func TestNewAWS(t *testing.T) {
 		t.Errorf("form: %d %v", resp.StatusCode, err)
 	}
 
-	// A build that fails (no region) answers 500 with our page, and is
-	// tried again on the next request.
-	t.Setenv("AWS_REGION", "")
+	// A build that fails (a CA bundle that cannot be read) answers 500
+	// with our page, and is tried again on the next request.
+	t.Setenv("AWS_CA_BUNDLE", filepath.Join(t.TempDir(), "missing.pem"))
 	broken := NewAWS(cfg, slog.New(slog.DiscardHandler))
 	resp, err = invoke(t, broken, loadEvent(t, "intake-web-get-form.json"))
 	if err != nil || resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.Body, "服务暂时出现问题") || resp.Headers["Strict-Transport-Security"] != HSTS {
 		t.Errorf("failed build: %d %v\n%.300s", resp.StatusCode, err, resp.Body)
 	}
-	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_CA_BUNDLE", "")
 	if resp, err := invoke(t, broken, loadEvent(t, "intake-web-get-form.json")); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("after the environment is fixed: %d %v", resp.StatusCode, err)
 	}

@@ -47,12 +47,13 @@ type page struct {
 	Title     string
 	SwitchURL string // the same page in the other language; empty for none
 
-	Form     *formView
-	Accepted *acceptedView
-	Status   *statusView
-	Verify   *verifyView
-	Message  string
-	BackURL  string
+	Form      *formView
+	Accepted  *acceptedView
+	Status    *statusView
+	Verify    *verifyView
+	Documents *documentsView
+	Message   string
+	BackURL   string
 }
 
 // T is the catalog text for key in the page's language.
@@ -71,8 +72,8 @@ func otherLocale(l dsr.Locale) dsr.Locale {
 	return dsr.LocaleEn
 }
 
-// render renders page name ("form", "accepted", "status", "message" or
-// "verify") as a whole document.
+// render renders page name ("form", "accepted", "status", "message",
+// "verify" or "documents") as a whole document.
 func render(name string, p *page) (string, error) {
 	css, err := styleSheet()
 	if err != nil {
@@ -90,6 +91,8 @@ func render(name string, p *page) (string, error) {
 		content = messageMain(p)
 	case "verify":
 		content = verifyMain(p)
+	case "documents":
+		content = documentsMain(p)
 	default:
 		return "", fmt.Errorf("render %s: no such page", name)
 	}
@@ -108,6 +111,8 @@ type acceptedView struct {
 	// ForOthers: the requester acts for someone else; the privacy team
 	// checks their documents and authority (no code).
 	ForOthers bool
+	// Upload is where they send those documents (ForOthers only).
+	Upload *uploadView
 }
 
 type statusView struct {
@@ -115,7 +120,13 @@ type statusView struct {
 	Kind, Status        string
 	Created, CreatedISO string
 	Due, DueISO         string
-	VerifyURL           string // the verification page, while a code is awaited
+	// Reason is why a refused request was refused, as the requester is told
+	// it (dsr.RefusalReason.Text: neutral for an undisclosed ground).
+	Reason    string
+	VerifyURL string // the verification page, while a code is awaited
+	// DocumentsURL is the documents page, while a requester acting for
+	// someone else may send documents.
+	DocumentsURL string
 }
 
 // formView is the request form: its sections in order, the error summary,

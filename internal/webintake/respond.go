@@ -90,6 +90,16 @@ func message(e dsr.FieldError, l dsr.Locale) string {
 // writePage renders a page, or a bare 500 when the templates are broken (a
 // test catches that before it ships).
 func (h *Handler) writePage(w http.ResponseWriter, status int, name string, p *page) {
+	h.writePageForms(w, status, name, p, "")
+}
+
+// writePageForms is writePage for a page whose upload forms post to
+// formOrigin (the upload bucket's origin; "" for none): its CSP allows form
+// posts there too.
+func (h *Handler) writePageForms(w http.ResponseWriter, status int, name string, p *page, formOrigin string) {
+	if formOrigin != "" {
+		setSecurityHeaders(w.Header(), formOrigin)
+	}
 	body, err := render(name, p)
 	if err != nil {
 		h.logger.Error("render page", "page", name, "error", err.Error())

@@ -58,6 +58,14 @@ func (h *Handler) getStatus(w http.ResponseWriter, r *http.Request) {
 		view.Due = formatDate(*req.DueAt, l)
 		view.DueISO = req.DueAt.In(chinaTime).Format(time.DateOnly)
 	}
+	// The refusal messages' SMS form sends the requester here for the
+	// reason: what they are told (Text), never an undisclosed ground.
+	if req.Status == dsr.StatusRefused && req.RefusalReason.Valid() {
+		view.Reason = req.RefusalReason.Text(l)
+	}
+	if req.Role.NeedsManualReview() && !req.Status.Terminal() && req.PersonalPurgedAt == nil {
+		view.DocumentsURL = documentsPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
+	}
 	if req.Status == dsr.StatusAwaitingVerification {
 		view.VerifyURL = verificationPath(req.ID) + "?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
 	}

@@ -15,6 +15,7 @@ import (
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/phone"
+	"dsrflow/internal/store"
 )
 
 // Sources recorded on a request (intake.Submission.Source).
@@ -180,11 +181,41 @@ func (h *Handler) postForm(w http.ResponseWriter, r *http.Request, body []byte) 
 	if out.verifyPath != "" && !view.ForOthers && (out.status == dsr.StatusReceived || out.status == dsr.StatusAwaitingVerification) {
 		view.VerifyURL = h.siteURL(r) + out.verifyPath + "&lang=" + url.QueryEscape(string(l))
 	}
-	h.writePage(w, http.StatusAccepted, "accepted", &page{
+	origin := ""
+	if view.ForOthers && out.token != "" && !out.status.Terminal() {
+		// Their documents, sent from this page: the upload forms (or, with
+		// uploads off, where to mail them).
+		up, o, err := h.acceptedUploads(r, l, out)
+		if err != nil {
+			h.logger.ErrorContext(r.Context(), "upload forms for the confirmation", "requestId", out.id, "error", err.Error())
+		} else {
+			view.Upload, origin = up, o
+		}
+	}
+	h.writePageForms(w, http.StatusAccepted, "accepted", &page{
 		Locale:   l,
 		Title:    text(l, "accepted.title"),
 		Accepted: view,
-	})
+	}, origin)
+}
+
+// acceptedUploads is the upload part of the confirmation of request out:
+// the documents already received (a repeated post) and the forms, with a
+// link to the documents page for later.
+func (h *Handler) acceptedUploads(r *http.Request, l dsr.Locale, out submitted) (*uploadView, string, error) {
+	var docs []store.Document
+	if h.uploads != nil {
+		var err error
+		if docs, err = h.docs.ListDocuments(r.Context(), out.id); err != nil {
+			return nil, "", err
+		}
+	}
+	up, origin, err := h.uploadsOrNone(r.Context(), r, l, out.id, out.token, docs)
+	if err != nil {
+		return nil, "", err
+	}
+	up.PageURL = h.siteURL(r) + documentsPath(out.id) + "?token=" + url.QueryEscape(out.token) + "&lang=" + url.QueryEscape(string(l))
+	return up, origin, nil
 }
 
 // splitLines is the corrections text area, one correction a line.
@@ -412,6 +443,7 @@ func fieldRank(field string) int {
 type submitted struct {
 	id         string
 	status     dsr.Status
+	token      string // the status token; empty when the link cannot be reproduced
 	statusPath string // "/requests/<id>?token=…"; empty when the link cannot be reproduced
 	verifyPath string // "/requests/<id>/verification?token=…", likewise
 }
@@ -455,6 +487,7 @@ func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key strin
 	}
 	out := submitted{id: res.Request.ID, status: res.Request.Status}
 	if res.Request.ID == id && tokenMatches(token, res.Request.StatusTokenHash) {
+		out.token = token
 		out.statusPath = statusPath(id, token)
 		out.verifyPath = verificationPath(id) + "?token=" + url.QueryEscape(token)
 	} else {

@@ -29,8 +29,9 @@ var heavyInit = map[string][]string{
 	"github.com/aws/aws-sdk-go-v2/service/ses":   {"intake-web"},
 	"github.com/aws/aws-sdk-go-v2/service/sesv2": nil,
 	// The S3 client (with its checksum, XML and event stream packages):
-	// partner-callback may receive a partner's export.
-	"github.com/aws/aws-sdk-go-v2/service/s3": {"partner-callback"},
+	// partner-callback may receive a partner's export; intake-web presigns
+	// guardians' document uploads and checks what arrived.
+	"github.com/aws/aws-sdk-go-v2/service/s3": {"intake-web", "partner-callback"},
 	// templ's runtime (its safehtml patterns, html/template's escapers):
 	// intake-web writes the privacy center's pages.
 	"github.com/a-h/templ": {"intake-web"},

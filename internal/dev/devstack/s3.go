@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"dsrflow/internal/dev/s3post"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +27,8 @@ func newS3(dir string) (http.Handler, error) {
 		return nil, fmt.Errorf("S3 emulator: %w", err)
 	}
 	faker := gofakes3.New(backend, gofakes3.WithTimeSkewLimit(0), gofakes3.WithoutVersioning(), gofakes3.WithLogger(gofakes3.DiscardLog()))
-	return faker.Server(), nil
+	// Browser uploads (presigned POST) are checked as S3 checks them.
+	return s3post.Wrap(faker.Server(), s3post.Options{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey, Region: Region}), nil
 }
 
 func (s *Stack) ensureBucket(ctx context.Context, bucket string) error {

@@ -337,7 +337,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err := webCfg.Check(); err != nil {
 		return nil, err
 	}
-	web, err := webintake.New(webCfg, webintake.Deps{Store: s.Store, SFN: s.SFN, Clock: s.Clock.Now, Logger: log})
+	web, err := webintake.New(webCfg, webintake.Deps{Store: s.Store, SFN: s.SFN, S3: s.S3, Clock: s.Clock.Now, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -214,7 +214,7 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *devs
 	if err != nil {
 		t.Fatal(err)
 	}
-	web, err := webintake.New(webCfg, webintake.Deps{Store: st.Store, SFN: st.SFN, Logger: logger})
+	web, err := webintake.New(webCfg, webintake.Deps{Store: st.Store, SFN: st.SFN, S3: st.S3, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

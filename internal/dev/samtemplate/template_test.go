@@ -756,3 +756,181 @@ func sourceContains(t *testing.T, dir, s string) bool {
 	}
 	return found
 }
+
+// s3Statements are the Allow statements of policies that grant s3:
+// actions, with their actions and resources as written (Fn::Sub strings).
+type s3Statement struct {
+	Sid       string
+	Actions   []string
+	Resources []string
+	Condition map[string]any
+}
+
+func s3Statements(policies []any) []s3Statement {
+	var out []s3Statement
+	for _, p := range policies {
+		stmts, _ := nested(map[string]any{"p": p}, "p", "Statement").([]any)
+		for _, s := range stmts {
+			m, _ := s.(map[string]any)
+			if m == nil || m["Effect"] != "Allow" {
+				continue
+			}
+			st := s3Statement{Condition: asMapAny(m["Condition"])}
+			st.Sid, _ = m["Sid"].(string)
+			for _, a := range listOf(m["Action"]) {
+				if as, ok := a.(string); ok && strings.HasPrefix(as, "s3:") {
+					st.Actions = append(st.Actions, as)
+				}
+			}
+			if len(st.Actions) == 0 {
+				continue
+			}
+			for _, r := range listOf(m["Resource"]) {
+				switch rv := r.(type) {
+				case string:
+					st.Resources = append(st.Resources, rv)
+				case map[string]any:
+					sub, _ := rv["Fn::Sub"].(string)
+					st.Resources = append(st.Resources, sub)
+				}
+			}
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func listOf(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+func asMapAny(v any) map[string]any { m, _ := v.(map[string]any); return m }
+
+// TestUploads: intake-web's documents go to a private, encrypted bucket
+// under UPLOAD_PREFIX, apart from the mail the bucket receives; the function
+// may write there only encrypted as the bucket is, read and delete only its
+// uploads, and list nothing; unconfirmed uploads expire after a day, kept
+// ones have the attachments' backstop; the purge may delete kept ones; and
+// the pages S3 redirects to are routed.
+func TestUploads(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	web, err := tpl.Function("intake-web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, ok := samtemplate.AsIntrinsic(web.Environment["UPLOAD_BUCKET"])
+	if !ok || ref.Func != "Ref" {
+		t.Fatalf("UPLOAD_BUCKET = %v, want a Ref to a bucket of the template", web.Environment["UPLOAD_BUCKET"])
+	}
+	bucket := ref.Target
+	b := tpl.Resources[bucket].Properties
+	if tpl.Resources[bucket].Type != "AWS::S3::Bucket" || b == nil {
+		t.Fatalf("UPLOAD_BUCKET names %s, not a bucket", bucket)
+	}
+	prefix, _ := web.Environment["UPLOAD_PREFIX"].(string)
+	if prefix == "" || !strings.HasSuffix(prefix, "/") {
+		t.Fatalf("UPLOAD_PREFIX = %q", prefix)
+	}
+	mail, _ := tpl.Function("intake-mail")
+	if a, _ := mail.Environment["ATTACHMENT_PREFIX"].(string); a == "" || strings.HasPrefix(prefix, a) || strings.HasPrefix(a, prefix) || strings.HasPrefix(prefix, "inbox/") {
+		t.Errorf("UPLOAD_PREFIX %q overlaps the mail prefixes (inbox/, %q)", prefix, a)
+	}
+
+	enc, _ := nested(b, "BucketEncryption", "ServerSideEncryptionConfiguration").([]any)
+	var algo string
+	if len(enc) > 0 {
+		algo, _ = nested(map[string]any{"e": enc[0]}, "e", "ServerSideEncryptionByDefault", "SSEAlgorithm").(string)
+	}
+	if sse, _ := web.Environment["UPLOAD_SSE"].(string); algo == "" || sse != algo {
+		t.Errorf("UPLOAD_SSE = %q, bucket encryption %q: want the bucket's", sse, algo)
+	}
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if nested(b, "PublicAccessBlockConfiguration", k) != true {
+			t.Errorf("%s: PublicAccessBlockConfiguration.%s is not true", bucket, k)
+		}
+	}
+	if b["CorsConfiguration"] != nil {
+		t.Errorf("%s has CORS: form posts need none", bucket)
+	}
+	expiry := map[string]any{}
+	rules, _ := nested(b, "LifecycleConfiguration", "Rules").([]any)
+	for _, r := range rules {
+		m, _ := r.(map[string]any)
+		if p, _ := m["Prefix"].(string); m["Status"] == "Enabled" && m["ExpirationInDays"] != nil {
+			expiry[p] = m["ExpirationInDays"]
+		}
+	}
+	if d := fmt.Sprint(expiry[prefix+"incoming/"]); d != "1" {
+		t.Errorf("%sincoming/ expires after %s days, want 1", prefix, d)
+	}
+	if fmt.Sprint(expiry[prefix+"documents/"]) != fmt.Sprint(expiry["attachments/"]) || expiry["attachments/"] == nil {
+		t.Errorf("%sdocuments/ expires after %v, attachments/ after %v: want the same backstop", prefix, expiry[prefix+"documents/"], expiry["attachments/"])
+	}
+
+	arn := "${" + bucket + ".Arn}/" + prefix
+	var puts int
+	for _, st := range s3Statements(web.Policies) {
+		for _, r := range st.Resources {
+			if !strings.HasPrefix(r, arn) {
+				t.Errorf("intake-web: %s grants %v on %q, outside %s", st.Sid, st.Actions, r, arn)
+			}
+		}
+		for _, a := range st.Actions {
+			switch a {
+			case "s3:PutObject":
+				puts++
+				if fmt.Sprint(nested(st.Condition, "StringEquals", "s3:x-amz-server-side-encryption")) != algo {
+					t.Errorf("intake-web: %s allows s3:PutObject without requiring %s encryption", st.Sid, algo)
+				}
+			case "s3:GetObject", "s3:DeleteObject":
+				for _, r := range st.Resources {
+					if a == "s3:DeleteObject" && !strings.HasPrefix(r, arn+"incoming/") {
+						t.Errorf("intake-web may delete %q: only unconfirmed uploads", r)
+					}
+				}
+			default:
+				t.Errorf("intake-web: %s grants %s", st.Sid, a)
+			}
+		}
+	}
+	if puts == 0 {
+		t.Error("intake-web may not put uploads: presigned forms act with its s3:PutObject")
+	}
+
+	purge, err := tpl.Function("purge-personal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deletes := false
+	for _, st := range s3Statements(purge.Policies) {
+		for _, r := range st.Resources {
+			deletes = deletes || (slices.Contains(st.Actions, "s3:DeleteObject") && r == arn+"documents/*")
+		}
+	}
+	if !deletes {
+		t.Errorf("purge-personal may not delete %sdocuments/*: kept uploads would outlive the purge", arn)
+	}
+
+	routes, err := tpl.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"GET /requests/{id}/documents": false, "GET /requests/{id}/documents/received": false}
+	for _, r := range routes {
+		if _, ok := want[r.Key()]; ok && r.Function == "intake-web" {
+			want[r.Key()] = true
+		}
+	}
+	for k, ok := range want {
+		if !ok {
+			t.Errorf("no route %s to intake-web", k)
+		}
+	}
+}
