@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -43,6 +45,9 @@ const (
 	skMail       = "MAIL"
 	mailTriagePK = "MAIL#TRIAGE"
 
+	budgetPKPrefix = "BUDGET#"
+	skBudgetPrefix = "WINDOW#"
+
 	openPK = "OPEN"
 	// noDueSort sorts open requests without a due date after every dated
 	// one: '~' comes after every digit.
@@ -63,6 +68,10 @@ func noticeSK(template string) string {
 func tokenSK(name string) string      { return skTokenPrefix + name }
 func holdPK(subjectKey string) string { return holdPKPrefix + subjectKey }
 func mailPK(dedupeKey string) string  { return mailPKPrefix + dedupeKey }
+func budgetPK(key string) string      { return budgetPKPrefix + key }
+func budgetSK(start time.Time) string {
+	return skBudgetPrefix + start.UTC().Format(keyTime)
+}
 
 type itemKey struct {
 	PK string `dynamodbav:"PK"`
