@@ -208,7 +208,7 @@ type RouterDeps struct {
 	// SMS sends text messages (End User Messaging SMS, a Chinese SMS
 	// provider); nil: the outbox when OutboxDir is set, else requesters
 	// with a phone only are verified by hand.
-	SMS   SMSSender
+	SMS SMSSender
 	// Budget counts the messages to contacts not proved (a *store.Store);
 	// nil: no budget (tests of other packages).
 	Budget Budget
