@@ -80,8 +80,10 @@ const MinBudgetKeyLen = 32
 // maxBudgetWindow bounds the windows: a budget counts recent messages.
 const maxBudgetWindow = 7 * 24 * time.Hour
 
-// Check reports limits that make no sense, by variable name.
+// Check reports limits that make no sense, by variable name. Zero fields
+// stand for the defaults.
 func (l BudgetLimits) Check() error {
+	l = l.withDefaults()
 	var errs []error
 	if l.PerMailbox < 1 {
 		errs = append(errs, errors.New("MESSAGE_BUDGET_PER_MAILBOX must be at least 1"))

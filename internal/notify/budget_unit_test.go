@@ -101,6 +101,9 @@ func TestBudgetLimits(t *testing.T) {
 	if err := def.Check(); err != nil {
 		t.Errorf("defaults: Check = %v", err)
 	}
+	if err := (BudgetLimits{}).Check(); err != nil {
+		t.Errorf("zero value (the defaults): Check = %v", err)
+	}
 	set, err := envconfig.ParseFrom[BudgetLimits](map[string]string{
 		"MESSAGE_BUDGET_PER_MAILBOX": "3", "MESSAGE_BUDGET_MAILBOX_WINDOW": "12h", "MESSAGE_BUDGET_GLOBAL": "50", "MESSAGE_BUDGET_GLOBAL_WINDOW": "30m",
 	})
@@ -111,7 +114,8 @@ func TestBudgetLimits(t *testing.T) {
 		l    BudgetLimits
 		want string
 	}{
-		{BudgetLimits{0, time.Hour, 5, time.Hour}, "MESSAGE_BUDGET_PER_MAILBOX"},
+		{BudgetLimits{-1, time.Hour, 5, time.Hour}, "MESSAGE_BUDGET_PER_MAILBOX must be at least 1"},
+		{BudgetLimits{5, time.Hour, -5, time.Hour}, "MESSAGE_BUDGET_GLOBAL must be at least 1"},
 		{BudgetLimits{5, time.Hour, 4, time.Hour}, "MESSAGE_BUDGET_GLOBAL must be at least MESSAGE_BUDGET_PER_MAILBOX"},
 		{BudgetLimits{5, time.Second, 5, time.Hour}, "MESSAGE_BUDGET_MAILBOX_WINDOW"},
 		{BudgetLimits{5, time.Hour, 5, 8 * 24 * time.Hour}, "MESSAGE_BUDGET_GLOBAL_WINDOW"},
