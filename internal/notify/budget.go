@@ -193,7 +193,7 @@ func budgetEmail(addr string) string {
 	if at < 0 {
 		return addr
 	}
-	local, domain := addr[:at], strings.TrimSuffix(addr[at+1:], ".")
+	local, domain := addr[:at], strings.TrimRight(addr[at+1:], ". \t\r\n")
 	if i := strings.IndexByte(local, '+'); i >= 0 {
 		local = local[:i]
 	}
