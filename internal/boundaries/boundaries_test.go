@@ -66,7 +66,7 @@ func ownsTable(path string) bool {
 // client (tests included) or spells one of the table's keys.
 func TestOnlyStoreTouchesTheTable(t *testing.T) {
 	lines := goList(t, "-f", `{{.ImportPath}}|{{.Dir}}|{{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}|{{join .GoFiles " "}} {{join .TestGoFiles " "}} {{join .XTestGoFiles " "}}`, "./...")
-	keyPrefix := regexp.MustCompile(`"(REQ|SUBJ|HINT|EVT|PARTNER|NOTICE|OPERATOR|HOLD|MAIL|MAILACK|DOC|TOKEN|SWEEP|AUDIT)#`)
+	keyPrefix := regexp.MustCompile(`"(REQ|SUBJ|HINT|EVT|PARTNER|NOTICE|OPERATOR|HOLD|MAIL|MAILACK|DOC|TOKEN|SWEEP|AUDIT|BUDGET)#`)
 	checked := 0
 	for _, line := range lines {
 		parts := strings.Split(line, "|")

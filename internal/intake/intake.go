@@ -96,14 +96,15 @@ var ErrKeyReused = errors.New("idempotency key reused with a different request")
 // TooManyOpenError is returned when the verified subject already has Max or
 // more open requests. Nothing was written. Only verified subject keys count
 // (an in-app login): requests others made with someone's typed contact
-// never block that person.
+// never block that person. Its message states no count (it may reach the
+// requester); Open and Max are for the service's own log.
 type TooManyOpenError struct {
 	Open int // open requests found for the subject
 	Max  int // the cap
 }
 
 func (e *TooManyOpenError) Error() string {
-	return fmt.Sprintf("too many open requests: the subject has %d open, at most %d allowed", e.Open, e.Max)
+	return "too many open requests for the subject"
 }
 
 // StarterConfig names the state machine.

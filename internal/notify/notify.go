@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"dsrflow/internal/dsr"
@@ -44,6 +45,12 @@ type Message struct {
 	Attachments []Attachment
 	// MessageID, when set, is the Message-ID to use (default: MessageID).
 	MessageID string
+	// Verified is set by the caller when the request was verified (a code
+	// sent to this contact, a login, an operator): the message answers a
+	// requester who proved who they are and does not count against the
+	// message budget (budget.go). Left false, the template decides
+	// (Budgeted).
+	Verified bool
 }
 
 // Attachment is a file attached to an email. Name is ASCII ([A-Za-z0-9._-]).
@@ -108,7 +115,8 @@ type SMSSender interface {
 	SendSMS(ctx context.Context, m Message) error
 }
 
-// Router picks the channel for each message and composes email.
+// Router picks the channel for each message, takes the message's share of
+// the message budget (budget.go) and composes email.
 type Router struct {
 	// From is the sender address of email ("隐私团队 <privacy@example.cn>").
 	From string
@@ -119,9 +127,19 @@ type Router struct {
 	// then fails with ErrNoChannel.
 	SMS SMSSender
 	Now func() time.Time
+
+	// budget, when set (NewRouter), counts the messages that go to
+	// contacts not proved (budget.go), under limits, with mailboxes
+	// hashed under budgetKey.
+	budget    Budget
+	limits    BudgetLimits
+	budgetKey []byte
+	logger    *slog.Logger
 }
 
 // Send delivers m by email when the contact has an address, else by SMS.
+// A message that counts against the budget and finds it spent is not sent:
+// the error wraps an *OverBudgetError (budget.go).
 func (r *Router) Send(ctx context.Context, m Message) (Channel, error) {
 	ch := ChannelFor(m.To)
 	switch ch {
@@ -133,14 +151,27 @@ func (r *Router) Send(ctx context.Context, m Message) (Channel, error) {
 		if err != nil {
 			return ch, &DeliveryError{RequestID: m.RequestID, Channel: ch, Code: "compose", Err: err}
 		}
+		if err := r.spend(ctx, ch, m); err != nil {
+			return ch, err
+		}
 		return ch, r.Email.SendRaw(ctx, m, raw)
 	case ChannelSMS:
 		if r.SMS == nil {
 			return ch, &DeliveryError{RequestID: m.RequestID, Channel: ch, Code: "no SMS provider configured", Err: ErrNoChannel}
 		}
+		if err := r.spend(ctx, ch, m); err != nil {
+			return ch, err
+		}
 		return ch, r.SMS.SendSMS(ctx, m)
 	}
 	return "", &DeliveryError{RequestID: m.RequestID, Code: "no email address or phone number on the request", Err: ErrNoChannel}
+}
+
+func (r *Router) log() *slog.Logger {
+	if r.logger != nil {
+		return r.logger
+	}
+	return slog.Default()
 }
 
 func (r *Router) now() time.Time {
@@ -159,6 +190,14 @@ type RouterConfig struct {
 	// no SMS provider is given) as an .eml file there instead of sending it:
 	// the local stack.
 	OutboxDir string
+	// Budget limits the messages to contacts not proved (budget.go); zero
+	// fields take the defaults. It applies when RouterDeps.Budget is set.
+	Budget BudgetLimits
+	// BudgetKey keys the hashes of mailboxes in the budget's counters (at
+	// least MinBudgetKeyLen bytes; the functions pass SUBJECT_KEY_SECRET,
+	// the hash is domain-separated from subject keys). With a Budget and
+	// a shorter key, counted messages fail rather than go uncounted.
+	BudgetKey []byte
 }
 
 // RouterDeps are the senders.
@@ -169,14 +208,20 @@ type RouterDeps struct {
 	// SMS sends text messages (End User Messaging SMS, a Chinese SMS
 	// provider); nil: the outbox when OutboxDir is set, else requesters
 	// with a phone only are verified by hand.
-	SMS   SMSSender
-	Clock func() time.Time
+	SMS SMSSender
+	// Budget counts the messages to contacts not proved (a *store.Store);
+	// nil: no budget (tests of other packages).
+	Budget Budget
+	Clock  func() time.Time
+	// Logger gets the LogOverBudget lines; default slog.Default().
+	Logger *slog.Logger
 }
 
 // NewRouter returns the one router every function that writes to
 // requesters uses.
 func NewRouter(cfg RouterConfig, deps RouterDeps) *Router {
-	r := &Router{From: cfg.From, FromName: cfg.FromName, Email: deps.Email, SMS: deps.SMS, Now: deps.Clock}
+	r := &Router{From: cfg.From, FromName: cfg.FromName, Email: deps.Email, SMS: deps.SMS, Now: deps.Clock,
+		budget: deps.Budget, limits: cfg.Budget.withDefaults(), budgetKey: cfg.BudgetKey, logger: deps.Logger}
 	if cfg.OutboxDir != "" {
 		box := &Outbox{Dir: cfg.OutboxDir, From: cfg.From, FromName: cfg.FromName, Now: deps.Clock}
 		r.Email = box

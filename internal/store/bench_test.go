@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Speed against dynalite (a Node.js emulator on localhost): these measure the
@@ -50,5 +51,19 @@ func BenchmarkEventHash(b *testing.B) {
 	ev := Event{Seq: 42, Type: "partner_done", Actor: "partner-dispatch", At: t0, Data: map[string]string{"partner": "analytics", "status": "done"}, PrevHash: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	for b.Loop() {
 		_ = EventHash("r1", ev)
+	}
+}
+
+// BenchmarkTakeBudget is one conditional UpdateItem ADD: with a limit of
+// one and a new window every two takes, half are taken and half refused.
+func BenchmarkTakeBudget(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := f.st.TakeBudget(ctx, "email:bench", 1, time.Second, t0.Add(time.Duration(i/2)*time.Second)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

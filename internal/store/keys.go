@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -46,6 +48,8 @@ const (
 
 	mailAckPKPrefix = "MAILACK#"
 	skMailAck       = "MAILACK"
+	budgetPKPrefix  = "BUDGET#"
+	skBudgetPrefix  = "WINDOW#"
 
 	openPK = "OPEN"
 	// purgePK is the GSI2 partition of closed requests whose personal data
@@ -78,6 +82,10 @@ func holdPK(subjectKey string) string { return holdPKPrefix + subjectKey }
 func mailPK(dedupeKey string) string  { return mailPKPrefix + dedupeKey }
 func mailAckPK(senderKey string) string {
 	return mailAckPKPrefix + senderKey
+}
+func budgetPK(key string) string { return budgetPKPrefix + key }
+func budgetSK(start time.Time) string {
+	return skBudgetPrefix + start.UTC().Format(keyTime)
 }
 
 type itemKey struct {

@@ -35,6 +35,7 @@
 //	                                                          while it waits for a person
 //	sweep progress   SWEEP#<name>       SWEEP                 -                                    none (one item per one-time sweep)
 //	mail ack marker  MAILACK#<sender k> MAILACK               -                                    claim + the acknowledgement window
+//	budget counter   BUDGET#<key>       WINDOW#<start>        -                                    window end + BudgetTTLSlack
 //
 // The request item holds no personal data: kind, status, channel, role,
 // locale, dates, keyed hashes (HMAC-SHA256) of identifiers, outcome codes and
@@ -42,6 +43,10 @@
 // identifiers, free text and corrections are on the personal item; what the
 // identity step verified and resolved is on the identity item
 // (docs/ARCHITECTURE.md, "The system forgets too").
+//
+// A budget counter (budget.go) counts the messages package notify sent in
+// one window to one mailbox or in all: <key> is that package's keyed hash of
+// the mailbox (never the address) or "global".
 //
 // Every write is a single-item conditional write; there are no transactions
 // (docs/ARCHITECTURE.md, rule 3). Where one change touches two items (a

@@ -27,7 +27,10 @@ type Verification struct {
 	SentAt        *time.Time `dynamodbav:"sentAt,omitempty"`
 	VerifiedAt    *time.Time `dynamodbav:"verifiedAt,omitempty"`
 	Signalled     bool       `dynamodbav:"signalled"`
-	CreatedAt     time.Time  `dynamodbav:"createdAt"`
+	// LockNotified records that the requester was told the verification
+	// locked: that notice goes once per request, however often it locks.
+	LockNotified bool      `dynamodbav:"lockNotified,omitempty"`
+	CreatedAt    time.Time `dynamodbav:"createdAt"`
 	// Version increases with every write; PutVerification conditions on it.
 	Version int `dynamodbav:"version"`
 }

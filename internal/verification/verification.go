@@ -17,6 +17,21 @@
 // is entered right proves control of the contact it went to: the proof is
 // recorded on the request's identity (dsr.Identity), and nothing more is
 // proved (docs/ARCHITECTURE.md, rule 7).
+//
+// Codes go to a contact nobody has proved yet, so they count against the
+// message budget of package notify, and so do the lock notices (one per
+// request, however often it locks). When the budget refuses a message,
+// nothing is sent, the audit event notify.EventOverBudget records it, and
+// the request is not lost:
+//   - Begin returns the *notify.DeliveryError, which wraps
+//     notify.ErrOverBudget and notify.ErrNoChannel: the workflow has an
+//     operator verify the requester instead (as for a contact without a
+//     channel).
+//   - Resend returns it too (the page answers "cannot send a new code
+//     right now, try later") and undoes itself: the resend is not counted,
+//     and the code the requester holds, its attempts and a lock stay as
+//     they were, so the real owner can ask again when the budget allows.
+//   - SubmitCode records the lock as usual and the lock notice is dropped.
 package verification
 
 import (
@@ -301,7 +316,9 @@ type Issued struct {
 // execution): a code already sent is not sent again, a locked verification
 // stays locked, and attempts and resends are kept; only the token is
 // replaced. A request without any contact gives a *notify.DeliveryError
-// wrapping notify.ErrNoChannel.
+// wrapping notify.ErrNoChannel; so does a code the message budget refuses
+// (wrapping notify.ErrOverBudget too, after the audit event
+// notify.EventOverBudget).
 func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, error) {
 	req, err := s.store.GetRequest(ctx, id)
 	if err != nil {
@@ -381,6 +398,9 @@ func (s *Service) send(ctx context.Context, req *dsr.Request, to dsr.Contact, r 
 	msg := notify.VerificationCode(id, to, dsr.Locale(req.Locale), code, r.CodeExpiresAt, s.link(id))
 	ch, err := s.sender.Send(ctx, msg)
 	if err != nil {
+		if aerr := s.auditNotSent(ctx, id, msg.Template, ch, err); aerr != nil {
+			return aerr
+		}
 		return err
 	}
 	sentAt := s.now()
@@ -401,6 +421,23 @@ func (s *Service) send(ctx context.Context, req *dsr.Request, to dsr.Contact, r 
 	}); err != nil {
 		return fmt.Errorf("audit code sent for %s: %w", id, err)
 	}
+	return nil
+}
+
+// auditNotSent records the audit event notify.EventOverBudget when err
+// says the message budget refused a message; other errors record nothing.
+func (s *Service) auditNotSent(ctx context.Context, id, template string, ch notify.Channel, err error) error {
+	limit, over := notify.OverBudgetLimit(err)
+	if !over {
+		return nil
+	}
+	if _, aerr := s.store.AppendEvent(ctx, id, store.Event{
+		Type: notify.EventOverBudget, At: s.now(), Actor: s.actor(),
+		Data: map[string]string{"template": template, "channel": string(ch), "limit": limit},
+	}); aerr != nil {
+		return fmt.Errorf("audit %s not sent for %s: %w", template, id, aerr)
+	}
+	s.log().InfoContext(ctx, "message not sent: over budget", "requestId", id, "template", template, "limit", limit)
 	return nil
 }
 
@@ -514,9 +551,9 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 	now := s.now()
 	norm, ok := normalizeCode(code)
 	var out Outcome
-	var justLocked bool
+	var justLocked, notifyLock bool
 	r, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
-		justLocked = false
+		justLocked, notifyLock = false, false
 		switch {
 		case !exists || r.State == StateClosed:
 			out = OutcomeNotWaiting
@@ -544,6 +581,10 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 		if r.Attempts >= s.maxAttempts() {
 			out, justLocked = OutcomeLocked, true
 			r.State = StateLocked
+			// The requester hears of a lock once per request: the
+			// page tells whoever entered the codes every time.
+			notifyLock = !r.LockNotified
+			r.LockNotified = true
 		}
 		return true, nil
 	})
@@ -583,7 +624,7 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 		}
 	case OutcomeLocked:
 		if justLocked {
-			if err := s.locked(ctx, req, r, now); err != nil {
+			if err := s.locked(ctx, req, r, now, notifyLock); err != nil {
 				return Result{}, err
 			}
 		}
@@ -592,8 +633,9 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 	return s.result(out, r, l), nil
 }
 
-// locked records the lock and tells the requester what to do.
-func (s *Service) locked(ctx context.Context, req *dsr.Request, r *record, now time.Time) error {
+// locked records the lock and, when notifyLock, tells the requester what
+// to do. A notice the message budget refuses is recorded and dropped.
+func (s *Service) locked(ctx context.Context, req *dsr.Request, r *record, now time.Time, notifyLock bool) error {
 	id := req.ID
 	left := max(s.maxResends()-r.Resends, 0)
 	if _, err := s.store.AppendEvent(ctx, id, store.Event{
@@ -602,15 +644,19 @@ func (s *Service) locked(ctx context.Context, req *dsr.Request, r *record, now t
 	}); err != nil {
 		return fmt.Errorf("audit lock of %s: %w", id, err)
 	}
+	if !notifyLock {
+		return nil
+	}
 	p, err := s.store.GetPersonal(ctx, id)
 	if err != nil {
 		return err
 	}
 	msg := notify.VerificationLocked(id, p.Contact, dsr.Locale(req.Locale), left, s.link(id), s.cfg.Team)
-	if _, err := s.sender.Send(ctx, msg); err != nil {
-		return err
+	ch, err := s.sender.Send(ctx, msg)
+	if _, over := notify.OverBudgetLimit(err); over {
+		return s.auditNotSent(ctx, id, msg.Template, ch, err)
 	}
-	return nil
+	return err
 }
 
 // signal sends SendTaskSuccess with the stored token and records that it was
@@ -652,7 +698,9 @@ func TaskGone(err error) bool {
 }
 
 // Resend issues a new code (at most MaxResends times) and unlocks a locked
-// verification. The previous code stops working.
+// verification. The previous code stops working. A new code that cannot
+// be sent at all (no channel, or the message budget refused it) undoes the
+// resend: the error is returned and the verification is as it was.
 func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, error) {
 	req, err := s.authorize(ctx, id, statusToken)
 	if err != nil {
@@ -662,6 +710,7 @@ func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, e
 	now := s.now()
 	var out Outcome
 	var code string
+	var prev record
 	r, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
 		code = ""
 		switch {
@@ -683,7 +732,7 @@ func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, e
 		if err != nil {
 			return false, err
 		}
-		out, code = OutcomeResent, c
+		out, code, prev = OutcomeResent, c, *r
 		r.State, r.Nonce, r.CodeHash = StatePending, nonce, s.hash(id, nonce, c)
 		r.CodeExpiresAt, r.Attempts, r.SentAt = now.Add(s.ttl()), 0, nil
 		r.Resends++
@@ -698,11 +747,34 @@ func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, e
 			return Result{}, err
 		}
 		if err := s.send(ctx, req, p.Contact, r, code); err != nil {
+			if errors.Is(err, notify.ErrNoChannel) {
+				if uerr := s.undoResend(ctx, id, r.CodeHash, prev); uerr != nil {
+					return Result{}, uerr
+				}
+			}
 			return Result{}, err
 		}
 	}
 	s.log().InfoContext(ctx, "verification code resend", "requestId", id, "outcome", string(out))
 	return s.result(out, r, l), nil
+}
+
+// undoResend puts back the code, attempts, state and resends a resend
+// replaced, when its new code (hash) could not be sent at all: the
+// requester may ask again, and the code they hold works as before.
+func (s *Service) undoResend(ctx context.Context, id, hash string, prev record) error {
+	_, err := s.update(ctx, id, func(r *record, exists bool) (bool, error) {
+		if !exists || r.CodeHash != hash {
+			return false, nil
+		}
+		r.State, r.Nonce, r.CodeHash, r.CodeExpiresAt = prev.State, prev.Nonce, prev.CodeHash, prev.CodeExpiresAt
+		r.Attempts, r.Resends, r.SentAt, r.Channel = prev.Attempts, prev.Resends, prev.SentAt, prev.Channel
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("undo resend of %s: %w", id, err)
+	}
+	return nil
 }
 
 // Close stops verification of a request that no longer waits for it (it
