@@ -60,6 +60,9 @@ type Config struct {
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
 	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
 	notify.Transport
+	// MessageBudget limits acknowledgements with the other messages to
+	// unproved contacts (notify.BudgetLimits: MESSAGE_BUDGET_*).
+	MessageBudget notify.BudgetLimits
 }
 
 // LoadConfig reads Config from environ, or from the process environment
@@ -78,6 +81,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
+	if err := c.MessageBudget.Check(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := intake.ParseSubjectSecret(c.SubjectKeySecret); err != nil {
 		errs = append(errs, fmt.Errorf("SUBJECT_KEY_SECRET: %w", err))
 	}
@@ -166,8 +172,12 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		if team == "" {
 			team = cfg.MailFrom
 		}
-		h.sender = notify.NewRouter(notify.RouterConfig{From: cfg.MailFrom, FromName: cfg.MailFromName, OutboxDir: cfg.OutboxDir},
-			notify.RouterDeps{Email: deps.Email, Clock: clock})
+		router := notify.RouterDeps{Email: deps.Email, Clock: clock, Logger: logger}
+		if deps.Store != nil {
+			router.Budget = deps.Store
+		}
+		h.sender = notify.NewRouter(notify.RouterConfig{From: cfg.MailFrom, FromName: cfg.MailFromName, OutboxDir: cfg.OutboxDir,
+			Budget: cfg.MessageBudget, BudgetKey: []byte(cfg.SubjectKeySecret)}, router)
 		h.ackWindow = cfg.AckWindow
 		h.ackKey = secret
 		h.from = cfg.MailFrom

@@ -40,6 +40,7 @@ func TestLoadConfig(t *testing.T) {
 	defaults := mailintake.Config{
 		TableName: "requests", StateMachineArn: intaketest.StateMachineArn, SubjectKeySecret: secret,
 		MaxOpenPerSubject: 3, AttachmentPrefix: "attachments/", MailFromName: "隐私团队 Privacy Team", AckWindow: 24 * time.Hour,
+		MessageBudget: notify.BudgetLimits{PerMailbox: 5, MailboxWindow: 24 * time.Hour, Global: 500, GlobalWindow: time.Hour},
 	}
 	tests := []struct {
 		name    string
@@ -59,6 +60,7 @@ func TestLoadConfig(t *testing.T) {
 			TrustedAuthServIDs: []string{"amazonses.com", "mx.singer.example.cn"}, S3UsePathStyle: true,
 			MailFrom: mailFrom, MailFromName: "Privacy", PrivacyContact: "dpo@singer.example.cn",
 			AckWindow: 72 * time.Hour, OutboxDir: "/tmp/outbox", Transport: notify.Transport{SESConfigurationSet: "dsrflow"},
+			MessageBudget: defaults.MessageBudget,
 		}},
 		{name: "no acknowledgements", env: with("MAIL_FROM", mailFrom, "MAIL_ACK_WINDOW", "0s"), want: func() mailintake.Config {
 			c := defaults

@@ -57,6 +57,9 @@ type Config struct {
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
 	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
 	notify.Transport
+	// MessageBudget limits the messages to contacts not yet proved
+	// (notify.BudgetLimits: MESSAGE_BUDGET_*).
+	MessageBudget notify.BudgetLimits
 	// SMTPUTF8 says the mail transport delivers to addresses whose local
 	// part is not ASCII (RFC 6531). Our SES raw and SMTP relay senders are
 	// set up without it: false refuses such addresses on the form
@@ -102,7 +105,7 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check(),
+	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(),
 		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen),
 		envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, MinTokenSecretLen))
 	if c.PublicBaseURL != "" {

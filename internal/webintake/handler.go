@@ -244,8 +244,9 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	router := notify.NewRouter(notify.RouterConfig{From: cfg.MailFrom, FromName: cfg.MailFromName, OutboxDir: cfg.OutboxDir},
-		notify.RouterDeps{Email: deps.Email, SMS: deps.SMS, Clock: clock})
+	router := notify.NewRouter(notify.RouterConfig{From: cfg.MailFrom, FromName: cfg.MailFromName, OutboxDir: cfg.OutboxDir,
+		Budget: cfg.MessageBudget, BudgetKey: []byte(cfg.SubjectKeySecret)},
+		notify.RouterDeps{Email: deps.Email, SMS: deps.SMS, Budget: deps.Store, Clock: clock, Logger: logger})
 	starter, err := intake.NewStarter(intake.StarterConfig{StateMachineArn: cfg.StateMachineArn},
 		intake.StarterDeps{Store: deps.Store, SFN: deps.SFN, Clock: clock, Logger: logger})
 	if err != nil {

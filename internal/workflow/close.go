@@ -145,6 +145,7 @@ func (h *Handlers) closeRefused(ctx context.Context, r *dsr.Request, reason dsr.
 	}
 	l := locale(r)
 	m := notify.Refused(id, to, l, r.Kind, reason, h.team)
+	m.Verified = r.VerifiedAt != nil
 	if len(obligations) > 0 {
 		m.Body += obligationsText(l, obligations)
 	}

@@ -50,6 +50,10 @@ type Config struct {
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
 	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
 	notify.Transport
+	// MessageBudget limits the messages to contacts not yet proved
+	// (MESSAGE_BUDGET_PER_MAILBOX, MESSAGE_BUDGET_MAILBOX_WINDOW,
+	// MESSAGE_BUDGET_GLOBAL, MESSAGE_BUDGET_GLOBAL_WINDOW; notify.BudgetLimits).
+	MessageBudget notify.BudgetLimits
 	// RepeatLimit: requests of one subject in 12 months answered without
 	// manual review (policy 五.5).
 	RepeatLimit int `env:"REPEAT_LIMIT" envDefault:"3"`
@@ -97,7 +101,7 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check(),
+	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(),
 		envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen),
 		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen))
 	if c.SigningKeyID != "" && c.SigningKeyDir != "" {
@@ -197,8 +201,9 @@ func New(c Config, d Deps) (*Handlers, error) {
 		}
 		policy.Retention = r
 	}
-	router := notify.NewRouter(notify.RouterConfig{From: c.MailFrom, FromName: c.MailFromName, OutboxDir: c.OutboxDir},
-		notify.RouterDeps{Email: d.Email, SMS: d.SMS, Clock: clock})
+	router := notify.NewRouter(notify.RouterConfig{From: c.MailFrom, FromName: c.MailFromName, OutboxDir: c.OutboxDir,
+		Budget: c.MessageBudget, BudgetKey: []byte(c.SubjectKeySecret)},
+		notify.RouterDeps{Email: d.Email, SMS: d.SMS, Budget: d.Store, Clock: clock, Logger: logger})
 	team := notify.Contact{Email: c.PrivacyContact}
 	if team.Email == "" {
 		team.Email = c.MailFrom

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/notify"
 	"dsrflow/internal/operator"
 	"dsrflow/internal/verification"
 )
@@ -137,13 +138,17 @@ func (h *Handlers) Verify(ctx context.Context, in VerifyInput) (VerifyOutput, er
 			h.log().InfoContext(ctx, "verification started", "requestId", id, "codeSent", iss.Sent, "channel", string(iss.Channel), "locked", iss.Locked)
 			return out, nil
 		}
+		cause := "no_delivery_channel"
+		if _, over := notify.OverBudgetLimit(err); over {
+			cause = "over_budget"
+		}
 		var nd *NoDeliveryChannel
 		if err = named(id, "verify identity", err); !errors.As(err, &nd) {
 			return out, err
 		}
-		// Nobody to send a code to (a phone only, no SMS provider): an
-		// operator verifies.
-		return out, h.awaitOperator(ctx, id, operator.StageVerification, "no_delivery_channel", in.TaskToken)
+		// Nobody to send a code to (a phone only, no SMS provider), or
+		// the message budget refused it: an operator verifies.
+		return out, h.awaitOperator(ctx, id, operator.StageVerification, cause, in.TaskToken)
 	case RouteManual:
 		return out, h.awaitOperator(ctx, id, operator.StageVerification, in.Cause, in.TaskToken)
 	}

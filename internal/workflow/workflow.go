@@ -248,6 +248,11 @@ func (h *Handlers) sendOnce(ctx context.Context, actor string, m notify.Message)
 		return named(id, "write notice marker", err)
 	}
 	ch, err := h.sender.Send(ctx, m)
+	if limit, over := notify.OverBudgetLimit(err); over {
+		// Not sent, and a retry soon would not be either: record it
+		// and go on (the marker stays "sending": a rerun tries again).
+		return h.audit(ctx, id, notify.EventOverBudget, actor, map[string]string{"template": m.Template, "channel": string(ch), "limit": limit})
+	}
 	if err != nil {
 		err = named(id, "send "+m.Template, err)
 		var nd *NoDeliveryChannel

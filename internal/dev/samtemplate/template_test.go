@@ -699,8 +699,19 @@ func TestAlarms(t *testing.T) {
 			}
 			have[key{ns, m, fmt.Sprint(dm["Name"]) + "=" + v}] = true
 		}
-		if acts, _ := r.Properties["AlarmActions"].([]any); len(acts) == 0 {
-			t.Errorf("alarm on %s %s has no AlarmActions", ns, m)
+		// SNS does not exist in aws-cn: actions are the topic where SNS
+		// is (Fn::If HasSns), none in the China regions.
+		acts, _ := r.Properties["AlarmActions"].([]any)
+		if cond, ok := asMapAny(r.Properties["AlarmActions"])["Fn::If"].([]any); ok && len(cond) == 3 && cond[0] == "HasSns" {
+			acts, _ = cond[1].([]any)
+		}
+		if len(acts) == 0 {
+			t.Errorf("alarm on %s %s has no AlarmActions where SNS exists", ns, m)
+		}
+	}
+	for id, r := range tpl.Resources {
+		if strings.HasPrefix(r.Type, "AWS::SNS::") && r.Condition != "HasSns" && r.Condition != "HasAlarmEmail" {
+			t.Errorf("%s (%s) is not conditioned on HasSns: SNS does not exist in the China regions", id, r.Type)
 		}
 	}
 	var sm string
