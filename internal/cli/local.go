@@ -102,7 +102,7 @@ requests and restarts their executions.`,
 		},
 	}
 	f.register(cmd, "127.0.0.1:8080")
-	cmd.AddCommand(newLocalLoadCmd(s))
+	cmd.AddCommand(newLocalLoadCmd(s), newLocalTokenCmd(s))
 	return cmd
 }
 

@@ -131,6 +131,7 @@ var catalog = map[string]dsr.Text{
 	"code.invalid_type":             {ZhCN: "此字段的类型不正确：应为文本，列表字段应为文本数组。", En: "This field has the wrong type: it must be a string, or an array of strings for a list."},
 	"code.malformed_json":           {ZhCN: "请求正文不是有效的 JSON 对象。", En: "The request body is not a valid JSON object."},
 	"code.internal":                 {ZhCN: "服务暂时出现问题，您的请求未能提交。请稍后重试。", En: "Something went wrong on our side and your request was not sent. Please try again later."},
+	"code.login_self_only":          {ZhCN: "登录只能证明您本人的账号：代他人提出请求时，请不要携带登录凭证，由隐私团队核实您的授权。", En: "A login proves your own account only: when you ask for someone else, send the request without the login token, and the privacy team checks your authority."},
 	"code.malformed_body":           {ZhCN: "无法读取请求正文。", En: "The request body cannot be read."},
 	"code.idempotency_key_required": {ZhCN: "请在 Idempotency-Key 请求头中提供幂等键（例如随机 UUID），以免重试时重复提交。", En: "Send an Idempotency-Key header (a random UUID, for example), so that a retry does not create a second request."},
 	"code.invalid_idempotency_key":  {ZhCN: "Idempotency-Key 须为一个随机值：22 至 255 个可见 ASCII 字符（逗号除外），至少 128 位，例如随机 UUID 或 32 位十六进制数。", En: "The Idempotency-Key must be one random value of 22 to 255 visible ASCII characters (no comma) with at least 128 bits, such as a random UUID or 32 hex digits."},

@@ -16,6 +16,7 @@ import (
 	"dsrflow/internal/documents"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
+	"dsrflow/internal/idtoken"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/mailtransport"
@@ -26,6 +27,11 @@ import (
 // Config is the intake-web function's configuration, read from the
 // environment (template.yaml sets these variables).
 type Config struct {
+	// OIDC is the app's OpenID Connect provider (OIDC_ISSUER,
+	// OIDC_AUDIENCE, OIDC_JWKS_URL, ...): POST /requests with its ID token
+	// as a bearer token is proved by the login, and no code is sent. Not
+	// set: bearer tokens are refused.
+	OIDC            idtoken.Config
 	TableName       string `env:"TABLE_NAME,required,notEmpty"`
 	StateMachineArn string `env:"STATE_MACHINE_ARN,required,notEmpty"`
 	// SubjectKeySecret keys subject keys (dsr.SubjectKey); shared with intake-mail.
@@ -105,7 +111,7 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(),
+	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(), c.OIDC.Check(),
 		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen),
 		envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, MinTokenSecretLen))
 	if c.PublicBaseURL != "" {

@@ -6,8 +6,10 @@ package webintake
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
+import (
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+)
 
 // formMain is the request form: the error summary, the hidden fields and
 // the sections, each a group (groupView) or loose fields (fieldView).

@@ -144,6 +144,7 @@ import (
 
 	"dsrflow/internal/documents"
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/idtoken"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/store"
@@ -174,6 +175,9 @@ type Deps struct {
 	// is required when Config.UploadBucket is set. Its endpoint is the one
 	// browsers post to (in the local stack, the S3 emulator's address).
 	S3 *s3.Client
+	// IDTokens checks the app's ID tokens; nil: an idtoken.Verifier of
+	// Config.OIDC.
+	IDTokens TokenVerifier
 	// Clock is the time source of the handler, intake, the store's dates
 	// and the code expiry; default time.Now.
 	Clock  func() time.Time
@@ -201,8 +205,15 @@ type verifier interface {
 }
 
 // Handler is the privacy center: an http.Handler.
+// TokenVerifier checks a bearer ID token (an *idtoken.Verifier): its
+// errors are *idtoken.Error.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (idtoken.Claims, error)
+}
+
 type Handler struct {
 	intake       submitter
+	idTokens     TokenVerifier
 	store        requestReader
 	verification verifier
 	// uploads is nil when uploads are not configured: the pages then tell
@@ -269,9 +280,18 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webintake: %w", err)
 	}
+	tokens := deps.IDTokens
+	if tokens == nil {
+		v, err := idtoken.New(cfg.OIDC, idtoken.Deps{Clock: clock})
+		if err != nil {
+			return nil, fmt.Errorf("webintake: %w", err)
+		}
+		tokens = v
+	}
 	secret := []byte(cfg.StatusTokenSecret)
 	h := &Handler{
 		intake:       in,
+		idTokens:     tokens,
 		store:        deps.Store,
 		verification: ver,
 		docs:         deps.Store,

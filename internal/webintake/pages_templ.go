@@ -6,8 +6,10 @@ package webintake
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
+import (
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+)
 
 // The privacy-center pages: basePage is the document around each page's
 // main content; the form's parts are in form.templ. templ drops most

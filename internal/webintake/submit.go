@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/idtoken"
 	"dsrflow/internal/intake"
 	"dsrflow/internal/phone"
 	"dsrflow/internal/store"
@@ -160,7 +161,7 @@ func (h *Handler) postForm(w http.ResponseWriter, r *http.Request, body []byte) 
 		h.formPage(w, http.StatusBadRequest, l, in, h.newNonce(), nil, []string{text(l, "errors.expired")})
 		return
 	}
-	out, fail := h.submit(r.Context(), v, SourceForm, nonce)
+	out, fail := h.submit(r.Context(), v, SourceForm, nonce, nil)
 	if fail != nil {
 		switch {
 		case fail.tooMany:
@@ -278,6 +279,23 @@ func (h *Handler) postJSON(w http.ResponseWriter, r *http.Request, body []byte) 
 		writeErrors(w, http.StatusBadRequest, l, dsr.FieldErrors{*fe})
 		return
 	}
+	// The app's request: its ID token proves the account; a token that
+	// does not verify creates nothing.
+	login, ok := h.bearerLogin(w, r, l)
+	if !ok {
+		return
+	}
+	if login != nil {
+		if sub.Role != "" && sub.Role != string(dsr.RoleSelf) {
+			writeErrors(w, http.StatusBadRequest, l, dsr.FieldErrors{{Field: dsr.FieldRole, Code: CodeLoginSelfOnly}})
+			return
+		}
+		// Replies go where the provider vouched for, when the app sent
+		// no contact of its own.
+		if sub.Email == "" && sub.Phone == "" {
+			sub.Email, sub.Phone = login.Email, login.Phone
+		}
+	}
 	// Messages in the request's own language when it names one, else by
 	// ?lang= or Accept-Language; a request without one gets that language.
 	if sub.Locale != "" {
@@ -296,7 +314,7 @@ func (h *Handler) postJSON(w http.ResponseWriter, r *http.Request, body []byte) 
 		writeErrors(w, http.StatusBadRequest, l, errs)
 		return
 	}
-	out, fail := h.submit(r.Context(), v, SourceAPI, key)
+	out, fail := h.submit(r.Context(), v, SourceAPI, key, login)
 	if fail != nil {
 		switch {
 		case fail.tooMany:
@@ -456,7 +474,7 @@ type submitFailure struct {
 
 // submit hands a validated request to intake with its status token hash
 // and body digest.
-func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key string) (submitted, *submitFailure) {
+func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key string, login *intake.Login) (submitted, *submitFailure) {
 	nk := naturalKey(h.tokenSecret, source, key, v)
 	id := intake.RequestID(dsr.ChannelWeb, nk)
 	token := StatusToken(h.tokenSecret, id)
@@ -467,6 +485,7 @@ func (h *Handler) submit(ctx context.Context, v dsr.Validated, source, key strin
 		StatusTokenHash: TokenHash(token),
 		BodyDigest:      h.bodyDigest(v),
 		Source:          source,
+		Login:           login,
 	})
 	var tooMany *intake.TooManyOpenError
 	switch {
@@ -517,4 +536,39 @@ func (h *Handler) siteURL(r *http.Request) string {
 // statusPath is the status page of request id with its token.
 func statusPath(id, token string) string {
 	return "/requests/" + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
+}
+
+// CodeLoginSelfOnly: a bearer token proves the requester's own account, so
+// it goes with role self only (a guardian's login is not the child's).
+const CodeLoginSelfOnly dsr.Code = "login_self_only"
+
+// bearerLogin checks the request's bearer ID token, if it carries an
+// Authorization header: nil and true without one; the login and true for
+// a token that verifies; false after answering 401 (or 503 when the
+// provider's keys cannot be fetched) with the token's error code. Neither
+// the token nor its claims are logged.
+func (h *Handler) bearerLogin(w http.ResponseWriter, r *http.Request, l dsr.Locale) (*intake.Login, bool) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return nil, true
+	}
+	refuse := func(e *idtoken.Error) (*intake.Login, bool) {
+		h.logger.InfoContext(r.Context(), "bearer token refused", "code", string(e.Code))
+		w.Header().Set("WWW-Authenticate", e.WWWAuthenticate())
+		writeJSON(w, e.HTTPStatus(), apiErrors{Errors: []apiError{{Code: string(e.Code), Message: e.Message(l)}}})
+		return nil, false
+	}
+	raw, ok := idtoken.BearerToken(values[0])
+	if len(values) != 1 || !ok {
+		return refuse(&idtoken.Error{Code: idtoken.CodeMalformed})
+	}
+	claims, err := h.idTokens.Verify(r.Context(), raw)
+	if err != nil {
+		var e *idtoken.Error
+		if !errors.As(err, &e) {
+			e = &idtoken.Error{Code: idtoken.CodeMalformed}
+		}
+		return refuse(e)
+	}
+	return &intake.Login{Account: claims.Subject, Email: claims.Email, Phone: claims.PhoneNumber, At: h.clock().UTC()}, true
 }

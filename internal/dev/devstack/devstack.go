@@ -65,6 +65,7 @@ import (
 
 	"dsrflow/internal/anchor"
 	"dsrflow/internal/dev/dynamotest"
+	"dsrflow/internal/dev/oidcsim"
 	"dsrflow/internal/principal"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/store"
@@ -184,6 +185,8 @@ type Stack struct {
 	KeyDir string
 	// AnchorDir holds the audit anchors (`dsr audit verify --dir`).
 	AnchorDir string
+	// OIDCDir holds the simulated app provider's signing key.
+	OIDCDir string
 
 	DynamoDB   *dynamodb.Client
 	SFN        *sfn.Client
@@ -193,7 +196,11 @@ type Stack struct {
 	Reconciler *reconcile.Reconciler
 	// Anchors writes the audit anchors: as requests close, and on every
 	// reconciler pass (daily in AWS).
-	Anchors  *anchor.Anchorer
+	Anchors *anchor.Anchorer
+	// OIDC is the simulated app's OpenID Connect provider (served under
+	// /oidc on the HTTP API's address): `dsr local token` mints its ID
+	// tokens, intake-web verifies them.
+	OIDC     *oidcsim.Provider
 	Partners *Partners
 	// Routes are the HTTP API's route keys, from template.yaml.
 	Routes []string
@@ -223,7 +230,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{opts: opts, log: opts.Logger, cancel: cancel, failed: make(chan error, 8), DataDir: opts.Dir,
-		MailDrop: filepath.Join(opts.Dir, "maildrop"), Outbox: filepath.Join(opts.Dir, "outbox"), KeyDir: filepath.Join(opts.Dir, "keys"), AnchorDir: filepath.Join(opts.Dir, "anchors")}
+		MailDrop: filepath.Join(opts.Dir, "maildrop"), Outbox: filepath.Join(opts.Dir, "outbox"), KeyDir: filepath.Join(opts.Dir, "keys"), AnchorDir: filepath.Join(opts.Dir, "anchors"), OIDCDir: filepath.Join(opts.Dir, "oidc")}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -303,6 +310,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.Partners = partners
 	s.serve("simulated partners", partnersL, partners.Fleet)
 
+	if s.OIDC, err = oidcsim.New(oidcsim.Config{Dir: s.OIDCDir, Issuer: s.HTTPURL + "/oidc"}, oidcsim.Deps{}); err != nil {
+		return nil, err
+	}
+	// Minting once makes the signing key now (it is made on first use), so
+	// that `dsr local token` finds the key the stack serves.
+	if _, err := s.OIDC.Mint("local-stack", time.Minute); err != nil {
+		return nil, fmt.Errorf("simulated app provider: %w", err)
+	}
 	fns, err := s.wire(ctx, secrets)
 	if err != nil {
 		return nil, err
@@ -488,6 +503,9 @@ func (s *Stack) Env() [][2]string {
 		// honoured only while every endpoint is local).
 		{principal.LocalVariable, LocalPrincipal},
 		{"ANCHOR_DIR", s.AnchorDir},
+		// Where `dsr local token` finds the simulated app provider.
+		{"DSR_OIDC_ISSUER", s.OIDC.Issuer()},
+		{"DSR_OIDC_DIR", s.OIDCDir},
 	}
 }
 

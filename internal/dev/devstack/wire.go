@@ -328,10 +328,13 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		log.Warn("state machine tasks without a local handler", "substitutions", s.Unserved)
 	}
 
-	// intake-web.
+	// intake-web, with the simulated app provider's keys.
 	webEnv, err := l.env("intake-web")
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range s.OIDC.Environment() {
+		webEnv[k] = v
 	}
 	webCfg, err := parseEnv[webintake.Config](webEnv)
 	if err != nil {
@@ -354,6 +357,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	// the handler of its function (an http.Handler, as the Lambda edge
 	// adapter serves it in AWS).
 	mux := http.NewServeMux()
+	// The simulated app's OpenID Connect provider: its keys (JWKS) beside
+	// the API, as an identity provider publishes them.
+	mux.Handle("/oidc/", http.StripPrefix("/oidc", s.OIDC))
 	handlers := map[string]http.Handler{"intake-web": web, "partner-callback": callback}
 	for _, rt := range routes {
 		fh, ok := handlers[rt.Function]
