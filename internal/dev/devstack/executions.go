@@ -137,13 +137,6 @@ func (ex *executions) lookup(arn string) *execution {
 	return ex.byArn[arn]
 }
 
-// count is the number of running executions known.
-func (ex *executions) count() int {
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
-	return len(ex.byArn)
-}
-
 // clockOf returns the clock of request id's running execution.
 func (ex *executions) clockOf(id string) (*Clock, bool) {
 	ex.mu.Lock()
