@@ -26,10 +26,10 @@
 //     waits for time alone (a Wait state, a retry delay, a pending
 //     timeout), one day of its time per second by default; at real speed
 //     while a task handler runs and while someone else is awaited (a
-//     person, a partner's callback; for at most HumanHold per task). Everything
-//     outside an execution (intake, partner callbacks, the reconciler, the
-//     dsr commands) runs on the wall clock, so one request's weeks-long
-//     waits move only that request's dates.
+//     person, a partner's callback; for at most HumanHold per task).
+//     Everything outside an execution (intake, partner callbacks, the
+//     reconciler, the dsr commands) runs on the wall clock, so one
+//     request's weeks-long waits move only that request's dates.
 //   - The reconciler (internal/reconcile), once at start and then every few
 //     seconds.
 //
@@ -530,7 +530,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 		}
 		return p
 	}
-	fmt.Fprintf(w, "dsrflow local stack is running (each request's workflow on a clock of its own: %s per second while it waits for time,\nreal time while a person is awaited, for up to %s; everything else on the wall clock)\n\n", scaleText(s.opts.ClockScale), s.opts.HumanHold)
+	fmt.Fprintf(w, "dsrflow local stack is running (each request's workflow on a clock of its own: %s per second while it waits for time,\nreal time while a person or a partner is awaited, for up to %s; everything else on the wall clock)\n\n", scaleText(s.opts.ClockScale), s.opts.HumanHold)
 	fmt.Fprintf(w, "  privacy center (form)   %s/\n", s.HTTPURL)
 	fmt.Fprintf(w, "  HTTP API                %s  %s\n", s.HTTPURL, strings.Join(s.Routes, ", "))
 	fmt.Fprintf(w, "  DynamoDB (dynalite)     %s  table %s\n", s.DynamoDBURL, TableName)
