@@ -33,8 +33,13 @@
 //     single Lambda instance; NewHandler keeps a pool of instances, so its
 //     invocations run at once, like Lambda's concurrent instances.
 //   - A Task handler learns which state it runs for from its context:
-//     TaskInfo (state name, retry count, execution ARN, task token) and
-//     StateName; WithTaskInfo builds such a context for tests.
+//     TaskInfo (state name, retry count, execution ARN, task token),
+//     StateName and ExecutionArnFrom; WithTaskInfo builds such a context
+//     for tests.
+//   - Time comes from Options.Clock, or per execution from
+//     Options.ExecutionClock: each execution may run on a clock of its own
+//     (the local stack gives each a virtual clock, so one execution's long
+//     waits do not move the others' dates).
 //   - Not supported yet, and rejected by validation with code UNSUPPORTED:
 //     JSONata (QueryLanguage, Arguments, Output, Condition), variables
 //     (Assign), Distributed Map (ItemReader, ItemBatcher, ResultWriter,

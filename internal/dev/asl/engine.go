@@ -65,9 +65,19 @@ func lambdaFunctionName(s string) string {
 
 // Options configure an Engine. Zero values take AWS's defaults.
 type Options struct {
-	Clock    Clock
-	Resolver TaskResolver
-	Logger   *slog.Logger
+	// Clock is the engine's time (default RealClock): every execution's,
+	// unless ExecutionClock gives it one of its own.
+	Clock Clock
+	// ExecutionClock, if set, gives each execution a clock of its own: the
+	// engine calls it once as the execution starts, before its first event,
+	// and uses the clock for that execution's Wait states, retry delays,
+	// timeouts, heartbeats and history timestamps. A nil clock means Clock.
+	// release, if not nil, is called once when the execution ends (after
+	// its last event); task handlers it left running (a timed-out task)
+	// may still be running then.
+	ExecutionClock func(executionArn string) (clock Clock, release func())
+	Resolver       TaskResolver
+	Logger         *slog.Logger
 	// MaxPayloadBytes is the payload quota (256 KiB).
 	MaxPayloadBytes int
 	// MaxHistoryEvents is the execution history quota (25,000 events).
@@ -161,11 +171,13 @@ type Execution struct {
 	sm *StateMachine
 	in StartInput
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	input  any
-	start  time.Time
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	input   any
+	start   time.Time
+	clock   Clock  // Options.Clock or the execution's own
+	release func() // from Options.ExecutionClock, called as the execution ends
 
 	mu       sync.Mutex
 	events   eventLog
@@ -207,10 +219,20 @@ func (e *Engine) Start(ctx context.Context, sm *StateMachine, in StartInput) (*E
 	if in.ExecutionArn == "" {
 		in.ExecutionArn = "arn:aws:states:" + e.opts.Region + ":123456789012:execution:" + in.StateMachineName + ":" + in.Name
 	}
+	clock, release := e.opts.Clock, func() {}
+	if e.opts.ExecutionClock != nil {
+		c, rel := e.opts.ExecutionClock(in.ExecutionArn)
+		if c != nil {
+			clock = c
+		}
+		if rel != nil {
+			release = rel
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	x := &Execution{
 		e: e, sm: sm, in: in, ctx: runCtx, cancel: cancel, done: make(chan struct{}),
-		input: input, start: e.opts.Clock.Now(), status: StatusRunning,
+		input: input, start: clock.Now(), clock: clock, release: release, status: StatusRunning,
 	}
 	x.ctxExec = map[string]any{
 		"Id": in.ExecutionArn, "Input": input, "Name": in.Name, "RoleArn": in.RoleArn,
@@ -231,7 +253,7 @@ func (e *Engine) Start(ctx context.Context, sm *StateMachine, in StartInput) (*E
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func (x *Execution) watchTimeout(d time.Duration) {
-	t := x.e.opts.Clock.NewTimer(d)
+	t := x.clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():
@@ -246,25 +268,25 @@ func (x *Execution) timedOut() {
 
 // pastDeadline ends the execution if its TimeoutSeconds has passed.
 func (x *Execution) pastDeadline() bool {
-	if x.deadline.IsZero() || x.e.opts.Clock.Now().Before(x.deadline) {
+	if x.deadline.IsZero() || x.clock.Now().Before(x.deadline) {
 		return false
 	}
 	x.timedOut()
 	return true
 }
 
-// sleep waits d on the engine clock, ending at the execution deadline.
+// sleep waits d on the execution's clock, ending at the execution deadline.
 func (x *Execution) sleep(ctx context.Context, d time.Duration) error {
 	if !x.deadline.IsZero() {
-		if left := x.deadline.Sub(x.e.opts.Clock.Now()); d >= left {
-			if err := sleep(ctx, x.e.opts.Clock, left); err != nil {
+		if left := x.deadline.Sub(x.clock.Now()); d >= left {
+			if err := sleep(ctx, x.clock, left); err != nil {
 				return err
 			}
 			x.timedOut()
 			return errTerminated
 		}
 	}
-	return sleep(ctx, x.e.opts.Clock, d)
+	return sleep(ctx, x.clock, d)
 }
 
 func (x *Execution) run(sc *scope) {
@@ -301,7 +323,7 @@ func (x *Execution) end(status, evType, errName, cause string, output json.RawMe
 		x.mu.Unlock()
 		return false
 	}
-	now := x.e.opts.Clock.Now()
+	now := x.clock.Now()
 	x.terminal = true
 	x.status, x.errName, x.cause, x.output, x.stop = status, errName, cause, output, now
 	ev := event{typ: evType, ts: now, id: int64(x.events.n + 1), errName: errName, cause: cause}
@@ -313,6 +335,7 @@ func (x *Execution) end(status, evType, errName, cause string, output json.RawMe
 	x.mu.Unlock()
 	x.cancel()
 	close(x.done)
+	x.release()
 	x.e.log.Debug("execution ended", "executionArn", x.in.ExecutionArn, "status", status, "error", errName)
 	return true
 }
@@ -345,7 +368,7 @@ func (x *Execution) addEventAt(sc *scope, ev event) (time.Time, error) {
 	}
 	ev.id = int64(x.events.n + 1)
 	ev.prev = sc.prev
-	ev.ts = x.e.opts.Clock.Now()
+	ev.ts = x.clock.Now()
 	x.events.add(&ev)
 	x.mu.Unlock()
 	sc.prev = ev.id
@@ -361,7 +384,7 @@ func (x *Execution) addStateEvent(sc *scope, d *evDesc, payload any) (time.Time,
 		x.mu.Unlock()
 		return x.addEventAt(sc, event{typ: d.typ, name: d.name, desc: d, payload: payload, hasPay: true})
 	}
-	ts := x.e.opts.Clock.Now()
+	ts := x.clock.Now()
 	rec := x.events.slot(ts)
 	rec.desc, rec.ts, rec.payload, rec.prev = d, ts.UnixNano(), payload, int32(sc.prev)
 	id := int64(x.events.n)
@@ -379,7 +402,7 @@ func (x *Execution) addRecord(sc *scope, d *evDesc, payload any, index int) (tim
 		x.mu.Unlock()
 		return x.addEventAt(sc, event{typ: d.typ, name: d.name, desc: d, payload: payload, hasPay: payload != nil, index: index})
 	}
-	ts := x.e.opts.Clock.Now()
+	ts := x.clock.Now()
 	rec := x.events.slot(ts)
 	rec.desc, rec.ts, rec.payload, rec.prev, rec.index = d, ts.UnixNano(), payload, int32(sc.prev), int32(index)
 	id := int64(x.events.n)
@@ -684,7 +707,7 @@ func (r *stateRun) wait(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	clock := r.x.e.opts.Clock
+	clock := r.x.clock
 	var d time.Duration
 	switch {
 	case st.hasSeconds:

@@ -154,7 +154,7 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	}
 
 	// Timers.
-	clock := x.e.opts.Clock
+	clock := x.clock
 	var timeoutC <-chan time.Time
 	if timeout > 0 {
 		t := clock.NewTimer(time.Duration(timeout) * time.Second)

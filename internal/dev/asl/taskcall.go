@@ -72,3 +72,14 @@ func StateName(ctx context.Context) (string, bool) {
 	}
 	return c.StateName, true
 }
+
+// ExecutionArnFrom returns the ARN of the execution a Task handler runs
+// for ($$.Execution.Id): with Options.ExecutionClock, the execution whose
+// clock the handler's work belongs to.
+func ExecutionArnFrom(ctx context.Context) (string, bool) {
+	c, ok := ctx.Value(taskCallKey{}).(*TaskCall)
+	if !ok || c == nil {
+		return "", false
+	}
+	return c.ExecutionArn, true
+}

@@ -2,36 +2,28 @@ package devstack
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"dsrflow/internal/dev/asl"
 )
 
-// Clock is the local stack's time: scale times faster than the wall clock
-// (86400: one day of workflow time per second), so that a weeks-long backup
-// wait passes in seconds. It implements asl.Clock; the engine, the store and
-// every handler share it, so the dates they write agree.
+// Clock is one workflow execution's time (see executions): it starts at
+// the wall clock's reading (or later, see NewClock) and runs scale times
+// faster than the wall clock (86400: one day per second) while the
+// execution waits for time, so a weeks-long backup wait passes in seconds
+// without moving any other request's dates. It implements asl.Clock; the
+// engine, and the store and task handlers serving that execution, share
+// it, so the dates they write for the request agree.
 //
 // It runs fast only while something waits for it: while no timer is
-// pending (no Wait state, retry delay or timeout), it runs at real speed, so
-// an idle stack does not race years ahead (the working-day calendar covers a
-// limited number of years).
-//
-// Two more things make it fit for a person at the keyboard:
-//
-//   - While a workflow waits for a person (a .waitForTaskToken task: the
-//     verification code, an operator's decision), the clock runs at real
-//     speed: a 7-day verification window stays open and a code stays valid
-//     while you read the outbox. Hold starts such a period; its release
-//     function ends it.
-//   - Its reading is saved on Close and resumed on the next start (never
-//     earlier than the wall clock), so the dates already in the table do not
-//     lie in the future after a restart.
+// pending (no Wait state, retry delay or timeout), it runs at real speed.
+// While a task handler of the execution runs, or the execution waits for
+// someone (a .waitForTaskToken task: the verification code, an operator's
+// decision, a partner's callback), it runs at real speed too: a partner's
+// hour-long deadline is not spent by the milliseconds of its call, and a
+// 7-day verification window stays open while you read the outbox. Hold
+// starts such a period; its release function ends it.
 //
 // Timers fire by clock time: a rate change re-plans every pending timer.
 type Clock struct {
@@ -48,8 +40,9 @@ type Clock struct {
 
 var _ asl.Clock = (*Clock)(nil)
 
-// NewClock returns a clock running scale times faster than real time,
-// starting at start (or the wall clock if start is earlier or zero).
+// NewClock returns a clock running scale times faster than real time while
+// a timer is pending, starting at start (or the wall clock if start is
+// earlier or zero: a clock never reads earlier than the wall clock).
 func NewClock(scale float64, start time.Time) *Clock {
 	if scale <= 0 {
 		scale = 1
@@ -134,7 +127,8 @@ func (c *Clock) NewTimer(d time.Duration) asl.Timer {
 	return t
 }
 
-// Run fires timers until ctx is done. The stack runs it in a goroutine.
+// Run fires timers until ctx is done; the stack runs it in a goroutine
+// for as long as the execution runs.
 func (c *Clock) Run(ctx context.Context) {
 	real := time.NewTimer(time.Hour)
 	defer real.Stop()
@@ -162,35 +156,4 @@ func (c *Clock) Run(ctx context.Context) {
 		case <-real.C:
 		}
 	}
-}
-
-// clockFile is what the clock saves between runs.
-type clockFile struct {
-	Now   time.Time `json:"now"`
-	Scale float64   `json:"scale"`
-}
-
-// loadClockStart reads the saved clock reading; a missing file is the zero time.
-func loadClockStart(path string) (time.Time, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read clock: %w", err)
-	}
-	var f clockFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return time.Time{}, fmt.Errorf("read clock %s: %w", path, err)
-	}
-	return f.Now, nil
-}
-
-// save writes the clock's reading to path.
-func (c *Clock) save(path string) error {
-	b, err := json.MarshalIndent(clockFile{Now: c.Now().UTC(), Scale: c.scale}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -22,8 +22,14 @@
 //     mailbox bucket under inbox/ and handed to intake-mail in the S3 event S3
 //     would send; the file then moves to maildrop/processed/.
 //   - An outbox (<dir>/outbox): every message the system sends, as .eml.
-//   - A scaled clock (Clock): one day of workflow time per second by default,
-//     at real speed while a person is awaited (for at most HumanHold).
+//   - A virtual clock per workflow execution (Clock): while the execution
+//     waits for time alone (a Wait state, a retry delay, a pending
+//     timeout), one day of its time per second by default; at real speed
+//     while a task handler runs and while someone else is awaited (a
+//     person, a partner's callback; for at most HumanHold per task).
+//     Everything outside an execution (intake, partner callbacks, the
+//     reconciler, the dsr commands) runs on the wall clock, so one
+//     request's weeks-long waits move only that request's dates.
 //   - The reconciler (internal/reconcile), once at start and then every few
 //     seconds.
 //
@@ -37,7 +43,10 @@
 // fresh engine does not know and starts it again under the same name. The
 // task handlers are idempotent and work from the request's stored status, so
 // the request continues; a request whose step cannot be repeated ends up
-// "stuck" and is reported by the reconciler.
+// "stuck" and is reported by the reconciler. A new execution's clock starts
+// at the wall clock, or at the request's last update when that lies ahead
+// (a request whose earlier execution ran weeks ahead), so a request's own
+// dates never run backwards.
 package devstack
 
 import (
@@ -70,7 +79,6 @@ import (
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/store"
 	"dsrflow/internal/store/tableschema"
-	"dsrflow/internal/workday"
 	"dsrflow/internal/workflow"
 )
 
@@ -106,12 +114,13 @@ type Options struct {
 	SFNAddr      string // the Step Functions API (default 127.0.0.1:8083)
 	PartnersAddr string // the simulated partners (default 127.0.0.1:8084)
 
-	// ClockScale is how much faster than real time the workflow runs
-	// (default DefaultClockScale).
+	// ClockScale is how much faster than real time an execution's clock
+	// runs while the execution waits for time (default DefaultClockScale).
 	ClockScale float64
-	// HumanHold: while a workflow waits for a person (a verification code,
-	// an operator's decision), the clock runs at real speed, for at most
-	// this long per wait (default DefaultHumanHold; negative: never).
+	// HumanHold: while a workflow waits for someone (a task token is open:
+	// a verification code, an operator's decision, a partner's callback),
+	// its clock runs at real speed, for at most this long per task
+	// (default DefaultHumanHold; negative: never).
 	HumanHold time.Duration
 	Partners  PartnerOptions
 	// ReconcileEvery is the reconciler's period in real time (default 5 s).
@@ -170,10 +179,10 @@ func (o *Options) defaults() error {
 	return o.Partners.check()
 }
 
-// Stack is the running local system.
+// Stack is the running local system. It runs on the wall clock; each
+// workflow execution on a clock of its own (see executions).
 type Stack struct {
-	opts  Options
-	Clock *Clock
+	opts Options
 
 	// URLs of the services.
 	HTTPURL, DynamoDBURL, S3URL, SFNURL, PartnersURL string
@@ -211,6 +220,8 @@ type Stack struct {
 	MailHandler func(context.Context, events.S3Event) error
 
 	log *slog.Logger
+	// executions holds each running execution's clock and task handlers.
+	executions *executions
 	// statusSecret makes status tokens for the load run's code entry.
 	statusSecret []byte
 	dynalite     *dynamotest.Emulator
@@ -218,7 +229,6 @@ type Stack struct {
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 	failed       chan error
-	closeErr     error
 	once         sync.Once
 }
 
@@ -241,13 +251,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	start, err := loadClockStart(filepath.Join(opts.Dir, "clock.json"))
-	if err != nil {
-		return nil, err
-	}
-	s.Clock = NewClock(opts.ClockScale, start)
-	s.goRun(func() { s.Clock.Run(runCtx) })
-
 	// Listeners first: every URL is known before anything is configured.
 	httpL, err := listen("HTTP API", opts.HTTPAddr, "--http")
 	if err != nil {
@@ -284,7 +287,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.SFN = sfn.New(sfn.Options{Region: Region, BaseEndpoint: aws.String(s.SFNURL), Credentials: creds})
 	s.S3 = s3.New(s3.Options{Region: Region, BaseEndpoint: aws.String(s.S3URL), Credentials: creds, UsePathStyle: true,
 		DisableLogOutputChecksumValidationSkipped: true})
-	s.Store = store.New(store.Config{Table: TableName}, store.Deps{DB: s.DynamoDB, Clock: s.Clock.Now})
+	s.Store = store.New(store.Config{Table: TableName}, store.Deps{DB: s.DynamoDB, Clock: time.Now})
 
 	s3h, err := newS3(filepath.Join(opts.Dir, "s3"))
 	if err != nil {
@@ -303,12 +306,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	partners, err := newPartners(opts.Root, opts.Dir, s.PartnersURL, opts.Partners, secrets, s.Clock)
+	partners, err := newPartners(opts.Root, opts.Dir, s.PartnersURL, opts.Partners, secrets)
 	if err != nil {
 		return nil, err
 	}
 	s.Partners = partners
-	s.serve("simulated partners", partnersL, partners.Fleet)
 
 	if s.OIDC, err = oidcsim.New(oidcsim.Config{Dir: s.OIDCDir, Issuer: s.HTTPURL + "/oidc"}, oidcsim.Deps{}); err != nil {
 		return nil, err
@@ -320,8 +322,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	fns, err := s.wire(ctx, secrets)
 	if err != nil {
+		partnersL.Close()
 		return nil, err
 	}
+	// Served once wired: the partners' business clocks follow the executions.
+	s.serve("simulated partners", partnersL, partners.Fleet)
 	s.serve("Step Functions API", sfnL, fns.sfnHandler)
 	s.serve("HTTP API", httpL, fns.httpHandler)
 
@@ -432,13 +437,12 @@ func (s *Stack) ensureTable(ctx context.Context, db *dynamodb.Client) error {
 
 // Close stops everything: the HTTP servers (letting requests in flight
 // finish for up to 5 s, then cutting them off), the mail drop, the
-// reconciler, the engine's clock and dynalite; it saves the clock. It is
-// safe to call more than once.
+// reconciler, the executions' clocks and dynalite. It is safe to call more
+// than once.
 func (s *Stack) Close() error {
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		var errs []error
 		for _, srv := range s.servers {
 			if err := srv.Shutdown(ctx); err != nil {
 				// Requests still running after the grace period, or a
@@ -457,14 +461,30 @@ func (s *Stack) Close() error {
 			s.dynalite.Stop()
 		}
 		s.wg.Wait()
-		if s.Clock != nil {
-			if err := s.Clock.save(filepath.Join(s.opts.Dir, "clock.json")); err != nil {
-				errs = append(errs, err)
-			}
+		if s.executions != nil {
+			s.executions.close()
 		}
-		s.closeErr = errors.Join(errs...)
 	})
-	return s.closeErr
+	return nil
+}
+
+// executionStart is where the clock of a new execution for request id
+// starts: the wall clock, or the request's last update if that lies ahead
+// (written by an earlier execution of the request on its own clock).
+func (s *Stack) executionStart(id string) time.Time {
+	now := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r, err := s.Store.GetRequest(ctx, id)
+	if err != nil {
+		// A new request is stored before its execution starts; without
+		// it (or without DynamoDB), the wall clock.
+		return now
+	}
+	if r.UpdatedAt.After(now) {
+		return r.UpdatedAt
+	}
+	return now
 }
 
 func (s *Stack) reconcileLoop(ctx context.Context) {
@@ -528,7 +548,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 		}
 		return p
 	}
-	fmt.Fprintf(w, "dsrflow local stack is running (clock: %s of workflow time per second; real time for up to %s while a person is awaited)\n\n", scaleText(s.Clock.Scale()), s.opts.HumanHold)
+	fmt.Fprintf(w, "dsrflow local stack is running (each request's workflow on a clock of its own: %s per second while it waits for time,\nreal time while a person or a partner is awaited, for up to %s; everything else on the wall clock)\n\n", scaleText(s.opts.ClockScale), s.opts.HumanHold)
 	fmt.Fprintf(w, "  privacy center (form)   %s/\n", s.HTTPURL)
 	fmt.Fprintf(w, "  HTTP API                %s  %s\n", s.HTTPURL, strings.Join(s.Routes, ", "))
 	fmt.Fprintf(w, "  DynamoDB (dynalite)     %s  table %s\n", s.DynamoDBURL, TableName)
@@ -536,10 +556,6 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  Step Functions API      %s  %s\n", s.SFNURL, s.StateMachineArn)
 	for _, p := range s.Partners.List() {
 		fmt.Fprintf(w, "  partner %-17s %s  (%s)\n", p.ID, p.Endpoint, p.Desc)
-	}
-	if _, last := workday.ChinaCoverage(); s.Clock.Now().In(workday.ChinaTime).Year() >= last {
-		fmt.Fprintf(w, "  WARNING: the local clock reads %s and the working-day calendar ends with %d: due dates will fail soon (make clean resets .local)\n",
-			s.Clock.Now().In(workday.ChinaTime).Format("2006-01-02"), last)
 	}
 	if len(s.Unserved) > 0 {
 		fmt.Fprintf(w, "  WARNING: no local handler for %s: those tasks fail\n", strings.Join(s.Unserved, ", "))
@@ -564,7 +580,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	for _, kv := range s.Env() {
 		fmt.Fprintf(w, "  export %s=%s\n", kv[0], kv[1])
 	}
-	fmt.Fprintf(w, "\nTry it: submit the form at %s/, enter the code from the newest .eml in %s/,\n", s.HTTPURL, rel(s.Outbox))
+	fmt.Fprintf(w, "\nTry it: submit the form at %s/, enter the code from the newest *-verification_code-*.eml in %s/,\n", s.HTTPURL, rel(s.Outbox))
 	fmt.Fprintf(w, "then, with the exports above, `go run ./cmd/dsr show <request ID>` (README.md: Running locally).\n")
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n")
 }

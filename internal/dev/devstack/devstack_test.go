@@ -25,6 +25,7 @@ import (
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/logtest"
+	"dsrflow/internal/partner/certificate"
 	"dsrflow/internal/reconcile"
 	"dsrflow/internal/verification"
 )
@@ -127,7 +128,13 @@ var codeRE = regexp.MustCompile(`this code: (\d{6})`)
 // submit posts a JSON request to the HTTP API and returns its ID and status URL.
 func submit(t *testing.T, st *Stack, key string) (id, statusURL string) {
 	t.Helper()
-	body := `{"kind":"erasure","role":"self","email":"local.test@example.com","locale":"en","erasureGround":"stopped_using"}`
+	return submitAs(t, st, key, "local.test@example.com")
+}
+
+// submitAs is submit for the erasure of another requester.
+func submitAs(t *testing.T, st *Stack, key, email string) (id, statusURL string) {
+	t.Helper()
+	body := `{"kind":"erasure","role":"self","email":"` + email + `","locale":"en","erasureGround":"stopped_using"}`
 	req, err := http.NewRequest(http.MethodPost, st.HTTPURL+"/requests", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +285,7 @@ func TestStackEndToEnd(t *testing.T) {
 		t.Fatalf("request after the execution = %+v, %v; want completed", r, err)
 	}
 	stop(t, st)
-	for _, f := range []string{"env", "secrets.env", "clock.json", "partners.json"} {
+	for _, f := range []string{"env", "secrets.env", "partners.json"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil && f != "env" {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -299,14 +306,10 @@ func TestStackRestart(t *testing.T) {
 	st := start(t, dir, 86400, 0, logs)
 	id, _ := submit(t, st, "devstack-restart-request-0001")
 	eventually(t, "the first code", func() bool { return len(mailsOf(t, st.Outbox, id, "verification_code")) == 1 })
-	before := st.Clock.Now()
 	stop(t, st)
 
 	st = start(t, dir, 86400, 0, logs)
 	defer stop(t, st)
-	if now := st.Clock.Now(); now.Before(before) {
-		t.Errorf("clock after restart = %s, want at least %s (saved)", now, before)
-	}
 	r, err := st.Store.GetRequest(context.Background(), id)
 	if err != nil {
 		t.Fatalf("request after restart: %v", err)
@@ -317,6 +320,13 @@ func TestStackRestart(t *testing.T) {
 	eventually(t, "the reconciler to restart the execution", func() bool {
 		return st.executionStatus(t, id) == sfntypes.ExecutionStatusRunning
 	})
+	// The new execution's clock starts no earlier than the request's
+	// last update: the request's own dates do not run backwards.
+	if c, ok := st.executions.clockOf(id); !ok {
+		t.Errorf("no clock for the restarted execution of %s", id)
+	} else if now := c.Now(); now.Before(r.UpdatedAt) {
+		t.Errorf("restarted execution's clock reads %s, before the request's last update %s", now, r.UpdatedAt)
+	}
 	// The code sent before the restart still verifies: the new execution
 	// waits on it.
 	ms := mailsOf(t, st.Outbox, id, "verification_code")
@@ -544,7 +554,7 @@ func shape(prefix string, v any, out map[string]bool) {
 // TestObjectCreatedShape checks the mail drop's S3 event against the
 // sample event of events/intake-mail.json: the same fields, as S3 sends them.
 func TestObjectCreatedShape(t *testing.T) {
-	st := &Stack{Clock: NewClock(1, time.Time{})}
+	st := &Stack{}
 	raw := []byte("From: a@example.com\r\n\r\nhi")
 	var got, want any
 	if err := json.Unmarshal(st.ObjectCreatedJSON("inbox/abc def", raw), &got); err != nil {
@@ -602,5 +612,144 @@ func TestCloseCutsOffStalledConnections(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "closing connections still open at shutdown") {
 		t.Errorf("no warning about the connection cut off")
+	}
+}
+
+// enterCode enters request id's verification code, from the outbox,
+// through the verification page's route.
+func enterCode(t *testing.T, st *Stack, id string) {
+	t.Helper()
+	var code string
+	eventually(t, "the verification code of "+id, func() bool {
+		ms := mailsOf(t, st.Outbox, id, "verification_code")
+		if len(ms) == 0 {
+			return false
+		}
+		m := codeRE.FindStringSubmatch(ms[0].text)
+		if m == nil {
+			t.Fatalf("no code in %s", ms[0].file)
+		}
+		code = m[1]
+		return true
+	})
+	token := verification.StatusToken([]byte(mustSecret(t, st.DataDir, "STATUS_TOKEN_SECRET")), id)
+	eventually(t, "the code of "+id+" to be accepted", func() bool {
+		return do(t, http.MethodPost, st.HTTPURL+"/requests/"+id+"/verification", "application/json",
+			fmt.Sprintf(`{"token":%q,"code":%q}`, token, code)).status == http.StatusOK
+	})
+}
+
+// TestEachRequestOnItsOwnClock: two erasures run to completion, backup
+// wait and follow-up period included, each on its own execution's clock.
+// Their own dates (closing, certificate, execution end) lie weeks after
+// their creation, their audit chains and certificates still verify though
+// their events are stamped by two clocks (the execution's and the wall
+// clock's), and the stack's calendar has not moved: a fresh request is
+// created, and falls due, by the wall clock.
+func TestEachRequestOnItsOwnClock(t *testing.T) {
+	const weeks = 4 * 7 * 24 * time.Hour
+	logs := &logtest.Buffer{}
+	defer func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+	// Ten days per second: each erasure's 35-day backup wait and 30-day
+	// follow-up take about 7 s, at once.
+	st := start(t, t.TempDir(), 864000, time.Minute, logs)
+	defer stop(t, st)
+	ctx := context.Background()
+
+	begin := time.Now()
+	var ids []string
+	for i, email := range []string{"clock.one@example.com", "clock.two@example.com"} {
+		id, _ := submitAs(t, st, fmt.Sprintf("devstack-clock-request-%04d", i), email)
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		enterCode(t, st, id)
+	}
+	for _, id := range ids {
+		eventually(t, "the erasure "+id+" to complete", func() bool {
+			return st.executionStatus(t, id) == sfntypes.ExecutionStatusSucceeded
+		})
+	}
+	submitted := time.Now()
+	for _, id := range ids {
+		r, err := st.Store.GetRequest(ctx, id)
+		if err != nil || r.Status != dsr.StatusCompleted || r.ClosedAt == nil {
+			t.Fatalf("request %s = %+v, %v; want completed", id, r, err)
+		}
+		// Created by intake on the wall clock; closed on its own clock,
+		// after the backup wait.
+		if r.CreatedAt.Before(begin.Add(-time.Second)) || r.CreatedAt.After(submitted) {
+			t.Errorf("%s created at %s, want between %s and %s (the wall clock)", id, r.CreatedAt, begin, submitted)
+		}
+		if d := r.ClosedAt.Sub(r.CreatedAt); d < weeks {
+			t.Errorf("%s closed %s after its creation, want weeks (its own clock ran through the backup wait)", id, d)
+		}
+		doc, err := st.Store.GetCertificate(ctx, id)
+		if err != nil {
+			t.Fatalf("certificate of %s: %v", id, err)
+		}
+		c, err := certificate.Parse(doc)
+		if err != nil {
+			t.Fatalf("certificate of %s: %v", id, err)
+		}
+		if d := c.IssuedAt.Sub(r.CreatedAt); d < weeks {
+			t.Errorf("%s's certificate issued %s after the request's creation, want weeks", id, d)
+		}
+		// The chain and the certificate verify, the events' two clocks
+		// notwithstanding (the purge appended events after the certificate).
+		rep, err := st.Store.VerifyChain(ctx, id)
+		if err != nil || !rep.OK() {
+			t.Errorf("audit chain of %s: %+v, %v; want intact", id, rep.Problems, err)
+		}
+		events, err := st.Store.ListEvents(ctx, id)
+		if err != nil || c.AuditHeadSeq < 1 || c.AuditHeadSeq > len(events) {
+			t.Fatalf("events of %s: %d, %v; certificate quotes event %d", id, len(events), err, c.AuditHeadSeq)
+		}
+		if err := certificate.VerifyEvent(c, events[c.AuditHeadSeq-1]); err != nil {
+			t.Errorf("certificate of %s against its chain: %v", id, err)
+		}
+		backwards := 0
+		for i := 1; i < len(events); i++ {
+			if events[i].At.Before(events[i-1].At) {
+				backwards++
+			}
+		}
+		t.Logf("%s: %d events, %d stamped before their predecessor; closed %s after creation", id, len(events), backwards, r.ClosedAt.Sub(r.CreatedAt).Round(time.Hour))
+		x, err := st.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(reconcile.ExecutionArn(st.StateMachineArn, id))})
+		if err != nil || x.StartDate == nil || x.StopDate == nil {
+			t.Fatalf("execution of %s: %+v, %v", id, x, err)
+		}
+		if d := x.StopDate.Sub(*x.StartDate); d < 2*weeks {
+			t.Errorf("execution of %s ran %s on its clock, want the backup wait and the follow-up period", id, d)
+		}
+		// The ended execution's clock is let go (just after its status
+		// reads SUCCEEDED).
+		eventually(t, "the clock of "+id+" to be let go", func() bool {
+			_, ok := st.executions.clockOf(id)
+			return !ok
+		})
+	}
+
+	// The stack's calendar: a fresh request is created and falls due by
+	// the wall clock (15 Chinese working days after its verification).
+	before := time.Now()
+	id, _ := submitAs(t, st, "devstack-clock-request-fresh", "clock.three@example.com")
+	enterCode(t, st, id)
+	var r *dsr.Request
+	eventually(t, "the fresh request's due date", func() bool {
+		var err error
+		r, err = st.Store.GetRequest(ctx, id)
+		return err == nil && r.DueAt != nil
+	})
+	after := time.Now()
+	if r.CreatedAt.Before(before.Add(-time.Second)) || r.CreatedAt.After(after) {
+		t.Errorf("fresh request created at %s, want between %s and %s", r.CreatedAt, before, after)
+	}
+	if due := r.DueAt.Sub(after); due < 14*24*time.Hour || due > 45*24*time.Hour {
+		t.Errorf("fresh request due %s (in %s), want 15 working days from now (%s)", r.DueAt, due.Round(time.Hour), after)
 	}
 }

@@ -127,7 +127,7 @@ func (s *Stack) ObjectCreatedJSON(key string, raw []byte) []byte {
 	sum := md5.Sum(raw)
 	seq := make([]byte, 8)
 	_, _ = rand.Read(seq)
-	now := s.Clock.Now().UTC()
+	now := time.Now().UTC()
 	doc := map[string]any{"Records": []any{map[string]any{
 		"eventVersion":      "2.1",
 		"eventSource":       "aws:s3",

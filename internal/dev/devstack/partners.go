@@ -96,7 +96,7 @@ func partnerSecretNames(root string) ([]string, error) {
 // newPartners builds a simulated partner for each partner of the example
 // configuration, served under base/<id>, and writes the configuration with
 // the endpoints rewritten to dir/partners.json.
-func newPartners(root, dir, base string, o PartnerOptions, secrets map[string]string, clock *Clock) (*Partners, error) {
+func newPartners(root, dir, base string, o PartnerOptions, secrets map[string]string) (*Partners, error) {
 	cfg, err := partner.LoadConfig(filepath.Join(root, PartnerConfigFile))
 	if err != nil {
 		return nil, err
@@ -118,7 +118,6 @@ func newPartners(root, dir, base string, o PartnerOptions, secrets map[string]st
 			Mode: mode, Latency: o.Latency, FailRate: o.FailureRate, FailStatus: 503, Seed: o.Seed + uint64(i),
 			CallbackDelay: o.CallbackDelay, BackupRetention: time.Duration(p.BackupRetention),
 		})
-		sim.Now = clock.Now
 		ps.sims = append(ps.sims, sim)
 		ps.desc[p.ID] = fmt.Sprintf("%s, latency %s, failure rate %g", mode, o.Latency, o.FailureRate)
 	}
@@ -139,6 +138,15 @@ func newPartners(root, dir, base string, o PartnerOptions, secrets map[string]st
 		return nil, fmt.Errorf("write partner configuration: %w", err)
 	}
 	return ps, nil
+}
+
+// followExecutions makes each partner's business clock (backup rotation,
+// expected completion) for a request that request's: now(requestID), its
+// execution's clock. Signatures stay on the wall clock.
+func (ps *Partners) followExecutions(now func(requestID string) time.Time) {
+	for _, sim := range ps.sims {
+		sim.NowFor = now
+	}
 }
 
 // List describes the partners in configuration order.

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -31,6 +30,7 @@ import (
 	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/reconcile"
+	"dsrflow/internal/store"
 	"dsrflow/internal/webintake"
 	"dsrflow/internal/workflow"
 )
@@ -41,13 +41,8 @@ const DefinitionFile = "statemachines/dsr.asl.json"
 // Sender address of the local stack's messages.
 const MailFrom = "privacy@dsrflow.localhost"
 
-// humanWaits are the task functions that wait for a person: while one of
-// their task tokens is open, the clock runs at real speed (verification
-// codes, operator decisions, `dsr retry` of an escalated backup check).
-var humanWaits = map[string]bool{"verify-identity": true, "await-operator": true, "escalate-backups": true}
-
-// DefaultHumanHold bounds how long one human wait keeps the clock at real
-// speed.
+// DefaultHumanHold bounds how long one open task token (a person or a
+// partner awaited) keeps its execution's clock at real speed.
 const DefaultHumanHold = 10 * time.Minute
 
 type wired struct {
@@ -228,12 +223,20 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if def, err = workflow.Substitute(def, subs); err != nil {
 		return nil, err
 	}
-	holds := &holds{clock: s.Clock, open: map[string]func(){}, max: s.opts.HumanHold}
+	holds := &holds{open: map[string]func(){}, max: s.opts.HumanHold}
 	resolver := asl.Handlers{}
 	// Handlers are filled in below, once the state machine ARN (part of
-	// their configuration) is known; the engine resolves at run time.
-	engine := asl.NewEngine(asl.Options{Clock: s.Clock, Resolver: resolver, Logger: log, Region: Region})
-	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Region: Region, Account: Account, Now: s.Clock.Now, Logger: log})
+	// their configuration) is known; the engine resolves at run time, and
+	// asks for each execution's clock as it starts.
+	var execClock func(arn string) (asl.Clock, func())
+	engine := asl.NewEngine(asl.Options{Clock: asl.RealClock(), Resolver: resolver, Logger: log, Region: Region,
+		ExecutionClock: func(arn string) (asl.Clock, func()) {
+			if execClock == nil {
+				return nil, nil
+			}
+			return execClock(arn)
+		}})
+	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Region: Region, Account: Account, Now: time.Now, Logger: log})
 	arn, err := api.CreateStateMachine(ctx, StateMachineName, string(def), "arn:aws:iam::"+Account+":role/dsrflow-workflow")
 	if err != nil {
 		return nil, fmt.Errorf("create state machine: %w", err)
@@ -271,9 +274,16 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 			return nil, err
 		}
 	}
+	// The partner configuration and client are read and made once, for
+	// the handlers of every execution.
+	pc, err := workflow.LoadPartners(wcfg)
+	if err != nil {
+		return nil, err
+	}
 	deps := workflow.Deps{
 		Store: s.Store, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket), ExportPage: exportpage.Render,
-		Documents: documents.New(s.S3), Secrets: envSecrets(taskEnv), Clock: s.Clock.Now, Logger: log,
+		Documents: documents.New(s.S3), Secrets: envSecrets(taskEnv), Partners: pc,
+		PartnerClient: &partner.Client{TryTimeout: wcfg.PartnerTryTimeout}, Clock: time.Now, Logger: log,
 	}
 	if wcfg.SigningKeyDir != "" {
 		signer, err := certsign.OpenLocal(wcfg.SigningKeyDir)
@@ -284,17 +294,29 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 			return nil, err
 		}
 	}
-	anchors, err := anchor.New(anchor.Config{}, anchor.Deps{Store: s.Store, Sink: anchor.Dir{Path: s.AnchorDir}, Clock: s.Clock.Now, Logger: log})
+	anchors, err := anchor.New(anchor.Config{}, anchor.Deps{Store: s.Store, Sink: anchor.Dir{Path: s.AnchorDir}, Clock: time.Now, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	s.Anchors, deps.Anchors = anchors, anchors
+	// Stack.Workflow, on the wall clock: the load run, the console.
 	h, err := workflow.New(wcfg, deps)
 	if err != nil {
 		return nil, err
 	}
 	s.Workflow = h
 	s.statusSecret = []byte(wcfg.StatusTokenSecret)
+	// Each execution's handlers: the same configuration and clients, the
+	// execution's clock, and a store on that clock.
+	newHandlers := func(clock func() time.Time) (*workflow.Handlers, error) {
+		d := deps
+		d.Store = store.New(store.Config{Table: TableName}, store.Deps{DB: s.DynamoDB, Clock: clock})
+		d.Clock = clock
+		return workflow.New(wcfg, d)
+	}
+	s.executions = newExecutions(s.opts.ClockScale, s.executionStart, newHandlers, h, holds)
+	execClock = s.executions.clockFor
+	s.Partners.followExecutions(s.executions.now)
 	// Task handlers by their substitution key (workflow.Function.ArnKey,
 	// partner.Function.ArnKey), resolved through the template's
 	// substitutions to the ARNs the definition names.
@@ -304,7 +326,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	}
 	byKey := map[string]task{}
 	for _, f := range workflow.Functions() {
-		byKey[f.ArnKey] = task{f.Name, lambda.NewHandler(f.Handler(h))}
+		byKey[f.ArnKey] = task{f.Name, s.executions.handler(f)}
 	}
 	for key, arn := range subs {
 		t, ok := byKey[key]
@@ -315,9 +337,6 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 			continue
 		}
 		handler := t.handler
-		if humanWaits[t.name] {
-			handler = holds.wrap(handler)
-		}
 		if s.opts.WrapHandler != nil {
 			handler = s.opts.WrapHandler(t.name, handler)
 		}
@@ -343,7 +362,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err := webCfg.Check(); err != nil {
 		return nil, err
 	}
-	web, err := webintake.New(webCfg, webintake.Deps{Store: s.Store, SFN: s.SFN, S3: s.S3, Clock: s.Clock.Now, Logger: log})
+	web, err := webintake.New(webCfg, webintake.Deps{Store: s.Store, SFN: s.SFN, S3: s.S3, Clock: time.Now, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +402,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, err
 	}
-	mh, err := mailintake.New(mailCfg, mailintake.Deps{Store: s.Store, S3: s.S3, SFN: s.SFN, Clock: s.Clock.Now, Logger: log})
+	mh, err := mailintake.New(mailCfg, mailintake.Deps{Store: s.Store, S3: s.S3, SFN: s.SFN, Clock: time.Now, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +420,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	// reconciler passes every few seconds: a late request is logged once
 	// (the metrics, at debug level, still count it).
 	rcfg.Grace, rcfg.QuietRepeats = 5*time.Second, true
-	rec, err := reconcile.New(rcfg, reconcile.Deps{Store: s.Store, SFN: s.SFN, Documents: documents.New(s.S3), Clock: s.Clock.Now, Metrics: &logWriter{log: log}, Logger: log})
+	rec, err := reconcile.New(rcfg, reconcile.Deps{Store: s.Store, SFN: s.SFN, Documents: documents.New(s.S3), Clock: time.Now, Metrics: &logWriter{log: log}, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +446,7 @@ func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env ma
 	exports := &export.Store{Objects: s3bucket.New(s.S3, bucket), SSE: export.SSES3, LinkTTL: c.ExportLinkTTL}
 	return partner.NewDispatcher(partner.DispatcherConfig{Partners: pc, CallbackBaseURL: c.PublicBaseURL}, partner.DispatcherDeps{
 		Store: s.Store, Secrets: envSecrets(env), Client: &partner.Client{TryTimeout: c.PartnerTryTimeout},
-		SFN: s.SFN, Exports: exports, Clock: s.Clock.Now, Logger: s.log,
+		SFN: s.SFN, Exports: exports, Clock: time.Now, Logger: s.log,
 	}), nil
 }
 
@@ -457,47 +476,6 @@ type logWriter struct{ log *slog.Logger }
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.log.Debug("metrics", "emf", json.RawMessage(bytes.TrimSpace(p)))
 	return len(p), nil
-}
-
-// holds keeps the clock at real speed while a human-wait task token is open.
-type holds struct {
-	clock *Clock
-	max   time.Duration // <0: no holds
-	mu    sync.Mutex
-	open  map[string]func()
-}
-
-type taskTokenField struct {
-	TaskToken string `json:"taskToken"`
-}
-
-// wrap holds the clock from the handler's invocation until its task token
-// is answered (observe) or hs.max has passed.
-func (hs *holds) wrap(h lambda.Handler) lambda.Handler {
-	return handlerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
-		var in taskTokenField
-		if hs.max > 0 && json.Unmarshal(payload, &in) == nil && in.TaskToken != "" {
-			release := hs.clock.Hold()
-			hs.mu.Lock()
-			if old, ok := hs.open[in.TaskToken]; ok {
-				old()
-			}
-			hs.open[in.TaskToken] = release
-			hs.mu.Unlock()
-			time.AfterFunc(hs.max, func() { hs.release(in.TaskToken) })
-		}
-		return h.Invoke(ctx, payload)
-	})
-}
-
-func (hs *holds) release(token string) {
-	hs.mu.Lock()
-	release, ok := hs.open[token]
-	delete(hs.open, token)
-	hs.mu.Unlock()
-	if ok {
-		release()
-	}
 }
 
 // observe wraps the Step Functions API: SendTaskSuccess and SendTaskFailure

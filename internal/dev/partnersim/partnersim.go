@@ -90,6 +90,11 @@ type Partner struct {
 	// Now is the partner's business clock (default time.Now): backup
 	// rotation and expected completion times. It may run scaled.
 	Now func() time.Time
+	// NowFor, if set, is the business clock for one subject request,
+	// named by its ID (the local stack: the clock of that request's
+	// workflow execution, so its backups rotate on its own calendar); it
+	// replaces Now wherever a request is at hand.
+	NowFor func(requestID string) time.Time
 	// SignatureClock is the wall clock signatures are made and checked
 	// against (default time.Now): replay protection needs real time.
 	SignatureClock func() time.Time
@@ -128,6 +133,14 @@ func (p *Partner) now() time.Time {
 		return p.Now()
 	}
 	return time.Now()
+}
+
+// nowFor is the business clock of request requestID.
+func (p *Partner) nowFor(requestID string) time.Time {
+	if p.NowFor != nil {
+		return p.NowFor(requestID)
+	}
+	return p.now()
 }
 
 // Calls counts the signed requests received on /requests.
@@ -241,7 +254,7 @@ func (p *Partner) serveRequest(w http.ResponseWriter, body []byte) {
 		_, again := p.accepted[req.SubjectRequestID]
 		p.accepted[req.SubjectRequestID] = req
 		p.mu.Unlock()
-		expected := p.now().Add(p.B.CallbackDelay)
+		expected := p.nowFor(req.SubjectRequestID).Add(p.B.CallbackDelay)
 		writeJSON(w, http.StatusAccepted, partner.Response{SubjectRequestID: req.SubjectRequestID, RequestStatus: partner.StatusPending, ExpectedCompletionTime: &expected})
 		if !again && !p.B.ManualCallback {
 			p.wg.Add(1)
@@ -412,7 +425,7 @@ func (p *Partner) servePurge(w http.ResponseWriter, body []byte) {
 		http.Error(w, "simulated failure", st)
 		return
 	}
-	now := p.now()
+	now := p.nowFor(req.SubjectRequestID)
 	purged := !now.Before(req.DeletedAt.Add(p.B.BackupRetention))
 	// Daily backups: the oldest kept is the first one after now-retention.
 	oldest := now.Add(-p.B.BackupRetention).Truncate(24 * time.Hour).Add(24 * time.Hour)

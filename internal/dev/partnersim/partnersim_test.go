@@ -155,6 +155,50 @@ func TestPrecheckAndPurgeStatus(t *testing.T) {
 	}
 }
 
+// TestNowForPerRequest: with NowFor, each request's backups rotate and
+// its completion is expected on that request's own clock (the local stack:
+// its execution's), while signatures stay on the wall clock.
+func TestNowForPerRequest(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	ahead := now.Add(40 * 24 * time.Hour)
+	sim := partnersim.New("bk", secret, partnersim.Behavior{Mode: partner.ModeAsync, ManualCallback: true,
+		CallbackDelay: time.Hour, BackupRetention: 30 * 24 * time.Hour})
+	sim.Now = func() time.Time { return now }
+	sim.NowFor = func(id string) time.Time {
+		if id == "r-ahead" {
+			return ahead
+		}
+		return now
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c := &partner.Client{}
+	p := partner.Partner{ID: "bk", Endpoint: srv.URL}
+	deleted := now.Add(-24 * time.Hour)
+	for _, tt := range []struct {
+		id     string
+		clock  time.Time
+		purged bool
+	}{{"r-ahead", ahead, true}, {"r-now", now, false}} {
+		st, err := c.PurgeStatus(context.Background(), p, secret, partner.PurgeStatusRequest{SubjectRequestID: tt.id, DeletedAt: deleted})
+		if err != nil {
+			t.Fatalf("%s: PurgeStatus: %v", tt.id, err)
+		}
+		oldest := tt.clock.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour).Add(24 * time.Hour)
+		if *st.Purged != tt.purged || !st.OldestBackup.Equal(oldest) {
+			t.Errorf("%s: purged %v, oldest backup %s; want %v, %s", tt.id, *st.Purged, st.OldestBackup, tt.purged, oldest)
+		}
+		status, body := post(t, srv.URL+"/requests", partner.Request{SubjectRequestID: tt.id, SubjectRequestType: partner.ActionErase}, secret, time.Now())
+		var resp partner.Response
+		if err := json.Unmarshal(body, &resp); err != nil || status != http.StatusAccepted || resp.ExpectedCompletionTime == nil {
+			t.Fatalf("%s: request = %d %s, %v; want 202 with an expected completion time", tt.id, status, body, err)
+		}
+		if want := tt.clock.Add(time.Hour); !resp.ExpectedCompletionTime.Equal(want) {
+			t.Errorf("%s: expected completion %s, want %s", tt.id, resp.ExpectedCompletionTime, want)
+		}
+	}
+}
+
 func TestFleetRoutes(t *testing.T) {
 	a := partnersim.New("a", secret, partnersim.Behavior{})
 	b := partnersim.New("b", secret, partnersim.Behavior{})
