@@ -132,12 +132,22 @@ func (h *Handler) queue(ctx context.Context) (*queueView, error) {
 			v.Counts = append(v.Counts, statusCount{Status: s, N: counts[s]})
 		}
 	}
+	// Oldest due first; on the same due time a real due date before one
+	// assumed from the day it came, then whoever waited longer.
 	byDue := func(a, b queueItem) int {
-		return cmp.Or(a.Sort.Compare(b.Sort), a.Since.Compare(b.Since), cmp.Compare(a.RequestID+a.MailKey, b.RequestID+b.MailKey))
+		return cmp.Or(a.Sort.Compare(b.Sort), cmp.Compare(undated(a), undated(b)), a.Since.Compare(b.Since),
+			cmp.Compare(a.RequestID+a.MailKey, b.RequestID+b.MailKey))
 	}
 	slices.SortStableFunc(v.Items, byDue)
 	slices.SortStableFunc(v.DueSoon, byDue)
 	return v, nil
+}
+
+func undated(it queueItem) int {
+	if it.At == nil {
+		return 1
+	}
+	return 0
 }
 
 // requestItems are what request r waits on a person for.
