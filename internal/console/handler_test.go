@@ -21,8 +21,11 @@ import (
 func (s *stack) mismatch(key string, kind dsr.Kind) string {
 	s.t.Helper()
 	sub := dsr.Submission{Kind: string(kind), Role: string(dsr.RoleSelf), Email: "zhang.wei@example.cn", AccountID: "10000002", Locale: "en"}
-	if kind == dsr.KindErasure {
+	switch kind {
+	case dsr.KindErasure:
 		sub.ErasureGround = string(dsr.GroundStoppedUsing)
+	case dsr.KindConsentWithdrawal:
+		sub.Purposes = []string{dsr.PurposeAnalytics}
 	}
 	id := s.submit(sub, key, &intake.Login{Account: "10000001", At: s.clock.Now()})
 	s.waitFor(id, "identity")

@@ -118,7 +118,15 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st := store.New(store.Config{Table: emu.NewTable(t)}, store.Deps{DB: emu.Client(), Clock: clock.Now})
-	outbox := filepath.Join(t.TempDir(), "outbox")
+	// The outbox is the test's own folder, removed at the end at best: a
+	// task still running when the test stops its executions may write one
+	// more message (t.TempDir would fail the test for it).
+	work, err := os.MkdirTemp("", "console-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
+	outbox := filepath.Join(work, "outbox")
 
 	// The mailbox bucket.
 	s3srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithTimeSkewLimit(0)).Server())
@@ -236,10 +244,21 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	}
 	s.deps = Deps{
 		Store: st, SFN: client, Objects: s3c, Documents: documents.New(s3c), Operations: wf.Operations(),
-		Mail: notify.NewRouter(notify.RouterConfig{From: "privacy@example.cn", FromName: "隐私团队", OutboxDir: outbox}, notify.RouterDeps{Clock: clock.Now}),
+		Mail:      notify.NewRouter(notify.RouterConfig{From: "privacy@example.cn", FromName: "隐私团队", OutboxDir: outbox}, notify.RouterDeps{Clock: clock.Now}),
 		Principal: principal.Principal{ARN: operatorARN, Account: "123456789012"}, Clock: clock.Now, Logger: logger,
 	}
 	s.console = s.newConsole(s.cfg, s.deps)
+	// Executions still running at the end are stopped, before the partners
+	// and the folders go away.
+	t.Cleanup(func() {
+		out, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn), StatusFilter: sfntypes.ExecutionStatusRunning})
+		if err != nil {
+			return
+		}
+		for _, x := range out.Executions {
+			_, _ = client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: x.ExecutionArn})
+		}
+	})
 	return s
 }
 
@@ -368,16 +387,24 @@ func (s *stack) status(id string, want dsr.Status) {
 // finished waits until the execution ended and returns its status.
 func (s *stack) finished(id string) sfntypes.ExecutionStatus {
 	s.t.Helper()
-	var st sfntypes.ExecutionStatus
-	s.eventually("execution "+id+" to end", func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
 		d, err := s.sfn.DescribeExecution(s.ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(s.execArn(id))})
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		st = d.Status
-		return st != sfntypes.ExecutionStatusRunning
-	})
-	return st
+		if d.Status != sfntypes.ExecutionStatusRunning {
+			return d.Status
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r, _ := s.st.GetRequest(s.ctx, id)
+	var types []string
+	for _, e := range s.events(id) {
+		types = append(types, e.Type)
+	}
+	s.t.Fatalf("execution %s still runs: status %s, states %v, events %v", id, r.Status, s.entered(id), types)
+	return ""
 }
 
 // events lists request id's audit events as "type actor".
