@@ -34,9 +34,15 @@ func (p *iamProxy) Calls() []string {
 	return append([]string(nil), p.calls...)
 }
 
-// dynamoProxy proxies DynamoDB (JSON protocol: the action is in
-// X-Amz-Target) to endpoint.
+// dynamoProxy proxies DynamoDB to endpoint.
 func dynamoProxy(t testing.TB, endpoint, principal string, allow func(action string) bool) *iamProxy {
+	return jsonProxy(t, endpoint, "dynamodb", principal, allow)
+}
+
+// jsonProxy proxies a JSON-protocol service (the action is in
+// X-Amz-Target: DynamoDB, Step Functions) to endpoint; service is the IAM
+// prefix ("dynamodb", "states").
+func jsonProxy(t testing.TB, endpoint, service, principal string, allow func(action string) bool) *iamProxy {
 	t.Helper()
 	target, err := url.Parse(endpoint)
 	if err != nil {
@@ -46,14 +52,14 @@ func dynamoProxy(t testing.TB, endpoint, principal string, allow func(action str
 	p := &iamProxy{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-		action := "dynamodb:" + op
+		action := service + ":" + op
 		p.mu.Lock()
 		p.calls = append(p.calls, action)
 		p.mu.Unlock()
 		if allow != nil && !allow(action) {
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"User: %s is not authorized to perform: %s on resource: arn:aws-cn:dynamodb:cn-north-1:123456789012:table/dsrflow-requests because no identity-based policy allows the %s action"}`, principal, action, action)
+			fmt.Fprintf(w, `{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"User: %s is not authorized to perform: %s because no identity-based policy allows the %s action"}`, principal, action, action)
 			return
 		}
 		rp.ServeHTTP(w, r)
@@ -94,10 +100,12 @@ func s3Proxy(t testing.TB, endpoint string, allow func(action string) bool) (*ia
 	})
 }
 
-// readOnly is the auditors' policy: DynamoDB reads only, no S3.
+// readOnly is the auditors' policy (template.yaml AuditorsPolicy):
+// DynamoDB reads and the executions' state, no S3.
 func readOnly(action string) bool {
 	switch action {
-	case "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable":
+	case "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable",
+		"states:DescribeExecution", "states:GetExecutionHistory", "states:ListExecutions":
 		return true
 	}
 	return false

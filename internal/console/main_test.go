@@ -89,6 +89,7 @@ type stack struct {
 	clock   *asl.Virtual
 	st      *store.Store
 	sfn     *sfn.Client
+	sfnURL  string
 	smArn   string
 	s3      *s3.Client
 	s3URL   string
@@ -196,7 +197,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	vars := workflow.LocalSubstitutions("aws-cn", "cn-north-1", "123456789012")
 	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger, Region: "cn-north-1"})
 	api := sfnapi.New(sfnapi.ASL(engine), sfnapi.Options{Partition: "aws-cn", Region: "cn-north-1", Account: "123456789012", Logger: logger, Now: clock.Now})
-	client, _ := sfnapitest.Serve(t, api, "cn-north-1")
+	client, sfnURL := sfnapitest.Serve(t, api, "cn-north-1")
 	raw, err := os.ReadFile(filepath.Join(root, "statemachines", "dsr.asl.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +236,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 
-	s := &stack{t: t, ctx: ctx, clock: clock, st: st, sfn: client, smArn: smArn, s3: s3c, s3URL: s3srv.URL, outbox: outbox, logs: logs,
+	s := &stack{t: t, ctx: ctx, clock: clock, st: st, sfn: client, sfnURL: sfnURL, smArn: smArn, s3: s3c, s3URL: s3srv.URL, outbox: outbox, logs: logs,
 		wf: wf, intake: in, mailbox: mb, sims: sims}
 	s.cfg = Config{
 		Jurisdiction: o.jurisdiction, SubjectKeySecret: subjectSecret, StateMachineArn: smArn, MaxOpenPerSubject: 3,
@@ -394,6 +395,16 @@ func (s *stack) finished(id string) sfntypes.ExecutionStatus {
 			s.t.Fatal(err)
 		}
 		if d.Status != sfntypes.ExecutionStatusRunning {
+			if d.Status != sfntypes.ExecutionStatusSucceeded {
+				for _, ev := range sfnapitest.History(s.ctx, s.t, s.sfn, s.execArn(id)) {
+					if f := ev.LambdaFunctionFailedEventDetails; f != nil {
+						s.t.Logf("%s: %s %s", id, aws.ToString(f.Error), aws.ToString(f.Cause))
+					}
+					if f := ev.ExecutionFailedEventDetails; f != nil {
+						s.t.Logf("%s: %s %s", id, aws.ToString(f.Error), aws.ToString(f.Cause))
+					}
+				}
+			}
 			return d.Status
 		}
 		time.Sleep(5 * time.Millisecond)

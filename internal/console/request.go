@@ -308,9 +308,13 @@ func (h *Handler) contactOf(ctx context.Context, id string) (*dsr.Request, dsr.C
 	return req, dsr.Contact{Email: p.Contact.Email}, nil
 }
 
-// send sends m, records its notice marker and audits it with the operator
-// as actor.
+// send records a "sending" marker for m (the first write: a principal
+// that may not write is refused before anything leaves), sends it, marks
+// it sent and audits it with the operator as actor.
 func (h *Handler) send(ctx context.Context, id string, m notify.Message) error {
+	if err := h.store.PutNotice(ctx, id, store.Notice{Template: m.Template, State: store.NoticeSending}); err != nil {
+		return err
+	}
 	ch, err := h.mail.Send(ctx, m)
 	if err != nil {
 		return err
