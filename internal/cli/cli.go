@@ -71,6 +71,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newCertificateCmd(s),
 		newRequestsCmd(s),
 		newHoldCmd(s),
+		newConsoleCmd(s),
+		newReportCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
