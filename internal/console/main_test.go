@@ -25,7 +25,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -579,4 +578,4 @@ func pageText(body string) string {
 }
 
 // ddb is a DynamoDB client for the emulator reached through proxy.
-func ddb(endpoint string) *dynamodb.Client { return dynamotest.NewClient(endpoint) }
+func ddb(endpoint string) store.DB { return dynamotest.NewClient(endpoint) }
