@@ -21,7 +21,7 @@ func BenchmarkRenderQueue(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
-	h := &Handler{csrfKey: bytes.Repeat([]byte{1}, 32), clock: func() time.Time { return now }, cal: cal,
+	h := &Handler{csrfKey: bytes.Repeat([]byte{1}, 32), clock: func() time.Time { return now }, wall: func() time.Time { return now }, cal: cal,
 		principal: principal.Principal{ARN: operatorARN}, logger: slog.New(slog.DiscardHandler)}
 	rule, _ := workday.RuleFor(workday.CN)
 	h.rule = rule

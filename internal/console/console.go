@@ -172,8 +172,12 @@ type Deps struct {
 	Principal principal.Principal
 	// Calendar counts working days; nil: workday.Default.
 	Calendar *workday.Calendar
-	Clock    func() time.Time
-	Logger   *slog.Logger
+	// Clock is the business clock (due dates, audit times); it may run
+	// scaled on the local stack. WallClock times what a person waits
+	// through: form tokens and document links; default time.Now.
+	Clock     func() time.Time
+	WallClock func() time.Time
+	Logger    *slog.Logger
 }
 
 // Handler is the console.
@@ -197,6 +201,7 @@ type Handler struct {
 	cal        *workday.Calendar
 	csrfKey    []byte
 	clock      func() time.Time
+	wall       func() time.Time
 	logger     *slog.Logger
 	mux        *http.ServeMux
 }
@@ -235,6 +240,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if clock == nil {
 		clock = time.Now
 	}
+	wall := deps.WallClock
+	if wall == nil {
+		wall = time.Now
+	}
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -249,7 +258,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		cfg: cfg, rule: rule, store: deps.Store, sfn: deps.SFN, objects: deps.Objects, documents: deps.Documents,
 		decider: deps.Operator, holds: deps.Holds, operations: deps.Operations, mail: deps.Mail,
 		team: notify.Contact{Email: cfg.PrivacyContact}, principal: deps.Principal, secret: secret,
-		cal: cal, clock: clock, logger: logger,
+		cal: cal, clock: clock, wall: wall, logger: logger,
 	}
 	if h.decider == nil {
 		h.decider = operator.New(operator.Deps{Store: deps.Store, SFN: deps.SFN, Clock: clock})

@@ -70,7 +70,7 @@ func FuzzParseIdentifiers(f *testing.F) {
 
 func FuzzCheckToken(f *testing.F) {
 	now := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
-	h := &Handler{csrfKey: bytes.Repeat([]byte{7}, 32), clock: func() time.Time { return now }}
+	h := &Handler{csrfKey: bytes.Repeat([]byte{7}, 32), clock: func() time.Time { return now }, wall: func() time.Time { return now }}
 	valid := h.newToken()
 	want, _ := base64.RawURLEncoding.DecodeString(valid)
 	f.Add(valid)

@@ -26,7 +26,7 @@ const tokenField = "csrf"
 // check against DNS rebinding), so it cannot post a form that passes.
 func (h *Handler) newToken() string {
 	var b [8 + sha256.Size]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(h.now().Unix()))
+	binary.BigEndian.PutUint64(b[:8], uint64(h.wall().Unix()))
 	copy(b[8:], tokenMAC(h.csrfKey, b[:8]))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
@@ -46,7 +46,9 @@ var (
 )
 
 // checkToken verifies a form's token: issued by this process, not older
-// than TokenLifetime, not from the future.
+// than TokenLifetime (wall-clock time: the local stack's scaled business
+// clock must not expire a form while the operator reads it), not from the
+// future.
 func (h *Handler) checkToken(tok string) error {
 	if tok == "" {
 		return errTokenMissing
@@ -62,7 +64,7 @@ func (h *Handler) checkToken(tok string) error {
 		return errTokenInvalid
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
-	now := h.now()
+	now := h.wall()
 	if issued.After(now.Add(time.Minute)) || now.Sub(issued) > TokenLifetime {
 		return errTokenExpired
 	}

@@ -245,7 +245,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.deps = Deps{
 		Store: st, SFN: client, Objects: s3c, Documents: documents.New(s3c), Operations: wf.Operations(),
 		Mail:      notify.NewRouter(notify.RouterConfig{From: "privacy@example.cn", FromName: "隐私团队", OutboxDir: outbox}, notify.RouterDeps{Clock: clock.Now}),
-		Principal: principal.Principal{ARN: operatorARN, Account: "123456789012"}, Clock: clock.Now, Logger: logger,
+		Principal: principal.Principal{ARN: operatorARN, Account: "123456789012"}, Clock: clock.Now, WallClock: clock.Now, Logger: logger,
 	}
 	s.console = s.newConsole(s.cfg, s.deps)
 	// Executions still running at the end are stopped, before the partners

@@ -574,7 +574,7 @@ func (h *Handler) postDocument(w http.ResponseWriter, r *http.Request, l dsr.Loc
 	}
 	p := h.newPage(r, l, "doc.title", seq, id)
 	p.Path = "/requests/" + id
-	p.DocLink = &docLinkView{RequestID: id, Doc: d, URL: link, Expires: h.now().Add(h.cfg.DocumentLinkTTL)}
+	p.DocLink = &docLinkView{RequestID: id, Doc: d, URL: link, Expires: h.wall().Add(h.cfg.DocumentLinkTTL)}
 	p.BackURL, p.BackText = p.URL("/requests/"+id), text(l, "nav.backRequest")
 	h.render(w, http.StatusOK, p, docLinkMain(p))
 }
