@@ -35,7 +35,9 @@
 // form carries a CSRF token (an HMAC over its issue time with a key that
 // never leaves the process); a post without a valid one, with a foreign
 // Origin, or marked cross-site is refused with 403 and changes nothing.
-// Requests whose Host is not a loopback name are refused (DNS rebinding).
+// Requests whose Host is not a loopback name are refused (DNS rebinding),
+// and so is anything another site embeds or fetches (Sec-Fetch-Site
+// cross-site, other than a navigation).
 // Every answer carries strict security headers (a CSP that allows only the
 // page's own style sheet and same-origin forms, no-store, no-referrer,
 // nosniff, DENY).
@@ -329,6 +331,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A name that resolves to a loopback address but is not one of
 		// ours: a DNS rebinding page reading the console.
 		http.Error(w, "console: only loopback host names are served", http.StatusMisdirectedRequest)
+		return
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" && r.Header.Get("Sec-Fetch-Mode") != "navigate" {
+		// Another site embedding or fetching a console URL (an <img> on
+		// the report would make the operator's credentials scan the
+		// table): only a person's navigation may come from elsewhere.
+		http.Error(w, "console: cross-site requests are refused", http.StatusForbidden)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

@@ -65,6 +65,19 @@ func TestSecurityHeadersAndHosts(t *testing.T) {
 			t.Errorf("Host %s: %d, want %d", tt.host, a.Status, tt.want)
 		}
 	}
+	// Another site may link to the console, not embed or fetch it.
+	for _, mode := range []string{"no-cors", "cors", "navigate"} {
+		req := httptest.NewRequest(http.MethodGet, "/report?from=2026-01-01&to=2026-03-01", nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Sec-Fetch-Mode", mode)
+		want := http.StatusForbidden
+		if mode == "navigate" {
+			want = http.StatusOK
+		}
+		if a := do(t, s.console, req); a.Status != want {
+			t.Errorf("cross-site %s: %d, want %d", mode, a.Status, want)
+		}
+	}
 	if a := s.get("/nope?lang=en"); a.Status != 404 || !strings.Contains(a.Body, "There is no such page") {
 		t.Errorf("unknown path: %d", a.Status)
 	}
@@ -124,6 +137,7 @@ func TestCSRFRefused(t *testing.T) {
 			r := postForm(path, form(valid))
 			r.Header.Del("Origin")
 			r.Header.Set("Sec-Fetch-Site", "cross-site")
+			r.Header.Set("Sec-Fetch-Mode", "navigate") // a form post from another site
 			return r
 		}, "another site"},
 		{"the privacy center on another port", func() *http.Request {
