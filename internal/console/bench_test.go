@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/principal"
+	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
 )
 
@@ -41,3 +43,48 @@ func BenchmarkRenderQueue(b *testing.B) {
 		_, _ = io.Copy(io.Discard, rec.Body)
 	}
 }
+
+// BenchmarkQueueOverDynalite builds the queue of 100 open requests (50
+// waiting for an operator) and 10 triaged mails from dynalite: the index
+// queries and the per-request reads the queue makes.
+func BenchmarkQueueOverDynalite(b *testing.B) {
+	ctx := context.Background()
+	st := store.New(store.Config{Table: emu.NewTable(b)}, store.Deps{DB: emu.Client()})
+	now := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		due := now.Add(time.Duration(i) * 24 * time.Hour)
+		status := dsr.StatusInProgress
+		if i%2 == 0 {
+			status = dsr.StatusInReview
+		}
+		r := &dsr.Request{ID: fmt.Sprintf("r-%026d", i), Kind: dsr.KindErasure, Status: status, Channel: dsr.ChannelWeb, Role: dsr.RoleSelf, CreatedAt: now, DueAt: &due}
+		if _, _, err := st.CreateRequest(ctx, r, nil); err != nil {
+			b.Fatal(err)
+		}
+		if status == dsr.StatusInReview {
+			if err := st.PutOperatorWait(ctx, &store.OperatorWait{RequestID: r.ID, Stage: "review", Cause: "repeat_limit", TaskToken: "t", RequestedAt: now}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for i := range 10 {
+		if _, err := st.PutMailRecord(ctx, store.MailRecord{DedupeKey: fmt.Sprintf("%064x", i), Action: "triage", Reason: "triage: unclear", Object: "s3://m/inbox/x", ReceivedAt: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h, err := New(Config{SubjectKeySecret: subjectSecret, StateMachineArn: "arn:aws:states:us-east-1:0:stateMachine:x"},
+		Deps{Store: st, SFN: nullSFN{}, Principal: principal.Principal{ARN: operatorARN}, Clock: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		v, err := h.queue(ctx)
+		if err != nil || len(v.Items) != 60 {
+			b.Fatalf("queue: %d items, %v", len(v.Items), err)
+		}
+	}
+}
+
+// nullSFN is never called by the queue.
+type nullSFN struct{ SFN }
