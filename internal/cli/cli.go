@@ -74,6 +74,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		newRequestsCmd(s),
 		newHoldCmd(s),
 		newAuditCmd(s),
+		newConsoleCmd(s),
+		newReportCmd(s),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -106,6 +106,13 @@ type Request struct {
 	// VerifiedBy is how identity was proved: "code", "login" or "manual".
 	VerifiedBy string     `json:"verifiedBy,omitempty" dynamodbav:"verifiedBy,omitempty"`
 	DueAt      *time.Time `json:"dueAt,omitempty" dynamodbav:"dueAt,omitempty"`
+	// DueExtension counts the units (months or days, by the jurisdiction's
+	// rule) an operator extended DueAt by; the rule caps it.
+	DueExtension int `json:"dueExtension,omitempty" dynamodbav:"dueExtension,omitempty"`
+	// PausedAt is set while the reply clock is paused: an operator asked
+	// the requester for information, where the jurisdiction lets the
+	// deadline wait for it. Resuming moves DueAt on by the pause.
+	PausedAt *time.Time `json:"pausedAt,omitempty" dynamodbav:"pausedAt,omitempty"`
 	// ClosedAt is when the request reached a terminal status.
 	ClosedAt *time.Time `json:"closedAt,omitempty" dynamodbav:"closedAt,omitempty"`
 	// PersonalPurgedAt is when the personal, identity and document items

@@ -138,8 +138,10 @@ func storeErr(requestID, op string, err error) error {
 
 // IsNamed reports whether err is one of the partner errors the state
 // machine names (PartnerRetryable, PartnerRejected, PartnerGarbage,
-// PartnerFailed), which handlers return as they are.
+// PartnerFailed, BackupsNotYetRotated), which handlers return as they are:
+// the definition's Retry and Catch match on those names.
 func IsNamed(err error) bool {
 	var f *PartnerFailed
-	return isPartnerErr(err) || errors.As(err, &f)
+	var b *BackupsNotYetRotated
+	return isPartnerErr(err) || errors.As(err, &f) || errors.As(err, &b)
 }

@@ -373,3 +373,68 @@ func TestVersionedItems(t *testing.T) {
 		t.Errorf("TaskToken = %q, %v", tok, err)
 	}
 }
+
+func TestAddHintKeys(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	r := newRequest("r1")
+	r.HintKeys = []string{"typed"}
+	f.create(t, r)
+	got, err := f.st.AddHintKeys(ctx, "r1", []string{"typed", "amended", "amended"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"typed", "amended"}; !slices.Equal(got.HintKeys, want) {
+		t.Errorf("hint keys = %v, want %v", got.HintKeys, want)
+	}
+	if found, err := f.st.FindByHint(ctx, "amended"); err != nil || len(found) != 1 || found[0].ID != "r1" {
+		t.Errorf("FindByHint(amended) = %v, %v; want r1", found, err)
+	}
+	// A hint is never proof.
+	if found, err := f.st.FindBySubject(ctx, "amended"); err != nil || len(found) != 0 {
+		t.Errorf("FindBySubject(amended) = %v, %v; want none", found, err)
+	}
+	if _, err := f.st.AddHintKeys(ctx, "r1", []string{""}); err == nil {
+		t.Error("an empty hint key was accepted")
+	}
+	if _, err := f.st.AddHintKeys(ctx, "nope", []string{"k"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("AddHintKeys(missing) = %v, want ErrNotFound", err)
+	}
+	// Only AddHintKeys changes them.
+	req, _ := f.st.GetRequest(ctx, "r1")
+	if _, err := f.st.UpdateRequest(ctx, "r1", req.Version, func(x *dsr.Request) { x.HintKeys = nil }); !errors.Is(err, ErrImmutable) {
+		t.Errorf("dropping hint keys: %v, want ErrImmutable", err)
+	}
+}
+
+func TestListOperatorWaits(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.create(t, newRequest("r1"))
+	f.create(t, newRequest("r2"))
+	if ws, err := f.st.ListOperatorWaits(ctx, "r1"); err != nil || len(ws) != 0 {
+		t.Fatalf("no waits yet: %v, %v", ws, err)
+	}
+	for _, w := range []*OperatorWait{
+		{RequestID: "r1", Stage: "verification", Cause: "role_guardian", TaskToken: "t1"},
+		{RequestID: "r1", Stage: "identity", Cause: "identity_mismatch", TaskToken: "t2"},
+		{RequestID: "r2", Stage: "review", Cause: "repeat_limit", TaskToken: "t3"},
+	} {
+		if err := f.st.PutOperatorWait(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := f.st.ListOperatorWaits(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Stage+":"+w.Cause)
+	}
+	if want := []string{"identity:identity_mismatch", "verification:role_guardian"}; !slices.Equal(got, want) {
+		t.Errorf("waits of r1 = %v, want %v", got, want)
+	}
+}

@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // OperatorWait is a decision the workflow waits for from an operator
@@ -58,4 +62,25 @@ func (s *Store) PutOperatorWait(ctx context.Context, w *OperatorWait) error {
 	}
 	w.Version = prev + 1
 	return nil
+}
+
+// ListOperatorWaits returns every wait recorded for request id (one query
+// over its OPERATOR# items), by stage.
+func (s *Store) ListOperatorWaits(ctx context.Context, id string) ([]OperatorWait, error) {
+	var out []OperatorWait
+	err := s.queryPrefix(ctx, requestPK(id), skOperatorPfx, func(av map[string]types.AttributeValue) error {
+		var it operatorItem
+		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			return err
+		}
+		if it.Stage == "" {
+			it.Stage = strings.TrimPrefix(it.SK, skOperatorPfx)
+		}
+		out = append(out, it.OperatorWait)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list operator waits of %s: %w", id, err)
+	}
+	return out, nil
 }

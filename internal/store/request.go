@@ -179,7 +179,7 @@ func (s *Store) AddSubjectKeys(ctx context.Context, id string, keys []string) (*
 		if len(add) == 0 {
 			return r, s.putIndex(ctx, r, skSubjPrefix, r.SubjectKeys)
 		}
-		nr, err := s.update(ctx, id, r.Version, nil, "", func(n *dsr.Request) {}, add)
+		nr, err := s.update(ctx, id, r.Version, nil, "", func(n *dsr.Request) {}, keyAdd{subject: add})
 		var ce *ConflictError
 		if errors.As(err, &ce) {
 			continue
@@ -190,6 +190,42 @@ func (s *Store) AddSubjectKeys(ctx context.Context, id string, keys []string) (*
 		return nr, s.putIndex(ctx, nr, skSubjPrefix, nr.SubjectKeys)
 	}
 	return nil, fmt.Errorf("add subject keys to %s: %w", id, ErrContention)
+}
+
+// AddHintKeys adds hint keys to request id (those it does not carry yet)
+// and indexes them: an operator amended the identifiers typed for the
+// subject, and a search by the new ones must find the request. Hint keys
+// are only ever added; a key of an identifier that was amended away stays
+// searchable, and decides nothing (FindByHint).
+func (s *Store) AddHintKeys(ctx context.Context, id string, keys []string) (*dsr.Request, error) {
+	if slices.Contains(keys, "") {
+		return nil, fmt.Errorf("add hint keys to %s: empty key", id)
+	}
+	for range 8 {
+		r, err := s.GetRequest(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var add []string
+		for _, k := range keys {
+			if !slices.Contains(r.HintKeys, k) && !slices.Contains(add, k) {
+				add = append(add, k)
+			}
+		}
+		if len(add) == 0 {
+			return r, s.putIndex(ctx, r, skHintPrefix, r.HintKeys)
+		}
+		nr, err := s.update(ctx, id, r.Version, nil, "", func(n *dsr.Request) {}, keyAdd{hint: add})
+		var ce *ConflictError
+		if errors.As(err, &ce) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("add hint keys to %s: %w", id, err)
+		}
+		return nr, s.putIndex(ctx, nr, skHintPrefix, nr.HintKeys)
+	}
+	return nil, fmt.Errorf("add hint keys to %s: %w", id, ErrContention)
 }
 
 // GetRequest reads a request (strongly consistent). A missing request is
@@ -238,7 +274,7 @@ func (s *Store) TransitionStatus(ctx context.Context, id string, from, to dsr.St
 	if err := s.canTransition(from, to); err != nil {
 		return nil, fmt.Errorf("transition request %s: %w", id, err)
 	}
-	r, err := s.update(ctx, id, expectedVersion, &from, to, mutate, nil)
+	r, err := s.update(ctx, id, expectedVersion, &from, to, mutate, keyAdd{})
 	if err != nil {
 		return nil, fmt.Errorf("transition request %s %s→%s: %w", id, from, to, err)
 	}
@@ -253,7 +289,7 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, expectedVersion in
 	if mutate == nil {
 		return nil, fmt.Errorf("update request %s: nothing to change", id)
 	}
-	r, err := s.update(ctx, id, expectedVersion, nil, "", mutate, nil)
+	r, err := s.update(ctx, id, expectedVersion, nil, "", mutate, keyAdd{})
 	if err != nil {
 		return nil, fmt.Errorf("update request %s: %w", id, err)
 	}
@@ -264,7 +300,10 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, expectedVersion in
 // that cannot change after creation.
 var ErrImmutable = errors.New("field cannot change")
 
-func (s *Store) update(ctx context.Context, id string, expectedVersion int, from *dsr.Status, to dsr.Status, mutate func(*dsr.Request), addKeys []string) (*dsr.Request, error) {
+// keyAdd are keys update adds to a request: the only way keys change.
+type keyAdd struct{ subject, hint []string }
+
+func (s *Store) update(ctx context.Context, id string, expectedVersion int, from *dsr.Status, to dsr.Status, mutate func(*dsr.Request), add keyAdd) (*dsr.Request, error) {
 	cur, _, err := s.getRequest(ctx, id)
 	if err != nil {
 		return nil, err
@@ -304,7 +343,8 @@ func (s *Store) update(ctx context.Context, id string, expectedVersion int, from
 	case from == nil && next.Status != cur.Status:
 		return nil, fmt.Errorf("status: %w (use TransitionStatus)", ErrImmutable)
 	}
-	next.SubjectKeys = append(next.SubjectKeys, addKeys...)
+	next.SubjectKeys = append(next.SubjectKeys, add.subject...)
+	next.HintKeys = append(next.HintKeys, add.hint...)
 	next.Version = cur.Version + 1
 	next.UpdatedAt = s.now()
 	if from != nil {

@@ -286,3 +286,26 @@ func CoverageWarning(now time.Time) (bool, Date) {
 	}
 	return c.CoverageWarning(now)
 }
+
+// WorkdaysBetween counts the mainland China working days after from up to
+// and including to: how many working days are left from today (from) until
+// a deadline (to). When to is before from the count is negative: minus the
+// working days after to up to and including from (a deadline passed two
+// working days ago gives -2). The same day gives 0. Days in a year with no
+// official schedule count Monday to Friday, and estimated is set.
+func (c *Calendar) WorkdaysBetween(from, to Date) (n int, estimated bool) {
+	sign := 1
+	if to.Before(from) {
+		from, to, sign = to, from, -1
+	}
+	for d := from.AddDays(1); !to.Before(d); d = d.AddDays(1) {
+		work, known := c.workday(d)
+		if !known {
+			estimated = true
+		}
+		if work {
+			n++
+		}
+	}
+	return sign * n, estimated
+}
