@@ -31,8 +31,9 @@ func (f *localFlags) register(cmd *cobra.Command, httpDefault string) {
 	fl.StringVar(&f.opts.S3Addr, "s3", "127.0.0.1:9000", "address of the S3 emulator")
 	fl.StringVar(&f.opts.SFNAddr, "sfn", "127.0.0.1:8083", "address of the Step Functions API")
 	fl.StringVar(&f.opts.PartnersAddr, "partners", "127.0.0.1:8084", "address of the simulated partners")
+	fl.StringVar(&f.opts.ConsoleAddr, "console", "127.0.0.1:8090", "address of the privacy team's console")
 	fl.Float64Var(&f.opts.ClockScale, "clock-scale", devstack.DefaultClockScale, "workflow seconds per real second (86400: a day per second)")
-	fl.DurationVar(&f.opts.HumanHold, "human-hold", devstack.DefaultHumanHold, "how long the clock runs at real speed while a person is awaited (code, operator); negative: never")
+	fl.DurationVar(&f.opts.HumanHold, "human-hold", devstack.DefaultHumanHold, "how long an execution's clock runs at real speed while a person or a partner is awaited (code, operator, callback); negative: never")
 	fl.DurationVar(&f.opts.Partners.Latency, "partner-latency", 0, "delay of every simulated partner answer")
 	fl.Float64Var(&f.opts.Partners.FailureRate, "partner-failure-rate", 0, "fraction of partner calls answered 503 (0 <= rate < 1)")
 	fl.StringVar(&f.opts.Partners.Mode, "partner-mode", "mixed", "simulated partners answer sync, async, or mixed (as configured)")
@@ -224,7 +225,7 @@ Exit status 1 when a request was lost or duplicated.`,
 	// A load run gets a fresh folder and free ports unless told otherwise.
 	_ = fl.Set("dir", "")
 	fl.Lookup("dir").DefValue = "a new temporary folder"
-	for _, name := range []string{"dynamodb", "s3", "sfn", "partners"} {
+	for _, name := range []string{"dynamodb", "s3", "sfn", "partners", "console"} {
 		_ = fl.Set(name, "127.0.0.1:0")
 		fl.Lookup(name).DefValue = "127.0.0.1:0"
 	}

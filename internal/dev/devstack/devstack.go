@@ -113,6 +113,7 @@ type Options struct {
 	S3Addr       string // the S3 emulator (default 127.0.0.1:9000)
 	SFNAddr      string // the Step Functions API (default 127.0.0.1:8083)
 	PartnersAddr string // the simulated partners (default 127.0.0.1:8084)
+	ConsoleAddr  string // the privacy team's console (default 127.0.0.1:8090)
 
 	// ClockScale is how much faster than real time an execution's clock
 	// runs while the execution waits for time (default DefaultClockScale).
@@ -158,6 +159,7 @@ func (o *Options) defaults() error {
 	def(&o.S3Addr, "127.0.0.1:9000")
 	def(&o.SFNAddr, "127.0.0.1:8083")
 	def(&o.PartnersAddr, "127.0.0.1:8084")
+	def(&o.ConsoleAddr, "127.0.0.1:8090")
 	if o.ClockScale == 0 {
 		o.ClockScale = DefaultClockScale
 	}
@@ -185,8 +187,8 @@ type Stack struct {
 	opts Options
 
 	// URLs of the services.
-	HTTPURL, DynamoDBURL, S3URL, SFNURL, PartnersURL string
-	StateMachineArn                                  string
+	HTTPURL, DynamoDBURL, S3URL, SFNURL, PartnersURL, ConsoleURL string
+	StateMachineArn                                              string
 	// Folders.
 	DataDir, MailDrop, Outbox string
 	// KeyDir holds the local certificate signing key (the dsr command's
@@ -274,10 +276,17 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s3L.Close()
 		return nil, err
 	}
-	s.HTTPURL, s.SFNURL, s.S3URL, s.PartnersURL = urlOf(httpL), urlOf(sfnL), urlOf(s3L), urlOf(partnersL)
+	consoleL, err := listen("console", opts.ConsoleAddr, "--console")
+	if err != nil {
+		for _, l := range []net.Listener{httpL, sfnL, s3L, partnersL} {
+			l.Close()
+		}
+		return nil, err
+	}
+	s.HTTPURL, s.SFNURL, s.S3URL, s.PartnersURL, s.ConsoleURL = urlOf(httpL), urlOf(sfnL), urlOf(s3L), urlOf(partnersL), urlOf(consoleL)
 
 	if err := s.startDynamoDB(ctx); err != nil {
-		for _, l := range []net.Listener{httpL, sfnL, s3L, partnersL} {
+		for _, l := range []net.Listener{httpL, sfnL, s3L, partnersL, consoleL} {
 			l.Close()
 		}
 		return nil, err
@@ -323,8 +332,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	fns, err := s.wire(ctx, secrets)
 	if err != nil {
 		partnersL.Close()
+		consoleL.Close()
 		return nil, err
 	}
+	ch, err := s.console(secrets)
+	if err != nil {
+		partnersL.Close()
+		consoleL.Close()
+		return nil, err
+	}
+	s.serve("console", consoleL, ch)
 	// Served once wired: the partners' business clocks follow the executions.
 	s.serve("simulated partners", partnersL, partners.Fleet)
 	s.serve("Step Functions API", sfnL, fns.sfnHandler)
@@ -518,6 +535,7 @@ func (s *Stack) Env() [][2]string {
 		{"AWS_DEFAULT_REGION", Region}, // the aws CLI reads this one
 		{"DSR_TABLE", TableName},
 		{"DSR_STATE_MACHINE_ARN", s.StateMachineArn},
+		{"STATE_MACHINE_ARN", s.StateMachineArn}, // dsr console reads it
 		{"DSR_MAILBOX_BUCKET", MailboxBucket},
 		// Who the dsr commands record as the actor (principal.Resolve:
 		// honoured only while every endpoint is local).
@@ -550,6 +568,7 @@ func (s *Stack) WriteBanner(w io.Writer) {
 	}
 	fmt.Fprintf(w, "dsrflow local stack is running (each request's workflow on a clock of its own: %s per second while it waits for time,\nreal time while a person or a partner is awaited, for up to %s; everything else on the wall clock)\n\n", scaleText(s.opts.ClockScale), s.opts.HumanHold)
 	fmt.Fprintf(w, "  privacy center (form)   %s/\n", s.HTTPURL)
+	fmt.Fprintf(w, "  console (operators)     %s/  as %s\n", s.ConsoleURL, "local:"+LocalPrincipal)
 	fmt.Fprintf(w, "  HTTP API                %s  %s\n", s.HTTPURL, strings.Join(s.Routes, ", "))
 	fmt.Fprintf(w, "  DynamoDB (dynalite)     %s  table %s\n", s.DynamoDBURL, TableName)
 	fmt.Fprintf(w, "  S3 (gofakes3)           %s  bucket %s, mail under %s\n", s.S3URL, MailboxBucket, InboxPrefix)

@@ -40,7 +40,7 @@ func start(t *testing.T, dir string, scale float64, hold time.Duration, logs *lo
 	defer cancel()
 	st, err := Start(ctx, Options{
 		Dir: dir, Root: root, HTTPAddr: "127.0.0.1:0", DynamoDBAddr: "127.0.0.1:0", S3Addr: "127.0.0.1:0",
-		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ClockScale: scale, HumanHold: hold, ReconcileEvery: 200 * time.Millisecond,
+		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ConsoleAddr: "127.0.0.1:0", ClockScale: scale, HumanHold: hold, ReconcileEvery: 200 * time.Millisecond,
 		MailPoll: 50 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
@@ -477,7 +477,7 @@ func TestLoad(t *testing.T) {
 	ctx := context.Background()
 	st, err := Start(ctx, Options{
 		Dir: dir, Root: root, HTTPAddr: "127.0.0.1:0", DynamoDBAddr: "127.0.0.1:0", S3Addr: "127.0.0.1:0",
-		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ClockScale: 864000, ReconcileEvery: 200 * time.Millisecond,
+		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ConsoleAddr: "127.0.0.1:0", ClockScale: 864000, ReconcileEvery: 200 * time.Millisecond,
 		MailPoll: 50 * time.Millisecond, Partners: PartnerOptions{FailureRate: 0.3},
 		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		WrapHandler: crasher.Wrap,

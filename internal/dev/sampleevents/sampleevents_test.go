@@ -127,7 +127,7 @@ func TestSampleEvents(t *testing.T) {
 	dir := t.TempDir()
 	st, err := devstack.Start(ctx, devstack.Options{
 		Dir: dir, Root: root, HTTPAddr: "127.0.0.1:0", DynamoDBAddr: "127.0.0.1:0", S3Addr: "127.0.0.1:0",
-		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ReconcileEvery: time.Hour,
+		SFNAddr: "127.0.0.1:0", PartnersAddr: "127.0.0.1:0", ConsoleAddr: "127.0.0.1:0", ReconcileEvery: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
