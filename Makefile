@@ -18,7 +18,7 @@ BUILD_DIR   := .build
 GOTEST_FLAGS ?= -count=1 -timeout 9m
 
 
-.PHONY: help test unit lint fmt build run clean deps browser generate
+.PHONY: help test unit lint fmt build run clean deps browser generate fuzz
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ $(STATICCHECK):
 $(TEMPL):
 	GOBIN=$(TOOLS) $(GO) install github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 
-test: deps browser lint unit ## lint, then every test (starts its own DynamoDB emulator and headless Chromium)
+test: deps browser lint unit fuzz ## lint, then every test (starts its own DynamoDB emulator and headless Chromium), then short fuzz runs
 
 browser: ## Debian's chromium for the browser tests (installed with apt-get when missing)
 	@command -v chromium >/dev/null || { \
@@ -45,6 +45,25 @@ browser: ## Debian's chromium for the browser tests (installed with apt-get when
 
 unit: deps
 	$(GO) test $(GOTEST_FLAGS) ./...
+
+# The parsers of outside input, fuzzed for FUZZTIME each in make test: mail,
+# the form and JSON bodies, partner callbacks, the partner configuration, ASL
+# definitions. Every other fuzz target's seed corpus runs in go test; a
+# longer run: make fuzz FUZZTIME=5m, or FUZZ_TARGETS=internal/idtoken:FuzzVerify.
+FUZZTIME ?= 2s
+FUZZ_TARGETS ?= \
+	internal/mail:FuzzClassify \
+	internal/webintake:FuzzFormBody \
+	internal/webintake:FuzzJSONBody \
+	internal/partner:FuzzCallback \
+	internal/partner:FuzzParseConfig \
+	internal/dev/asl:FuzzParse
+
+fuzz: deps ## short fuzz runs of the outside-input parsers (FUZZTIME each)
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./$$pkg >/dev/null || \
+	    { $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./$$pkg | tail -20; exit 1; }; done
 
 generate: $(TEMPL) ## compile the HTML templates (*.templ) into their *_templ.go files
 	$(TEMPL) generate -include-version=false -path internal
