@@ -252,6 +252,15 @@ func TestRequestCommands(t *testing.T) {
 			}
 		}
 	})
+	t.Run("show after the purge", func(t *testing.T) {
+		if _, err := s.st.PurgePersonal(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runDSR(t, "show", id)
+		if code != ExitOK || !regexp.MustCompile(`contact details purged on \d{4}-\d{2}-\d{2}`).MatchString(out) {
+			t.Errorf("dsr show after the purge: exit %d, %s; want \"contact details purged on <date>\":\n%s", code, errOut, out)
+		}
+	})
 	t.Run("show --json", func(t *testing.T) {
 		code, out, errOut := runDSR(t, "show", id, "--json")
 		if code != ExitOK {

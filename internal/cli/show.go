@@ -174,6 +174,12 @@ func printShow(s *streams, o showOutput) {
 	if r.LinkedRequestID != "" {
 		fmt.Fprintf(w, "duplicate of\t%s\n", r.LinkedRequestID)
 	}
+	if r.ClosedAt != nil {
+		fmt.Fprintf(w, "closed\t%s\n", fmtTime(r.ClosedAt))
+	}
+	if r.PersonalPurgedAt != nil {
+		fmt.Fprintf(w, "contact details\tcontact details purged on %s\n", r.PersonalPurgedAt.In(workday.ChinaTime).Format("2006-01-02"))
+	}
 	w.Flush()
 	fmt.Fprintln(s.out)
 	if len(o.Partners) > 0 {
