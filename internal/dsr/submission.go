@@ -95,7 +95,7 @@ var codeTexts = map[Code]Text{
 	CodeGroundRequired:     {ZhCN: "删除请求须选择适用的删除情形。", En: "Choose the situation in which you ask for deletion."},
 	CodeNotApplicable:      {ZhCN: "此项不适用于所选的请求类型。", En: "This field does not apply to the chosen request type."},
 	CodeInvalidEmail:       {ZhCN: "请输入有效的电子邮件地址，例如 name@example.com。", En: "Enter a valid email address, such as name@example.com."},
-	CodeInvalidPhone:       {ZhCN: "请输入有效的手机号码；中国大陆以外的号码请加国家或地区代码，例如 +852。", En: "Enter a valid phone number; outside mainland China, include the country code, such as +852."},
+	CodeInvalidPhone:       {ZhCN: "请输入有效的手机号码；中国大陆以外的号码请加国家或地区代码，例如 +852。如果无法填写，请改填电子邮件地址。", En: "Enter a valid mobile number; outside mainland China, include the country code, such as +852. If your number is not accepted, give an email address instead."},
 	CodeInvalidAccountID:   {ZhCN: "账户 ID 只能包含字母、数字、下划线和连字符，最多 64 个字符。", En: "An account ID has only letters, digits, _ and -, at most 64 characters."},
 	CodeIdentifierRequired: {ZhCN: "请至少填写电子邮件地址或手机号码中的一项。", En: "Enter an email address or a phone number."},
 	CodeUnknownLocale:      {ZhCN: "请选择有效的语言。", En: "Choose a valid language."},

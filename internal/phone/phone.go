@@ -3,11 +3,14 @@
 // used as released upstream.
 //
 // It is a package of its own because the library decodes all of its metadata
-// when the program starts (package initialisation: about 15 ms and most of a
-// function's binary size). Only the programs that read numbers people typed
-// (the intake functions and the dsr CLI) import it; they hand Parse to
-// dsr.Submission.Validate. The workflow functions only ever see numbers that
-// are already in E.164 form and do not link it.
+// when the program starts (package initialisation: about three hello-world
+// cold starts, and most of a function's binary size). The programs that read
+// numbers people typed without a person waiting on their cold start
+// (intake-mail, the console, the dsr CLI) import it and hand Parse to
+// dsr.Submission.Validate. intake-web, which a person waits on, reads the
+// form's numbers with internal/e164 instead, which this package's
+// differential tests hold to the same results. The workflow functions only
+// ever see numbers already in E.164 form and do not link it.
 package phone
 
 import (

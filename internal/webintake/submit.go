@@ -13,9 +13,9 @@ import (
 	"unicode/utf8"
 
 	"dsrflow/internal/dsr"
+	"dsrflow/internal/e164"
 	"dsrflow/internal/idtoken"
 	"dsrflow/internal/intake"
-	"dsrflow/internal/phone"
 	"dsrflow/internal/store"
 )
 
@@ -401,7 +401,7 @@ func (h *Handler) validate(sub dsr.Submission, correctionsRunes int) (dsr.Valida
 	if !h.smtpUTF8 && !asciiLocalPart(sub.Email) && !slices.ContainsFunc(own, func(e dsr.FieldError) bool { return e.Field == dsr.FieldEmail }) {
 		own = append(own, dsr.FieldError{Field: dsr.FieldEmail, Code: CodeEmailNotASCII})
 	}
-	v, err := sub.Validate(phone.Parse)
+	v, err := sub.Validate(e164.Parse)
 	var errs dsr.FieldErrors
 	if err != nil && !errors.As(err, &errs) {
 		errs = dsr.FieldErrors{{Code: CodeInternal}}
