@@ -355,7 +355,7 @@ func TestDocumentView(t *testing.T) {
 		t.Fatalf("no link: %s", a.Body)
 	}
 	link := strings.ReplaceAll(m[1], "&amp;", "&")
-	if !strings.HasPrefix(link, s.s3URL+"/"+mailbox+"/attachments/"+id+"/01.pdf?") || !strings.Contains(link, "X-Amz-Expires=300") || !strings.Contains(link, "response-content-disposition=inline") {
+	if !regexp.MustCompile(`^`+regexp.QuoteMeta(s.s3URL+"/"+mailbox+"/attachments/")+`[0-9a-f]{64}/0\.pdf\?`).MatchString(link) || !strings.Contains(link, "X-Amz-Expires=300") || !strings.Contains(link, "response-content-disposition=inline") {
 		t.Errorf("link %s", link)
 	}
 	resp, err := http.Get(link)

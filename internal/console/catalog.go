@@ -71,6 +71,8 @@ var catalog = map[string]dsr.Text{
 	"what.partners":     {ZhCN: "合作方已升级", En: "Escalated partner"},
 	"what.backups":      {ZhCN: "备份确认已升级", En: "Escalated backups"},
 	"what.mail":         {ZhCN: "待分拣邮件", En: "Triaged mail"},
+	"what.reply":        {ZhCN: "请求人回信", En: "Reply from the requester"},
+	"cause.reply":       {ZhCN: "回信已并入其请求（附件已作为文件保存）：请阅读后标记为已读", En: "The reply joined its request (attachments kept as documents): read it, then mark it read"},
 
 	"cause.role":                  {ZhCN: "代他人提出：%s", En: "Acting for someone else: %s"},
 	"cause.attachments":           {ZhCN: "随请求提交了证明材料", En: "Documents sent as proof"},
@@ -322,6 +324,9 @@ var catalog = map[string]dsr.Text{
 	"mail.ignore.reason":          {ZhCN: "忽略的理由", En: "Why"},
 	"mail.ignore.submit":          {ZhCN: "忽略该邮件", En: "Ignore this mail"},
 	"mail.ignore.invalid":         {ZhCN: "请选择忽略的理由。", En: "Choose why the mail is ignored."},
+	"mail.joined":                 {ZhCN: "这封回信已并入请求 %s，附件已作为该请求的文件保存。阅读后请标记为已读。", En: "This reply joined request %s; its attachments are kept as that request's documents. Read it, then mark it read."},
+	"mail.markRead":               {ZhCN: "标记为已读", En: "Mark read"},
+	"ignore.read":                 {ZhCN: "已阅读（回信已并入其请求）", En: "Read (a reply that joined its request)"},
 	"ignore.not_a_request":        {ZhCN: "不是个人信息请求", En: "Not a privacy request"},
 	"ignore.spam":                 {ZhCN: "垃圾邮件", En: "Spam"},
 	"ignore.duplicate":            {ZhCN: "重复邮件", En: "A duplicate"},

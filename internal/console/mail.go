@@ -32,7 +32,7 @@ const (
 
 // IgnoreReasons are why an operator ignores a triaged mail.
 func IgnoreReasons() []string {
-	return []string{"not_a_request", "spam", "duplicate", "answered_elsewhere"}
+	return []string{"not_a_request", "spam", "duplicate", "answered_elsewhere", "read"}
 }
 
 // MaxMailText bounds the message text the mail page shows, in bytes.
@@ -198,6 +198,11 @@ func (h *Handler) postConvert(w http.ResponseWriter, r *http.Request, l dsr.Loca
 		h.mailFailed(w, r, l, key, err)
 		return
 	}
+	if rec.Action == "follow_up" {
+		// A reply already joined its request: it is read, not converted.
+		h.showMail(w, r, l, key, http.StatusConflict, "", text(l, "mail.joined", rec.RequestID))
+		return
+	}
 	msg, cls, err := h.readMail(ctx, rec)
 	if err != nil {
 		h.mailFailed(w, r, l, key, err)
@@ -314,6 +319,11 @@ func (h *Handler) postLink(w http.ResponseWriter, r *http.Request, l dsr.Locale)
 	rec, err := h.triaged(ctx, key)
 	if err != nil {
 		h.mailFailed(w, r, l, key, err)
+		return
+	}
+	if rec.Action == "follow_up" {
+		// A reply already joined its request: it is read, not converted.
+		h.showMail(w, r, l, key, http.StatusConflict, "", text(l, "mail.joined", rec.RequestID))
 		return
 	}
 	// The attachments become the request's documents (when the message can

@@ -25,6 +25,7 @@ const (
 	itemPartners     = "partners"     // escalated partners
 	itemBackups      = "backups"      // escalated backup confirmation
 	itemMail         = "mail"         // triaged mail
+	itemReply        = "reply"        // a requester's reply that joined its request
 )
 
 // DueSoonDays: requests due within this many working days (or late) are
@@ -125,6 +126,10 @@ func (h *Handler) queue(ctx context.Context) (*queueView, error) {
 	}
 	for _, m := range mails {
 		_, code, _ := strings.Cut(m.Reason, ": ")
+		if m.Action == "follow_up" {
+			v.Items = append(v.Items, queueItem{What: itemReply, Cause: "follow_up", MailKey: m.DedupeKey, RequestID: m.RequestID, Kind: dsr.Kind(m.Kind), Since: m.ReceivedAt, due: h.dueOf(nil, m.ReceivedAt)})
+			continue
+		}
 		v.Items = append(v.Items, queueItem{What: itemMail, Cause: code, MailKey: m.DedupeKey, Kind: dsr.Kind(m.Kind), Since: m.ReceivedAt, due: h.dueOf(nil, m.ReceivedAt)})
 	}
 	for _, s := range dsr.Statuses() {

@@ -89,7 +89,7 @@ func TestTriageLink(t *testing.T) {
 	}
 	redirected(t, s.post(path, url.Values{"requestId": {" " + strings.ToUpper(target) + " "}}), "/requests/"+target, "linked")
 	docs, _ := s.st.ListDocuments(s.ctx, target)
-	if len(docs) != 1 || docs[0].FileName != "birth.pdf" || !strings.HasPrefix(docs[0].Key, "attachments/"+target+"/01") {
+	if len(docs) != 1 || docs[0].FileName != "birth.pdf" || docs[0].Key != "attachments/"+key+"/0.pdf" {
 		t.Errorf("documents %+v", docs)
 	}
 	if ev := s.lastEvent(target, "mail_linked"); ev.Actor != "operator:"+operatorARN || ev.Data["dedupeKey"] != key || ev.Data["attachments"] != "1" {
@@ -102,7 +102,7 @@ func TestTriageLink(t *testing.T) {
 	// A second mail to the same request: its documents follow the first.
 	key2 := s.dropMail("link2.eml", unclearMail("wang.fang@example.cn", "another page"))
 	redirected(t, s.post("/mail/"+key2+"/link", url.Values{"requestId": {target}}), "/requests/"+target, "linked")
-	if docs, _ := s.st.ListDocuments(s.ctx, target); len(docs) != 2 || !strings.HasPrefix(docs[1].Key, "attachments/"+target+"/02") {
+	if docs, _ := s.st.ListDocuments(s.ctx, target); len(docs) != 2 || docs[1].Key != "attachments/"+key2+"/0.pdf" {
 		t.Errorf("documents after a second link %+v", docs)
 	}
 	// A closed request takes no mail.

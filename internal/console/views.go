@@ -56,6 +56,8 @@ func (p *page) causeText(what, cause string) string {
 		return p.T("cause.backups")
 	case itemMail:
 		return p.code("mailReason.", cause)
+	case itemReply:
+		return p.T("cause.reply")
 	}
 	if strings.HasPrefix(cause, "role_") {
 		return p.T("cause.role", p.roleText(strings.TrimPrefix(cause, "role_")))
@@ -73,7 +75,7 @@ func (p *page) refusalText(code string) string {
 	if !r.Valid() {
 		return code
 	}
-	return r.Text(p.Locale) + " (" + r.Policy() + ")"
+	return r.Label(p.Locale) + " (" + r.Policy() + ")"
 }
 
 // refusalOptions are the bilingual refusal reasons.
@@ -147,7 +149,7 @@ func (p *page) refusals(by map[dsr.RefusalReason]int) []string {
 	var out []string
 	for _, r := range dsr.RefusalReasons() {
 		if n := by[r]; n > 0 {
-			out = append(out, fmt.Sprintf("%s: %d", r.Text(p.Locale), n))
+			out = append(out, fmt.Sprintf("%s: %d", r.Label(p.Locale), n))
 		}
 	}
 	return out

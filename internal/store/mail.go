@@ -76,7 +76,12 @@ type mailItem struct {
 
 // NeedsPerson reports whether a record waits on the triage list.
 func (r MailRecord) NeedsPerson() bool {
-	return (r.Action == "triage" || r.Action == "reject") && r.Resolution == ""
+	if r.Resolution != "" {
+		return false
+	}
+	// A requester's reply that joined its request (with documents, or a
+	// question) is for the operator to read: it waits in the queue too.
+	return r.Action == "triage" || r.Action == "reject" || (r.Action == "follow_up" && r.RequestID != "")
 }
 
 func newMailItem(r MailRecord) mailItem {
