@@ -404,6 +404,9 @@ func TestApprovedIdentityWithNothingToIdentify(t *testing.T) {
 	if n := len(e.history(id)); n > 80 {
 		t.Errorf("%d history events: the review looped", n)
 	}
+	if evs := e.events(id); !slices.Contains(evs, "refused") {
+		t.Errorf("audit events %v, want the refusal recorded", evs)
+	}
 	for pid, sim := range e.sims {
 		if len(sim.Received()) != 0 {
 			t.Errorf("%s was called", pid)
