@@ -229,9 +229,18 @@ func sortKeyValues(kvs []keyValue) {
 
 const hexDigits = "0123456789abcdef"
 
+// invalidUTF8 is how encoding/json writes a byte of invalid UTF-8: as the
+// escape \ufffd up to Go 1.26, as U+FFFD itself from Go 1.27 on. Asked of
+// encoding/json itself, so that the engine's encoding stays byte for byte
+// what Step Functions' (and encoding/json's) would be.
+var invalidUTF8 = func() string {
+	b, _ := json.Marshal("\xff")
+	return string(b[1 : len(b)-1])
+}()
+
 // appendJSONString is encoding/json's string encoding without HTML
 // escaping: control characters, quote and backslash escaped, invalid UTF-8
-// as \ufffd, U+2028 and U+2029 escaped.
+// as invalidUTF8, U+2028 and U+2029 escaped.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -266,7 +275,7 @@ func appendJSONString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, invalidUTF8...)
 			i += size
 			start = i
 			continue
@@ -562,8 +571,10 @@ func strSize(s string) int {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == '\u2028' || r == '\u2029' || (r == utf8.RuneError && size == 1) {
-			n += 6 // \u2028, \u2029, \ufffd
+		if r == '\u2028' || r == '\u2029' {
+			n += 6 // \u2028, \u2029
+		} else if r == utf8.RuneError && size == 1 {
+			n += len(invalidUTF8)
 		} else {
 			n += size
 		}
