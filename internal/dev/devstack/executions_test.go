@@ -155,7 +155,9 @@ func TestExecutionsRouteToTheirClock(t *testing.T) {
 		if recs[0].at.Before(begin) || recs[0].at.After(end.Add(time.Minute)) {
 			t.Errorf("%s: first task at %s, want the wall clock's time (%s to %s)", arn, recs[0].at, begin, end)
 		}
-		if d := recs[1].at.Sub(recs[0].at); d < tc.wait || d > tc.wait+time.Hour*24 {
+		// Between the Wait's timer and the next task the clock may still
+		// run fast for a moment (300 ms of real time here is 30 days).
+		if d := recs[1].at.Sub(recs[0].at); d < tc.wait || d > tc.wait+30*24*time.Hour {
 			t.Errorf("%s: second task %s after the first, want the Wait's %s", arn, d, tc.wait)
 		}
 		if _, ok := te.clockOf(requestOf(arn)); ok {
