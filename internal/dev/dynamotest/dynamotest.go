@@ -55,9 +55,11 @@ type Emulator struct {
 	// Root is the repository root (the folder holding go.mod and template.yaml).
 	Root string
 
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when the process has exited
-	stderr *lockedBuffer
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	// stopping is set by Stop: an exit before it is unexpected.
+	stopping atomic.Bool
+	stderr   *lockedBuffer
 
 	clientOnce sync.Once
 	client     *dynamodb.Client
@@ -177,7 +179,12 @@ func launch(ctx context.Context, root, node, script string, port int, extra []st
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	go func() {
-		_ = cmd.Wait()
+		err := cmd.Wait()
+		if !e.stopping.Load() {
+			// Every test on this emulator fails from here on with
+			// "connection refused": say why the emulator went away.
+			fmt.Fprintf(os.Stderr, "dynamotest: dynalite on port %d exited unexpectedly (%v): %s\n", port, err, e.stderr.tail())
+		}
 		close(e.done)
 	}()
 	timer := time.NewTimer(startTimeout)
@@ -201,6 +208,7 @@ func launch(ctx context.Context, root, node, script string, port int, extra []st
 // to call more than once.
 func (e *Emulator) Stop() {
 	e.stop.Do(func() {
+		e.stopping.Store(true)
 		killGroup(e.cmd)
 		select {
 		case <-e.done:
