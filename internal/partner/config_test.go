@@ -90,6 +90,38 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestEndpointsMustBeHTTPS: an http:// endpoint is refused unless the
+// configuration says it is the local stack's (allowHttpEndpoints).
+func TestEndpointsMustBeHTTPS(t *testing.T) {
+	partnerJSON := func(endpoint string) string {
+		return `{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"` + endpoint + `","actions":["erase"],"identityTypes":["email"],"mode":"sync","secretRef":"env:A_SECRET","backupRetention":"1d"}`
+	}
+	tests := []struct {
+		name, json string
+		wantErr    string
+	}{
+		{"https", `{"partners":[` + partnerJSON("https://a.example/dsr") + `]}`, ""},
+		{"http refused", `{"partners":[` + partnerJSON("http://a.example/dsr") + `]}`, `partners[0].endpoint: "http://a.example/dsr": partner endpoints must be https://`},
+		{"http on loopback refused too", `{"partners":[` + partnerJSON("http://127.0.0.1:9000/a") + `]}`, "must be https://"},
+		{"http allowed by the local stack's flag", `{"allowHttpEndpoints":true,"partners":[` + partnerJSON("http://127.0.0.1:9000/a") + `]}`, ""},
+		{"flag off", `{"allowHttpEndpoints":false,"partners":[` + partnerJSON("http://a.example") + `]}`, "must be https://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := partner.ParseConfig(strings.NewReader(tt.json))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("ParseConfig = %v, want no error", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("ParseConfig = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	if loadExample(t).AllowHTTPEndpoints {
+		t.Error("config/partners.example.json sets allowHttpEndpoints: only the local stack's configuration may")
+	}
+}
+
 func TestParseConfigRejectsUnknownFieldsAndBadDurations(t *testing.T) {
 	for _, in := range []string{`{"partners":[],"extra":1}`, `{"partners":[{"backupRetention":"3 weeks"}]}`, `{"partners":[]} {}`} {
 		if _, err := partner.ParseConfig(strings.NewReader(in)); err == nil {

@@ -101,6 +101,9 @@ func newPartners(root, dir, base string, o PartnerOptions, secrets map[string]st
 	if err != nil {
 		return nil, err
 	}
+	// The simulated partners listen on http://127.0.0.1: allowed in this
+	// configuration only (partner endpoints must be https:// elsewhere).
+	cfg.AllowHTTPEndpoints = true
 	ps := &Partners{Config: cfg, ConfigPath: filepath.Join(dir, "partners.json"), desc: map[string]string{}}
 	for i := range cfg.Partners {
 		p := &cfg.Partners[i]
