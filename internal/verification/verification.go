@@ -49,6 +49,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,6 +121,9 @@ var (
 	ErrForbidden = errors.New("status token does not match the request")
 	// ErrContention: the item kept changing under concurrent submissions.
 	ErrContention = errors.New("too many concurrent submissions")
+	// ErrNoCodeSecret: the service was built without a code secret (a
+	// function that closes verifications but issues and checks no codes).
+	ErrNoCodeSecret = errors.New("verification: no code secret configured")
 )
 
 // SFN is the part of the Step Functions client the service uses.
@@ -139,8 +143,15 @@ type Store interface {
 
 // Config sets the service's secrets and limits.
 type Config struct {
-	// Secret keys the code hash (at least MinSecretLen bytes).
+	// Secret keys the code hash (at least MinSecretLen bytes). Empty: the
+	// service issues and checks no codes (ErrNoCodeSecret) but still closes
+	// verifications and reports their status.
 	Secret []byte
+	// PreviousSecrets are code secrets replaced by a rotation: a code issued
+	// under one of them is still accepted until it expires, so rotating the
+	// secret does not turn codes in flight into wrong attempts. New codes
+	// are always hashed with Secret.
+	PreviousSecrets [][]byte
 	// StatusSecret, when set, is the status-link secret (the web intake's
 	// STATUS_TOKEN_SECRET): a token derived from it (StatusToken) is accepted
 	// even for requests that store no token hash (mail requests, whose
@@ -185,8 +196,10 @@ type Service struct {
 // New checks cfg and returns the service.
 func New(cfg Config, deps Deps) (*Service, error) {
 	switch {
-	case len(cfg.Secret) < MinSecretLen:
+	case len(cfg.Secret) > 0 && len(cfg.Secret) < MinSecretLen:
 		return nil, fmt.Errorf("verification: the code secret must be at least %d bytes", MinSecretLen)
+	case slices.ContainsFunc(cfg.PreviousSecrets, func(p []byte) bool { return len(p) < MinSecretLen }):
+		return nil, fmt.Errorf("verification: a previous code secret must be at least %d bytes", MinSecretLen)
 	case deps.Store == nil || deps.SFN == nil || deps.Sender == nil:
 		return nil, errors.New("verification: Store, SFN and Sender are required")
 	}
@@ -259,11 +272,30 @@ func (s *Service) newNonce() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// hash is HMAC-SHA256(secret, id ":" nonce ":" code), hex.
+// hash is HMAC-SHA256(secret, id ":" nonce ":" code), hex, under the
+// current secret.
 func (s *Service) hash(id, nonce, code string) string {
-	m := hmac.New(sha256.New, s.cfg.Secret)
+	return codeHash(s.cfg.Secret, id, nonce, code)
+}
+
+func codeHash(secret []byte, id, nonce, code string) string {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(id + ":" + nonce + ":" + code))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// codeMatches reports whether code is the one hashed in want, under the
+// current secret or one a rotation replaced.
+func (s *Service) codeMatches(id, nonce, code, want string) bool {
+	if hmac.Equal([]byte(s.hash(id, nonce, code)), []byte(want)) {
+		return true
+	}
+	for _, p := range s.cfg.PreviousSecrets {
+		if hmac.Equal([]byte(codeHash(p, id, nonce, code)), []byte(want)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) load(ctx context.Context, id string) (*record, error) {
@@ -320,6 +352,9 @@ type Issued struct {
 // (wrapping notify.ErrOverBudget too, after the audit event
 // notify.EventOverBudget).
 func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, error) {
+	if len(s.cfg.Secret) == 0 {
+		return Issued{}, ErrNoCodeSecret
+	}
 	req, err := s.store.GetRequest(ctx, id)
 	if err != nil {
 		return Issued{}, err
@@ -543,6 +578,9 @@ func normalizeCode(code string) (string, bool) {
 // are ErrNotFound, ErrForbidden or failures of DynamoDB and Step Functions;
 // every outcome the requester caused is a Result.
 func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) (Result, error) {
+	if len(s.cfg.Secret) == 0 {
+		return Result{}, ErrNoCodeSecret
+	}
 	req, err := s.authorize(ctx, id, statusToken)
 	if err != nil {
 		return Result{}, err
@@ -571,7 +609,7 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 			out = OutcomeInvalidCode
 			return false, nil
 		}
-		if hmac.Equal([]byte(s.hash(id, r.Nonce, norm)), []byte(r.CodeHash)) {
+		if s.codeMatches(id, r.Nonce, norm, r.CodeHash) {
 			out = OutcomeVerified
 			r.State, r.VerifiedAt = StateVerified, &now
 			return true, nil
@@ -702,6 +740,9 @@ func TaskGone(err error) bool {
 // be sent at all (no channel, or the message budget refused it) undoes the
 // resend: the error is returned and the verification is as it was.
 func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, error) {
+	if len(s.cfg.Secret) == 0 {
+		return Result{}, ErrNoCodeSecret
+	}
 	req, err := s.authorize(ctx, id, statusToken)
 	if err != nil {
 		return Result{}, err

@@ -315,3 +315,72 @@ func TestConcurrentWrongCodesCountEach(t *testing.T) {
 		t.Errorf("right code after lock: %s, want locked", res.Outcome)
 	}
 }
+
+// TestRotatedCodeSecret: after the code secret is rotated, a code issued
+// under the old secret still verifies when the old one is given as a
+// previous secret, and counts as a wrong attempt when it is not; new codes
+// use the new secret. A service without a code secret issues and checks
+// none.
+func TestRotatedCodeSecret(t *testing.T) {
+	t.Parallel()
+	oldSecret, newSecret := []byte(strings.Repeat("x", 32)), []byte(strings.Repeat("n", 32))
+	tests := []struct {
+		name     string
+		previous [][]byte
+		want     verification.Outcome
+	}{
+		{"old secret kept as previous", [][]byte{oldSecret}, verification.OutcomeVerified},
+		{"old secret dropped", nil, verification.OutcomeWrongCode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "en") // issues a code under oldSecret
+			code := f.out.lastCode(t)
+			rotated, err := verification.New(verification.Config{Secret: newSecret, PreviousSecrets: tt.previous},
+				verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out, Clock: func() time.Time { return *f.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := rotated.SubmitCode(context.Background(), "r-1", statusToken, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != tt.want {
+				t.Errorf("SubmitCode(code issued before the rotation) = %s, want %s", res.Outcome, tt.want)
+			}
+		})
+	}
+
+	f := newFixture(t, "en")
+	rotated, err := verification.New(verification.Config{Secret: newSecret, PreviousSecrets: [][]byte{oldSecret}},
+		verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out, Clock: func() time.Time { return *f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotated.Resend(context.Background(), "r-1", statusToken); err != nil {
+		t.Fatal(err)
+	}
+	code := f.out.lastCode(t)
+	old, err := verification.New(verification.Config{Secret: oldSecret},
+		verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out, Clock: func() time.Time { return *f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := old.SubmitCode(context.Background(), "r-1", statusToken, code); err != nil || res.Outcome != verification.OutcomeWrongCode {
+		t.Errorf("a new code checked under the old secret = %v, %v; want wrong_code (new codes use the new secret)", res.Outcome, err)
+	}
+
+	none, err := verification.New(verification.Config{}, verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out})
+	if err != nil {
+		t.Fatalf("New without a code secret: %v", err)
+	}
+	if _, err := none.Begin(context.Background(), "r-1", "tok"); !errors.Is(err, verification.ErrNoCodeSecret) {
+		t.Errorf("Begin without a code secret = %v, want ErrNoCodeSecret", err)
+	}
+	if _, err := none.SubmitCode(context.Background(), "r-1", statusToken, code); !errors.Is(err, verification.ErrNoCodeSecret) {
+		t.Errorf("SubmitCode without a code secret = %v, want ErrNoCodeSecret", err)
+	}
+	if _, err := verification.New(verification.Config{Secret: []byte("short")}, verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out}); err == nil {
+		t.Error("New accepted a short code secret")
+	}
+}
