@@ -14,6 +14,7 @@ import (
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
+	"dsrflow/internal/secretstore"
 )
 
 func loadExample(t testing.TB) *partner.Config {
@@ -208,6 +209,45 @@ func TestSecrets(t *testing.T) {
 		if strings.Contains(err.Error(), "abc") {
 			t.Errorf("Resolve(%s) error quotes the secret: %v", ref, err)
 		}
+	}
+}
+
+// TestSecretStore: secretsmanager: references read the deployment's
+// partner secret (#KEY), another secret's key or a whole secret, through
+// the secret store, and a rotated value is what the next call gets.
+func TestSecretStore(t *testing.T) {
+	store := secretstore.Static{
+		"arn:partners": []byte(`{"PARTNER_A_SECRET":"aaaaaaaaaaaaaaaaaaaa","PARTNER_SHORT":"abc"}`),
+		"other":        []byte(`{"K":"kkkkkkkkkkkkkkkkkkkk"}`),
+		"whole":        []byte("wwwwwwwwwwwwwwwwwwww"),
+	}
+	s := partner.NewSecrets(map[string]partner.SecretResolver{
+		partner.SecretStoreScheme: partner.SecretStore{Getter: store, Default: "arn:partners"},
+	})
+	for ref, want := range map[string]string{
+		"secretsmanager:#PARTNER_A_SECRET": "aaaaaaaaaaaaaaaaaaaa",
+		"secretsmanager:other#K":           "kkkkkkkkkkkkkkkkkkkk",
+		"secretsmanager:whole":             "wwwwwwwwwwwwwwwwwwww",
+	} {
+		if b, err := s.Resolve(t.Context(), ref); err != nil || string(b) != want {
+			t.Errorf("Resolve(%s) = %q, %v; want %q", ref, b, err, want)
+		}
+	}
+	for _, ref := range []string{"secretsmanager:#PARTNER_SHORT", "secretsmanager:#MISSING", "secretsmanager:missing#K", "secretsmanager:other#MISSING"} {
+		_, err := s.Resolve(t.Context(), ref)
+		if err == nil {
+			t.Errorf("Resolve(%s) = nil error", ref)
+		} else if strings.Contains(err.Error(), "abc") || strings.Contains(err.Error(), "aaaa") {
+			t.Errorf("Resolve(%s) error quotes a secret: %v", ref, err)
+		}
+	}
+	if _, err := partner.NewSecrets(map[string]partner.SecretResolver{partner.SecretStoreScheme: partner.SecretStore{Getter: store}}).
+		Resolve(t.Context(), "secretsmanager:#PARTNER_A_SECRET"); !errors.Is(err, partner.ErrNoSecret) {
+		t.Errorf("#KEY without a partner secret = %v, want ErrNoSecret", err)
+	}
+	store["arn:partners"] = []byte(`{"PARTNER_A_SECRET":"rotated-rotated-rotated"}`)
+	if b, err := s.Resolve(t.Context(), "secretsmanager:#PARTNER_A_SECRET"); err != nil || string(b) != "rotated-rotated-rotated" {
+		t.Errorf("after rotation Resolve = %q, %v; want the rotated value", b, err)
 	}
 }
 

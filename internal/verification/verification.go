@@ -59,6 +59,7 @@ import (
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 )
 
@@ -864,4 +865,44 @@ func (s *Service) result(out Outcome, r *record, l dsr.Locale) Result {
 	}
 	res.Message = message(out, res, l, s.cfg.Team)
 	return res
+}
+
+// The code secret is a JSON object in Secrets Manager (template.yaml's
+// VerificationCodeSecret): "current" hashes new codes; a rotation moves the
+// old value to "previous", which still checks codes issued before it
+// until they expire (at most CodeTTL after the rotation).
+const (
+	CodeSecretCurrent  = "current"
+	CodeSecretPrevious = "previous"
+)
+
+// SecretReader reads a secret by name, "ID#KEY" for a key of a JSON
+// secret (internal/secretstore).
+type SecretReader interface {
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// ReadCodeSecret reads the current and, when there is one, the previous
+// code secret from secret id; an empty id reads nothing. Errors name the
+// secret, never a value.
+func ReadCodeSecret(ctx context.Context, src SecretReader, id string) (current, previous []byte, err error) {
+	if id == "" {
+		return nil, nil, nil
+	}
+	if current, err = src.Secret(ctx, id+"#"+CodeSecretCurrent); err != nil {
+		return nil, nil, fmt.Errorf("code secret: %w", err)
+	}
+	if len(current) < MinSecretLen {
+		return nil, nil, fmt.Errorf("code secret %s: %q is shorter than %d bytes", id, CodeSecretCurrent, MinSecretLen)
+	}
+	previous, err = src.Secret(ctx, id+"#"+CodeSecretPrevious)
+	switch {
+	case errors.Is(err, secretstore.ErrNotFound):
+		return current, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("code secret: %w", err)
+	case len(previous) < MinSecretLen:
+		return nil, nil, fmt.Errorf("code secret %s: %q is shorter than %d bytes", id, CodeSecretPrevious, MinSecretLen)
+	}
+	return current, previous, nil
 }

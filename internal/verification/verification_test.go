@@ -20,6 +20,7 @@ import (
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 	"dsrflow/internal/webintake"
@@ -382,5 +383,40 @@ func TestRotatedCodeSecret(t *testing.T) {
 	}
 	if _, err := verification.New(verification.Config{Secret: []byte("short")}, verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out}); err == nil {
 		t.Error("New accepted a short code secret")
+	}
+}
+
+// TestReadCodeSecret: current alone, current and previous, and the errors
+// (missing, short, not JSON), which never quote a value.
+func TestReadCodeSecret(t *testing.T) {
+	long, other := strings.Repeat("c", 32), strings.Repeat("p", 32)
+	src := secretstore.Static{
+		"one":      []byte(`{"current":"` + long + `"}`),
+		"two":      []byte(`{"current":"` + long + `","previous":"` + other + `"}`),
+		"short":    []byte(`{"current":"hunter2"}`),
+		"shortold": []byte(`{"current":"` + long + `","previous":"hunter2"}`),
+		"plain":    []byte(long),
+	}
+	tests := []struct {
+		id            string
+		current, prev string
+		wantErr       bool
+	}{
+		{id: ""},
+		{id: "one", current: long},
+		{id: "two", current: long, prev: other},
+		{id: "short", wantErr: true},
+		{id: "shortold", wantErr: true},
+		{id: "plain", wantErr: true},
+		{id: "missing", wantErr: true},
+	}
+	for _, tt := range tests {
+		cur, prev, err := verification.ReadCodeSecret(context.Background(), src, tt.id)
+		if string(cur) != tt.current || string(prev) != tt.prev || (err != nil) != tt.wantErr {
+			t.Errorf("ReadCodeSecret(%q) = %q, %q, %v; want %q, %q, error %v", tt.id, cur, prev, err, tt.current, tt.prev, tt.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ReadCodeSecret(%q) error quotes a secret: %v", tt.id, err)
+		}
 	}
 }

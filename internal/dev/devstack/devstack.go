@@ -28,7 +28,9 @@
 //     seconds.
 //
 // Secrets (subject keys, status tokens, verification codes, partner signing
-// keys) are generated once and kept in <dir>/secrets.env.
+// keys) are generated once and kept in <dir>/secrets.env; the functions read
+// them as they read Secrets Manager in AWS, from the copies under
+// <dir>/secrets (secretstore.Dir).
 //
 // # Restarts
 //
@@ -296,6 +298,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := writeSecretFiles(filepath.Join(opts.Dir, secretsDir), secrets, partnerSecrets); err != nil {
+		return nil, err
+	}
 	partners, err := newPartners(opts.Root, opts.Dir, s.PartnersURL, opts.Partners, secrets, s.Clock)
 	if err != nil {
 		return nil, err
@@ -488,6 +493,11 @@ func (s *Stack) Env() [][2]string {
 		// honoured only while every endpoint is local).
 		{principal.LocalVariable, LocalPrincipal},
 		{"ANCHOR_DIR", s.AnchorDir},
+		// The secrets, as the dsr commands read them (dsr hold, dsr retry):
+		// the stack's copies of the template's Secrets Manager secrets.
+		{"SECRETS_DIR", filepath.Join(s.DataDir, secretsDir)},
+		{"SUBJECT_KEY_SECRET_ID", subjectKeySecretFile},
+		{"PARTNER_SECRETS_ID", partnerSecretsFile},
 	}
 }
 

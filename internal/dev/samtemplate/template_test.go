@@ -42,7 +42,8 @@ var configTypes = map[string]reflect.Type{
 }
 
 // signsPartnerCalls are the functions that call partners (signing) or
-// verify their callbacks, and so need every partner's secret.
+// verify their callbacks, and so read the partners' secrets
+// (PARTNER_SECRETS_ID).
 var signsPartnerCalls = map[string]bool{"partner-callback": true, "partner": true, "review": true, "confirm-backup-purge": true}
 
 // workflowWithSMS is what the functions that write to requesters read:
@@ -384,9 +385,10 @@ func localValues(tpl *samtemplate.Template) samtemplate.Values {
 		if r.Type == samtemplate.TypeStateMachine {
 			v.Resources[id] = "arn:aws:states:us-east-1:123456789012:stateMachine:" + id
 		}
-		for _, attr := range []string{"Arn", "Name", "QueueName"} {
+		for _, attr := range []string{"Name", "QueueName"} {
 			v.Resources[id+"."+attr] = "local-" + id + "-" + attr
 		}
+		v.Resources[id+".Arn"] = "arn:aws:local:us-east-1:123456789012:" + id
 	}
 	return v
 }
@@ -398,16 +400,15 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 	t.Parallel()
 	tpl, root := load(t)
 	vals := localValues(tpl)
-	// A function given the partner configuration (PARTNERS_CONFIG) also
-	// reads the signing secrets it references as env:NAME (partner.Env).
+	// The partner configuration names its signing secrets as keys of the
+	// partner secret (secretsmanager:#KEY), never as variables.
 	partners, err := partner.LoadConfig(filepath.Join(root, "config", "partners.example.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	partnerSecrets := map[string]bool{}
 	for _, p := range partners.Partners {
-		if name, ok := strings.CutPrefix(p.SecretRef, "env:"); ok {
-			partnerSecrets[name] = true
+		if !strings.HasPrefix(p.SecretRef, partner.SecretStoreScheme+":#") {
+			t.Errorf("config/partners.example.json: partner %s: secretRef %q, want secretsmanager:#KEY (a key of the stack's PartnerSecrets)", p.ID, p.SecretRef)
 		}
 	}
 	for _, f := range functions(t, tpl) {
@@ -417,13 +418,6 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 			continue
 		}
 		tags := envTags(typ)
-		// They are required where signing calls or verifying signatures is
-		// the function's job, allowed wherever the configuration is.
-		if _, ok := f.Environment["PARTNERS_CONFIG"]; ok {
-			for k := range partnerSecrets {
-				tags[k] = envTag{required: signsPartnerCalls[f.Name]}
-			}
-		}
 		for name := range f.Environment {
 			if _, ok := tags[name]; !ok {
 				t.Errorf("%s sets %s, which %s does not read", f.LogicalID, name, typ)
