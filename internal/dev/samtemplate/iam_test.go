@@ -654,3 +654,53 @@ func TestIAMActionsPerFunction(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// TestRouteThrottles (issue 15, item 2): the routes an anonymous caller
+// can make the system mail from have their own throttle, the partners'
+// callbacks a separate one, each from parameters; and no web ACL claims
+// to protect the HTTP API (WAF cannot attach to one; see PrivacyApi).
+func TestRouteThrottles(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	want := map[string]string{ // route → parameter prefix
+		"POST /requests":                    "IntakeThrottle",
+		"POST /requests/{id}/verification":  "IntakeThrottle",
+		"POST /partners/{partner}/callbacks": "PartnerCallbackThrottle",
+	}
+	seen := map[string]bool{}
+	for _, f := range functions(t, tpl) {
+		for name, e := range f.Events {
+			if e.Type != "HttpApi" {
+				continue
+			}
+			key := strings.ToUpper(fmt.Sprint(e.Properties["Method"])) + " " + fmt.Sprint(e.Properties["Path"])
+			prefix, ok := want[key]
+			if !ok {
+				continue
+			}
+			seen[key] = true
+			rs := asMapAny(e.Properties["RouteSettings"])
+			for _, k := range []string{"Rate", "Burst"} {
+				v := rs["Throttling"+k+"Limit"]
+				in, ok := samtemplate.AsIntrinsic(v)
+				if !ok || in.Func != "Ref" || in.Target != prefix+k {
+					t.Errorf("%s (%s.%s): Throttling%sLimit = %v, want !Ref %s%s", key, f.LogicalID, name, k, v, prefix, k)
+				} else if _, ok := tpl.Parameters[in.Target]; !ok {
+					t.Errorf("%s: parameter %s is missing", key, in.Target)
+				}
+			}
+		}
+	}
+	for key := range want {
+		if !seen[key] {
+			t.Errorf("no route %s", key)
+		}
+	}
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::WAFv2::WebACLAssociation" {
+			if strings.Contains(fmt.Sprint(r.Properties["ResourceArn"]), "PrivacyApi") {
+				t.Errorf("%s associates a web ACL with the HTTP API, which WAF does not support", id)
+			}
+		}
+	}
+}
