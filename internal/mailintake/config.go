@@ -71,7 +71,7 @@ type Config struct {
 	// instead of sending them (the local stack).
 	OutboxDir string `env:"OUTBOX_DIR"`
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
-	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD_SECRET_ID).
 	notify.Transport
 	// MessageBudget limits acknowledgements with the other messages to
 	// unproved contacts (notify.BudgetLimits: MESSAGE_BUDGET_*).

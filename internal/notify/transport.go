@@ -74,7 +74,7 @@ func (t Transport) SMTPEndpoint() (addr string, implicitTLS bool, err error) {
 		return "", false, errors.New("SMTP_URL must start with smtps:// (TLS) or smtp:// (STARTTLS)")
 	}
 	if u.User != nil {
-		return "", false, errors.New("SMTP_URL must not hold credentials: use SMTP_USERNAME and SMTP_PASSWORD")
+		return "", false, errors.New("SMTP_URL must not hold credentials: use SMTP_USERNAME and SMTP_PASSWORD_SECRET_ID")
 	}
 	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return "", false, errors.New("SMTP_URL must be scheme://host[:port] and nothing more")

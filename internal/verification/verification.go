@@ -154,7 +154,7 @@ type Config struct {
 	// are always hashed with Secret.
 	PreviousSecrets [][]byte
 	// StatusSecret, when set, is the status-link secret (the web intake's
-	// STATUS_TOKEN_SECRET): a token derived from it (StatusToken) is accepted
+	// status token secret, STATUS_TOKEN_SECRET_ID): a token derived from it (StatusToken) is accepted
 	// even for requests that store no token hash (mail requests, whose
 	// requesters get the link in the code message), and with BaseURL it
 	// makes the verification page link in code messages.

@@ -82,7 +82,7 @@ type Config struct {
 	// sending them through SES (the local stack).
 	OutboxDir string `env:"OUTBOX_DIR"`
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
-	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD_SECRET_ID).
 	notify.Transport
 	// MessageBudget limits the messages to contacts not yet proved
 	// (notify.BudgetLimits: MESSAGE_BUDGET_*).

@@ -83,7 +83,7 @@ type Config struct {
 	// (default MAIL_FROM).
 	PrivacyContact string `env:"PRIVACY_CONTACT"`
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
-	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD_SECRET_ID).
 	notify.Transport
 	// MessageBudget limits the messages to contacts not yet proved
 	// (MESSAGE_BUDGET_PER_MAILBOX, MESSAGE_BUDGET_MAILBOX_WINDOW,

@@ -663,8 +663,8 @@ func TestRouteThrottles(t *testing.T) {
 	t.Parallel()
 	tpl, _ := load(t)
 	want := map[string]string{ // route → parameter prefix
-		"POST /requests":                    "IntakeThrottle",
-		"POST /requests/{id}/verification":  "IntakeThrottle",
+		"POST /requests":                     "IntakeThrottle",
+		"POST /requests/{id}/verification":   "IntakeThrottle",
 		"POST /partners/{partner}/callbacks": "PartnerCallbackThrottle",
 	}
 	seen := map[string]bool{}
