@@ -98,7 +98,10 @@ func (t Transport) Check() error {
 	if _, _, err := t.SMTPEndpoint(); err != nil {
 		return err
 	}
-	if (t.SMTPUsername == "") != (t.SMTPPassword == "" && t.SMTPPasswordSecretID == "") {
+	// The template names the password's secret whatever the relay; it is
+	// read only with a user name.
+	if t.SMTPUsername != "" && t.SMTPPassword == "" && t.SMTPPasswordSecretID == "" ||
+		t.SMTPUsername == "" && t.SMTPPassword != "" {
 		return errors.New("SMTP_USERNAME and the SMTP password (SMTP_PASSWORD_SECRET_ID) go together: set both or neither")
 	}
 	if strings.ContainsAny(t.SMTPUsername, "\r\n\x00") {

@@ -47,7 +47,7 @@ func TestTransportCheck(t *testing.T) {
 		{"no host", Transport{SMTPURL: "smtps://:465"}, "nothing more"},
 		{"password without user", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPPassword: "p4ss"}, "go together"},
 		{"user and password secret", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPUsername: "u", SMTPPasswordSecretID: "arn:smtp"}, ""},
-		{"password secret without user", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPPasswordSecretID: "arn:smtp"}, "go together"},
+		{"password secret named, no user (an open relay)", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPPasswordSecretID: "arn:smtp"}, ""},
 		{"user without password", Transport{SMTPURL: "smtps://smtp.example.cn", SMTPUsername: "u"}, "go together"},
 		{"password secret named, SES used", Transport{SMTPPasswordSecretID: "arn:smtp"}, ""},
 		{"credentials without URL", Transport{SMTPUsername: "u", SMTPPassword: "p4ss"}, "SMTP_URL is not"},

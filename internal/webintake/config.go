@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -135,23 +136,30 @@ type secretValues struct {
 	subject, status, code, previousCode, smtp string
 }
 
+// readSecrets reads the secrets at once, in parallel: on a cold start each
+// is a Secrets Manager round trip a person waits for.
 func (c Config) readSecrets(ctx context.Context, src secretstore.Source) (secretValues, error) {
-	var v secretValues
-	subject, err := secretstore.Read(ctx, src, "SUBJECT_KEY_SECRET_ID", c.SubjectKeySecretID, dsr.MinSubjectSecretLen)
-	if err != nil {
-		return v, fmt.Errorf("config: %w", err)
-	}
-	status, err := secretstore.Read(ctx, src, "STATUS_TOKEN_SECRET_ID", c.StatusTokenSecretID, MinTokenSecretLen)
-	if err != nil {
-		return v, fmt.Errorf("config: %w", err)
-	}
-	code, prev, err := verification.ReadCodeSecret(ctx, src, c.VerificationCodeSecretID)
-	if err != nil {
-		return v, fmt.Errorf("config: VERIFICATION_CODE_SECRET_ID: %w", err)
-	}
-	t, err := c.Transport.WithPassword(ctx, src)
-	if err != nil {
-		return v, fmt.Errorf("config: %w", err)
+	var (
+		subject, status, code, prev []byte
+		t                           notify.Transport
+		errs                        [4]error
+		wg                          sync.WaitGroup
+	)
+	wg.Go(func() {
+		subject, errs[0] = secretstore.Read(ctx, src, "SUBJECT_KEY_SECRET_ID", c.SubjectKeySecretID, dsr.MinSubjectSecretLen)
+	})
+	wg.Go(func() {
+		status, errs[1] = secretstore.Read(ctx, src, "STATUS_TOKEN_SECRET_ID", c.StatusTokenSecretID, MinTokenSecretLen)
+	})
+	wg.Go(func() {
+		if code, prev, errs[2] = verification.ReadCodeSecret(ctx, src, c.VerificationCodeSecretID); errs[2] != nil {
+			errs[2] = fmt.Errorf("VERIFICATION_CODE_SECRET_ID: %w", errs[2])
+		}
+	})
+	wg.Go(func() { t, errs[3] = c.Transport.WithPassword(ctx, src) })
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return secretValues{}, fmt.Errorf("config: %w", err)
 	}
 	return secretValues{subject: string(subject), status: string(status), code: string(code), previousCode: string(prev), smtp: t.SMTPPassword}, nil
 }

@@ -3,6 +3,7 @@ package samtemplate_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -428,19 +429,28 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 				t.Errorf("%s does not set %s, which %s requires", f.LogicalID, name, typ)
 			}
 		}
-		resolved, err := tpl.Env(f, vals)
-		if err != nil {
-			t.Errorf("%s: %v", f.LogicalID, err)
-			continue
+		// The defaults, and an SMTP relay without and with a user (the
+		// China regions).
+		relay := func(url, user string) samtemplate.Values {
+			v := samtemplate.Values{Parameters: maps.Clone(vals.Parameters), Resources: vals.Resources}
+			v.Parameters["SmtpUrl"], v.Parameters["SmtpUsername"] = url, user
+			return v
 		}
-		cfg := reflect.New(typ)
-		if err := env.ParseWithOptions(cfg.Interface(), env.Options{Environment: resolved}); err != nil {
-			t.Errorf("%s: environment does not load into %s: %v", f.LogicalID, typ, err)
-			continue
-		}
-		if c, ok := cfg.Elem().Interface().(interface{ Check() error }); ok {
-			if err := c.Check(); err != nil {
-				t.Errorf("%s: %s.Check: %v", f.LogicalID, typ, err)
+		for _, v := range []samtemplate.Values{vals, relay("smtps://smtpdm.aliyun.com", ""), relay("smtps://smtpdm.aliyun.com", "privacy@example.cn")} {
+			resolved, err := tpl.Env(f, v)
+			if err != nil {
+				t.Errorf("%s: %v", f.LogicalID, err)
+				break
+			}
+			cfg := reflect.New(typ)
+			if err := env.ParseWithOptions(cfg.Interface(), env.Options{Environment: resolved}); err != nil {
+				t.Errorf("%s: environment does not load into %s: %v", f.LogicalID, typ, err)
+				break
+			}
+			if c, ok := cfg.Elem().Interface().(interface{ Check() error }); ok {
+				if err := c.Check(); err != nil {
+					t.Errorf("%s (SmtpUrl %q, SmtpUsername %q): %s.Check: %v", f.LogicalID, v.Parameters["SmtpUrl"], v.Parameters["SmtpUsername"], typ, err)
+				}
 			}
 		}
 	}
