@@ -19,10 +19,11 @@ import (
 // the DynamoDB actions by item family (the partition key prefix of the
 // items, internal/store's package doc), by index ("index/GSI1") and Scan.
 // It was found by following each function's handler through
-// internal/store to its DynamoDB calls (a static call graph from the
-// handler, golang.org/x/tools/go/callgraph/vta, over the store's unexported
-// helpers to the DB interface's methods and the key builders they use),
-// then checked by reading the handlers. template.yaml grants exactly this:
+// internal/store to its DynamoDB calls (tools/iamscan: a static call graph
+// from the handler, golang.org/x/tools/go/callgraph/vta, over the store's
+// unexported helpers to the DB interface's methods and the key builders
+// they use; `cd tools/iamscan && go run . ../..` prints this table), then
+// checked by reading the handlers. template.yaml grants exactly this:
 // one statement per family, limited to it by dynamodb:LeadingKeys; index
 // queries on the index's ARN only (KEYS_ONLY indexes: they return keys,
 // the items are read through the table under LeadingKeys); Scan only for
