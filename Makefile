@@ -105,6 +105,8 @@ build-%: # one function (LogicalId) into $(ARTIFACTS_DIR)/bootstrap; sam build c
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
 	  -o $(ARTIFACTS_DIR)/bootstrap $$pkg
 	@cfg=$$($(LAMBDABUILD) env $* PARTNERS_CONFIG) && if [ -n "$$cfg" ]; then \
+	  if grep -q '"allowHttpEndpoints"' $(PARTNERS_CONFIG_FILE); then \
+	    echo "$(PARTNERS_CONFIG_FILE) sets allowHttpEndpoints (the local stack's only): partner endpoints must be https://" >&2; exit 2; fi; \
 	  echo "bundle $(PARTNERS_CONFIG_FILE) as $$cfg"; cp $(PARTNERS_CONFIG_FILE) $(ARTIFACTS_DIR)/$$cfg; fi
 
 .PHONY: invoke coldstart coldstart-all

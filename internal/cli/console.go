@@ -30,8 +30,10 @@ func newConsoleCmd(s *streams) *cobra.Command {
 			"OperatorsPolicy, or AuditorsPolicy to only look). Your principal (STS GetCallerIdentity; locally\n" +
 			"DSR_LOCAL_PRINCIPAL) is the actor of every action in the audit chain.\n\n" +
 			"Configuration is the functions' environment: TABLE_NAME (or DSR_TABLE), STATE_MACHINE_ARN,\n" +
-			"SUBJECT_KEY_SECRET, JURISDICTION (CN|GDPR|CCPA), MAIL_FROM and SMTP_URL or OUTBOX_DIR,\n" +
-			"PUBLIC_BASE_URL, PARTNERS_CONFIG. A non-loopback --addr is refused.",
+			"SUBJECT_KEY_SECRET_ID (or SUBJECT_KEY_SECRET), JURISDICTION (CN|GDPR|CCPA), MAIL_FROM and SMTP_URL\n" +
+			"(SMTP_PASSWORD_SECRET_ID) or OUTBOX_DIR, PARTNERS_CONFIG with PARTNER_SECRETS_ID, PUBLIC_BASE_URL;\n" +
+			"SECRETS_DIR reads the secrets from files (the local stack). The stack's outputs name the secrets.\n" +
+			"A non-loopback --addr is refused.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := console.LoopbackAddr(addr); err != nil {
@@ -51,7 +53,7 @@ func newConsoleCmd(s *streams) *cobra.Command {
 				return err
 			}
 			logger := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			h, err := console.FromEnv(env, awsCfg, p, logger)
+			h, err := console.FromEnv(ctx, env, awsCfg, p, logger)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,11 +12,13 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/legalhold"
 	"dsrflow/internal/phone"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/workday"
 )
 
@@ -41,7 +44,7 @@ func (h *holdSubject) register(cmd *cobra.Command) {
 
 // key normalizes the identifier and returns its type and subject key. The
 // errors never repeat the identifier.
-func (h *holdSubject) key() (dsr.IdentifierType, string, error) {
+func (h *holdSubject) key(ctx context.Context) (dsr.IdentifierType, string, error) {
 	var t dsr.IdentifierType
 	var raw, flag string
 	set := 0
@@ -62,7 +65,7 @@ func (h *holdSubject) key() (dsr.IdentifierType, string, error) {
 	if set != 1 {
 		return "", "", usageErrorf("hold: name the subject with exactly one of --subject-email, --subject-phone, --subject-account")
 	}
-	secret, err := holdSecret()
+	secret, err := holdSecret(ctx)
 	if err != nil {
 		return "", "", err
 	}
@@ -74,12 +77,26 @@ func (h *holdSubject) key() (dsr.IdentifierType, string, error) {
 	return t, dsr.SubjectKey(secret, t, normalized), nil
 }
 
-// holdSecret reads SUBJECT_KEY_SECRET, the HMAC key the functions compute
-// subject keys with: a hold keyed with another secret would match nobody.
-func holdSecret() ([]byte, error) {
+// holdSecret reads the HMAC key the functions compute subject keys with (a
+// hold keyed with another secret would match nobody): the secret
+// SUBJECT_KEY_SECRET_ID names (the stack's SubjectKeySecret, from Secrets
+// Manager; from $SECRETS_DIR on the local stack), or SUBJECT_KEY_SECRET's
+// value.
+func holdSecret(ctx context.Context) ([]byte, error) {
+	if id := os.Getenv("SUBJECT_KEY_SECRET_ID"); id != "" && os.Getenv("SUBJECT_KEY_SECRET") == "" {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("hold: load AWS configuration: %w", err)
+		}
+		v, err := secretstore.Read(ctx, secretstore.Open(cfg, os.Getenv("SECRETS_DIR")), "SUBJECT_KEY_SECRET_ID", id, dsr.MinSubjectSecretLen)
+		if err != nil {
+			return nil, fmt.Errorf("hold: %w", err)
+		}
+		return v, nil
+	}
 	v, ok := os.LookupEnv("SUBJECT_KEY_SECRET")
 	if !ok || v == "" {
-		return nil, usageErrorf("hold: SUBJECT_KEY_SECRET is not set: set it to the secret the functions use (the subject key is its HMAC of the identifier)")
+		return nil, usageErrorf("hold: neither SUBJECT_KEY_SECRET_ID (the stack's SubjectKeySecret) nor SUBJECT_KEY_SECRET is set: the subject key is the HMAC of the identifier under the secret the functions use")
 	}
 	if len(v) < dsr.MinSubjectSecretLen {
 		return nil, usageErrorf("hold: SUBJECT_KEY_SECRET is %d bytes, want at least %d (the secret the functions use)", len(v), dsr.MinSubjectSecretLen)
@@ -195,8 +212,10 @@ func newHoldCmd(s *streams) *cobra.Command {
 			"--action refuse; with --action defer, requests are answered but erasure is postponed. The\n" +
 			"requester is told the reason either way (PIPL art. 50).\n" +
 			"\n" +
-			"Holds are keyed by the subject key, the HMAC of the normalized identifier with\n" +
-			"SUBJECT_KEY_SECRET (the functions' secret), so no identifier is stored or printed.",
+			"Holds are keyed by the subject key, the HMAC of the normalized identifier with the functions'\n" +
+			"secret: the one $SUBJECT_KEY_SECRET_ID names (the stack's SubjectKeySecret, read from Secrets\n" +
+			"Manager, or from $SECRETS_DIR on the local stack), or $SUBJECT_KEY_SECRET. No identifier is\n" +
+			"stored or printed.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usageErrorf("hold: missing subcommand: want \"dsr hold add|remove|list\"")
@@ -220,7 +239,7 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 			"that looks like an email address or phone number is refused).\n" +
 			"\n" +
 			"The identifier is normalized (dsr.ParseEmail, phone.Parse, dsr.ParseAccountID) and hashed with\n" +
-			"SUBJECT_KEY_SECRET; it is never stored or printed. The hold records the caller's IAM principal\n" +
+			"the subject key secret (see dsr hold); it is never stored or printed. The hold records the caller's IAM principal\n" +
 			"(STS GetCallerIdentity; on the local stack, DSR_LOCAL_PRINCIPAL) as who placed it. The workflow\n" +
 			"reads holds when it reviews a request (refuse) and when it plans the partners and replies\n" +
 			"(defer); requests already past those steps are not changed. Exit 0 on success, 2 for bad\n" +
@@ -245,7 +264,7 @@ func newHoldAddCmd(s *streams) *cobra.Command {
 			if err := checkHoldNote(note); err != nil {
 				return err
 			}
-			_, key, err := subj.key()
+			_, key, err := subj.key(ctx)
 			if err != nil {
 				return err
 			}
@@ -298,7 +317,7 @@ func newHoldRemoveCmd(s *streams) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, key, err := subj.key()
+			_, key, err := subj.key(ctx)
 			if err != nil {
 				return err
 			}

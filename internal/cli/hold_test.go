@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -214,8 +215,8 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 			name, value, want string
 			unset             bool
 		}{
-			{"unset", "", "SUBJECT_KEY_SECRET is not set", true},
-			{"empty", "", "SUBJECT_KEY_SECRET is not set", false},
+			{"unset", "", "neither SUBJECT_KEY_SECRET_ID", true},
+			{"empty", "", "neither SUBJECT_KEY_SECRET_ID", false},
 			{"short", "tooshort-" + holdSecretForTest[:5], "SUBJECT_KEY_SECRET is 14 bytes, want at least 32", false},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
@@ -235,6 +236,24 @@ func testHold(t *testing.T, emu *dynamotest.Emulator) {
 				}
 			})
 		}
+		// The secret named by SUBJECT_KEY_SECRET_ID (here from SECRETS_DIR,
+		// as on the local stack) keys the same subject key as the value.
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "SubjectKeySecret"), []byte(holdSecretForTest), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		unsetEnv(t, "SUBJECT_KEY_SECRET")
+		t.Setenv("SECRETS_DIR", dir)
+		t.Setenv("SUBJECT_KEY_SECRET_ID", "SubjectKeySecret")
+		if code, out, errOut := runDSR(t, "hold", "remove", "--subject-account", "acct-nobody-1", "--json"); code != ExitFailure {
+			t.Errorf("hold remove with the secret by name: exit %d, %s %s; want 1 (no hold for that subject)", code, out, errOut)
+		}
+		t.Setenv("SUBJECT_KEY_SECRET_ID", "NoSuchSecret")
+		if code, _, errOut := runDSR(t, "hold", "remove", "--subject-account", "acct-nobody-1"); code == ExitOK || code == ExitFailure || !strings.Contains(errOut, "SUBJECT_KEY_SECRET_ID") {
+			t.Errorf("hold remove with a missing secret: exit %d, %s; want an error naming SUBJECT_KEY_SECRET_ID", code, errOut)
+		}
+		unsetEnv(t, "SUBJECT_KEY_SECRET_ID")
+		t.Setenv("SUBJECT_KEY_SECRET", holdSecretForTest)
 		// Holds were not touched.
 		if holds, err := list.All(ctx); err != nil || len(holds) != 2 {
 			t.Errorf("holds after refused commands: %d, %v; want 2", len(holds), err)

@@ -65,7 +65,18 @@ func newRequestStack(t *testing.T, emu *dynamotest.Emulator) *requestStack {
 	engine := asl.NewEngine(asl.Options{Clock: clock, Resolver: resolver, Logger: logger})
 	srv := api.New(api.ASL(engine), api.Options{Logger: logger, Now: clock.Now})
 	client, sfnURL := sfnapitest.Serve(t, srv, "us-east-1")
-	outbox := filepath.Join(t.TempDir(), "outbox")
+	// Not t.TempDir: executions the test no longer waits for may still
+	// write a message as it ends, and t.TempDir fails on a late file.
+	outbox, err := os.MkdirTemp("", "dsr-cli-outbox-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if os.RemoveAll(outbox) != nil {
+			time.Sleep(100 * time.Millisecond)
+			_ = os.RemoveAll(outbox)
+		}
+	})
 	h, err := workflow.New(workflow.Config{
 		TableName: st.Table(), CodeSecret: strings.Repeat("c", 32), SubjectKeySecret: stackSubjectSecret, StatusTokenSecret: stackStatusSecret,
 		PublicBaseURL: "http://localhost:8080", OutboxDir: outbox, MailFrom: "privacy@example.cn", RepeatLimit: 1,

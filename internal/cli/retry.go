@@ -16,6 +16,7 @@ import (
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
 	"dsrflow/internal/partner/export/s3bucket"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workflow"
 )
@@ -35,7 +36,12 @@ type retryOutput struct {
 // partner configuration (--partners, default $PARTNERS_CONFIG) and, for
 // access and portability requests, the export bucket.
 func (c *requestClients) operations(s *streams, pc *partner.Config, exportBucket string) *workflow.Operations {
-	deps := partner.DispatcherDeps{Store: c.st, Secrets: partner.NewSecrets(nil), Client: &partner.Client{}, SFN: c.sfn,
+	// Partner secrets: keys of the stack's partner secret (PARTNER_SECRETS_ID,
+	// from Secrets Manager, or the local stack's SECRETS_DIR), or variables.
+	secrets := partner.NewSecrets(map[string]partner.SecretResolver{
+		partner.SecretStoreScheme: partner.SecretStore{Getter: secretstore.Open(c.aws, os.Getenv("SECRETS_DIR")), Default: os.Getenv("PARTNER_SECRETS_ID")},
+	})
+	deps := partner.DispatcherDeps{Store: c.st, Secrets: secrets, Client: &partner.Client{}, SFN: c.sfn,
 		Logger: slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if exportBucket == "" {
 		exportBucket = os.Getenv("EXPORT_BUCKET")
@@ -87,7 +93,8 @@ func newRetryCmd(s *streams) *cobra.Command {
 			"Exit 0 when everything retried succeeded (or a callback is awaited), 1 when something still\n" +
 			"fails or there is nothing to retry, 2 for bad arguments, 3 when AWS or the configuration fails.\n" +
 			"The partner configuration is --partners (default $PARTNERS_CONFIG); secrets are read as the\n" +
-			"configuration references them (env: variables).",
+			"configuration references them: secretsmanager:#KEY, a key of the secret $PARTNER_SECRETS_ID\n" +
+			"names (the stack's PartnerSecrets; $SECRETS_DIR on the local stack), or env: variables.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

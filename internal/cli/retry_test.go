@@ -48,7 +48,7 @@ func newPartnerCLIStack(t *testing.T) *partnerCLIStack {
 	sim := partnersim.New("voice", []byte(secret), partnersim.Behavior{Mode: partner.ModeSync, Permanent: 400})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	cfg := partner.Config{Partners: []partner.Partner{{
+	cfg := partner.Config{AllowHTTPEndpoints: true, Partners: []partner.Partner{{
 		ID: "voice", Name: dsr.Text{ZhCN: "声音模型库", En: "Voice model store"}, Endpoint: srv.URL,
 		Actions: []partner.Action{partner.ActionErase, partner.ActionExport, partner.ActionCorrect}, IdentityTypes: []dsr.IdentifierType{dsr.IdentifierEmail},
 		Mode: partner.ModeSync, CompletionDeadline: partner.Duration(time.Hour), SecretRef: "env:PARTNER_VOICE_SECRET", BackupRetention: partner.Duration(30 * 24 * time.Hour),

@@ -15,6 +15,7 @@ import (
 	"dsrflow/internal/dev/partnersim"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/store"
+	"dsrflow/internal/verification"
 	"dsrflow/internal/workday"
 )
 
@@ -35,7 +36,10 @@ func TestAskForInformation(t *testing.T) {
 		if len(ms) != 1 {
 			t.Fatalf("%d more_information messages", len(ms))
 		}
-		for _, want := range []string{"有权代其提出请求的证明材料", "该数据主体的账户 ID", "https://privacy.example.cn/?lang=zh-CN&ref=" + id} {
+		// A guardian adds the proof on the request's documents page, with
+		// its status token: the link works on the privacy center.
+		docs := "https://privacy.example.cn/requests/" + id + "/documents?token=" + url.QueryEscape(verification.StatusToken([]byte(statusSecret), id)) + "&lang=zh-CN"
+		for _, want := range []string{"有权代其提出请求的证明材料", "该数据主体的账户 ID", docs} {
 			if !strings.Contains(ms[0], want) {
 				t.Errorf("message lacks %q:\n%s", want, ms[0])
 			}
@@ -59,7 +63,10 @@ func TestAskForInformation(t *testing.T) {
 		id := s.mismatch("info-gdpr", dsr.KindAccess)
 		before, _ := s.st.GetRequest(s.ctx, id)
 		redirected(t, s.post("/requests/"+id+"/information", url.Values{"needed": {"identity_document"}}), "/requests/"+id, "askedPaused")
-		if ms := s.mails(id, "more_information"); len(ms) != 1 || !strings.Contains(ms[0], "paused until we receive it") {
+		// A mismatch is the requester's own request: no documents page,
+		// the reply joins the request.
+		if ms := s.mails(id, "more_information"); len(ms) != 1 || !strings.Contains(ms[0], "paused until we receive it") ||
+			!strings.Contains(ms[0], "Please reply to this message") || strings.Contains(ms[0], "/documents?token=") {
 			t.Errorf("message: %v", ms)
 		}
 		page := s.get("/requests/" + id + "?lang=en")

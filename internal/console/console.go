@@ -94,9 +94,14 @@ type Config struct {
 	StateMachineArn string
 	// MaxOpenPerSubject caps a verified subject's open requests (as intake).
 	MaxOpenPerSubject int
-	// PublicBaseURL is the privacy center; "ask for more information"
-	// links to its form. Empty: the message asks for a reply instead.
+	// PublicBaseURL is the privacy center. With StatusTokenSecret, "ask
+	// for more information" links a guardian's or agent's request to its
+	// documents page there; otherwise, or when either is empty, the
+	// message asks for a reply, which joins the request (intake-mail).
 	PublicBaseURL string
+	// StatusTokenSecret keys the status links (as intake-web's): the
+	// documents link carries the request's token.
+	StatusTokenSecret string
 	// PrivacyContact is the address messages tell requesters to write to.
 	PrivacyContact string
 	// AttachmentPrefix is where mail attachments go in the mailbox bucket

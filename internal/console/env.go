@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"dsrflow/internal/documents"
+	"dsrflow/internal/dsr"
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/mailtransport"
@@ -18,6 +20,7 @@ import (
 	"dsrflow/internal/partner/export"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/principal"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
 	"dsrflow/internal/workflow"
@@ -34,8 +37,21 @@ type Env struct {
 	DSRTable  string `env:"DSR_TABLE"`
 	// StateMachineArn is the request workflow (the StateMachineArn output).
 	StateMachineArn string `env:"STATE_MACHINE_ARN,required,notEmpty"`
-	// SubjectKeySecret keys subject and hint keys: the deployment's secret.
-	SubjectKeySecret  string `env:"SUBJECT_KEY_SECRET,required,notEmpty"`
+	// SubjectKeySecretID names the secret that keys subject and hint keys
+	// (the stack's SubjectKeySecretId output), read from Secrets Manager,
+	// or from SECRETS_DIR's files on the local stack. SubjectKeySecret,
+	// the value itself, is read instead when set.
+	SubjectKeySecretID string `env:"SUBJECT_KEY_SECRET_ID"`
+	SubjectKeySecret   string `env:"SUBJECT_KEY_SECRET"`
+	// StatusTokenSecretID names the status links' key (the
+	// StatusTokenSecretId output): "ask for more information" then links
+	// a guardian's or agent's request to its documents page. Optional.
+	StatusTokenSecretID string `env:"STATUS_TOKEN_SECRET_ID"`
+	// PartnerSecretsID names the partners' signing secrets (the
+	// PartnerSecretsId output) for the configuration's secretsmanager:#
+	// references.
+	PartnerSecretsID  string `env:"PARTNER_SECRETS_ID"`
+	SecretsDir        string `env:"SECRETS_DIR"`
 	Jurisdiction      string `env:"JURISDICTION" envDefault:"CN"`
 	MaxOpenPerSubject int    `env:"MAX_OPEN_PER_SUBJECT" envDefault:"3"`
 	PublicBaseURL     string `env:"PUBLIC_BASE_URL"`
@@ -62,6 +78,10 @@ type Env struct {
 	DocumentLinkTTL   time.Duration `env:"DOCUMENT_LINK_TTL" envDefault:"5m"`
 }
 
+// minStatusSecretLen is intake-web's minimum for the status token secret
+// (webintake.MinTokenSecretLen), checked again here.
+const minStatusSecretLen = 32
+
 // LoadEnv reads Env from environ (nil: the process environment) and
 // checks it, naming variables, never values.
 func LoadEnv(environ map[string]string) (Env, error) {
@@ -75,6 +95,9 @@ func LoadEnv(environ map[string]string) (Env, error) {
 	var errs []error
 	if e.TableName == "" {
 		errs = append(errs, errors.New("TABLE_NAME (or DSR_TABLE) is required"))
+	}
+	if e.SubjectKeySecretID == "" && e.SubjectKeySecret == "" {
+		errs = append(errs, errors.New("SUBJECT_KEY_SECRET_ID (the stack's SubjectKeySecretId output) or SUBJECT_KEY_SECRET is required"))
 	}
 	if _, err := workday.ParseJurisdiction(e.Jurisdiction); err != nil {
 		errs = append(errs, fmt.Errorf("JURISDICTION: %w", err))
@@ -95,9 +118,19 @@ func LoadEnv(environ map[string]string) (Env, error) {
 }
 
 // FromEnv builds the console from e with clients made from awsCfg (its
-// endpoints come from AWS_ENDPOINT_URL_* locally), as principal p.
-func FromEnv(e Env, awsCfg aws.Config, p principal.Principal, logger *slog.Logger) (*Handler, error) {
+// endpoints come from AWS_ENDPOINT_URL_* locally), as principal p. The
+// secrets are read once, as the console starts.
+func FromEnv(ctx context.Context, e Env, awsCfg aws.Config, p principal.Principal, logger *slog.Logger) (*Handler, error) {
 	j, _ := workday.ParseJurisdiction(e.Jurisdiction)
+	secrets := secretstore.Open(awsCfg, e.SecretsDir)
+	subjectSecret := e.SubjectKeySecret
+	if subjectSecret == "" {
+		v, err := secretstore.Read(ctx, secrets, "SUBJECT_KEY_SECRET_ID", e.SubjectKeySecretID, dsr.MinSubjectSecretLen)
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		subjectSecret = string(v)
+	}
 	st := store.Open(awsCfg, store.Config{Table: e.TableName}, nil)
 	sc := sfn.NewFromConfig(awsCfg)
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
@@ -108,8 +141,11 @@ func FromEnv(e Env, awsCfg aws.Config, p principal.Principal, logger *slog.Logge
 	if e.MailFrom != "" {
 		var email notify.EmailSender
 		if e.OutboxDir == "" {
-			var err error
-			if email, err = mailtransport.FromConfig(awsCfg, e.Transport, e.MailFrom); err != nil {
+			t, err := e.Transport.WithPassword(ctx, secrets)
+			if err != nil {
+				return nil, fmt.Errorf("console: email transport: %w", err)
+			}
+			if email, err = mailtransport.FromConfig(awsCfg, t, e.MailFrom); err != nil {
 				return nil, fmt.Errorf("console: email transport: %w", err)
 			}
 		}
@@ -120,20 +156,28 @@ func FromEnv(e Env, awsCfg aws.Config, p principal.Principal, logger *slog.Logge
 		if err != nil {
 			return nil, fmt.Errorf("console: PARTNERS_CONFIG: %w", err)
 		}
-		pdeps := partner.DispatcherDeps{Store: st, Client: &partner.Client{TryTimeout: e.PartnerTryTimeout}, SFN: sc, Logger: logger}
+		pdeps := partner.DispatcherDeps{Store: st, Client: &partner.Client{TryTimeout: e.PartnerTryTimeout}, SFN: sc, Logger: logger,
+			Secrets: partner.NewSecrets(map[string]partner.SecretResolver{
+				partner.SecretStoreScheme: partner.SecretStore{Getter: secrets, Default: e.PartnerSecretsID},
+			}),
+		}
 		if e.ExportBucket != "" {
 			pdeps.Exports = &export.Store{Objects: s3bucket.Open(awsCfg, e.ExportBucket), SSE: e.ExportSSE, KMSKeyID: e.ExportKMSKeyID, LinkTTL: e.ExportLinkTTL}
 		}
 		d := partner.NewDispatcher(partner.DispatcherConfig{Partners: pc, CallbackBaseURL: e.PublicBaseURL}, pdeps)
 		deps.Operations = workflow.NewOperations(workflow.OperationsDeps{Store: st, Partners: d, SFN: sc})
 	}
+	statusSecret, err := secretstore.Read(ctx, secrets, "STATUS_TOKEN_SECRET_ID", e.StatusTokenSecretID, minStatusSecretLen)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	team := e.PrivacyContact
 	if team == "" {
 		team = e.MailFrom
 	}
 	return New(Config{
-		Jurisdiction: j, SubjectKeySecret: e.SubjectKeySecret, StateMachineArn: e.StateMachineArn, MaxOpenPerSubject: e.MaxOpenPerSubject,
-		PublicBaseURL: e.PublicBaseURL, PrivacyContact: team, AttachmentPrefix: e.AttachmentPrefix,
+		Jurisdiction: j, SubjectKeySecret: subjectSecret, StateMachineArn: e.StateMachineArn, MaxOpenPerSubject: e.MaxOpenPerSubject,
+		PublicBaseURL: e.PublicBaseURL, StatusTokenSecret: string(statusSecret), PrivacyContact: team, AttachmentPrefix: e.AttachmentPrefix,
 		TrustedAuthServIDs: e.TrustedAuthServIDs, DocumentLinkTTL: e.DocumentLinkTTL,
 	}, deps)
 }

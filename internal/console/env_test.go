@@ -1,6 +1,7 @@
 package console
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func TestLoadEnv(t *testing.T) {
 		t.Errorf("env %+v", e)
 	}
 	awsCfg := aws.Config{Region: "cn-north-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
-	h, err := FromEnv(e, awsCfg, principal.Principal{ARN: "local:li.na"}, nil)
+	h, err := FromEnv(t.Context(), e, awsCfg, principal.Principal{ARN: "local:li.na"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestLoadEnv(t *testing.T) {
 		want string
 	}{
 		{"no table", func(m map[string]string) { delete(m, "DSR_TABLE") }, "TABLE_NAME"},
-		{"no secret", func(m map[string]string) { delete(m, "SUBJECT_KEY_SECRET") }, "SUBJECT_KEY_SECRET"},
+		{"no secret", func(m map[string]string) { delete(m, "SUBJECT_KEY_SECRET") }, "SUBJECT_KEY_SECRET_ID"},
 		{"no workflow", func(m map[string]string) { delete(m, "STATE_MACHINE_ARN") }, "STATE_MACHINE_ARN"},
 		{"unknown jurisdiction", func(m map[string]string) { m["JURISDICTION"] = "EU" }, "JURISDICTION"},
 		{"bad base URL", func(m map[string]string) { m["PUBLIC_BASE_URL"] = "ftp://x" }, "PUBLIC_BASE_URL"},
@@ -62,5 +63,48 @@ func TestLoadEnv(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), subjectSecret) {
 			t.Errorf("%s: the error quotes the secret", tt.name)
 		}
+	}
+}
+
+// TestFromEnvReadsNamedSecrets: against AWS the console reads the subject
+// key from the secret SUBJECT_KEY_SECRET_ID names (here SECRETS_DIR's
+// files, as on the local stack), and a missing or short one stops it
+// without quoting the value.
+func TestFromEnvReadsNamedSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "SubjectKeySecret"), []byte(subjectSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Short"), []byte("short-secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	awsCfg := aws.Config{Region: "cn-north-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
+	tests := []struct {
+		name, id, want string
+	}{
+		{"named secret", "SubjectKeySecret", ""},
+		{"missing secret", "Nowhere", "SUBJECT_KEY_SECRET_ID"},
+		{"short secret", "Short", "shorter than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := LoadEnv(map[string]string{
+				"TABLE_NAME": "dsrflow-requests", "STATE_MACHINE_ARN": "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:dsrflow-requests",
+				"SUBJECT_KEY_SECRET_ID": tt.id, "SECRETS_DIR": dir,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := FromEnv(t.Context(), e, awsCfg, principal.Principal{ARN: "local:li.na"}, nil)
+			if tt.want == "" {
+				if err != nil || string(h.secret) != subjectSecret {
+					t.Fatalf("FromEnv: %v; the console's subject key is not the named secret", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "short-secret") {
+				t.Errorf("FromEnv: %v, want an error with %q that does not quote the value", err, tt.want)
+			}
+		})
 	}
 }

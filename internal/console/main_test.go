@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"html"
@@ -46,6 +47,7 @@ import (
 	"dsrflow/internal/partner"
 	"dsrflow/internal/phone"
 	"dsrflow/internal/principal"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/workday"
 	"dsrflow/internal/workflow"
@@ -183,12 +185,23 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	fleetSrv.Config.Handler = fleet
 	fleetSrv.Start()
 	t.Cleanup(fleetSrv.Close)
+	// The partners' secrets as the functions read them: keys of the
+	// partner secret (secretsmanager:#KEY), or variables (env:NAME).
 	secretEnv := map[string]string{}
 	for _, p := range local.Partners {
-		name, _ := strings.CutPrefix(p.SecretRef, "env:")
+		name, ok := strings.CutPrefix(p.SecretRef, partner.SecretStoreScheme+":#")
+		if !ok {
+			name, _ = strings.CutPrefix(p.SecretRef, "env:")
+		}
 		secretEnv[name] = string(secretOf(p.ID))
 	}
-	secrets := partner.NewSecrets(nil)
+	partnerSecrets, err := json.Marshal(secretEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := partner.NewSecrets(map[string]partner.SecretResolver{
+		partner.SecretStoreScheme: partner.SecretStore{Getter: secretstore.Static{"partners": partnerSecrets}, Default: "partners"},
+	})
 	secrets.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := secretEnv[k]; return v, ok }}
 
 	// The engine behind the Step Functions API, with the workflow's handlers.
@@ -239,8 +252,8 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		wf: wf, intake: in, mailbox: mb, sims: sims}
 	s.cfg = Config{
 		Jurisdiction: o.jurisdiction, SubjectKeySecret: subjectSecret, StateMachineArn: smArn, MaxOpenPerSubject: 3,
-		PublicBaseURL: "https://privacy.example.cn", PrivacyContact: "privacy@example.cn", DocumentLinkTTL: 5 * time.Minute,
-		PartnerAttempts: 1,
+		PublicBaseURL: "https://privacy.example.cn", StatusTokenSecret: statusSecret, PrivacyContact: "privacy@example.cn",
+		DocumentLinkTTL: 5 * time.Minute, PartnerAttempts: 1,
 	}
 	s.deps = Deps{
 		Store: st, SFN: client, Objects: s3c, Documents: documents.New(s3c), Operations: wf.Operations(),

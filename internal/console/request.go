@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"dsrflow/internal/operator"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/store"
+	"dsrflow/internal/verification"
 	"dsrflow/internal/workday"
 	"dsrflow/internal/workflow"
 )
@@ -259,7 +261,7 @@ func (h *Handler) postInformation(w http.ResponseWriter, r *http.Request, l dsr.
 		}
 	}
 	rl := requestLocale(req)
-	m := notify.MoreInformation(id, to, rl, req.Kind, needed, h.formLink(id, rl), paused || req.PausedAt != nil, h.team)
+	m := notify.MoreInformation(id, to, rl, req.Kind, needed, h.documentsLink(req, rl), paused || req.PausedAt != nil, h.team)
 	if err := h.send(ctx, id, m); err != nil {
 		h.actionFailed(w, r, l, id, "information", err)
 		return
@@ -271,13 +273,17 @@ func (h *Handler) postInformation(w http.ResponseWriter, r *http.Request, l dsr.
 	done(w, r, l, "/requests/"+id, code)
 }
 
-// formLink is the privacy center's form, in the requester's language,
-// naming the request ("" without PUBLIC_BASE_URL).
-func (h *Handler) formLink(id string, l dsr.Locale) string {
-	if h.cfg.PublicBaseURL == "" {
+// documentsLink is the privacy center's documents page of req, with its
+// status token, in the requester's language: where a guardian or an agent
+// adds proof ("" without PUBLIC_BASE_URL or the status token secret, and
+// for a request that takes no documents: the message then asks for a
+// reply, which joins the request).
+func (h *Handler) documentsLink(req *dsr.Request, l dsr.Locale) string {
+	if h.cfg.PublicBaseURL == "" || h.cfg.StatusTokenSecret == "" || !req.Role.NeedsManualReview() || req.Status.Terminal() {
 		return ""
 	}
-	return strings.TrimSuffix(h.cfg.PublicBaseURL, "/") + "/?lang=" + string(l) + "&ref=" + id
+	token := verification.StatusToken([]byte(h.cfg.StatusTokenSecret), req.ID)
+	return strings.TrimSuffix(h.cfg.PublicBaseURL, "/") + "/requests/" + url.PathEscape(req.ID) + "/documents?token=" + url.QueryEscape(token) + "&lang=" + url.QueryEscape(string(l))
 }
 
 // errNoEmail: the console's messages are email only.

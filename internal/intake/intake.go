@@ -560,7 +560,8 @@ func errorCode(err error) string {
 }
 
 // ParseSubjectSecret reads the subject-key secret from configuration (the
-// SUBJECT_KEY_SECRET variable of every function that computes subject keys):
+// secret SUBJECT_KEY_SECRET_ID names, for every function that computes
+// subject keys):
 // the string's bytes as they are, at least dsr.MinSubjectSecretLen of them.
 // Every channel must read it the same way, or one subject gets two keys.
 func ParseSubjectSecret(s string) ([]byte, error) {

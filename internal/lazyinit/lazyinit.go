@@ -17,6 +17,9 @@ import (
 // Value is a T built on first use.
 type Value[T any] struct {
 	build func(context.Context) (T, error)
+	// stale, when set (NewKeyed), runs on every Get before the value is
+	// served and reports whether it must be built again.
+	stale func(context.Context) (bool, error)
 
 	mu    sync.Mutex
 	v     T
@@ -28,11 +31,50 @@ func New[T any](build func(context.Context) (T, error)) *Value[T] {
 	return &Value[T]{build: build}
 }
 
+// NewKeyed returns a Value built by build from a key, and built again
+// whenever key returns a different one. key runs on every Get, so it must
+// be cheap: the functions' key is their secrets, read through
+// internal/secretstore's cache, so that a rotated secret reaches the
+// handlers without a redeploy. An error from key fails that Get (the
+// value built from the old key is not served). A build that fails is
+// tried again on the next Get, with the key of that Get.
+func NewKeyed[T any, K comparable](key func(context.Context) (K, error), build func(context.Context, K) (T, error)) *Value[T] {
+	var next, cur K
+	var have bool
+	l := &Value[T]{}
+	l.stale = func(ctx context.Context) (bool, error) {
+		k, err := key(ctx)
+		if err != nil {
+			return false, err
+		}
+		next = k
+		return !have || k != cur, nil
+	}
+	l.build = func(ctx context.Context) (T, error) {
+		v, err := build(ctx, next)
+		if err == nil {
+			cur, have = next, true
+		}
+		return v, err
+	}
+	return l
+}
+
 // Get returns the value, building it first if no Get has succeeded yet.
 // Concurrent first calls build it once.
 func (l *Value[T]) Get(ctx context.Context) (T, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.stale != nil {
+		stale, err := l.stale(ctx)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		if stale {
+			l.built = false
+		}
+	}
 	if l.built {
 		return l.v, nil
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"dsrflow/internal/mail"
 	"dsrflow/internal/store"
@@ -18,9 +17,11 @@ import (
 // requestID, next to the raw message and returns them as documents. Keys are
 // mail.AttachmentKey's, deterministic, so a redelivery overwrites instead of
 // adding copies, and a follow-up's documents never take the keys of the
-// request's first ones. The objects are encrypted at rest (SSE-S3) and carry
-// the sent filename in Content-Disposition (RFC 2231 encoded), where it stays
-// with the document it names.
+// request's first ones. The objects are encrypted at rest by the bucket's
+// default (template.yaml: the data key, SSE-KMS; no algorithm is named here,
+// and the bucket refuses any other) and carry the sent filename in
+// Content-Disposition (RFC 2231 encoded), where it stays with the document
+// it names.
 func (h *Handler) putAttachments(ctx context.Context, bucket, requestID, dedupeKey string, atts []mail.Attachment) ([]store.Document, error) {
 	var docs []store.Document
 	for i, a := range atts {
@@ -30,12 +31,11 @@ func (h *Handler) putAttachments(ctx context.Context, bucket, requestID, dedupeK
 			ct = "application/octet-stream"
 		}
 		in := &s3.PutObjectInput{
-			Bucket:               aws.String(bucket),
-			Key:                  aws.String(key),
-			Body:                 bytes.NewReader(a.Data),
-			ContentLength:        aws.Int64(int64(len(a.Data))),
-			ContentType:          aws.String(ct),
-			ServerSideEncryption: s3types.ServerSideEncryptionAes256,
+			Bucket:        aws.String(bucket),
+			Key:           aws.String(key),
+			Body:          bytes.NewReader(a.Data),
+			ContentLength: aws.Int64(int64(len(a.Data))),
+			ContentType:   aws.String(ct),
 		}
 		if cd := mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename}); a.Filename != "" && cd != "" {
 			in.ContentDisposition = aws.String(cd)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -18,6 +19,7 @@ import (
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/mailtransport"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 )
 
@@ -28,8 +30,19 @@ type Config struct {
 	TableName string `env:"TABLE_NAME,required,notEmpty"`
 	// StateMachineArn is the request workflow.
 	StateMachineArn string `env:"STATE_MACHINE_ARN,required,notEmpty"`
-	// SubjectKeySecret is the HMAC key of subject keys (intake.ParseSubjectSecret).
-	SubjectKeySecret string `env:"SUBJECT_KEY_SECRET,required,notEmpty"`
+	// SubjectKeySecretID names the Secrets Manager secret holding the HMAC
+	// key of subject keys (shared with intake-web, never rotated). The key
+	// is never an environment variable: Lambda reads it at run time through
+	// internal/secretstore (cached and refreshed) and builds the handler
+	// again when it changed.
+	SubjectKeySecretID string `env:"SUBJECT_KEY_SECRET_ID,required,notEmpty"`
+	// SecretsDir, when set, reads the secrets from the files of this
+	// folder instead of Secrets Manager (the function run by the local
+	// stack's tools; never set in template.yaml).
+	SecretsDir string `env:"SECRETS_DIR"`
+	// SubjectKeySecret is the key's value (WithSecrets reads it; tests set
+	// it; intake.ParseSubjectSecret checks it).
+	SubjectKeySecret string `env:"-"`
 	// MaxOpenPerSubject caps a subject's open requests (0: no cap).
 	MaxOpenPerSubject int `env:"MAX_OPEN_PER_SUBJECT" envDefault:"3"`
 	// AttachmentPrefix is where attachments go in the mailbox bucket; the
@@ -58,7 +71,7 @@ type Config struct {
 	// instead of sending them (the local stack).
 	OutboxDir string `env:"OUTBOX_DIR"`
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
-	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD_SECRET_ID).
 	notify.Transport
 	// MessageBudget limits acknowledgements with the other messages to
 	// unproved contacts (notify.BudgetLimits: MESSAGE_BUDGET_*).
@@ -84,8 +97,10 @@ func (c Config) Check() error {
 	if err := c.MessageBudget.Check(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := intake.ParseSubjectSecret(c.SubjectKeySecret); err != nil {
-		errs = append(errs, fmt.Errorf("SUBJECT_KEY_SECRET: %w", err))
+	if c.SubjectKeySecret != "" {
+		if _, err := intake.ParseSubjectSecret(c.SubjectKeySecret); err != nil {
+			errs = append(errs, fmt.Errorf("the subject key secret: %w", err))
+		}
 	}
 	if c.MaxOpenPerSubject < 0 {
 		errs = append(errs, errors.New("MAX_OPEN_PER_SUBJECT must not be negative"))
@@ -108,6 +123,53 @@ func (c Config) Check() error {
 		return fmt.Errorf("intake-mail config: %w", err)
 	}
 	return nil
+}
+
+// secretValues are the secrets intake-mail read: the key of the handler
+// Lambda builds, which it builds again when one changes.
+type secretValues struct {
+	subject, smtp string
+	// smtpErr: the relay's password could not be read; the mailbox goes
+	// on without acknowledgements rather than stop taking mail.
+	smtpErr string
+}
+
+func (c Config) readSecrets(ctx context.Context, src secretstore.Source) (secretValues, error) {
+	subject, err := secretstore.Read(ctx, src, "SUBJECT_KEY_SECRET_ID", c.SubjectKeySecretID, 1)
+	if err != nil {
+		return secretValues{}, fmt.Errorf("intake-mail config: %w", err)
+	}
+	v := secretValues{subject: string(subject)}
+	if c.acknowledges() {
+		t, err := c.Transport.WithPassword(ctx, src)
+		if err != nil {
+			v.smtpErr = err.Error()
+		}
+		v.smtp = t.SMTPPassword
+	}
+	return v, nil
+}
+
+// withValues sets the values of the secrets the configuration names;
+// values given directly (tests) stay where no secret is named.
+func (c Config) withValues(v secretValues) Config {
+	if c.SubjectKeySecretID != "" {
+		c.SubjectKeySecret = v.subject
+	}
+	if v.smtp != "" {
+		c.Transport.SMTPPassword = v.smtp
+	}
+	return c
+}
+
+// WithSecrets returns the configuration with the values of the secrets it
+// names read from src (Secrets Manager; the local stack's folder).
+func (c Config) WithSecrets(ctx context.Context, src secretstore.Source) (Config, error) {
+	v, err := c.readSecrets(ctx, src)
+	if err != nil {
+		return c, err
+	}
+	return c.withValues(v), nil
 }
 
 // acknowledges reports whether the configuration sends acknowledgements.
@@ -191,7 +253,9 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	return h, nil
 }
 
-// Lambda returns the function's handler. The AWS clients are built on the
+// Lambda returns the function's handler. Every invocation reads the
+// secrets through internal/secretstore (cached) and builds the handler
+// again when one changed. The AWS clients are built on the
 // first invocation, not at start-up (no network or file access during a
 // cold start's init phase), with the default configuration chain: region,
 // credentials and the standard AWS_ENDPOINT_URL_<SERVICE> variables. If
@@ -201,11 +265,24 @@ func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Even
 	if logger == nil {
 		logger = slog.Default()
 	}
-	h := lazyinit.New(func(ctx context.Context) (*Handler, error) {
-		awsCfg, err := awsenv.Load(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("load AWS configuration: %w", err)
+	var (
+		awsCfg  aws.Config
+		secrets secretstore.Source
+	)
+	// key and build run under the lazy value's lock, one at a time.
+	key := func(ctx context.Context) (secretValues, error) {
+		if secrets == nil {
+			c, err := awsenv.Load(ctx)
+			if err != nil {
+				return secretValues{}, fmt.Errorf("load AWS configuration: %w", err)
+			}
+			awsCfg, secrets = c, secretstore.Open(c, cfg.SecretsDir)
 		}
+		return cfg.readSecrets(ctx, secrets)
+	}
+	h := lazyinit.NewKeyed(key, func(ctx context.Context, v secretValues) (*Handler, error) {
+		cfg := cfg.withValues(v)
+		var err error
 		deps := Deps{
 			Store: store.Open(awsCfg, store.Config{Table: cfg.TableName}, nil),
 			S3: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
@@ -217,6 +294,10 @@ func Lambda(cfg Config, logger *slog.Logger) func(context.Context, events.S3Even
 			Logger: logger,
 		}
 		c := cfg
+		if v.smtpErr != "" && c.acknowledges() {
+			logger.ErrorContext(ctx, "acknowledgements disabled: no SMTP password", "error", v.smtpErr)
+			c.MailFrom = ""
+		}
 		if c.acknowledges() && c.OutboxDir == "" {
 			if deps.Email, err = mailtransport.FromConfig(awsCfg, c.Transport, c.MailFrom); err != nil {
 				// No way to send (SES in a China region without SMTP_URL):

@@ -3,6 +3,8 @@ package mailintake_test
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,9 +21,9 @@ import (
 
 func TestLoadConfig(t *testing.T) {
 	base := map[string]string{
-		"TABLE_NAME":         "requests",
-		"STATE_MACHINE_ARN":  intaketest.StateMachineArn,
-		"SUBJECT_KEY_SECRET": secret,
+		"TABLE_NAME":            "requests",
+		"STATE_MACHINE_ARN":     intaketest.StateMachineArn,
+		"SUBJECT_KEY_SECRET_ID": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:subject-AbCdEf",
 	}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
@@ -38,7 +40,7 @@ func TestLoadConfig(t *testing.T) {
 		return m
 	}
 	defaults := mailintake.Config{
-		TableName: "requests", StateMachineArn: intaketest.StateMachineArn, SubjectKeySecret: secret,
+		TableName: "requests", StateMachineArn: intaketest.StateMachineArn, SubjectKeySecretID: base["SUBJECT_KEY_SECRET_ID"],
 		MaxOpenPerSubject: 3, AttachmentPrefix: "attachments/", MailFromName: "隐私团队 Privacy Team", AckWindow: 24 * time.Hour,
 		MessageBudget: notify.BudgetLimits{PerMailbox: 5, MailboxWindow: 24 * time.Hour, Global: 500, GlobalWindow: time.Hour},
 	}
@@ -55,7 +57,7 @@ func TestLoadConfig(t *testing.T) {
 			"MAIL_FROM", mailFrom, "MAIL_FROM_NAME", "Privacy", "PRIVACY_CONTACT", "dpo@singer.example.cn",
 			"MAIL_ACK_WINDOW", "72h", "OUTBOX_DIR", "/tmp/outbox", "SES_CONFIGURATION_SET", "dsrflow",
 		), want: mailintake.Config{
-			TableName: "requests", StateMachineArn: intaketest.StateMachineArn, SubjectKeySecret: secret,
+			TableName: "requests", StateMachineArn: intaketest.StateMachineArn, SubjectKeySecretID: base["SUBJECT_KEY_SECRET_ID"],
 			MaxOpenPerSubject: 5, AttachmentPrefix: "docs/",
 			TrustedAuthServIDs: []string{"amazonses.com", "mx.singer.example.cn"}, S3UsePathStyle: true,
 			MailFrom: mailFrom, MailFromName: "Privacy", PrivacyContact: "dpo@singer.example.cn",
@@ -69,14 +71,14 @@ func TestLoadConfig(t *testing.T) {
 		}()},
 		{name: "no table", env: with("TABLE_NAME", "<unset>"), wantErr: "TABLE_NAME"},
 		{name: "empty state machine", env: with("STATE_MACHINE_ARN", ""), wantErr: "STATE_MACHINE_ARN"},
-		{name: "short secret", env: with("SUBJECT_KEY_SECRET", "short"), wantErr: "SUBJECT_KEY_SECRET"},
+		{name: "no secret named", env: with("SUBJECT_KEY_SECRET_ID", ""), wantErr: "SUBJECT_KEY_SECRET_ID"},
 		{name: "negative cap", env: with("MAX_OPEN_PER_SUBJECT", "-1"), wantErr: "MAX_OPEN_PER_SUBJECT"},
 		{name: "cap not a number", env: with("MAX_OPEN_PER_SUBJECT", "three"), wantErr: "MAX_OPEN_PER_SUBJECT"},
 		{name: "sender not an address", env: with("MAIL_FROM", "privacy team"), wantErr: "MAIL_FROM"},
 		{name: "contact not an address", env: with("PRIVACY_CONTACT", "dpo"), wantErr: "PRIVACY_CONTACT"},
 		{name: "window not a duration", env: with("MAIL_ACK_WINDOW", "a day"), wantErr: "MAIL_ACK_WINDOW"},
 		{name: "negative window", env: with("MAIL_ACK_WINDOW", "-1h"), wantErr: "MAIL_ACK_WINDOW"},
-		{name: "SMTP credentials without a relay", env: with("SMTP_USERNAME", "u", "SMTP_PASSWORD", "p"), wantErr: "SMTP_URL"},
+		{name: "SMTP credentials without a relay", env: with("SMTP_USERNAME", "u", "SMTP_PASSWORD_SECRET_ID", "p"), wantErr: "SMTP_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,9 +86,6 @@ func TestLoadConfig(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("LoadConfig error = %v, want one naming %s", err, tt.wantErr)
-				}
-				if strings.Contains(err.Error(), "short") && tt.name == "short secret" {
-					t.Errorf("error quotes the secret: %v", err)
 				}
 				return
 			}
@@ -122,9 +121,15 @@ func TestLambdaWiring(t *testing.T) {
 	_, s3URL := fakeS3(t)
 	sfnFake := intaketest.NewSFN(t)
 	outbox := t.TempDir()
+	// The subject key is read at run time from the secret the environment
+	// names (here a file of SECRETS_DIR, as the local stack's tools do).
+	secrets := t.TempDir()
+	if err := os.WriteFile(filepath.Join(secrets, "SubjectKeySecret"), []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range map[string]string{
 		"TABLE_NAME": table, "STATE_MACHINE_ARN": intaketest.StateMachineArn,
-		"SUBJECT_KEY_SECRET": secret, "S3_USE_PATH_STYLE": "true",
+		"SUBJECT_KEY_SECRET_ID": "SubjectKeySecret", "SECRETS_DIR": secrets, "S3_USE_PATH_STYLE": "true",
 		"MAIL_FROM": mailFrom, "OUTBOX_DIR": outbox, "TRUSTED_AUTHSERV_IDS": sesID,
 		"AWS_ENDPOINT_URL_DYNAMODB": emu.Endpoint, "AWS_ENDPOINT_URL_S3": s3URL,
 		"AWS_ENDPOINT_URL_SFN": sfnFake.Server.URL,

@@ -194,7 +194,7 @@ type RouterConfig struct {
 	// fields take the defaults. It applies when RouterDeps.Budget is set.
 	Budget BudgetLimits
 	// BudgetKey keys the hashes of mailboxes in the budget's counters (at
-	// least MinBudgetKeyLen bytes; the functions pass SUBJECT_KEY_SECRET,
+	// least MinBudgetKeyLen bytes; the functions pass the subject key secret,
 	// the hash is domain-separated from subject keys). With a Budget and
 	// a shorter key, counted messages fail rather than go uncounted.
 	BudgetKey []byte

@@ -1,7 +1,9 @@
 package notify
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -19,8 +21,37 @@ type Transport struct {
 	// and messages never cross the network in the clear).
 	SMTPURL      string `env:"SMTP_URL"`
 	SMTPUsername string `env:"SMTP_USERNAME"`
-	// SMTPPassword is a secret; errors name it, never quote it.
-	SMTPPassword string `env:"SMTP_PASSWORD"`
+	// SMTPPasswordSecretID names the Secrets Manager secret holding the
+	// relay's password (template.yaml's SmtpPasswordSecret); the password
+	// is never an environment variable. WithPassword reads it.
+	SMTPPasswordSecretID string `env:"SMTP_PASSWORD_SECRET_ID"`
+	// SMTPPassword is the password WithPassword read (or a test's); errors
+	// name it, never quote it.
+	SMTPPassword string `env:"-"`
+}
+
+// SecretReader reads a secret by name (internal/secretstore).
+type SecretReader interface {
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// WithPassword returns t with the relay's password read from
+// SMTPPasswordSecretID, when the relay is used with credentials; otherwise
+// t as it is. The functions call it on every build of their handlers, so
+// a changed password is picked up without a redeploy.
+func (t Transport) WithPassword(ctx context.Context, src SecretReader) (Transport, error) {
+	if !t.UsesSMTP() || t.SMTPUsername == "" || t.SMTPPasswordSecretID == "" {
+		return t, nil
+	}
+	v, err := src.Secret(ctx, t.SMTPPasswordSecretID)
+	if err != nil {
+		return t, fmt.Errorf("SMTP_PASSWORD_SECRET_ID: %w", err)
+	}
+	if len(v) == 0 || strings.ContainsAny(string(v), "\r\n\x00") {
+		return t, fmt.Errorf("SMTP_PASSWORD_SECRET_ID: secret %s is empty or has a control character", t.SMTPPasswordSecretID)
+	}
+	t.SMTPPassword = string(v)
+	return t, nil
 }
 
 // UsesSMTP reports whether email goes through the SMTP relay.
@@ -43,7 +74,7 @@ func (t Transport) SMTPEndpoint() (addr string, implicitTLS bool, err error) {
 		return "", false, errors.New("SMTP_URL must start with smtps:// (TLS) or smtp:// (STARTTLS)")
 	}
 	if u.User != nil {
-		return "", false, errors.New("SMTP_URL must not hold credentials: use SMTP_USERNAME and SMTP_PASSWORD")
+		return "", false, errors.New("SMTP_URL must not hold credentials: use SMTP_USERNAME and SMTP_PASSWORD_SECRET_ID")
 	}
 	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return "", false, errors.New("SMTP_URL must be scheme://host[:port] and nothing more")
@@ -56,17 +87,22 @@ func (t Transport) SMTPEndpoint() (addr string, implicitTLS bool, err error) {
 
 // Check reports configuration mistakes by variable name, never a value.
 func (t Transport) Check() error {
+	// SMTP_PASSWORD_SECRET_ID alone is fine: the template names the
+	// password's secret whether or not the relay is used.
 	if !t.UsesSMTP() {
 		if t.SMTPUsername != "" || t.SMTPPassword != "" {
-			return errors.New("SMTP_USERNAME and SMTP_PASSWORD are set but SMTP_URL is not")
+			return errors.New("SMTP_USERNAME and the SMTP password are set but SMTP_URL is not")
 		}
 		return nil
 	}
 	if _, _, err := t.SMTPEndpoint(); err != nil {
 		return err
 	}
-	if (t.SMTPUsername == "") != (t.SMTPPassword == "") {
-		return errors.New("SMTP_USERNAME and SMTP_PASSWORD go together: set both or neither")
+	// The template names the password's secret whatever the relay; it is
+	// read only with a user name.
+	if t.SMTPUsername != "" && t.SMTPPassword == "" && t.SMTPPasswordSecretID == "" ||
+		t.SMTPUsername == "" && t.SMTPPassword != "" {
+		return errors.New("SMTP_USERNAME and the SMTP password (SMTP_PASSWORD_SECRET_ID) go together: set both or neither")
 	}
 	if strings.ContainsAny(t.SMTPUsername, "\r\n\x00") {
 		return errors.New("SMTP_USERNAME has a control character")

@@ -142,6 +142,13 @@ type Config struct {
 	// closure pre-checks obligations with it.
 	AccountSystem string    `json:"accountSystem"`
 	Partners      []Partner `json:"partners"`
+	// AllowHTTPEndpoints lets partner endpoints be http:// URLs. Only the
+	// local stack's own configuration sets it (internal/dev/devstack writes
+	// it into .local/partners.json, whose simulated partners listen on
+	// loopback): partners receive identifiers and sign with shared
+	// secrets, so everywhere else an endpoint must be https://, and `make
+	// build` refuses to bundle a configuration that sets it.
+	AllowHTTPEndpoints bool `json:"allowHttpEndpoints,omitempty"`
 }
 
 // Partner returns the partner with ID id.
@@ -239,6 +246,8 @@ func (c *Config) Validate() error {
 			add(at+".endpoint", "required")
 		} else if u, err := url.Parse(p.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			add(at+".endpoint", "%q is not an absolute http(s) URL without query or fragment", p.Endpoint)
+		} else if u.Scheme == "http" && !c.AllowHTTPEndpoints {
+			add(at+".endpoint", "%q: partner endpoints must be https:// (http:// only in the local stack's configuration)", p.Endpoint)
 		}
 		if len(p.Actions) == 0 {
 			add(at+".actions", "at least one action is required")

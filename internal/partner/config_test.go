@@ -14,6 +14,7 @@ import (
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/partner"
+	"dsrflow/internal/secretstore"
 )
 
 func loadExample(t testing.TB) *partner.Config {
@@ -87,6 +88,38 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEndpointsMustBeHTTPS: an http:// endpoint is refused unless the
+// configuration says it is the local stack's (allowHttpEndpoints).
+func TestEndpointsMustBeHTTPS(t *testing.T) {
+	partnerJSON := func(endpoint string) string {
+		return `{"id":"a","name":{"zh-CN":"甲","en":"A"},"endpoint":"` + endpoint + `","actions":["erase"],"identityTypes":["email"],"mode":"sync","secretRef":"env:A_SECRET","backupRetention":"1d"}`
+	}
+	tests := []struct {
+		name, json string
+		wantErr    string
+	}{
+		{"https", `{"partners":[` + partnerJSON("https://a.example/dsr") + `]}`, ""},
+		{"http refused", `{"partners":[` + partnerJSON("http://a.example/dsr") + `]}`, `partners[0].endpoint: "http://a.example/dsr": partner endpoints must be https://`},
+		{"http on loopback refused too", `{"partners":[` + partnerJSON("http://127.0.0.1:9000/a") + `]}`, "must be https://"},
+		{"http allowed by the local stack's flag", `{"allowHttpEndpoints":true,"partners":[` + partnerJSON("http://127.0.0.1:9000/a") + `]}`, ""},
+		{"flag off", `{"allowHttpEndpoints":false,"partners":[` + partnerJSON("http://a.example") + `]}`, "must be https://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := partner.ParseConfig(strings.NewReader(tt.json))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("ParseConfig = %v, want no error", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("ParseConfig = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	if loadExample(t).AllowHTTPEndpoints {
+		t.Error("config/partners.example.json sets allowHttpEndpoints: only the local stack's configuration may")
 	}
 }
 
@@ -176,6 +209,45 @@ func TestSecrets(t *testing.T) {
 		if strings.Contains(err.Error(), "abc") {
 			t.Errorf("Resolve(%s) error quotes the secret: %v", ref, err)
 		}
+	}
+}
+
+// TestSecretStore: secretsmanager: references read the deployment's
+// partner secret (#KEY), another secret's key or a whole secret, through
+// the secret store, and a rotated value is what the next call gets.
+func TestSecretStore(t *testing.T) {
+	store := secretstore.Static{
+		"arn:partners": []byte(`{"PARTNER_A_SECRET":"aaaaaaaaaaaaaaaaaaaa","PARTNER_SHORT":"abc"}`),
+		"other":        []byte(`{"K":"kkkkkkkkkkkkkkkkkkkk"}`),
+		"whole":        []byte("wwwwwwwwwwwwwwwwwwww"),
+	}
+	s := partner.NewSecrets(map[string]partner.SecretResolver{
+		partner.SecretStoreScheme: partner.SecretStore{Getter: store, Default: "arn:partners"},
+	})
+	for ref, want := range map[string]string{
+		"secretsmanager:#PARTNER_A_SECRET": "aaaaaaaaaaaaaaaaaaaa",
+		"secretsmanager:other#K":           "kkkkkkkkkkkkkkkkkkkk",
+		"secretsmanager:whole":             "wwwwwwwwwwwwwwwwwwww",
+	} {
+		if b, err := s.Resolve(t.Context(), ref); err != nil || string(b) != want {
+			t.Errorf("Resolve(%s) = %q, %v; want %q", ref, b, err, want)
+		}
+	}
+	for _, ref := range []string{"secretsmanager:#PARTNER_SHORT", "secretsmanager:#MISSING", "secretsmanager:missing#K", "secretsmanager:other#MISSING"} {
+		_, err := s.Resolve(t.Context(), ref)
+		if err == nil {
+			t.Errorf("Resolve(%s) = nil error", ref)
+		} else if strings.Contains(err.Error(), "abc") || strings.Contains(err.Error(), "aaaa") {
+			t.Errorf("Resolve(%s) error quotes a secret: %v", ref, err)
+		}
+	}
+	if _, err := partner.NewSecrets(map[string]partner.SecretResolver{partner.SecretStoreScheme: partner.SecretStore{Getter: store}}).
+		Resolve(t.Context(), "secretsmanager:#PARTNER_A_SECRET"); !errors.Is(err, partner.ErrNoSecret) {
+		t.Errorf("#KEY without a partner secret = %v, want ErrNoSecret", err)
+	}
+	store["arn:partners"] = []byte(`{"PARTNER_A_SECRET":"rotated-rotated-rotated"}`)
+	if b, err := s.Resolve(t.Context(), "secretsmanager:#PARTNER_A_SECRET"); err != nil || string(b) != "rotated-rotated-rotated" {
+		t.Errorf("after rotation Resolve = %q, %v; want the rotated value", b, err)
 	}
 }
 

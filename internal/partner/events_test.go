@@ -55,7 +55,9 @@ func sampleDispatcher(t *testing.T, clientNow func() time.Time, overrides map[st
 	st := store.New(store.Config{Table: emu.NewTable(t)}, store.Deps{DB: emu.Client()})
 	rec := &recordingSFN{}
 	logs := &syncBuffer{}
-	secrets := partner.NewSecrets(nil)
+	secrets := partner.NewSecrets(map[string]partner.SecretResolver{
+		partner.SecretStoreScheme: partner.SecretStore{Getter: everySecret(sampleSecret), Default: "sample-partner-secrets"},
+	})
 	secrets.Schemes["env"] = partner.Env{Lookup: func(string) (string, bool) { return sampleSecret, true }}
 	d := partner.NewDispatcher(partner.DispatcherConfig{Partners: cfg, CallbackBaseURL: "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn"},
 		partner.DispatcherDeps{Store: st, Secrets: secrets, Client: &partner.Client{Now: clientNow}, SFN: rec, Exports: &memExports{}, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
@@ -223,3 +225,8 @@ func TestSampleTaskEvents(t *testing.T) {
 		})
 	}
 }
+
+// everySecret is a secret store holding one value under every name.
+type everySecret string
+
+func (e everySecret) Secret(context.Context, string) ([]byte, error) { return []byte(e), nil }

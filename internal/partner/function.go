@@ -13,6 +13,7 @@ import (
 	"dsrflow/internal/envconfig"
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 )
 
@@ -33,6 +34,16 @@ type FunctionConfig struct {
 	ExportLinkTTL  time.Duration `env:"EXPORT_LINK_TTL" envDefault:"72h"`
 	// PartnerTryTimeout bounds one call to a partner.
 	PartnerTryTimeout time.Duration `env:"PARTNER_TRY_TIMEOUT" envDefault:"10s"`
+	// PartnerSecretsID names the Secrets Manager secret (a JSON object)
+	// whose keys the configuration's secretsmanager:#KEY references name
+	// (template.yaml's PartnerSecrets). The signing secrets are read at
+	// every use through internal/secretstore (cached, refreshed), never
+	// from the environment.
+	PartnerSecretsID string `env:"PARTNER_SECRETS_ID"`
+	// SecretsDir, when set, reads secrets from the files of this folder
+	// instead of Secrets Manager (a function run by the local stack's
+	// tools; never set in template.yaml).
+	SecretsDir string `env:"SECRETS_DIR"`
 }
 
 // FunctionConfigFromEnv reads and checks the configuration.
@@ -73,19 +84,22 @@ func LazyAWSDispatcher(c FunctionConfig, logger *slog.Logger, exports export.Ope
 }
 
 // newAWSDispatcher builds the dispatcher on AWS SDK clients (endpoints from
-// the standard AWS_ENDPOINT_URL_* variables locally). Secrets resolve env:
-// references; add resolvers to d.secrets.(*Secrets).Schemes for others.
+// the standard AWS_ENDPOINT_URL_* variables locally). Secrets resolve
+// secretsmanager: references through Secrets Manager (or SECRETS_DIR), and
+// env: references.
 func newAWSDispatcher(ctx context.Context, c FunctionConfig, pc *Config, logger *slog.Logger, exports export.Open) (*Dispatcher, error) {
 	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	deps := DispatcherDeps{
-		Store:   store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
-		Secrets: NewSecrets(nil),
-		Client:  &Client{TryTimeout: c.PartnerTryTimeout},
-		SFN:     sfn.NewFromConfig(awsCfg),
-		Logger:  logger,
+		Store: store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
+		Secrets: NewSecrets(map[string]SecretResolver{
+			SecretStoreScheme: SecretStore{Getter: secretstore.Open(awsCfg, c.SecretsDir), Default: c.PartnerSecretsID},
+		}),
+		Client: &Client{TryTimeout: c.PartnerTryTimeout},
+		SFN:    sfn.NewFromConfig(awsCfg),
+		Logger: logger,
 	}
 	if c.ExportBucket != "" && exports != nil {
 		deps.Exports = &export.Store{Objects: exports(awsCfg, c.ExportBucket), SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}

@@ -203,6 +203,8 @@ func newFixtureOpts(t testing.TB, o fixtureOpts, specs ...simSpec) *fixture {
 			SecretRef: "env:" + envName, BackupRetention: partner.Duration(30 * 24 * time.Hour),
 		})
 	}
+	// httptest partners listen on http://127.0.0.1, as the local stack's.
+	f.cfg.AllowHTTPEndpoints = true
 	if err := f.cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"dsrflow/internal/secretstore"
 )
 
 // SecretResolver returns the secret a reference names. Implementations are
@@ -40,11 +42,54 @@ func (e Env) Resolve(_ context.Context, name string) ([]byte, error) {
 	return []byte(v), nil
 }
 
+// SecretGetter reads a secret by name: internal/secretstore's Manager
+// (Secrets Manager, cached and refreshed), Dir (the local stack's folder)
+// or Static.
+type SecretGetter interface {
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// SecretStore resolves secretsmanager: references through a SecretGetter,
+// read at every use (the getter caches), so a rotated partner secret is
+// picked up without a redeploy:
+//
+//	secretsmanager:#PARTNER_ANALYTICS_SECRET     key PARTNER_ANALYTICS_SECRET of the deployment's
+//	                                             partner secret (Default: PARTNER_SECRETS_ID)
+//	secretsmanager:<secret ID>#<key>             a key of another JSON secret
+//	secretsmanager:<secret ID>                   a whole secret
+type SecretStore struct {
+	Getter SecretGetter
+	// Default is the secret a reference "#KEY" names a key of: the
+	// template's PartnerSecrets (PARTNER_SECRETS_ID).
+	Default string
+}
+
+// Resolve reads the secret name refers to.
+func (s SecretStore) Resolve(ctx context.Context, name string) ([]byte, error) {
+	if strings.HasPrefix(name, "#") {
+		if s.Default == "" {
+			return nil, fmt.Errorf("%s names a key of the partner secret, but no partner secret is configured (PARTNER_SECRETS_ID): %w", name, ErrNoSecret)
+		}
+		name = s.Default + name
+	}
+	if s.Getter == nil {
+		return nil, fmt.Errorf("no secret store: %w", ErrNoSecret)
+	}
+	v, err := s.Getter.Secret(ctx, name)
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", ErrNoSecret, err)
+	}
+	return v, err
+}
+
+// SecretStoreScheme is the scheme SecretStore resolves.
+const SecretStoreScheme = "secretsmanager"
+
 // Secrets resolves references of the form "<scheme>:<name>" with the
 // resolver registered for the scheme:
 //
-//	env:PARTNER_ANALYTICS_SECRET          the environment (built in)
-//	ssm:/dsrflow/partners/analytics       an SSM SecureString, if a resolver is given
+//	env:PARTNER_ANALYTICS_SECRET               the environment (built in)
+//	secretsmanager:#PARTNER_ANALYTICS_SECRET   Secrets Manager (SecretStore), where a getter is given
 //
 // A secret shorter than MinSecretLen is refused. Errors name the reference,
 // never the secret.

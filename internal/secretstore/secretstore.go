@@ -104,6 +104,34 @@ func FromConfig(awsCfg aws.Config) *Manager {
 	return m
 }
 
+// Open returns the Source a function reads its secrets from: the files of
+// dir (SECRETS_DIR: the local stack's folder, for a function run outside
+// it) when dir is set, else Secrets Manager through awsCfg.
+func Open(awsCfg aws.Config, dir string) Source {
+	if dir != "" {
+		return Dir{Path: dir}
+	}
+	return FromConfig(awsCfg)
+}
+
+// Read returns the secret name names, for the configuration variable that
+// holds the name (errors name the variable and the secret, never the
+// value): nil for an empty name; an error for a value shorter than minLen
+// bytes.
+func Read(ctx context.Context, src Source, variable, name string, minLen int) ([]byte, error) {
+	if name == "" {
+		return nil, nil
+	}
+	v, err := src.Secret(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", variable, err)
+	}
+	if len(v) < minLen {
+		return nil, fmt.Errorf("%s: secret %s is shorter than %d bytes", variable, name, minLen)
+	}
+	return v, nil
+}
+
 // SplitName splits "ID#KEY" into the secret ID and the JSON key ("" for
 // the whole value), checking both.
 func SplitName(name string) (id, key string, err error) {

@@ -207,6 +207,44 @@ func TestDir(t *testing.T) {
 	}
 }
 
+// TestRead: an empty name reads nothing; a short value and a missing
+// secret are errors that name the variable and the secret, not the value.
+func TestRead(t *testing.T) {
+	src := secretstore.Static{"long": []byte("0123456789abcdef0123456789abcdef"), "short": []byte("hunter2")}
+	tests := []struct {
+		name, secret string
+		want         string
+		wantErr      []string
+	}{
+		{name: "unset", secret: ""},
+		{name: "long enough", secret: "long", want: "0123456789abcdef0123456789abcdef"},
+		{name: "short", secret: "short", wantErr: []string{"X_SECRET_ID", "short", "shorter than 32"}},
+		{name: "missing", secret: "gone", wantErr: []string{"X_SECRET_ID", "gone"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := secretstore.Read(context.Background(), src, "X_SECRET_ID", tt.secret, 32)
+			if string(got) != tt.want || (err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("Read(%q) = %q, %v; want %q (error %v)", tt.secret, got, err, tt.want, tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error quotes the secret: %v", err)
+			}
+		})
+	}
+	if _, ok := secretstore.Open(aws.Config{}, t.TempDir()).(secretstore.Dir); !ok {
+		t.Error("Open with a folder is not a Dir")
+	}
+	if _, ok := secretstore.Open(aws.Config{}, "").(*secretstore.Manager); !ok {
+		t.Error("Open without a folder is not a Secrets Manager reader")
+	}
+}
+
 func FuzzSplitName(f *testing.F) {
 	for _, s := range []string{"a", "a#b", "#b", "a#", "arn:aws-cn:secretsmanager:cn-north-1:1:secret:x-AbCdEf#K", "a\x00b", strings.Repeat("x", 3000)} {
 		f.Add(s)

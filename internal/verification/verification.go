@@ -49,6 +49,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ import (
 
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 )
 
@@ -120,6 +122,9 @@ var (
 	ErrForbidden = errors.New("status token does not match the request")
 	// ErrContention: the item kept changing under concurrent submissions.
 	ErrContention = errors.New("too many concurrent submissions")
+	// ErrNoCodeSecret: the service was built without a code secret (a
+	// function that closes verifications but issues and checks no codes).
+	ErrNoCodeSecret = errors.New("verification: no code secret configured")
 )
 
 // SFN is the part of the Step Functions client the service uses.
@@ -139,10 +144,17 @@ type Store interface {
 
 // Config sets the service's secrets and limits.
 type Config struct {
-	// Secret keys the code hash (at least MinSecretLen bytes).
+	// Secret keys the code hash (at least MinSecretLen bytes). Empty: the
+	// service issues and checks no codes (ErrNoCodeSecret) but still closes
+	// verifications and reports their status.
 	Secret []byte
+	// PreviousSecrets are code secrets replaced by a rotation: a code issued
+	// under one of them is still accepted until it expires, so rotating the
+	// secret does not turn codes in flight into wrong attempts. New codes
+	// are always hashed with Secret.
+	PreviousSecrets [][]byte
 	// StatusSecret, when set, is the status-link secret (the web intake's
-	// STATUS_TOKEN_SECRET): a token derived from it (StatusToken) is accepted
+	// status token secret, STATUS_TOKEN_SECRET_ID): a token derived from it (StatusToken) is accepted
 	// even for requests that store no token hash (mail requests, whose
 	// requesters get the link in the code message), and with BaseURL it
 	// makes the verification page link in code messages.
@@ -185,8 +197,10 @@ type Service struct {
 // New checks cfg and returns the service.
 func New(cfg Config, deps Deps) (*Service, error) {
 	switch {
-	case len(cfg.Secret) < MinSecretLen:
+	case len(cfg.Secret) > 0 && len(cfg.Secret) < MinSecretLen:
 		return nil, fmt.Errorf("verification: the code secret must be at least %d bytes", MinSecretLen)
+	case slices.ContainsFunc(cfg.PreviousSecrets, func(p []byte) bool { return len(p) < MinSecretLen }):
+		return nil, fmt.Errorf("verification: a previous code secret must be at least %d bytes", MinSecretLen)
 	case deps.Store == nil || deps.SFN == nil || deps.Sender == nil:
 		return nil, errors.New("verification: Store, SFN and Sender are required")
 	}
@@ -259,11 +273,30 @@ func (s *Service) newNonce() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// hash is HMAC-SHA256(secret, id ":" nonce ":" code), hex.
+// hash is HMAC-SHA256(secret, id ":" nonce ":" code), hex, under the
+// current secret.
 func (s *Service) hash(id, nonce, code string) string {
-	m := hmac.New(sha256.New, s.cfg.Secret)
+	return codeHash(s.cfg.Secret, id, nonce, code)
+}
+
+func codeHash(secret []byte, id, nonce, code string) string {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(id + ":" + nonce + ":" + code))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// codeMatches reports whether code is the one hashed in want, under the
+// current secret or one a rotation replaced.
+func (s *Service) codeMatches(id, nonce, code, want string) bool {
+	if hmac.Equal([]byte(s.hash(id, nonce, code)), []byte(want)) {
+		return true
+	}
+	for _, p := range s.cfg.PreviousSecrets {
+		if hmac.Equal([]byte(codeHash(p, id, nonce, code)), []byte(want)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) load(ctx context.Context, id string) (*record, error) {
@@ -320,6 +353,9 @@ type Issued struct {
 // (wrapping notify.ErrOverBudget too, after the audit event
 // notify.EventOverBudget).
 func (s *Service) Begin(ctx context.Context, id, taskToken string) (Issued, error) {
+	if len(s.cfg.Secret) == 0 {
+		return Issued{}, ErrNoCodeSecret
+	}
 	req, err := s.store.GetRequest(ctx, id)
 	if err != nil {
 		return Issued{}, err
@@ -543,6 +579,9 @@ func normalizeCode(code string) (string, bool) {
 // are ErrNotFound, ErrForbidden or failures of DynamoDB and Step Functions;
 // every outcome the requester caused is a Result.
 func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) (Result, error) {
+	if len(s.cfg.Secret) == 0 {
+		return Result{}, ErrNoCodeSecret
+	}
 	req, err := s.authorize(ctx, id, statusToken)
 	if err != nil {
 		return Result{}, err
@@ -571,7 +610,7 @@ func (s *Service) SubmitCode(ctx context.Context, id, statusToken, code string) 
 			out = OutcomeInvalidCode
 			return false, nil
 		}
-		if hmac.Equal([]byte(s.hash(id, r.Nonce, norm)), []byte(r.CodeHash)) {
+		if s.codeMatches(id, r.Nonce, norm, r.CodeHash) {
 			out = OutcomeVerified
 			r.State, r.VerifiedAt = StateVerified, &now
 			return true, nil
@@ -702,6 +741,9 @@ func TaskGone(err error) bool {
 // be sent at all (no channel, or the message budget refused it) undoes the
 // resend: the error is returned and the verification is as it was.
 func (s *Service) Resend(ctx context.Context, id, statusToken string) (Result, error) {
+	if len(s.cfg.Secret) == 0 {
+		return Result{}, ErrNoCodeSecret
+	}
 	req, err := s.authorize(ctx, id, statusToken)
 	if err != nil {
 		return Result{}, err
@@ -823,4 +865,44 @@ func (s *Service) result(out Outcome, r *record, l dsr.Locale) Result {
 	}
 	res.Message = message(out, res, l, s.cfg.Team)
 	return res
+}
+
+// The code secret is a JSON object in Secrets Manager (template.yaml's
+// VerificationCodeSecret): "current" hashes new codes; a rotation moves the
+// old value to "previous", which still checks codes issued before it
+// until they expire (at most CodeTTL after the rotation).
+const (
+	CodeSecretCurrent  = "current"
+	CodeSecretPrevious = "previous"
+)
+
+// SecretReader reads a secret by name, "ID#KEY" for a key of a JSON
+// secret (internal/secretstore).
+type SecretReader interface {
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// ReadCodeSecret reads the current and, when there is one, the previous
+// code secret from secret id; an empty id reads nothing. Errors name the
+// secret, never a value.
+func ReadCodeSecret(ctx context.Context, src SecretReader, id string) (current, previous []byte, err error) {
+	if id == "" {
+		return nil, nil, nil
+	}
+	if current, err = src.Secret(ctx, id+"#"+CodeSecretCurrent); err != nil {
+		return nil, nil, fmt.Errorf("code secret: %w", err)
+	}
+	if len(current) < MinSecretLen {
+		return nil, nil, fmt.Errorf("code secret %s: %q is shorter than %d bytes", id, CodeSecretCurrent, MinSecretLen)
+	}
+	previous, err = src.Secret(ctx, id+"#"+CodeSecretPrevious)
+	switch {
+	case errors.Is(err, secretstore.ErrNotFound):
+		return current, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("code secret: %w", err)
+	case len(previous) < MinSecretLen:
+		return nil, nil, fmt.Errorf("code secret %s: %q is shorter than %d bytes", id, CodeSecretPrevious, MinSecretLen)
+	}
+	return current, previous, nil
 }

@@ -20,6 +20,7 @@ import (
 	"dsrflow/internal/dev/dynamotest"
 	"dsrflow/internal/dsr"
 	"dsrflow/internal/notify"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 	"dsrflow/internal/webintake"
@@ -313,5 +314,109 @@ func TestConcurrentWrongCodesCountEach(t *testing.T) {
 	}
 	if res, _ := f.svc.SubmitCode(context.Background(), "r-1", statusToken, code); res.Outcome != verification.OutcomeLocked {
 		t.Errorf("right code after lock: %s, want locked", res.Outcome)
+	}
+}
+
+// TestRotatedCodeSecret: after the code secret is rotated, a code issued
+// under the old secret still verifies when the old one is given as a
+// previous secret, and counts as a wrong attempt when it is not; new codes
+// use the new secret. A service without a code secret issues and checks
+// none.
+func TestRotatedCodeSecret(t *testing.T) {
+	t.Parallel()
+	oldSecret, newSecret := []byte(strings.Repeat("x", 32)), []byte(strings.Repeat("n", 32))
+	tests := []struct {
+		name     string
+		previous [][]byte
+		want     verification.Outcome
+	}{
+		{"old secret kept as previous", [][]byte{oldSecret}, verification.OutcomeVerified},
+		{"old secret dropped", nil, verification.OutcomeWrongCode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "en") // issues a code under oldSecret
+			code := f.out.lastCode(t)
+			rotated, err := verification.New(verification.Config{Secret: newSecret, PreviousSecrets: tt.previous},
+				verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out, Clock: func() time.Time { return *f.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := rotated.SubmitCode(context.Background(), "r-1", statusToken, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != tt.want {
+				t.Errorf("SubmitCode(code issued before the rotation) = %s, want %s", res.Outcome, tt.want)
+			}
+		})
+	}
+
+	f := newFixture(t, "en")
+	rotated, err := verification.New(verification.Config{Secret: newSecret, PreviousSecrets: [][]byte{oldSecret}},
+		verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out, Clock: func() time.Time { return *f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotated.Resend(context.Background(), "r-1", statusToken); err != nil {
+		t.Fatal(err)
+	}
+	code := f.out.lastCode(t)
+	old, err := verification.New(verification.Config{Secret: oldSecret},
+		verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out, Clock: func() time.Time { return *f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := old.SubmitCode(context.Background(), "r-1", statusToken, code); err != nil || res.Outcome != verification.OutcomeWrongCode {
+		t.Errorf("a new code checked under the old secret = %v, %v; want wrong_code (new codes use the new secret)", res.Outcome, err)
+	}
+
+	none, err := verification.New(verification.Config{}, verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out})
+	if err != nil {
+		t.Fatalf("New without a code secret: %v", err)
+	}
+	if _, err := none.Begin(context.Background(), "r-1", "tok"); !errors.Is(err, verification.ErrNoCodeSecret) {
+		t.Errorf("Begin without a code secret = %v, want ErrNoCodeSecret", err)
+	}
+	if _, err := none.SubmitCode(context.Background(), "r-1", statusToken, code); !errors.Is(err, verification.ErrNoCodeSecret) {
+		t.Errorf("SubmitCode without a code secret = %v, want ErrNoCodeSecret", err)
+	}
+	if _, err := verification.New(verification.Config{Secret: []byte("short")}, verification.Deps{Store: f.st, SFN: f.sfn, Sender: f.out}); err == nil {
+		t.Error("New accepted a short code secret")
+	}
+}
+
+// TestReadCodeSecret: current alone, current and previous, and the errors
+// (missing, short, not JSON), which never quote a value.
+func TestReadCodeSecret(t *testing.T) {
+	long, other := strings.Repeat("c", 32), strings.Repeat("p", 32)
+	src := secretstore.Static{
+		"one":      []byte(`{"current":"` + long + `"}`),
+		"two":      []byte(`{"current":"` + long + `","previous":"` + other + `"}`),
+		"short":    []byte(`{"current":"hunter2"}`),
+		"shortold": []byte(`{"current":"` + long + `","previous":"hunter2"}`),
+		"plain":    []byte(long),
+	}
+	tests := []struct {
+		id            string
+		current, prev string
+		wantErr       bool
+	}{
+		{id: ""},
+		{id: "one", current: long},
+		{id: "two", current: long, prev: other},
+		{id: "short", wantErr: true},
+		{id: "shortold", wantErr: true},
+		{id: "plain", wantErr: true},
+		{id: "missing", wantErr: true},
+	}
+	for _, tt := range tests {
+		cur, prev, err := verification.ReadCodeSecret(context.Background(), src, tt.id)
+		if string(cur) != tt.current || string(prev) != tt.prev || (err != nil) != tt.wantErr {
+			t.Errorf("ReadCodeSecret(%q) = %q, %q, %v; want %q, %q, error %v", tt.id, cur, prev, err, tt.current, tt.prev, tt.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ReadCodeSecret(%q) error quotes a secret: %v", tt.id, err)
+		}
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -20,6 +22,7 @@ import (
 	"dsrflow/internal/lazyinit"
 	"dsrflow/internal/notify"
 	"dsrflow/internal/notify/mailtransport"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
@@ -34,10 +37,38 @@ type Config struct {
 	OIDC            idtoken.Config
 	TableName       string `env:"TABLE_NAME,required,notEmpty"`
 	StateMachineArn string `env:"STATE_MACHINE_ARN,required,notEmpty"`
-	// SubjectKeySecret keys subject keys (dsr.SubjectKey); shared with intake-mail.
-	SubjectKeySecret string `env:"SUBJECT_KEY_SECRET,required,notEmpty"`
+	// Secrets are never environment variables: the environment names
+	// Secrets Manager secrets (template.yaml creates them), read at run
+	// time through internal/secretstore, cached and refreshed; NewAWS
+	// builds the handler again when one changed, so a changed value needs
+	// no redeploy.
+
+	// SubjectKeySecretID names the HMAC key of subject keys
+	// (dsr.SubjectKey), shared with intake-mail and never rotated.
+	SubjectKeySecretID string `env:"SUBJECT_KEY_SECRET_ID,required,notEmpty"`
+	// StatusTokenSecretID names the key of status-link tokens, form nonces
+	// and idempotency digests (a change voids the links already sent).
+	StatusTokenSecretID string `env:"STATUS_TOKEN_SECRET_ID,required,notEmpty"`
+	// VerificationCodeSecretID names the code secret, a JSON object
+	// {"current": ..., "previous": ...} (verification.ReadCodeSecret),
+	// shared with the workflow's verify-identity.
+	VerificationCodeSecretID string `env:"VERIFICATION_CODE_SECRET_ID,required,notEmpty"`
+	// SecretsDir, when set, reads the secrets from the files of this
+	// folder instead of Secrets Manager (the function run by the local
+	// stack's tools; never set in template.yaml).
+	SecretsDir string `env:"SECRETS_DIR"`
+
+	// The secrets' values (WithSecrets reads them; tests set them).
+
+	// SubjectKeySecret keys subject keys (dsr.SubjectKey).
+	SubjectKeySecret string `env:"-"`
 	// StatusTokenSecret keys status-link tokens and idempotency scopes.
-	StatusTokenSecret string `env:"STATUS_TOKEN_SECRET,required,notEmpty"`
+	StatusTokenSecret string `env:"-"`
+	// VerificationCodeSecret keys the code hashes (at least 32 bytes);
+	// PreviousVerificationCodeSecret, after a rotation, still checks codes
+	// issued before it.
+	VerificationCodeSecret         string `env:"-"`
+	PreviousVerificationCodeSecret string `env:"-"`
 	// PublicBaseURL ("https://privacy.example.cn") makes status links
 	// absolute; empty means links relative to the site.
 	PublicBaseURL string `env:"PUBLIC_BASE_URL"`
@@ -47,9 +78,6 @@ type Config struct {
 	// The verification page (POST /requests/{id}/verification) checks codes
 	// and sends new ones: it shares these with the workflow's task functions.
 
-	// VerificationCodeSecret keys the code hashes (at least 32 bytes); the
-	// same value as the workflow functions' VERIFICATION_CODE_SECRET.
-	VerificationCodeSecret string `env:"VERIFICATION_CODE_SECRET,required,notEmpty"`
 	// MailFrom is the sender address of new codes and of the lock notice;
 	// MailFromName its display name.
 	MailFrom     string `env:"MAIL_FROM,required,notEmpty"`
@@ -61,7 +89,7 @@ type Config struct {
 	// sending them through SES (the local stack).
 	OutboxDir string `env:"OUTBOX_DIR"`
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
-	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD_SECRET_ID).
 	notify.Transport
 	// MessageBudget limits the messages to contacts not yet proved
 	// (notify.BudgetLimits: MESSAGE_BUDGET_*).
@@ -108,16 +136,92 @@ func ConfigFromEnv() (Config, error) {
 	return c, c.Check()
 }
 
+// secretValues are the secrets intake-web read: the key of the handler
+// NewAWS builds, which it builds again when one changes.
+type secretValues struct {
+	subject, status, code, previousCode, smtp string
+}
+
+// readSecrets reads the secrets at once, in parallel: on a cold start each
+// is a Secrets Manager round trip a person waits for.
+func (c Config) readSecrets(ctx context.Context, src secretstore.Source) (secretValues, error) {
+	var (
+		subject, status, code, prev []byte
+		t                           notify.Transport
+		errs                        [4]error
+		wg                          sync.WaitGroup
+	)
+	wg.Go(func() {
+		subject, errs[0] = secretstore.Read(ctx, src, "SUBJECT_KEY_SECRET_ID", c.SubjectKeySecretID, dsr.MinSubjectSecretLen)
+	})
+	wg.Go(func() {
+		status, errs[1] = secretstore.Read(ctx, src, "STATUS_TOKEN_SECRET_ID", c.StatusTokenSecretID, MinTokenSecretLen)
+	})
+	wg.Go(func() {
+		if code, prev, errs[2] = verification.ReadCodeSecret(ctx, src, c.VerificationCodeSecretID); errs[2] != nil {
+			errs[2] = fmt.Errorf("VERIFICATION_CODE_SECRET_ID: %w", errs[2])
+		}
+	})
+	wg.Go(func() { t, errs[3] = c.Transport.WithPassword(ctx, src) })
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return secretValues{}, fmt.Errorf("config: %w", err)
+	}
+	return secretValues{subject: string(subject), status: string(status), code: string(code), previousCode: string(prev), smtp: t.SMTPPassword}, nil
+}
+
+// withValues sets the values of the secrets the configuration names;
+// values given directly (tests) stay where no secret is named.
+func (c Config) withValues(v secretValues) Config {
+	if c.SubjectKeySecretID != "" {
+		c.SubjectKeySecret = v.subject
+	}
+	if c.StatusTokenSecretID != "" {
+		c.StatusTokenSecret = v.status
+	}
+	if c.VerificationCodeSecretID != "" {
+		c.VerificationCodeSecret, c.PreviousVerificationCodeSecret = v.code, v.previousCode
+	}
+	if v.smtp != "" {
+		c.Transport.SMTPPassword = v.smtp
+	}
+	return c
+}
+
+// WithSecrets returns the configuration with the values of the secrets it
+// names read from src (Secrets Manager; the local stack's folder).
+func (c Config) WithSecrets(ctx context.Context, src secretstore.Source) (Config, error) {
+	v, err := c.readSecrets(ctx, src)
+	if err != nil {
+		return c, err
+	}
+	return c.withValues(v), nil
+}
+
+// checkSecrets reports secret values that are missing or short (New needs
+// all three), naming the secret, never quoting it.
+func (c Config) checkSecrets() error {
+	errs := []error{
+		envconfig.CheckSecret("the subject key secret", c.SubjectKeySecret, dsr.MinSubjectSecretLen),
+		envconfig.CheckSecret("the status token secret", c.StatusTokenSecret, MinTokenSecretLen),
+		envconfig.CheckSecret("the verification code secret", c.VerificationCodeSecret, verification.MinSecretLen),
+	}
+	if c.PreviousVerificationCodeSecret != "" {
+		errs = append(errs, envconfig.CheckSecret("the previous verification code secret", c.PreviousVerificationCodeSecret, verification.MinSecretLen))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(), c.OIDC.Check(),
-		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen),
-		envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, MinTokenSecretLen))
+	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(), c.OIDC.Check())
 	if c.PublicBaseURL != "" {
 		errs = append(errs, envconfig.CheckBaseURL("PUBLIC_BASE_URL", c.PublicBaseURL))
 	}
-	errs = append(errs, envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.VerificationCodeSecret, verification.MinSecretLen))
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, errors.New("MAIL_FROM must be an email address"))
 	}
@@ -153,17 +257,31 @@ func (c Config) Check() error {
 // http.Handler that builds the Handler on the first request, with clients
 // from the AWS SDK's default configuration (environment, including
 // AWS_ENDPOINT_URL_* for local endpoints), so that the cold start's init
-// does no I/O. A build that fails answers that request with the 500 page and
+// does no I/O. Every request reads the secrets through internal/secretstore
+// (cached) and builds the Handler again when one changed. A build that fails answers that request with the 500 page and
 // is tried again on the next one.
 func NewAWS(c Config, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	v := lazyinit.New(func(ctx context.Context) (*Handler, error) {
-		awsCfg, err := awsenv.Load(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("load AWS config: %w", err)
+	var (
+		awsCfg  aws.Config
+		secrets secretstore.Source
+	)
+	// key and build run under the lazy value's lock, one at a time.
+	key := func(ctx context.Context) (secretValues, error) {
+		if secrets == nil {
+			cfg, err := awsenv.Load(ctx)
+			if err != nil {
+				return secretValues{}, fmt.Errorf("load AWS config: %w", err)
+			}
+			awsCfg, secrets = cfg, secretstore.Open(cfg, c.SecretsDir)
 		}
+		return c.readSecrets(ctx, secrets)
+	}
+	v := lazyinit.NewKeyed(key, func(ctx context.Context, sv secretValues) (*Handler, error) {
+		c := c.withValues(sv)
+		var err error
 		deps := Deps{
 			Store:  store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
 			SFN:    sfn.NewFromConfig(awsCfg),

@@ -241,7 +241,7 @@ type Handler struct {
 // New checks cfg and wires the privacy center over deps: intake (with its
 // starter), verification and the message router are built here, once.
 func New(cfg Config, deps Deps) (*Handler, error) {
-	if err := cfg.Check(); err != nil {
+	if err := errors.Join(cfg.Check(), cfg.checkSecrets()); err != nil {
 		return nil, err
 	}
 	if deps.Store == nil || deps.SFN == nil {
@@ -273,10 +273,14 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		team.Email = cfg.MailFrom
 	}
 	// New codes link back to this page, as the first one did (BaseURL).
-	ver, err := verification.New(verification.Config{
+	vcfg := verification.Config{
 		Secret: []byte(cfg.VerificationCodeSecret), StatusSecret: []byte(cfg.StatusTokenSecret),
 		BaseURL: cfg.PublicBaseURL, Team: team, Actor: ActorVerificationPage,
-	}, verification.Deps{Store: deps.Store, SFN: deps.SFN, Sender: router, Clock: clock, Logger: logger})
+	}
+	if cfg.PreviousVerificationCodeSecret != "" {
+		vcfg.PreviousSecrets = [][]byte{[]byte(cfg.PreviousVerificationCodeSecret)}
+	}
+	ver, err := verification.New(vcfg, verification.Deps{Store: deps.Store, SFN: deps.SFN, Sender: router, Clock: clock, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("webintake: %w", err)
 	}

@@ -1096,12 +1096,12 @@ func TestStatusToken(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	good := map[string]string{
-		"TABLE_NAME":               "requests",
-		"STATE_MACHINE_ARN":        "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:dsrflow",
-		"SUBJECT_KEY_SECRET":       strings.Repeat("s", 32),
-		"STATUS_TOKEN_SECRET":      strings.Repeat("t", 32),
-		"VERIFICATION_CODE_SECRET": strings.Repeat("v", 32),
-		"MAIL_FROM":                "privacy@example.cn",
+		"TABLE_NAME":                  "requests",
+		"STATE_MACHINE_ARN":           "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:dsrflow",
+		"SUBJECT_KEY_SECRET_ID":       "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:subject-AbCdEf",
+		"STATUS_TOKEN_SECRET_ID":      "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:status-AbCdEf",
+		"VERIFICATION_CODE_SECRET_ID": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:code-AbCdEf",
+		"MAIL_FROM":                   "privacy@example.cn",
 	}
 	for _, tc := range []struct {
 		name    string
@@ -1113,12 +1113,11 @@ func TestConfig(t *testing.T) {
 		{"SMTPUTF8", map[string]string{"SMTPUTF8": "true"}, "", func(c Config) bool { return c.SMTPUTF8 }},
 		{"bad SMTPUTF8", map[string]string{"SMTPUTF8": "maybe"}, "SMTPUTF8", nil},
 		{"missing table", map[string]string{"TABLE_NAME": ""}, "TABLE_NAME", nil},
-		{"short token secret", map[string]string{"STATUS_TOKEN_SECRET": "short"}, "STATUS_TOKEN_SECRET must be at least 32 bytes", nil},
-		{"short subject secret", map[string]string{"SUBJECT_KEY_SECRET": "short"}, "SUBJECT_KEY_SECRET must be at least 32 bytes", nil},
+		{"missing token secret", map[string]string{"STATUS_TOKEN_SECRET_ID": ""}, "STATUS_TOKEN_SECRET_ID", nil},
+		{"missing subject secret", map[string]string{"SUBJECT_KEY_SECRET_ID": ""}, "SUBJECT_KEY_SECRET_ID", nil},
 		{"bad base URL", map[string]string{"PUBLIC_BASE_URL": "privacy.example.cn"}, "PUBLIC_BASE_URL", nil},
 		{"bad cap", map[string]string{"MAX_OPEN_PER_SUBJECT": "many"}, "MAX_OPEN_PER_SUBJECT", nil},
-		{"missing code secret", map[string]string{"VERIFICATION_CODE_SECRET": ""}, "VERIFICATION_CODE_SECRET", nil},
-		{"short code secret", map[string]string{"VERIFICATION_CODE_SECRET": "short"}, "VERIFICATION_CODE_SECRET must be at least 32 bytes", nil},
+		{"missing code secret", map[string]string{"VERIFICATION_CODE_SECRET_ID": ""}, "VERIFICATION_CODE_SECRET_ID", nil},
 		{"missing sender", map[string]string{"MAIL_FROM": ""}, "MAIL_FROM", nil},
 		{"bad sender", map[string]string{"MAIL_FROM": "privacy team"}, "MAIL_FROM must be an email address", nil},
 		{"bad contact", map[string]string{"PRIVACY_CONTACT": "write to us"}, "PRIVACY_CONTACT must be an email address", nil},
@@ -1151,9 +1150,15 @@ func TestConfig(t *testing.T) {
 			}
 		})
 	}
-	// New checks the configuration too, and needs its clients.
+	// New checks the configuration too, and the secrets' values, and needs
+	// its clients.
 	if _, err := New(Config{}, Deps{}); err == nil {
 		t.Error("New with an empty configuration: no error")
+	}
+	short := testConfig("t", "arn:aws:states:us-east-1:123456789012:stateMachine:x", 3)
+	short.StatusTokenSecret = "short"
+	if _, err := New(short, Deps{}); err == nil || !strings.Contains(err.Error(), "status token secret must be at least 32 bytes") || strings.Contains(err.Error(), "short") {
+		t.Errorf("New with a short status token secret: %v", err)
 	}
 	if _, err := New(testConfig("t", "arn:aws:states:us-east-1:123456789012:stateMachine:x", 3), Deps{}); err == nil || !strings.Contains(err.Error(), "Store and SFN") {
 		t.Errorf("New without clients: %v", err)

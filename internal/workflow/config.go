@@ -20,6 +20,7 @@ import (
 	"dsrflow/internal/operator"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
@@ -28,14 +29,48 @@ import (
 // (template.yaml sets these variables; the local stack sets them too).
 type Config struct {
 	TableName string `env:"TABLE_NAME,required,notEmpty"`
-	// CodeSecret keys the verification code hashes (at least 32 bytes).
-	CodeSecret string `env:"VERIFICATION_CODE_SECRET,required,notEmpty"`
-	// SubjectKeySecret keys the subject keys (HMAC of identifiers) the
-	// review adds for the verified identity.
-	SubjectKeySecret string `env:"SUBJECT_KEY_SECRET,required,notEmpty"`
-	// StatusTokenSecret is intake-web's secret: with it, code messages link
-	// to the verification page with the requester's status token.
-	StatusTokenSecret string `env:"STATUS_TOKEN_SECRET"`
+
+	// Secrets are never environment variables: the environment names
+	// Secrets Manager secrets (template.yaml creates them), read at run
+	// time through internal/secretstore, cached and refreshed, so a
+	// changed value reaches the handlers without a redeploy (FromEnv
+	// builds them again). Each function is given, and may read, only the
+	// secrets it uses.
+
+	// CodeSecretID names the verification code secret, a JSON object
+	// {"current": ..., "previous": ...} (verification.ReadCodeSecret):
+	// verify-identity, which issues codes.
+	CodeSecretID string `env:"VERIFICATION_CODE_SECRET_ID"`
+	// SubjectKeySecretID names the subject key secret (the HMAC key of
+	// identifiers, shared with the intake functions; it never rotates):
+	// review adds the verified identity's subject keys, and the functions
+	// that write to requesters key the message budget's mailboxes with it.
+	SubjectKeySecretID string `env:"SUBJECT_KEY_SECRET_ID"`
+	// StatusTokenSecretID names intake-web's status token secret: with it,
+	// code messages link to the verification page with the requester's
+	// status token.
+	StatusTokenSecretID string `env:"STATUS_TOKEN_SECRET_ID"`
+	// PartnerSecretsID names the partners' signing secrets, a JSON object
+	// the configuration's secretsmanager:#KEY references name keys of.
+	PartnerSecretsID string `env:"PARTNER_SECRETS_ID"`
+	// SecretsDir, when set, reads the secrets from the files of this
+	// folder instead of Secrets Manager (a function run by the local
+	// stack's tools; never set in template.yaml).
+	SecretsDir string `env:"SECRETS_DIR"`
+
+	// The secrets' values (WithSecrets reads them; tests set them).
+
+	// CodeSecret keys the verification code hashes (at least 32 bytes);
+	// PreviousCodeSecret, after a rotation, still checks codes issued
+	// before it. Empty: this function issues and checks no codes.
+	CodeSecret         string `env:"-"`
+	PreviousCodeSecret string `env:"-"`
+	// SubjectKeySecret keys the subject keys (HMAC of identifiers) and the
+	// message budget's mailbox keys.
+	SubjectKeySecret string `env:"-"`
+	// StatusTokenSecret: with it, code messages link to the verification
+	// page.
+	StatusTokenSecret string `env:"-"`
 	// PublicBaseURL is the privacy center ("https://privacy.example.cn").
 	PublicBaseURL string `env:"PUBLIC_BASE_URL"`
 	// OutboxDir, when set, writes every message as an .eml file there
@@ -48,7 +83,7 @@ type Config struct {
 	// (default MAIL_FROM).
 	PrivacyContact string `env:"PRIVACY_CONTACT"`
 	// Transport is how email leaves: SES, or the SMTP relay of SMTP_URL
-	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD).
+	// (SES_CONFIGURATION_SET, SMTP_URL, SMTP_USERNAME, SMTP_PASSWORD_SECRET_ID).
 	notify.Transport
 	// MessageBudget limits the messages to contacts not yet proved
 	// (MESSAGE_BUDGET_PER_MAILBOX, MESSAGE_BUDGET_MAILBOX_WINDOW,
@@ -101,14 +136,22 @@ func ConfigFromEnv() (Config, error) {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(),
-		envconfig.CheckSecret("VERIFICATION_CODE_SECRET", c.CodeSecret, verification.MinSecretLen),
-		envconfig.CheckSecret("SUBJECT_KEY_SECRET", c.SubjectKeySecret, dsr.MinSubjectSecretLen))
+	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check())
+	// The values, where read (WithSecrets) or given.
+	if c.CodeSecret != "" || c.PreviousCodeSecret != "" {
+		errs = append(errs, envconfig.CheckSecret("the verification code secret", c.CodeSecret, verification.MinSecretLen))
+	}
+	if c.PreviousCodeSecret != "" {
+		errs = append(errs, envconfig.CheckSecret("the previous verification code secret", c.PreviousCodeSecret, verification.MinSecretLen))
+	}
+	if c.SubjectKeySecret != "" {
+		errs = append(errs, envconfig.CheckSecret("the subject key secret", c.SubjectKeySecret, dsr.MinSubjectSecretLen))
+	}
 	if c.SigningKeyID != "" && c.SigningKeyDir != "" {
 		errs = append(errs, errors.New("CERT_SIGNING_KEY_ID and CERT_SIGNING_KEY_DIR are both set: name one key"))
 	}
 	if c.StatusTokenSecret != "" {
-		errs = append(errs, envconfig.CheckSecret("STATUS_TOKEN_SECRET", c.StatusTokenSecret, 32))
+		errs = append(errs, envconfig.CheckSecret("the status token secret", c.StatusTokenSecret, 32))
 	}
 	if c.PublicBaseURL != "" {
 		errs = append(errs, envconfig.CheckBaseURL("PUBLIC_BASE_URL", c.PublicBaseURL))
@@ -141,6 +184,64 @@ func (c Config) Check() error {
 	return nil
 }
 
+// secretValues are the secrets a task function read: the key of the
+// handlers FromEnv builds, which it builds again when one changes.
+type secretValues struct {
+	code, previousCode, subject, status, smtp string
+}
+
+// readSecrets reads the secrets the configuration names from src.
+func (c Config) readSecrets(ctx context.Context, src secretstore.Source) (secretValues, error) {
+	var v secretValues
+	code, prev, err := verification.ReadCodeSecret(ctx, src, c.CodeSecretID)
+	if err != nil {
+		return v, fmt.Errorf("config: VERIFICATION_CODE_SECRET_ID: %w", err)
+	}
+	v.code, v.previousCode = string(code), string(prev)
+	subject, err := secretstore.Read(ctx, src, "SUBJECT_KEY_SECRET_ID", c.SubjectKeySecretID, dsr.MinSubjectSecretLen)
+	if err != nil {
+		return v, fmt.Errorf("config: %w", err)
+	}
+	status, err := secretstore.Read(ctx, src, "STATUS_TOKEN_SECRET_ID", c.StatusTokenSecretID, 32)
+	if err != nil {
+		return v, fmt.Errorf("config: %w", err)
+	}
+	t, err := c.Transport.WithPassword(ctx, src)
+	if err != nil {
+		return v, fmt.Errorf("config: %w", err)
+	}
+	v.subject, v.status, v.smtp = string(subject), string(status), t.SMTPPassword
+	return v, nil
+}
+
+// withValues sets the values of the secrets the configuration names;
+// values given directly (tests) stay where no secret is named.
+func (c Config) withValues(v secretValues) Config {
+	if c.CodeSecretID != "" {
+		c.CodeSecret, c.PreviousCodeSecret = v.code, v.previousCode
+	}
+	if c.SubjectKeySecretID != "" {
+		c.SubjectKeySecret = v.subject
+	}
+	if c.StatusTokenSecretID != "" {
+		c.StatusTokenSecret = v.status
+	}
+	if v.smtp != "" {
+		c.Transport.SMTPPassword = v.smtp
+	}
+	return c
+}
+
+// WithSecrets returns the configuration with the values of the secrets it
+// names read from src (Secrets Manager; the local stack's folder).
+func (c Config) WithSecrets(ctx context.Context, src secretstore.Source) (Config, error) {
+	v, err := c.readSecrets(ctx, src)
+	if err != nil {
+		return c, err
+	}
+	return c.withValues(v), nil
+}
+
 // Deps are the clients and clock the handlers are built on.
 type Deps struct {
 	Store *store.Store
@@ -164,8 +265,13 @@ type Deps struct {
 	// anchor does.
 	Anchors ChainAnchor
 	// Secrets resolves the partners' secret references; nil: env:
-	// references from the process environment.
+	// references from the process environment and secretsmanager:
+	// references through SecretStore.
 	Secrets partner.SecretSource
+	// SecretStore reads the secretsmanager: references of the partner
+	// configuration (FromEnv: Secrets Manager, or SECRETS_DIR); used when
+	// Secrets is nil.
+	SecretStore partner.SecretGetter
 	// PartnerClient calls the partners; nil: a client with
 	// Config.PartnerTryTimeout.
 	PartnerClient *partner.Client
@@ -209,6 +315,9 @@ func New(c Config, d Deps) (*Handlers, error) {
 		team.Email = c.MailFrom
 	}
 	vcfg := verification.Config{Secret: []byte(c.CodeSecret), Team: team, Actor: ActorVerify}
+	if c.PreviousCodeSecret != "" {
+		vcfg.PreviousSecrets = [][]byte{[]byte(c.PreviousCodeSecret)}
+	}
 	if c.StatusTokenSecret != "" {
 		vcfg.StatusSecret, vcfg.BaseURL = []byte(c.StatusTokenSecret), c.PublicBaseURL
 	}
@@ -233,7 +342,13 @@ func New(c Config, d Deps) (*Handlers, error) {
 		sender:   router, team: team, policy: policy, subjectSecret: []byte(c.SubjectKeySecret),
 		documents: d.Documents, signer: d.Signer, anchors: d.Anchors, clock: clock, logger: logger,
 	}
-	pdeps := partner.DispatcherDeps{Store: d.Store, Secrets: d.Secrets, Client: client, SFN: d.SFN, Clock: clock, Logger: logger}
+	secrets := d.Secrets
+	if secrets == nil {
+		secrets = partner.NewSecrets(map[string]partner.SecretResolver{
+			partner.SecretStoreScheme: partner.SecretStore{Getter: d.SecretStore, Default: c.PartnerSecretsID},
+		})
+	}
+	pdeps := partner.DispatcherDeps{Store: d.Store, Secrets: secrets, Client: client, SFN: d.SFN, Clock: clock, Logger: logger}
 	if c.ExportBucket != "" && d.Exports != nil {
 		h.exports = &export.Store{Objects: d.Exports, SSE: c.ExportSSE, KMSKeyID: c.ExportKMSKeyID, LinkTTL: c.ExportLinkTTL}
 		pdeps.Exports = h.exports
@@ -293,6 +408,11 @@ type SMSFactory func(ctx context.Context, awsCfg aws.Config) (notify.SMSSender, 
 // to be built on the first invocation, with AWS clients from the standard
 // AWS configuration (AWS_ENDPOINT_URL_* for local endpoints,
 // docs/ARCHITECTURE.md rule 4). It is all a task function's main needs.
+//
+// Every invocation reads the function's secrets through internal/secretstore
+// (cached; Secrets Manager is asked again every secretstore.DefaultRefresh)
+// and builds the handlers again when one changed, so a rotated secret needs
+// no redeploy.
 func FromEnv(logger *slog.Logger, fd FunctionDeps) (*lazyinit.Value[*Handlers], error) {
 	c, err := ConfigFromEnv()
 	if err != nil {
@@ -302,17 +422,31 @@ func FromEnv(logger *slog.Logger, fd FunctionDeps) (*lazyinit.Value[*Handlers], 
 	if err != nil {
 		return nil, err
 	}
-	return lazyinit.New(func(ctx context.Context) (*Handlers, error) {
-		awsCfg, err := awsenv.Load(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("load AWS configuration: %w", err)
+	var (
+		awsCfg  aws.Config
+		secrets secretstore.Source
+	)
+	// key and build run under the lazy value's lock, one at a time.
+	key := func(ctx context.Context) (secretValues, error) {
+		if secrets == nil {
+			cfg, err := awsenv.Load(ctx)
+			if err != nil {
+				return secretValues{}, fmt.Errorf("load AWS configuration: %w", err)
+			}
+			awsCfg, secrets = cfg, secretstore.Open(cfg, c.SecretsDir)
 		}
+		return c.readSecrets(ctx, secrets)
+	}
+	return lazyinit.NewKeyed(key, func(ctx context.Context, v secretValues) (*Handlers, error) {
+		c := c.withValues(v)
+		var err error
 		d := Deps{
-			Store:      store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
-			SFN:        sfn.NewFromConfig(awsCfg),
-			Partners:   pc,
-			ExportPage: fd.ExportPage,
-			Logger:     logger,
+			Store:       store.Open(awsCfg, store.Config{Table: c.TableName}, nil),
+			SFN:         sfn.NewFromConfig(awsCfg),
+			Partners:    pc,
+			SecretStore: secrets,
+			ExportPage:  fd.ExportPage,
+			Logger:      logger,
 		}
 		if fd.Exports != nil && c.ExportBucket != "" {
 			d.Exports = fd.Exports(awsCfg, c.ExportBucket)

@@ -39,6 +39,7 @@ import (
 	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/phone"
 	"dsrflow/internal/reconcile"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/verification"
 )
@@ -162,12 +163,23 @@ func newEnv(t testing.TB, o envOptions) *env {
 	fleetSrv.Config.Handler = fleet
 	fleetSrv.Start()
 	t.Cleanup(fleetSrv.Close)
+	// The partners' secrets as the functions read them: keys of the
+	// partner secret (secretsmanager:#KEY), or variables (env:NAME).
 	secretEnv := map[string]string{}
 	for _, p := range local.Partners {
-		name, _ := strings.CutPrefix(p.SecretRef, "env:")
+		name, ok := strings.CutPrefix(p.SecretRef, partner.SecretStoreScheme+":#")
+		if !ok {
+			name, _ = strings.CutPrefix(p.SecretRef, "env:")
+		}
 		secretEnv[name] = string(secret(p.ID))
 	}
-	secrets := partner.NewSecrets(nil)
+	partnerSecrets, err := json.Marshal(secretEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := partner.NewSecrets(map[string]partner.SecretResolver{
+		partner.SecretStoreScheme: partner.SecretStore{Getter: secretstore.Static{"partners": partnerSecrets}, Default: "partners"},
+	})
 	secrets.Schemes["env"] = partner.Env{Lookup: func(k string) (string, bool) { v, ok := secretEnv[k]; return v, ok }}
 
 	// The engine behind the Step Functions API; handlers are resolved when

@@ -140,6 +140,10 @@ func (h *Handlers) Review(ctx context.Context, in ReviewInput) (ReviewOutput, er
 	if idn.Resolution == refusedResolution {
 		return h.closeRefused(ctx, r, dsr.RefusalReason(idn.refusal), nil)
 	}
+	if len(h.subjectSecret) == 0 {
+		// A key computed with no secret would link unrelated people.
+		return ReviewOutput{}, fmt.Errorf("review %s: no subject key secret configured (SUBJECT_KEY_SECRET_ID)", id)
+	}
 	if r, err = h.store.AddSubjectKeys(ctx, id, idn.Subject.Keys(h.subjectSecret)); err != nil {
 		return ReviewOutput{}, named(id, "index verified subject", err)
 	}

@@ -2,12 +2,14 @@ package coldstart
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -64,9 +66,25 @@ func setup(b *testing.B) {
 		if root, setupErr = dynamotest.RepoRoot(); setupErr != nil {
 			return
 		}
+		// Secrets Manager answers every secret with one JSON object that
+		// serves as a plain key, the code secret ("current") and the
+		// partners' secrets (their keys): the functions read their secrets
+		// on the first invocation, as in AWS.
+		secret := map[string]string{"current": invoke.LocalSecret}
+		if b, err := os.ReadFile(filepath.Join(root, "config", "partners.example.json")); err == nil {
+			for _, m := range regexp.MustCompile(`"secretsmanager:#([A-Za-z0-9_]+)"`).FindAllSubmatch(b, -1) {
+				secret[string(m[1])] = invoke.LocalSecret
+			}
+		}
+		value, _ := json.Marshal(secret)
 		stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			awsCalls.Add(1)
 			_, _ = io.Copy(io.Discard, r.Body)
+			if r.Header.Get("X-Amz-Target") == "secretsmanager.GetSecretValue" {
+				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+				_ = json.NewEncoder(w).Encode(map[string]string{"Name": "coldstart", "SecretString": string(value)})
+				return
+			}
 			http.Error(w, `{"__type":"ValidationException","message":"coldstart stub"}`, http.StatusBadRequest)
 		}))
 		stubURL = stub.URL // lives until the benchmark process ends

@@ -19,7 +19,7 @@ func (s *Stack) console(secrets map[string]string) (http.Handler, error) {
 		notify.RouterDeps{Clock: time.Now, Logger: s.log})
 	return console.New(console.Config{
 		Jurisdiction: workday.CN, SubjectKeySecret: secrets["SUBJECT_KEY_SECRET"], StateMachineArn: s.StateMachineArn,
-		MaxOpenPerSubject: 3, PublicBaseURL: s.HTTPURL, PrivacyContact: MailFrom,
+		MaxOpenPerSubject: 3, PublicBaseURL: s.HTTPURL, StatusTokenSecret: secrets["STATUS_TOKEN_SECRET"], PrivacyContact: MailFrom,
 	}, console.Deps{
 		Store: s.Store, SFN: s.SFN, Objects: s.S3, Documents: documents.New(s.S3),
 		Operations: s.Workflow.Operations(), Mail: mail,

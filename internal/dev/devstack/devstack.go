@@ -34,7 +34,9 @@
 //     seconds.
 //
 // Secrets (subject keys, status tokens, verification codes, partner signing
-// keys) are generated once and kept in <dir>/secrets.env.
+// keys) are generated once and kept in <dir>/secrets.env; the functions read
+// them as they read Secrets Manager in AWS, from the copies under
+// <dir>/secrets (secretstore.Dir).
 //
 // # Restarts
 //
@@ -315,6 +317,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := writeSecretFiles(filepath.Join(opts.Dir, secretsDir), secrets, partnerSecrets); err != nil {
+		return nil, err
+	}
 	partners, err := newPartners(opts.Root, opts.Dir, s.PartnersURL, opts.Partners, secrets)
 	if err != nil {
 		return nil, err
@@ -544,6 +549,11 @@ func (s *Stack) Env() [][2]string {
 		// Where `dsr local token` finds the simulated app provider.
 		{"DSR_OIDC_ISSUER", s.OIDC.Issuer()},
 		{"DSR_OIDC_DIR", s.OIDCDir},
+		// The secrets, as the dsr commands read them (dsr hold, dsr retry):
+		// the stack's copies of the template's Secrets Manager secrets.
+		{"SECRETS_DIR", filepath.Join(s.DataDir, secretsDir)},
+		{"SUBJECT_KEY_SECRET_ID", subjectKeySecretFile},
+		{"PARTNER_SECRETS_ID", partnerSecretsFile},
 	}
 }
 

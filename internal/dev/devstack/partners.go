@@ -77,8 +77,9 @@ type PartnerInfo struct {
 	ID, Endpoint, Desc string
 }
 
-// secretNames lists the environment variables the example configuration's
-// secretRefs name (env:NAME).
+// partnerSecretNames lists the names the example configuration's
+// secretRefs give the partners' secrets: keys of the partner secret
+// (secretsmanager:#NAME), or variables (env:NAME).
 func partnerSecretNames(root string) ([]string, error) {
 	cfg, err := partner.LoadConfig(filepath.Join(root, PartnerConfigFile))
 	if err != nil {
@@ -86,11 +87,20 @@ func partnerSecretNames(root string) ([]string, error) {
 	}
 	var names []string
 	for _, p := range cfg.Partners {
-		if name, ok := strings.CutPrefix(p.SecretRef, "env:"); ok {
+		if name, ok := localSecretName(p.SecretRef); ok {
 			names = append(names, name)
 		}
 	}
 	return names, nil
+}
+
+// localSecretName is the name under which the local stack keeps the secret
+// ref names: a key of the partner secret, or an environment variable.
+func localSecretName(ref string) (string, bool) {
+	if name, ok := strings.CutPrefix(ref, partner.SecretStoreScheme+":#"); ok {
+		return name, true
+	}
+	return strings.CutPrefix(ref, "env:")
 }
 
 // newPartners builds a simulated partner for each partner of the example
@@ -101,12 +111,15 @@ func newPartners(root, dir, base string, o PartnerOptions, secrets map[string]st
 	if err != nil {
 		return nil, err
 	}
+	// The simulated partners listen on http://127.0.0.1: allowed in this
+	// configuration only (partner endpoints must be https:// elsewhere).
+	cfg.AllowHTTPEndpoints = true
 	ps := &Partners{Config: cfg, ConfigPath: filepath.Join(dir, "partners.json"), desc: map[string]string{}}
 	for i := range cfg.Partners {
 		p := &cfg.Partners[i]
-		name, ok := strings.CutPrefix(p.SecretRef, "env:")
+		name, ok := localSecretName(p.SecretRef)
 		if !ok || secrets[name] == "" {
-			return nil, fmt.Errorf("partner %s: secretRef %q is not an env: reference the local stack can fill", p.ID, p.SecretRef)
+			return nil, fmt.Errorf("partner %s: secretRef %q is not a secretsmanager:#KEY or env: reference the local stack can fill", p.ID, p.SecretRef)
 		}
 		mode := p.Mode
 		if o.Mode != "mixed" {

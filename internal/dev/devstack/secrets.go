@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -73,4 +75,55 @@ func loadSecrets(path string, names []string) (map[string]string, error) {
 		return nil, fmt.Errorf("write secrets: %w", err)
 	}
 	return out, nil
+}
+
+// secretsDir is the folder of the local copies of the template's Secrets
+// Manager secrets, under the stack's folder.
+const secretsDir = "secrets"
+
+// Local copies of the template's Secrets Manager secrets (template.yaml,
+// AWS::SecretsManager::Secret), one file each under <dir>/secrets, named by
+// logical ID: what a function's *_SECRET_ID and PARTNER_SECRETS_ID resolve
+// to locally. secretstore.Dir reads them as secretstore.Manager reads
+// Secrets Manager in AWS. SmtpPasswordSecret has none: the local stack
+// writes mail to its outbox.
+const (
+	subjectKeySecretFile = "SubjectKeySecret"
+	statusTokenFile      = "StatusTokenSecret"
+	codeSecretFile       = "VerificationCodeSecret"
+	partnerSecretsFile   = "PartnerSecrets"
+)
+
+// writeSecretFiles writes the local copies of the template's secrets into
+// dir from secrets (secrets.env, by variable name; partners are the
+// partner secrets' names), in the shapes the template gives them: the code
+// secret a JSON object {"current": ...}, the partners' one JSON object.
+func writeSecretFiles(dir string, secrets map[string]string, partners []string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write secrets: %w", err)
+	}
+	code, err := json.Marshal(map[string]string{"current": secrets["VERIFICATION_CODE_SECRET"]})
+	if err != nil {
+		return err
+	}
+	ps := map[string]string{}
+	for _, n := range partners {
+		ps[n] = secrets[n]
+	}
+	partnerJSON, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		subjectKeySecretFile: []byte(secrets["SUBJECT_KEY_SECRET"]),
+		statusTokenFile:      []byte(secrets["STATUS_TOKEN_SECRET"]),
+		codeSecretFile:       code,
+		partnerSecretsFile:   partnerJSON,
+	}
+	for name, v := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), v, 0o600); err != nil {
+			return fmt.Errorf("write secrets: %w", err)
+		}
+	}
+	return nil
 }

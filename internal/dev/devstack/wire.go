@@ -30,6 +30,7 @@ import (
 	"dsrflow/internal/partner/export/exportpage"
 	"dsrflow/internal/partner/export/s3bucket"
 	"dsrflow/internal/reconcile"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/store"
 	"dsrflow/internal/webintake"
 	"dsrflow/internal/workflow"
@@ -123,11 +124,8 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	}
 	l := &local{tmpl: tmpl, vals: samtemplate.Values{
 		Parameters: map[string]string{
-			"SubjectKeySecret":       secrets["SUBJECT_KEY_SECRET"],
-			"StatusTokenSecret":      secrets["STATUS_TOKEN_SECRET"],
-			"VerificationCodeSecret": secrets["VERIFICATION_CODE_SECRET"],
-			"PublicBaseUrl":          s.HTTPURL,
-			"MailFrom":               MailFrom,
+			"PublicBaseUrl": s.HTTPURL,
+			"MailFrom":      MailFrom,
 		},
 		Resources: map[string]string{"RequestsTable": TableName, "MailboxBucket": MailboxBucket, "MailboxBucket.Arn": "arn:aws:s3:::" + MailboxBucket},
 		Pseudo:    map[string]string{"AWS::Region": Region, "AWS::AccountId": Account, "AWS::Partition": "aws", "AWS::StackName": "dsrflow"},
@@ -144,9 +142,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		// address of its own; the per-mailbox budget stays as in AWS.
 		"MESSAGE_BUDGET_GLOBAL": "1000000",
 	}}
-	for k, v := range secrets {
-		l.overrides[k] = v
-	}
+	// The functions read their secrets (*_SECRET_ID: logical IDs locally)
+	// from the stack's copies, as from Secrets Manager in AWS.
+	secretSource := secretstore.Dir{Path: filepath.Join(s.opts.Dir, secretsDir)}
 	for _, f := range fns {
 		l.vals.Resources[f.LogicalID+".Arn"] = functionArn(f.LogicalID)
 		l.vals.Resources[f.LogicalID] = f.LogicalID
@@ -178,7 +176,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, fmt.Errorf("partner-callback: %w", err)
 	}
-	dispatcher, err := s.dispatcher(ctx, pcfg, cbEnv)
+	dispatcher, err := s.dispatcher(ctx, pcfg, secretSource)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +267,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, fmt.Errorf("workflow functions: %w", err)
 	}
+	if wcfg, err = wcfg.WithSecrets(ctx, secretSource); err != nil {
+		return nil, fmt.Errorf("workflow functions: %w", err)
+	}
 	if wcfg.ExportBucket != "" {
 		if err := s.ensureBucket(ctx, wcfg.ExportBucket); err != nil {
 			return nil, err
@@ -282,7 +283,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	}
 	deps := workflow.Deps{
 		Store: s.Store, SFN: s.SFN, Exports: s3bucket.New(s.S3, wcfg.ExportBucket), ExportPage: exportpage.Render,
-		Documents: documents.New(s.S3), Secrets: envSecrets(taskEnv), Partners: pc,
+		Documents: documents.New(s.S3), SecretStore: secretSource, Partners: pc,
 		PartnerClient: &partner.Client{TryTimeout: wcfg.PartnerTryTimeout}, Clock: time.Now, Logger: log,
 	}
 	if wcfg.SigningKeyDir != "" {
@@ -359,6 +360,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, fmt.Errorf("intake-web: %w", err)
 	}
+	if webCfg, err = webCfg.WithSecrets(ctx, secretSource); err != nil {
+		return nil, fmt.Errorf("intake-web: %w", err)
+	}
 	if err := webCfg.Check(); err != nil {
 		return nil, err
 	}
@@ -402,6 +406,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 	if err != nil {
 		return nil, err
 	}
+	if mailCfg, err = mailCfg.WithSecrets(ctx, secretSource); err != nil {
+		return nil, err
+	}
 	mh, err := mailintake.New(mailCfg, mailintake.Deps{Store: s.Store, S3: s.S3, SFN: s.SFN, Clock: time.Now, Logger: log})
 	if err != nil {
 		return nil, err
@@ -431,7 +438,7 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 
 // dispatcher builds partner-callback's dispatcher on the local clients, as
 // partner.LazyAWSDispatcher does on AWS's; exports go to the local bucket.
-func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env map[string]string) (*partner.Dispatcher, error) {
+func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, secrets partner.SecretGetter) (*partner.Dispatcher, error) {
 	pc, err := partner.LoadConfig(c.PartnersConfig)
 	if err != nil {
 		return nil, err
@@ -445,18 +452,12 @@ func (s *Stack) dispatcher(ctx context.Context, c partner.FunctionConfig, env ma
 	}
 	exports := &export.Store{Objects: s3bucket.New(s.S3, bucket), SSE: export.SSES3, LinkTTL: c.ExportLinkTTL}
 	return partner.NewDispatcher(partner.DispatcherConfig{Partners: pc, CallbackBaseURL: c.PublicBaseURL}, partner.DispatcherDeps{
-		Store: s.Store, Secrets: envSecrets(env), Client: &partner.Client{TryTimeout: c.PartnerTryTimeout},
+		Store: s.Store, Client: &partner.Client{TryTimeout: c.PartnerTryTimeout},
+		Secrets: partner.NewSecrets(map[string]partner.SecretResolver{
+			partner.SecretStoreScheme: partner.SecretStore{Getter: secrets, Default: c.PartnerSecretsID},
+		}),
 		SFN: s.SFN, Exports: exports, Clock: time.Now, Logger: s.log,
 	}), nil
-}
-
-// envSecrets resolves env: secret references from a function's environment.
-func envSecrets(env map[string]string) *partner.Secrets {
-	lookup := func(name string) (string, bool) {
-		v, ok := env[name]
-		return v, ok
-	}
-	return partner.NewSecrets(map[string]partner.SecretResolver{"env": partner.Env{Lookup: lookup}})
 }
 
 // muxPath turns an API Gateway route path into a net/http pattern:

@@ -147,7 +147,8 @@ func start(ctx context.Context, root, node, script string) (*Emulator, error) {
 // until it listens. exitHint follows "exited before listening" in the error
 // when the process ends first.
 func launch(ctx context.Context, root, node, script string, port int, extra []string, exitHint string) (*Emulator, error) {
-	args := []string{script,
+	// abortguard.cjs keeps dynalite up when a client aborts a request.
+	args := []string{"--require", filepath.Join(root, "internal", "dev", "dynamotest", "abortguard.cjs"), script,
 		"--host", "127.0.0.1",
 		"--port", strconv.Itoa(port),
 		// Tables are ACTIVE at once (the default keeps them CREATING for 500ms).

@@ -204,3 +204,38 @@ func TestDeleteItems(t *testing.T) {
 		t.Errorf("DeleteItems without a match emptied the table")
 	}
 }
+
+// A client that closes its connection halfway through a request body (a
+// cancelled context) must not take the emulator down: dynalite rethrows
+// the request's error, and abortguard.cjs keeps it serving.
+func TestEmulatorSurvivesAbortedRequests(t *testing.T) {
+	ctx := context.Background()
+	own, err := StartEmulator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(own.Stop)
+	addr := strings.TrimPrefix(own.Endpoint, "http://")
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Write([]byte("POST / HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-amz-json-1.0\r\n" +
+			"X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{\"Limit\":"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the body has started arriving
+		c.Close()
+	}
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-own.done:
+		t.Fatalf("dynalite exited after an aborted request: %s", own.stderr.tail())
+	default:
+	}
+	if _, err := own.Client().ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("after aborted requests: %v", err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -97,6 +98,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if environ["SECRETS_DIR"] == "" && namesSecrets(environ) {
+		dir, err := filepath.Abs(filepath.Join(o.BuildDir, "secrets"))
+		if err != nil {
+			return nil, err
+		}
+		if err := writePlaceholderSecrets(o.Root, dir, tpl); err != nil {
+			return nil, fmt.Errorf("placeholder secrets: %w", err)
+		}
+		environ["SECRETS_DIR"] = dir
+	}
 	dir := filepath.Join(o.BuildDir, fn.LogicalID)
 	bin, err := Build(ctx, o.Root, o.LocalDir, fn, dir, o.Logs)
 	if err != nil {
@@ -172,9 +183,10 @@ type Local struct {
 	// Env is <dir>/env: AWS_ENDPOINT_URL_*, credentials, region, DSR_TABLE,
 	// DSR_STATE_MACHINE_ARN, DSR_MAILBOX_BUCKET.
 	Env map[string]string
-	// Secrets is <dir>/secrets.env, by variable name.
-	Secrets map[string]string
-	// Dir is the stack's folder; empty when no stack was found.
+	// Dir is the stack's folder; empty when no stack was found. Its
+	// secrets/ folder holds the stack's copies of the template's Secrets
+	// Manager secrets, by logical ID (the function reads them there:
+	// SECRETS_DIR).
 	Dir string
 }
 
@@ -185,11 +197,7 @@ func ReadLocal(dir string) (Local, error) {
 	if err != nil {
 		return Local{}, err
 	}
-	sec, err := readKV(filepath.Join(dir, "secrets.env"))
-	if err != nil {
-		return Local{}, err
-	}
-	l := Local{Env: env, Secrets: sec}
+	l := Local{Env: env}
 	if env != nil {
 		l.Dir = dir
 	}
@@ -222,9 +230,56 @@ func readKV(path string) (map[string]string, error) {
 	return out, sc.Err()
 }
 
-// LocalSecret is the value given to secret parameters when the local stack
-// has none (at least 32 bytes, as the configs require).
+// LocalSecret is the value of the placeholder secrets written when no
+// local stack runs (at least 32 bytes, as the configs require).
 const LocalSecret = "local-invoke-secret-0123456789abcdef"
+
+// typeSecret is a Secrets Manager secret of the template.
+const typeSecret = "AWS::SecretsManager::Secret"
+
+// namesSecrets reports whether env names Secrets Manager secrets the
+// function reads at run time.
+func namesSecrets(env map[string]string) bool {
+	for k := range env {
+		if strings.HasSuffix(k, "_SECRET_ID") || k == "PARTNER_SECRETS_ID" {
+			return true
+		}
+	}
+	return false
+}
+
+// writePlaceholderSecrets writes a placeholder for each Secrets Manager
+// secret of the template into dir, by logical ID, in the shape the
+// template gives it: a JSON object with the generated key, the partners'
+// secret with every key config/partners.example.json names, else a plain
+// string.
+func writePlaceholderSecrets(root, dir string, tpl *samtemplate.Template) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	partnerKeys := map[string]string{}
+	if b, err := os.ReadFile(filepath.Join(root, "config", "partners.example.json")); err == nil {
+		for _, m := range regexp.MustCompile(`"secretsmanager:#([A-Za-z0-9_]+)"`).FindAllSubmatch(b, -1) {
+			partnerKeys[string(m[1])] = LocalSecret
+		}
+	}
+	for id, r := range tpl.Resources {
+		if r.Type != typeSecret {
+			continue
+		}
+		v := []byte(LocalSecret)
+		gen, _ := r.Properties["GenerateSecretString"].(map[string]any)
+		if key, _ := gen["GenerateStringKey"].(string); key != "" {
+			v, _ = json.Marshal(map[string]string{key: LocalSecret})
+		} else if str, _ := r.Properties["SecretString"].(string); strings.HasPrefix(str, "{") {
+			v, _ = json.Marshal(partnerKeys)
+		}
+		if err := os.WriteFile(filepath.Join(dir, id), v, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Environment returns the function's environment: the template's variables
 // resolved with local values (the local stack's names and secrets when it
@@ -261,17 +316,21 @@ func Environment(tpl *samtemplate.Template, fn samtemplate.Function, local Local
 		if r.Type == "AWS::S3::Bucket" && local.Env["DSR_MAILBOX_BUCKET"] != "" {
 			vals.Resources[id] = local.Env["DSR_MAILBOX_BUCKET"]
 		}
+		// A secret's name is its logical ID: its file under SECRETS_DIR.
+		if r.Type == typeSecret {
+			vals.Resources[id] = id
+		}
 	}
 	vals.Pseudo = map[string]string{"AWS::Region": region}
 	env, err := tpl.Env(fn, vals)
 	if err != nil {
 		return nil, err
 	}
-	// Secrets of the local stack, by variable name (SUBJECT_KEY_SECRET,
-	// PARTNER_..._SECRET): only for variables the function declares.
-	for k := range env {
-		if v, ok := local.Secrets[k]; ok {
-			env[k] = v
+	// The function reads its secrets from the local stack's copies (Run
+	// writes placeholders when no stack runs).
+	if local.Dir != "" && namesSecrets(env) {
+		if abs, err := filepath.Abs(filepath.Join(local.Dir, "secrets")); err == nil {
+			env["SECRETS_DIR"] = abs
 		}
 	}
 	// Secrets Manager dynamic references cannot resolve locally.

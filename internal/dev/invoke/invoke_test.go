@@ -47,7 +47,6 @@ func TestEnvironment(t *testing.T) {
 			"DSR_TABLE":                 "dsrflow-requests",
 			"DSR_STATE_MACHINE_ARN":     "arn:aws:states:cn-north-1:000000000000:stateMachine:dsr",
 		},
-		Secrets: map[string]string{"SUBJECT_KEY_SECRET": "from-the-local-stack-0123456789abcdef", "UNRELATED_SECRET": "x"},
 	}
 	tests := []struct {
 		name      string
@@ -62,24 +61,25 @@ func TestEnvironment(t *testing.T) {
 			want: map[string]string{
 				"TABLE_NAME":                "dsrflow-requests",
 				"STATE_MACHINE_ARN":         "arn:aws:states:cn-north-1:000000000000:stateMachine:dsr",
-				"SUBJECT_KEY_SECRET":        "from-the-local-stack-0123456789abcdef",
-				"STATUS_TOKEN_SECRET":       invoke.LocalSecret,
+				"SUBJECT_KEY_SECRET_ID":     "SubjectKeySecret",
+				"STATUS_TOKEN_SECRET_ID":    "StatusTokenSecret",
+				"SECRETS_DIR":               "/tmp/local/secrets",
 				"MAX_OPEN_PER_SUBJECT":      "3",
 				"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000",
 				"AWS_REGION":                "cn-north-1",
 				"S3_USE_PATH_STYLE":         "true",
 			},
-			absent: []string{"UNRELATED_SECRET"},
+			absent: []string{"SUBJECT_KEY_SECRET", "STATUS_TOKEN_SECRET"},
 		},
 		{
 			name:      "no local stack, override",
 			overrides: map[string]string{"MAX_OPEN_PER_SUBJECT": "0"},
 			want: map[string]string{
-				"STATE_MACHINE_ARN":    "arn:aws:states:us-east-1:123456789012:stateMachine:RequestStateMachine",
-				"SUBJECT_KEY_SECRET":   invoke.LocalSecret,
-				"MAX_OPEN_PER_SUBJECT": "0",
+				"STATE_MACHINE_ARN":     "arn:aws:states:us-east-1:123456789012:stateMachine:RequestStateMachine",
+				"SUBJECT_KEY_SECRET_ID": "SubjectKeySecret",
+				"MAX_OPEN_PER_SUBJECT":  "0",
 			},
-			absent: []string{"S3_USE_PATH_STYLE", "OUTBOX_DIR", "AWS_ENDPOINT_URL_DYNAMODB"},
+			absent: []string{"S3_USE_PATH_STYLE", "OUTBOX_DIR", "AWS_ENDPOINT_URL_DYNAMODB", "SECRETS_DIR"},
 		},
 	}
 	for _, tc := range tests {

@@ -33,6 +33,7 @@ import (
 	"dsrflow/internal/lambdaedge"
 	"dsrflow/internal/partner"
 	"dsrflow/internal/partner/export/s3bucket"
+	"dsrflow/internal/secretstore"
 	"dsrflow/internal/webintake"
 	"dsrflow/internal/workflow"
 )
@@ -212,6 +213,13 @@ func wire(ctx context.Context, t *testing.T, tpl *samtemplate.Template, st *devs
 
 	webCfg, err := env.ParseAsWithOptions[webintake.Config](env.Options{Environment: fnEnv("intake-web")})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Its secrets, as the function reads them: the files SECRETS_DIR names.
+	if webCfg.SecretsDir == "" {
+		t.Fatal("intake-web's local environment names no SECRETS_DIR")
+	}
+	if webCfg, err = webCfg.WithSecrets(ctx, secretstore.Dir{Path: webCfg.SecretsDir}); err != nil {
 		t.Fatal(err)
 	}
 	web, err := webintake.New(webCfg, webintake.Deps{Store: st.Store, SFN: st.SFN, S3: st.S3, Logger: logger})

@@ -3,6 +3,7 @@ package samtemplate_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +43,8 @@ var configTypes = map[string]reflect.Type{
 }
 
 // signsPartnerCalls are the functions that call partners (signing) or
-// verify their callbacks, and so need every partner's secret.
+// verify their callbacks, and so read the partners' secrets
+// (PARTNER_SECRETS_ID).
 var signsPartnerCalls = map[string]bool{"partner-callback": true, "partner": true, "review": true, "confirm-backup-purge": true}
 
 // workflowWithSMS is what the functions that write to requesters read:
@@ -384,9 +386,10 @@ func localValues(tpl *samtemplate.Template) samtemplate.Values {
 		if r.Type == samtemplate.TypeStateMachine {
 			v.Resources[id] = "arn:aws:states:us-east-1:123456789012:stateMachine:" + id
 		}
-		for _, attr := range []string{"Arn", "Name", "QueueName"} {
+		for _, attr := range []string{"Name", "QueueName"} {
 			v.Resources[id+"."+attr] = "local-" + id + "-" + attr
 		}
+		v.Resources[id+".Arn"] = "arn:aws:local:us-east-1:123456789012:" + id
 	}
 	return v
 }
@@ -398,16 +401,15 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 	t.Parallel()
 	tpl, root := load(t)
 	vals := localValues(tpl)
-	// A function given the partner configuration (PARTNERS_CONFIG) also
-	// reads the signing secrets it references as env:NAME (partner.Env).
+	// The partner configuration names its signing secrets as keys of the
+	// partner secret (secretsmanager:#KEY), never as variables.
 	partners, err := partner.LoadConfig(filepath.Join(root, "config", "partners.example.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	partnerSecrets := map[string]bool{}
 	for _, p := range partners.Partners {
-		if name, ok := strings.CutPrefix(p.SecretRef, "env:"); ok {
-			partnerSecrets[name] = true
+		if !strings.HasPrefix(p.SecretRef, partner.SecretStoreScheme+":#") {
+			t.Errorf("config/partners.example.json: partner %s: secretRef %q, want secretsmanager:#KEY (a key of the stack's PartnerSecrets)", p.ID, p.SecretRef)
 		}
 	}
 	for _, f := range functions(t, tpl) {
@@ -417,13 +419,6 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 			continue
 		}
 		tags := envTags(typ)
-		// They are required where signing calls or verifying signatures is
-		// the function's job, allowed wherever the configuration is.
-		if _, ok := f.Environment["PARTNERS_CONFIG"]; ok {
-			for k := range partnerSecrets {
-				tags[k] = envTag{required: signsPartnerCalls[f.Name]}
-			}
-		}
 		for name := range f.Environment {
 			if _, ok := tags[name]; !ok {
 				t.Errorf("%s sets %s, which %s does not read", f.LogicalID, name, typ)
@@ -434,19 +429,28 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 				t.Errorf("%s does not set %s, which %s requires", f.LogicalID, name, typ)
 			}
 		}
-		resolved, err := tpl.Env(f, vals)
-		if err != nil {
-			t.Errorf("%s: %v", f.LogicalID, err)
-			continue
+		// The defaults, and an SMTP relay without and with a user (the
+		// China regions).
+		relay := func(url, user string) samtemplate.Values {
+			v := samtemplate.Values{Parameters: maps.Clone(vals.Parameters), Resources: vals.Resources}
+			v.Parameters["SmtpUrl"], v.Parameters["SmtpUsername"] = url, user
+			return v
 		}
-		cfg := reflect.New(typ)
-		if err := env.ParseWithOptions(cfg.Interface(), env.Options{Environment: resolved}); err != nil {
-			t.Errorf("%s: environment does not load into %s: %v", f.LogicalID, typ, err)
-			continue
-		}
-		if c, ok := cfg.Elem().Interface().(interface{ Check() error }); ok {
-			if err := c.Check(); err != nil {
-				t.Errorf("%s: %s.Check: %v", f.LogicalID, typ, err)
+		for _, v := range []samtemplate.Values{vals, relay("smtps://smtpdm.aliyun.com", ""), relay("smtps://smtpdm.aliyun.com", "privacy@example.cn")} {
+			resolved, err := tpl.Env(f, v)
+			if err != nil {
+				t.Errorf("%s: %v", f.LogicalID, err)
+				break
+			}
+			cfg := reflect.New(typ)
+			if err := env.ParseWithOptions(cfg.Interface(), env.Options{Environment: resolved}); err != nil {
+				t.Errorf("%s: environment does not load into %s: %v", f.LogicalID, typ, err)
+				break
+			}
+			if c, ok := cfg.Elem().Interface().(interface{ Check() error }); ok {
+				if err := c.Check(); err != nil {
+					t.Errorf("%s (SmtpUrl %q, SmtpUsername %q): %s.Check: %v", f.LogicalID, v.Parameters["SmtpUrl"], v.Parameters["SmtpUsername"], typ, err)
+				}
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // ErrNoSESInChina: SES is not offered in the aws-cn partition's regions.
-var ErrNoSESInChina = errors.New("amazon SES is not offered in the China regions: set SMTP_URL (and SMTP_USERNAME, SMTP_PASSWORD) to send through an SMTP relay")
+var ErrNoSESInChina = errors.New("amazon SES is not offered in the China regions: set SMTP_URL (and SMTP_USERNAME, SMTP_PASSWORD_SECRET_ID) to send through an SMTP relay")
 
 // FromConfig is the email sender for t; from is the envelope sender.
 func FromConfig(awsCfg aws.Config, t notify.Transport, from string) (notify.EmailSender, error) {
