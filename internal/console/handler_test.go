@@ -154,7 +154,7 @@ func TestCSRFRefused(t *testing.T) {
 		}
 	}
 	// An expired token: twelve hours and more.
-	s.clock.Advance(TokenLifetime + time.Minute)
+	s.wall.Advance(TokenLifetime + time.Minute)
 	if a := do(t, s.console, postForm(path, form(valid))); a.Status != http.StatusForbidden {
 		t.Errorf("expired token: %d", a.Status)
 	}

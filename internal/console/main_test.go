@@ -88,6 +88,9 @@ type stack struct {
 	t       testing.TB
 	ctx     context.Context
 	clock   *asl.Virtual
+	// wall is the console's wall clock (form tokens, link expiry): apart
+	// from the engine's clock, which jumps over the workflow's waits.
+	wall *asl.Virtual
 	st      *store.Store
 	sfn     *sfn.Client
 	sfnURL  string
@@ -248,7 +251,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 
-	s := &stack{t: t, ctx: ctx, clock: clock, st: st, sfn: client, sfnURL: sfnURL, smArn: smArn, s3: s3c, s3URL: s3srv.URL, outbox: outbox, logs: logs,
+	s := &stack{t: t, ctx: ctx, clock: clock, wall: asl.VirtualClock(t0).(*asl.Virtual), st: st, sfn: client, sfnURL: sfnURL, smArn: smArn, s3: s3c, s3URL: s3srv.URL, outbox: outbox, logs: logs,
 		wf: wf, intake: in, mailbox: mb, sims: sims}
 	s.cfg = Config{
 		Jurisdiction: o.jurisdiction, SubjectKeySecret: subjectSecret, StateMachineArn: smArn, MaxOpenPerSubject: 3,
@@ -258,7 +261,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.deps = Deps{
 		Store: st, SFN: client, Objects: s3c, Documents: documents.New(s3c), Operations: wf.Operations(),
 		Mail:      notify.NewRouter(notify.RouterConfig{From: "privacy@example.cn", FromName: "隐私团队", OutboxDir: outbox}, notify.RouterDeps{Clock: clock.Now}),
-		Principal: principal.Principal{ARN: operatorARN, Account: "123456789012"}, Clock: clock.Now, WallClock: clock.Now, Logger: logger,
+		Principal: principal.Principal{ARN: operatorARN, Account: "123456789012"}, Clock: clock.Now, WallClock: s.wall.Now, Logger: logger,
 	}
 	s.console = s.newConsole(s.cfg, s.deps)
 	// Executions still running at the end are stopped, before the partners
