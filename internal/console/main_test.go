@@ -85,12 +85,12 @@ var people = []partnersim.Person{
 // simulated partners, an S3 emulator holding the mailbox, intake-mail,
 // and the console, all on one virtual clock.
 type stack struct {
-	t       testing.TB
-	ctx     context.Context
-	clock   *asl.Virtual
+	t     testing.TB
+	ctx   context.Context
+	clock *asl.Virtual
 	// wall is the console's wall clock (form tokens, link expiry): apart
 	// from the engine's clock, which jumps over the workflow's waits.
-	wall *asl.Virtual
+	wall    *asl.Virtual
 	st      *store.Store
 	sfn     *sfn.Client
 	sfnURL  string
