@@ -3,11 +3,12 @@
 // behind an API Gateway HTTP API (payload 2.0). The privacy center is a
 // plain http.Handler; aws-lambda-go-api-proxy's httpadapter turns each
 // event into an http.Request and the answer back into the event's response.
-// The handler builds its AWS clients on the first request (webintake.NewAWS),
-// so init reads the environment and nothing else.
+// The handler reads its secrets and builds its AWS clients in the background
+// as the runtime starts (webintake.AWS.Prime), or on the first request.
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
@@ -24,5 +25,8 @@ func main() {
 		logger.Error("intake-web: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(httpadapter.NewV2(webintake.NewAWS(cfg, logger)).ProxyWithContext)
+	h := webintake.NewAWS(cfg, logger)
+	// The secrets and clients are made while the runtime starts, not after.
+	go h.Prime(context.Background())
+	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
 }

@@ -253,14 +253,22 @@ func (c Config) Check() error {
 	return nil
 }
 
+// AWS is the privacy center as the Lambda function serves it (NewAWS).
+type AWS struct {
+	v        *lazyinit.Value[*Handler]
+	fallback *Handler
+	logger   *slog.Logger
+}
+
 // NewAWS returns the privacy center for the Lambda function: an
-// http.Handler that builds the Handler on the first request, with clients
-// from the AWS SDK's default configuration (environment, including
-// AWS_ENDPOINT_URL_* for local endpoints), so that the cold start's init
-// does no I/O. Every request reads the secrets through internal/secretstore
-// (cached) and builds the Handler again when one changed. A build that fails answers that request with the 500 page and
-// is tried again on the next one.
-func NewAWS(c Config, logger *slog.Logger) http.Handler {
+// http.Handler that builds the Handler on the first request (or on Prime),
+// with clients from the AWS SDK's default configuration (environment,
+// including AWS_ENDPOINT_URL_* for local endpoints); constructing it does
+// no I/O. Every request reads the secrets through internal/secretstore
+// (cached) and builds the Handler again when one changed. A build that
+// fails answers that request with the 500 page and is tried again on the
+// next one.
+func NewAWS(c Config, logger *slog.Logger) *AWS {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -299,15 +307,27 @@ func NewAWS(c Config, logger *slog.Logger) http.Handler {
 	})
 	// fallback renders the error page when the build fails: it needs no
 	// client.
-	fallback := &Handler{clock: time.Now, logger: logger}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, err := v.Get(r.Context())
-		if err != nil {
-			logger.ErrorContext(r.Context(), "build the privacy center", "error", err.Error())
-			setSecurityHeaders(w.Header())
-			fallback.internalError(w, r, requestLocale(r))
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	return &AWS{v: v, fallback: &Handler{clock: time.Now, logger: logger}, logger: logger}
+}
+
+// ServeHTTP serves r with the Handler built from the current secrets.
+func (a *AWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := a.v.Get(r.Context())
+	if err != nil {
+		a.logger.ErrorContext(r.Context(), "build the privacy center", "error", err.Error())
+		setSecurityHeaders(w.Header())
+		a.fallback.internalError(w, r, requestLocale(r))
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// Prime reads the secrets and builds the Handler ahead of the first
+// request: functions/intake-web starts it beside the Lambda runtime's
+// start, so the Secrets Manager reads overlap the rest of the cold start
+// instead of following it. A first request that arrives meanwhile waits
+// for it; an error is left to that request, which tries again and reports
+// it.
+func (a *AWS) Prime(ctx context.Context) {
+	_, _ = a.v.Get(ctx)
 }

@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"dsrflow/internal/secretstore"
@@ -99,3 +101,54 @@ func TestWithSecrets(t *testing.T) {
 }
 
 func secretstoreDir(dir string) secretstore.Dir { return secretstore.Dir{Path: dir} }
+
+// TestPrime: Prime reads the secrets from Secrets Manager and builds the
+// privacy center before any request, so the first person's request finds
+// it ready and reads nothing more (the secrets are cached).
+func TestPrime(t *testing.T) {
+	values := map[string]string{
+		"subject": strings.Repeat("s", 32), "status": strings.Repeat("t", 32),
+		"code": `{"current":"` + strings.Repeat("c", 32) + `"}`,
+	}
+	var mu sync.Mutex
+	var read []string
+	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ SecretId string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		mu.Lock()
+		read = append(read, in.SecretId)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_ = json.NewEncoder(w).Encode(map[string]string{"Name": in.SecretId, "SecretString": values[in.SecretId]})
+	}))
+	defer sm.Close()
+	for k, v := range map[string]string{
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "",
+		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL, "AWS_MAX_ATTEMPTS": "1", "AWS_CA_BUNDLE": "",
+	} {
+		t.Setenv(k, v)
+	}
+	cfg := Config{
+		TableName: "requests", StateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:x",
+		SubjectKeySecretID: "subject", StatusTokenSecretID: "status", VerificationCodeSecretID: "code",
+		MailFrom: flowMailFrom, OutboxDir: t.TempDir(), MaxOpenPerSubject: 3,
+	}
+	h := NewAWS(cfg, slog.New(slog.DiscardHandler))
+	h.Prime(t.Context())
+	mu.Lock()
+	primed := slices.Sorted(slices.Values(read))
+	mu.Unlock()
+	if !slices.Equal(primed, []string{"code", "status", "subject"}) {
+		t.Fatalf("Prime read %v, want the three secrets", primed)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET / after Prime = %d", w.Code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(read) != 3 {
+		t.Errorf("the first request read %d more secrets, want none (cached)", len(read)-3)
+	}
+}
