@@ -14,7 +14,8 @@ import (
 
 // A budget counter (BUDGET#<key> / WINDOW#<window start>) counts what was
 // taken from a budget in one fixed time window: the message budget of
-// package notify (a keyed hash of a mailbox, or the global budget). It holds
+// package notify (a keyed hash of a mailbox, or the global budget), and
+// intake-web's count of posts per client network (a keyed hash). It holds
 // a count and its TTL, nothing else. Windows are aligned on multiples of
 // their length since the zero time (24h windows start at 00:00 UTC), so
 // every process that shares a budget agrees on the window without talking.

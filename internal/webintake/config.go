@@ -94,6 +94,9 @@ type Config struct {
 	// MessageBudget limits the messages to contacts not yet proved
 	// (notify.BudgetLimits: MESSAGE_BUDGET_*).
 	MessageBudget notify.BudgetLimits
+	// RateLimit caps the posts of one client network (PER_IP_LIMIT in
+	// PER_IP_WINDOW; ratelimit.go).
+	RateLimit RateLimit
 	// SMTPUTF8 says the mail transport delivers to addresses whose local
 	// part is not ASCII (RFC 6531). Our SES raw and SMTP relay senders are
 	// set up without it: false refuses such addresses on the form
@@ -218,7 +221,7 @@ func (c Config) checkSecrets() error {
 // Check reports configuration mistakes, naming the variable, never a secret.
 func (c Config) Check() error {
 	var errs []error
-	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(), c.OIDC.Check())
+	errs = append(errs, c.Transport.Check(), c.MessageBudget.Check(), c.OIDC.Check(), c.RateLimit.Check())
 	if c.PublicBaseURL != "" {
 		errs = append(errs, envconfig.CheckBaseURL("PUBLIC_BASE_URL", c.PublicBaseURL))
 	}

@@ -124,7 +124,9 @@
 // app login are capped) is 429, with a message that reveals no count.
 //
 // The client's address (r.RemoteAddr: API Gateway's source IP behind the
-// adapter) is never logged.
+// adapter) is never logged. It only counts the posts of its network
+// (ratelimit.go): above PER_IP_LIMIT in PER_IP_WINDOW, a post is 429
+// rate_limited with Retry-After.
 package webintake
 
 import (
@@ -236,6 +238,11 @@ type Handler struct {
 	clock       func() time.Time
 	logger      *slog.Logger
 	mux         *http.ServeMux
+	// rateLimit caps the posts of one client network (ratelimit.go),
+	// counted in budget under keys hashed with rateKeySecret.
+	rateLimit     RateLimit
+	rateKeySecret []byte
+	budget        budgetTaker
 }
 
 // New checks cfg and wires the privacy center over deps: intake (with its
@@ -294,20 +301,23 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}
 	secret := []byte(cfg.StatusTokenSecret)
 	h := &Handler{
-		intake:       in,
-		idTokens:     tokens,
-		store:        deps.Store,
-		verification: ver,
-		docs:         deps.Store,
-		tokenSecret:  secret,
-		nonceKey:     deriveKey(secret, "form-nonce"),
-		digestKey:    deriveKey(secret, "body-digest"),
-		ticketKey:    deriveKey(secret, "upload-ticket"),
-		baseURL:      strings.TrimSuffix(cfg.PublicBaseURL, "/"),
-		smtpUTF8:     cfg.SMTPUTF8,
-		teamContact:  team,
-		clock:        clock,
-		logger:       logger,
+		intake:        in,
+		idTokens:      tokens,
+		store:         deps.Store,
+		verification:  ver,
+		docs:          deps.Store,
+		tokenSecret:   secret,
+		nonceKey:      deriveKey(secret, "form-nonce"),
+		digestKey:     deriveKey(secret, "body-digest"),
+		ticketKey:     deriveKey(secret, "upload-ticket"),
+		baseURL:       strings.TrimSuffix(cfg.PublicBaseURL, "/"),
+		smtpUTF8:      cfg.SMTPUTF8,
+		teamContact:   team,
+		clock:         clock,
+		logger:        logger,
+		rateLimit:     cfg.RateLimit,
+		rateKeySecret: deriveKey(secret, "client-network"),
+		budget:        deps.Store,
 	}
 	if cfg.UploadBucket != "" {
 		if deps.S3 == nil {
@@ -330,10 +340,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 func (h *Handler) routes() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.getForm)
-	mux.HandleFunc("POST /requests", h.postRequest)
+	mux.HandleFunc("POST /requests", h.limited(h.postRequest))
 	mux.HandleFunc("GET /requests/{id}", h.getStatus)
 	mux.HandleFunc("GET /requests/{id}/verification", h.getVerification)
-	mux.HandleFunc("POST /requests/{id}/verification", h.postVerification)
+	mux.HandleFunc("POST /requests/{id}/verification", h.limited(h.postVerification))
 	mux.HandleFunc("GET /requests/{id}/documents", h.getDocuments)
 	mux.HandleFunc("GET /requests/{id}/documents/received", h.getReceived)
 	for path, allow := range map[string]string{

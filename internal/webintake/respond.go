@@ -148,7 +148,7 @@ var statusTitles = map[int]dsr.Text{
 	http.StatusMethodNotAllowed:      {ZhCN: "不支持的方法", En: "Method not allowed"},
 	http.StatusRequestEntityTooLarge: {ZhCN: "内容过大", En: "Request too large"},
 	http.StatusUnsupportedMediaType:  {ZhCN: "不支持的内容类型", En: "Unsupported content type"},
-	http.StatusTooManyRequests:       {ZhCN: "未完成的请求过多", En: "Too many open requests"},
+	http.StatusTooManyRequests:       {ZhCN: "请求过多", En: "Too many requests"},
 	http.StatusInternalServerError:   {ZhCN: "服务出错", En: "Something went wrong"},
 }
 

@@ -141,6 +141,9 @@ func (s *Stack) wire(ctx context.Context, secrets map[string]string) (*wired, er
 		// The load run sends thousands of codes an hour, each to an
 		// address of its own; the per-mailbox budget stays as in AWS.
 		"MESSAGE_BUDGET_GLOBAL": "1000000",
+		// Every local post comes from 127.0.0.1: the per-network count
+		// stays on, with room for the load run.
+		"PER_IP_LIMIT": "1000000",
 	}}
 	// The functions read their secrets (*_SECRET_ID: logical IDs locally)
 	// from the stack's copies, as from Secrets Manager in AWS.
