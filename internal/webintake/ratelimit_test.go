@@ -32,7 +32,9 @@ func TestPerNetworkLimit(t *testing.T) {
 	verify := func(addr string) answer {
 		return env.do(t, from(postVerificationJSON(t, "r-nosuchrequest", `{"token":"x","code":"123456"}`, ""), addr))
 	}
-	limited := func(a answer) bool { return a.StatusCode == http.StatusTooManyRequests && strings.Contains(a.Body, string(CodeRateLimited)) }
+	limited := func(a answer) bool {
+		return a.StatusCode == http.StatusTooManyRequests && strings.Contains(a.Body, string(CodeRateLimited))
+	}
 
 	// Three posts from 203.0.113.7, on either route, then it is refused.
 	for i, a := range []answer{post("203.0.113.7:1111"), verify("203.0.113.7:2222"), post("203.0.113.7:3333")} {
