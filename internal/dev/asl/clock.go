@@ -20,6 +20,16 @@ type Clock interface {
 	NewTimer(d time.Duration) Timer
 }
 
+// Holder is a Clock that can be made to run at real speed for a while
+// (the local stack's execution clocks, which otherwise race through
+// waits): the engine holds it from a task's start until its handler
+// returns, so that a handler's call spends real time, not a timeout's
+// worth of simulated time. Holds nest; release may be called more than
+// once.
+type Holder interface {
+	Hold() (release func())
+}
+
 type realTimer struct{ t *time.Timer }
 
 func (r realTimer) C() <-chan time.Time { return r.t.C }

@@ -211,3 +211,79 @@ func TestExecutionArnFrom(t *testing.T) {
 		t.Errorf("ExecutionArnFrom = %q, %v", got, ok)
 	}
 }
+
+// holdingClock is a virtual clock that records its holds and timers.
+type holdingClock struct {
+	*Virtual
+	mu    sync.Mutex
+	log   []string
+	holds int
+}
+
+func (c *holdingClock) note(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = append(c.log, s)
+}
+
+func (c *holdingClock) NewTimer(d time.Duration) Timer {
+	c.note("timer")
+	return c.Virtual.NewTimer(d)
+}
+
+func (c *holdingClock) Hold() func() {
+	c.mu.Lock()
+	c.holds++
+	c.log = append(c.log, "hold")
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.holds--
+		c.log = append(c.log, "release")
+	}
+}
+
+func (c *holdingClock) held() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.holds > 0
+}
+
+// TestTaskHoldsItsClock: a clock that can run at real speed (Holder) is
+// held from the task's start, before its timeout timer, until its handler
+// returns, once; a clock without Hold is used as before.
+func TestTaskHoldsItsClock(t *testing.T) {
+	for _, def := range []string{
+		`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnArn + `f","TimeoutSeconds":60,"End":true}}}`,
+		`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnArn + `f","End":true}}}`,
+	} {
+		c := &holdingClock{Virtual: VirtualClock(testStart).(*Virtual)}
+		var heldInHandler bool
+		h := handler(func() error {
+			heldInHandler = c.held()
+			c.note("handler")
+			return nil
+		})
+		sm, err := Parse([]byte(def))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := NewEngine(Options{Clock: c, Resolver: Handlers{"f": h}})
+		x, err := e.Start(context.Background(), sm, StartInput{Name: "x", Input: json.RawMessage(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSuccess(t, waitResult(t, x), x, `null`)
+		c.mu.Lock()
+		got := strings.Join(c.log, ",")
+		c.mu.Unlock()
+		want := "hold,timer,handler,release"
+		if !strings.Contains(def, "TimeoutSeconds") {
+			want = "hold,handler,release"
+		}
+		if !strings.HasPrefix(got, want) || !heldInHandler || c.held() {
+			t.Errorf("clock calls %s (held in the handler: %v, still held: %v), want %s", got, heldInHandler, c.held(), want)
+		}
+	}
+}

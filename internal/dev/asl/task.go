@@ -153,8 +153,17 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 		return fail(failType, newStateError(ErrRuntime, "cannot encode the task input: %v", err))
 	}
 
-	// Timers.
+	// Timers. A clock that can run at real speed (Holder) does so from
+	// here until the handler returns: its call takes real time, as in AWS,
+	// also when the clock otherwise races towards a pending timeout.
 	clock := x.clock
+	release := func() {}
+	if hc, ok := clock.(Holder); ok {
+		var once sync.Once
+		r := hc.Hold()
+		release = func() { once.Do(r) }
+		defer release()
+	}
 	var timeoutC <-chan time.Time
 	if timeout > 0 {
 		t := clock.NewTimer(time.Duration(timeout) * time.Second)
@@ -198,6 +207,7 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 	var herr error
 	if timeoutC == nil {
 		out, herr = x.e.callHandler(hctx, h, in, limit, tgt.lambdaInvoke)
+		release()
 	} else {
 		// The goroutine writes its own variables, so out and herr stay
 		// on the stack on the path without a timeout.
@@ -214,10 +224,17 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 		case <-done:
 			out, herr = gOut, gErr
 		case <-timeoutC:
-			return timedOut()
+			// A handler that finished as the timeout fired finished.
+			select {
+			case <-done:
+				out, herr = gOut, gErr
+			default:
+				return timedOut()
+			}
 		case <-ctx.Done():
 			return nil, errTerminated
 		}
+		release()
 	}
 	if ctx.Err() != nil {
 		return nil, errTerminated
@@ -271,7 +288,17 @@ func (r *stateRun) task(ctx context.Context, eff, pathInput any) (any, error) {
 			case <-hbC:
 				return fail(timedOutType, newStateError(ErrHeartbeatTimeout, "The task of state '%s' sent no heartbeat for %d seconds.", st.name, heartbeat))
 			case <-timeoutC:
-				return timedOut()
+				// A token answered as the timeout fired was answered.
+				select {
+				case o := <-pend.ch:
+					if o.err != nil {
+						return fail(failType, o.err)
+					}
+					result = o.output
+					break wait
+				default:
+					return timedOut()
+				}
 			case <-ctx.Done():
 				return nil, errTerminated
 			}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -98,4 +100,25 @@ func (e *Emulator) DeleteItems(ctx context.Context, table string, match map[stri
 		}
 		start = out.LastEvaluatedKey
 	}
+}
+
+// Dump returns every item of table as text, one item per line (for tests
+// that check what the table holds, such as no personal data in clear).
+func (e *Emulator) Dump(ctx context.Context, table string) (string, error) {
+	var b strings.Builder
+	p := dynamodb.NewScanPaginator(e.Client(), &dynamodb.ScanInput{TableName: aws.String(table)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", fmt.Errorf("dynamotest: scan %s: %w", table, err)
+		}
+		for _, item := range page.Items {
+			var m map[string]any
+			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
+				return "", fmt.Errorf("dynamotest: scan %s: %w", table, err)
+			}
+			fmt.Fprintln(&b, m)
+		}
+	}
+	return b.String(), nil
 }
