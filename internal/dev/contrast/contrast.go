@@ -8,9 +8,11 @@ package contrast
 import (
 	"fmt"
 	"math"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // Minimum is WCAG 2.2 AA's contrast minimum for normal text.
@@ -119,4 +121,25 @@ func luminance(hex string) (float64, error) {
 		return math.Pow((s+0.055)/1.055, 2.4)
 	}
 	return 0.2126*ch(v>>16&0xff) + 0.7152*ch(v>>8&0xff) + 0.0722*ch(v&0xff), nil
+}
+
+// CheckFile fails t for every text colour of the stylesheet at path under
+// Minimum (Check, with the extra surfaces), and when fewer than 10 colour
+// pairs were found (the stylesheet was not read as expected).
+func CheckFile(t testing.TB, path string, surfaces ...string) {
+	t.Helper()
+	css, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, checked, err := Check(string(css), surfaces...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if checked < 10 {
+		t.Errorf("%s: checked %d colour pairs; the stylesheet's rules were not found", path, checked)
+	}
 }
